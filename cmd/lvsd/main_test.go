@@ -1,0 +1,17 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain lets integration tests run this test binary as the lvsd CLI
+// (LVSD_TEST_MAIN=1), so they exercise the real command without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("LVSD_TEST_MAIN") == "1" {
+		os.Args = append([]string{"lvsd"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}

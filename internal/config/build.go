@@ -1,0 +1,806 @@
+package config
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type builder struct {
+	d   *Diagnostics
+	cfg *Config
+}
+
+// keyword describes how one keyword of a block is handled.
+type keyword[T any] struct {
+	handle func(b *builder, n *Node, x T)
+	// ignored keywords are real keepalived keywords that lvsd accepts and
+	// does not act on; reason is shown in the warning.
+	ignored string
+	// deprecated names a keyword's modern spelling.
+	deprecated string
+}
+
+type table[T any] map[string]keyword[T]
+
+func (t table[T]) names() []string {
+	out := make([]string, 0, len(t))
+	for k := range t {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// walk dispatches each statement of a block to its handler. Unknown
+// keywords are errors and their whole block is skipped, so a stray '}' can
+// never close the enclosing block the way keepalived lets it.
+func walk[T any](b *builder, nodes []*Node, t table[T], x T, where string) {
+	for _, n := range nodes {
+		kw, ok := t[n.Key]
+		if !ok {
+			b.unknown(n, t.names(), where)
+			continue
+		}
+		if kw.ignored != "" {
+			b.d.Warnf(n.Pos(), "%s in %s is not supported by lvsd (%s); ignored", n.Key, where, kw.ignored)
+			continue
+		}
+		if kw.deprecated != "" {
+			b.d.Warnf(n.Pos(), "%s is deprecated; use %s", n.Key, kw.deprecated)
+		}
+		kw.handle(b, n, x)
+	}
+}
+
+var unsupportedCheckers = map[string]bool{
+	"SMTP_CHECK": true, "DNS_CHECK": true, "BFD_CHECK": true, "PING_CHECK": true,
+	"UDP_CHECK": true, "FILE_CHECK": true,
+}
+
+func (b *builder) unknown(n *Node, known []string, where string) {
+	skipped := ""
+	if n.HasBlock {
+		skipped = "; its block is skipped"
+	}
+	if s := suggest(n.Key, known); s != "" {
+		b.d.Errorf(n.Pos(), "unknown keyword %q in %s (did you mean %q?)%s", n.Key, where, s, skipped)
+		return
+	}
+	b.d.Errorf(n.Pos(), "unknown keyword %q in %s%s", n.Key, where, skipped)
+}
+
+// build turns the statement tree into the typed model.
+func build(nodes []*Node, d *Diagnostics) *Config {
+	b := &builder{d: d, cfg: &Config{}}
+	c := b.cfg
+	c.Global = Global{
+		SMTPConnectTimeout:   30 * time.Second,
+		VRRPVersion:          2,
+		VRRPMcastGroup4:      netip.MustParseAddr("224.0.0.18"),
+		VRRPMcastGroup6:      netip.MustParseAddr("ff02::12"),
+		GARPMasterDelay:      5 * time.Second,
+		GARPMasterRepeat:     5,
+		GARPMasterRefreshRep: 1,
+		GARPLowerPrioDelay:   -1,
+		GARPLowerPrioRepeat:  -1,
+	}
+	walk(b, nodes, topTable, c, "the top level")
+	b.applyDefaults()
+	return c
+}
+
+var topTable table[*Config]
+
+func init() {
+	topTable = table[*Config]{
+		"global_defs": {handle: func(b *builder, n *Node, c *Config) {
+			walk(b, n.Children, globalTable, &c.Global, "global_defs")
+		}},
+		"vrrp_script":          {handle: (*builder).vrrpScript},
+		"vrrp_sync_group":      {handle: (*builder).syncGroup},
+		"vrrp_instance":        {handle: (*builder).instance},
+		"virtual_server_group": {handle: (*builder).vsGroup},
+		"virtual_server":       {handle: (*builder).virtualServer},
+		"static_ipaddress":     {ignored: "static addresses belong to the host's network configuration"},
+		"static_routes":        {ignored: "static routes belong to the host's network configuration"},
+		"static_rules":         {ignored: "static rules belong to the host's network configuration"},
+		"vrrp_track_file":      {ignored: "track files are not implemented yet"},
+		"track_file":           {ignored: "track files are not implemented yet"},
+		"vrrp_track_process":   {ignored: "process tracking is not implemented yet"},
+		"bfd_instance":         {ignored: "BFD is not implemented"},
+		"linkbeat_interfaces":  {ignored: "linkbeat polling is not implemented; lvsd uses netlink link events"},
+		"garp_group":           {ignored: "garp groups are not implemented yet"},
+		"net_namespace":        {ignored: "run lvsd inside the namespace instead (ip netns exec)"},
+		"net_namespace_ipvs":   {ignored: "run lvsd inside the namespace instead"},
+		"instance":             {ignored: "run one lvsd per instance with its own config"},
+		"use_pid_dir":          {ignored: "lvsd takes --pid"},
+	}
+}
+
+var globalTable = table[*Global]{
+	"router_id": {handle: func(b *builder, n *Node, g *Global) {
+		if t, ok := b.arg(n); ok {
+			g.RouterID = t.Text
+		}
+	}},
+	"lvs_id": {deprecated: "router_id", handle: func(b *builder, n *Node, g *Global) {
+		if t, ok := b.arg(n); ok {
+			g.RouterID = t.Text
+		}
+	}},
+	"notification_email": {handle: func(b *builder, n *Node, g *Global) {
+		for _, c := range n.Children {
+			g.NotificationEmail = append(g.NotificationEmail, c.Key)
+		}
+		for _, a := range n.Args {
+			g.NotificationEmail = append(g.NotificationEmail, a.Text)
+		}
+	}},
+	"notification_email_from": {handle: func(b *builder, n *Node, g *Global) {
+		if t, ok := b.arg(n); ok {
+			g.NotificationEmailFrom = t.Text
+		}
+	}},
+	"smtp_server": {handle: func(b *builder, n *Node, g *Global) {
+		if len(n.Args) == 0 {
+			b.d.Errorf(n.Pos(), "smtp_server needs an address")
+			return
+		}
+		g.SMTPServer = strings.Join(n.ArgText(), " ")
+	}},
+	"smtp_connect_timeout": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, time.Second, time.Hour); ok {
+			g.SMTPConnectTimeout = v
+		}
+	}},
+	"script_user": {handle: func(b *builder, n *Node, g *Global) {
+		if len(n.Args) == 0 || len(n.Args) > 2 {
+			b.d.Errorf(n.Pos(), "script_user takes a user and an optional group")
+			return
+		}
+		g.ScriptUser = n.Args[0].Text
+		if len(n.Args) == 2 {
+			g.ScriptGroup = n.Args[1].Text
+		}
+	}},
+	"enable_script_security": {handle: func(b *builder, n *Node, g *Global) { g.EnableScriptSecurity = true }},
+	"lvs_flush":              {handle: func(b *builder, n *Node, g *Global) { g.LVSFlush = true }},
+	"lvs_flush_onstop": {handle: func(b *builder, n *Node, g *Global) {
+		g.LVSFlushOnStop = "ALL"
+		if len(n.Args) > 0 {
+			switch v := strings.ToUpper(n.Args[0].Text); v {
+			case "VS", "RS":
+				g.LVSFlushOnStop = v
+			default:
+				b.d.Errorf(n.Args[0].Pos, "lvs_flush_onstop: %q is not VS or RS", n.Args[0].Text)
+			}
+		}
+	}},
+	"vrrp_version": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 2, 3); ok {
+			g.VRRPVersion = v
+		}
+	}},
+	"vrrp_mcast_group4": {handle: func(b *builder, n *Node, g *Global) {
+		if t, ok := b.arg(n); ok {
+			if a, ok := b.addr(n.Key, t); ok {
+				if !a.Is4() || !a.IsMulticast() {
+					b.d.Errorf(t.Pos, "vrrp_mcast_group4 %s is not an IPv4 multicast address", a)
+					return
+				}
+				g.VRRPMcastGroup4 = a
+			}
+		}
+	}},
+	"vrrp_mcast_group6": {handle: func(b *builder, n *Node, g *Global) {
+		if t, ok := b.arg(n); ok {
+			if a, ok := b.addr(n.Key, t); ok {
+				if !a.Is6() || !a.IsMulticast() {
+					b.d.Errorf(t.Pos, "vrrp_mcast_group6 %s is not an IPv6 multicast address", a)
+					return
+				}
+				g.VRRPMcastGroup6 = a
+			}
+		}
+	}},
+	"vrrp_strict": {handle: func(b *builder, n *Node, g *Global) { g.VRRPStrict = true }},
+	"vrrp_garp_master_delay": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, time.Hour); ok {
+			g.GARPMasterDelay = v
+		}
+	}},
+	"vrrp_garp_master_repeat": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			g.GARPMasterRepeat = v
+		}
+	}},
+	"vrrp_garp_master_refresh": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, 24*time.Hour); ok {
+			g.GARPMasterRefresh = v
+		}
+	}},
+	"vrrp_garp_master_refresh_repeat": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			g.GARPMasterRefreshRep = v
+		}
+	}},
+	"vrrp_garp_lower_prio_delay": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, time.Hour); ok {
+			g.GARPLowerPrioDelay = v
+		}
+	}},
+	"vrrp_garp_lower_prio_repeat": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 0, 1<<20); ok {
+			g.GARPLowerPrioRepeat = v
+		}
+	}},
+	"vrrp_garp_interval": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, time.Minute); ok {
+			g.GARPInterval = v
+		}
+	}},
+}
+
+func init() {
+	// keepalived global keywords lvsd accepts without acting on them.
+	// Silently dropping them would hide that the behaviour differs, so each
+	// draws a warning naming the reason.
+	reasons := map[string][]string{
+		"lvsd has no SMTP alerts; use the Prometheus metrics and notify scripts": {
+			"smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "smtp_helo_name", "no_email_faults", "no_checker_emails",
+		},
+		"lvsd has no SNMP or DBus agent; use the Prometheus metrics": {
+			"enable_traps", "enable_snmp_vrrp", "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2",
+			"enable_snmp_rfcv3", "snmp_socket", "enable_dbus", "dbus_service_name", "enable_snmp_keepalived",
+		},
+		"lvsd is one process; scheduling is left to systemd": {
+			"vrrp_priority", "checker_priority", "bfd_priority", "vrrp_no_swap", "checker_no_swap", "bfd_no_swap",
+			"vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority", "vrrp_rlimit_rttime", "checker_rlimit_rttime",
+			"bfd_rlimit_rttime", "vrrp_cpu_affinity", "checker_cpu_affinity", "bfd_cpu_affinity", "process_names",
+			"process_name", "vrrp_process_name", "checker_process_name", "bfd_process_name", "child_wait_time",
+			"umask", "random_seed", "use_pid_dir",
+		},
+		"notify FIFOs are not implemented; use notify scripts": {
+			"notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script", "lvs_notify_fifo",
+			"lvs_notify_fifo_script", "fifo_write_vrrp_states_on_reload",
+		},
+		"firewall integration is not implemented": {
+			"vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex", "nftables_counters",
+			"nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "namespace_with_ipsets",
+		},
+		"netlink buffer tuning is automatic in lvsd": {
+			"vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
+			"vrrp_netlink_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
+			"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
+			"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier",
+		},
+		"not implemented yet": {
+			"lvs_sync_daemon", "lvs_timeouts", "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
+			"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_gna_interval", "vrrp_min_garp",
+			"vrrp_garp_extra_if", "vrrp_down_timer_adverts", "vrrp_startup_delay", "vrrp_notify_priority_changes",
+			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
+			"linkbeat_use_polling", "log_unknown_vrids", "max_auto_priority", "min_auto_priority_delay",
+			"checker_log_all_failures", "rs_init_notifies", "startup_script", "startup_script_timeout",
+			"shutdown_script", "shutdown_script_timeout", "reload_check_config", "reload_time_file", "reload_repeat",
+			"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance", "include_check",
+			"script_security", "net_namespace", "net_namespace_ipvs", "instance",
+		},
+	}
+	for reason, kws := range reasons {
+		for _, k := range kws {
+			if _, exists := globalTable[k]; !exists {
+				globalTable[k] = keyword[*Global]{ignored: reason}
+			}
+		}
+	}
+}
+
+// ---- vrrp_script ------------------------------------------------------
+
+func (b *builder) vrrpScript(n *Node, c *Config) {
+	name, ok := b.blockName(n, "vrrp_script")
+	if !ok {
+		return
+	}
+	s := &VRRPScript{Name: name, Interval: time.Second, Rise: 1, Fall: 1, Pos: n.Pos()}
+	walk(b, n.Children, scriptTable, s, "vrrp_script "+name)
+	if s.Script == nil {
+		// keepalived removes such a script and its tracking; lvsd refuses it.
+		b.d.Errorf(n.Pos(), "vrrp_script %s has no script", name)
+	}
+	c.Scripts = append(c.Scripts, s)
+}
+
+var scriptTable = table[*VRRPScript]{
+	"script": {handle: func(b *builder, n *Node, s *VRRPScript) { s.Script = b.scriptLine(n) }},
+	"interval": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
+			s.Interval = v
+		}
+	}},
+	"timeout": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
+			s.Timeout = v
+		}
+	}},
+	"weight": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if len(n.Args) == 0 {
+			b.d.Errorf(n.Pos(), "weight needs a value")
+			return
+		}
+		if v, ok := b.parseInt("weight", n.Args[0], -253, 253); ok {
+			s.Weight = v
+		}
+		if len(n.Args) > 1 {
+			if n.Args[1].Text == "reverse" {
+				s.WeightReverse = true
+			} else {
+				b.d.Errorf(n.Args[1].Pos, "weight: expected \"reverse\", got %q", n.Args[1].Text)
+			}
+		}
+	}},
+	"rise": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			s.Rise = v
+		}
+	}},
+	"fall": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			s.Fall = v
+		}
+	}},
+	"init_fail": {handle: func(b *builder, n *Node, s *VRRPScript) { s.InitFail = true }},
+	"user": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if len(n.Args) == 0 {
+			b.d.Errorf(n.Pos(), "user needs a user name")
+			return
+		}
+		s.User = n.Args[0].Text
+		if len(n.Args) > 1 {
+			s.Group = n.Args[1].Text
+		}
+	}},
+}
+
+func (b *builder) blockName(n *Node, what string) (string, bool) {
+	if len(n.Args) == 0 {
+		b.d.Errorf(n.Pos(), "%s needs a name", what)
+		return "", false
+	}
+	if !n.HasBlock {
+		b.d.Errorf(n.Pos(), "%s %s has no { ... } block", what, n.Args[0].Text)
+		return "", false
+	}
+	return n.Args[0].Text, true
+}
+
+// ---- vrrp_sync_group -------------------------------------------------
+
+func (b *builder) syncGroup(n *Node, c *Config) {
+	name, ok := b.blockName(n, "vrrp_sync_group")
+	if !ok {
+		return
+	}
+	g := &SyncGroup{Name: name, Pos: n.Pos()}
+	walk(b, n.Children, syncGroupTable, g, "vrrp_sync_group "+name)
+	if len(g.Members) == 0 {
+		b.d.Errorf(n.Pos(), "vrrp_sync_group %s has no group { ... } of instances", name)
+	}
+	c.SyncGroups = append(c.SyncGroups, g)
+}
+
+var syncGroupTable = table[*SyncGroup]{
+	"group": {handle: func(b *builder, n *Node, g *SyncGroup) {
+		for _, m := range n.Children {
+			g.Members = append(g.Members, m.Key)
+			g.MemberPos = append(g.MemberPos, m.Pos())
+			for _, extra := range m.Args {
+				// keepalived 2.2 reports these as "Unknown keyword": several
+				// names on one line are not a list.
+				b.d.Errorf(extra.Pos, "vrrp_sync_group %s: put each instance on its own line (%q)", g.Name, extra.Text)
+			}
+		}
+	}},
+	"notify":                     {handle: func(b *builder, n *Node, g *SyncGroup) { g.Notify = b.scriptWithUser(n) }},
+	"notify_master":              {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyMaster = b.scriptWithUser(n) }},
+	"notify_backup":              {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyBackup = b.scriptWithUser(n) }},
+	"notify_fault":               {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyFault = b.scriptWithUser(n) }},
+	"notify_stop":                {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyStop = b.scriptWithUser(n) }},
+	"track_script":               {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackScripts = b.trackList(n) }},
+	"track_interface":            {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackIfaces = b.trackList(n) }},
+	"global_tracking":            {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
+	"sync_group_tracking_weight": {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
+	"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
+	"notify_deleted":             {ignored: "not implemented yet"},
+	"notify_priority_changes":    {ignored: "not implemented yet"},
+	"track_file":                 {ignored: "track files are not implemented yet"},
+	"track_process":              {ignored: "process tracking is not implemented yet"},
+	"track_bfd":                  {ignored: "BFD is not implemented"},
+}
+
+// trackList reads track_script / track_interface entries: NAME [weight N [reverse]].
+func (b *builder) trackList(n *Node) []TrackItem {
+	var out []TrackItem
+	for _, c := range n.Children {
+		it := TrackItem{Name: c.Key, Pos: c.Pos()}
+		args := c.Args
+		if len(args) > 0 {
+			if args[0].Text != "weight" || len(args) < 2 {
+				b.d.Errorf(args[0].Pos, "%s entry %s: expected \"weight N\", got %q", n.Key, c.Key, args[0].Text)
+			} else if v, ok := b.parseInt("weight", args[1], -254, 254); ok {
+				it.Weight, it.HasWeight = v, true
+				if len(args) > 2 {
+					if args[2].Text == "reverse" {
+						it.WeightReverse = true
+					} else {
+						b.d.Errorf(args[2].Pos, "%s entry %s: expected \"reverse\", got %q", n.Key, c.Key, args[2].Text)
+					}
+				}
+			}
+		}
+		if c.HasBlock {
+			b.d.Errorf(c.Pos(), "%s entry %s cannot open a block", n.Key, c.Key)
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// ---- vrrp_instance --------------------------------------------------
+
+func (b *builder) instance(n *Node, c *Config) {
+	name, ok := b.blockName(n, "vrrp_instance")
+	if !ok {
+		return
+	}
+	in := &Instance{
+		Name: name, InitialState: "BACKUP", Priority: 100, AdvertInterval: time.Second,
+		Accept: true, Pos: n.Pos(),
+		GARPMasterDelay: -1, GARPMasterRepeat: -1, GARPMasterRefresh: -1, GARPMasterRefreshRep: -1,
+		GARPLowerPrioDelay: -1, GARPLowerPrioRepeat: -1,
+	}
+	walk(b, n.Children, instanceTable, in, "vrrp_instance "+name)
+	c.Instances = append(c.Instances, in)
+}
+
+func instanceTimer(set func(*Instance, time.Duration), min, max time.Duration) keyword[*Instance] {
+	return keyword[*Instance]{handle: func(b *builder, n *Node, in *Instance) {
+		if v, ok := b.timerArg(n, min, max); ok {
+			set(in, v)
+		}
+	}}
+}
+
+func instanceInt(set func(*Instance, int), min, max int) keyword[*Instance] {
+	return keyword[*Instance]{handle: func(b *builder, n *Node, in *Instance) {
+		if v, ok := b.intArg(n, min, max); ok {
+			set(in, v)
+		}
+	}}
+}
+
+var instanceTable table[*Instance]
+
+func init() {
+	instanceTable = table[*Instance]{
+		"state": {handle: func(b *builder, n *Node, in *Instance) {
+			t, ok := b.arg(n)
+			if !ok {
+				return
+			}
+			switch s := strings.ToUpper(t.Text); s {
+			case "MASTER", "BACKUP":
+				in.InitialState, in.statePos = s, t.Pos
+			default:
+				b.d.Errorf(t.Pos, "state %q is not MASTER or BACKUP", t.Text)
+			}
+		}},
+		"interface": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.Interface = t.Text
+			}
+		}},
+		"virtual_router_id": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.vridPos = t.Pos
+				if v, ok := b.parseInt("virtual_router_id", t, 1, 255); ok {
+					in.VRID = v
+				}
+			}
+		}},
+		"priority": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.priorityPos = t.Pos
+				if v, ok := b.parseInt("priority", t, 1, 255); ok {
+					in.Priority = v
+				}
+			}
+		}},
+		"advert_int": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.advertPos = t.Pos
+				// Range depends on the version; checked in validate.
+				if v, ok := b.parseTimer("advert_int", t, 0, 255*time.Second); ok {
+					in.AdvertInterval = v
+				}
+			}
+		}},
+		"version": instanceInt(func(in *Instance, v int) { in.Version = v }, 2, 3),
+		"authentication": {handle: func(b *builder, n *Node, in *Instance) {
+			walk(b, n.Children, authTable, in, "authentication")
+		}},
+		"virtual_ipaddress": {handle: func(b *builder, n *Node, in *Instance) {
+			in.VIPs = append(in.VIPs, b.vipList(n, false)...)
+		}},
+		"virtual_ipaddress_excluded": {handle: func(b *builder, n *Node, in *Instance) {
+			in.ExcludedVIPs = append(in.ExcludedVIPs, b.vipList(n, true)...)
+		}},
+		"nopreempt":     {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt = true }},
+		"preempt":       {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt = false }},
+		"preempt_delay": instanceTimer(func(in *Instance, v time.Duration) { in.PreemptDelay = v }, 0, time.Hour),
+		"mcast_src_ip": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				if a, ok := b.addr(n.Key, t); ok {
+					in.McastSrcIP = a
+				}
+			}
+		}},
+		"unicast_src_ip": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				if a, ok := b.addr(n.Key, t); ok {
+					in.UnicastSrcIP = a
+				}
+			}
+		}},
+		"unicast_peer": {handle: func(b *builder, n *Node, in *Instance) {
+			for _, p := range n.Children {
+				if a, ok := b.addr("unicast_peer", p.KeyTok); ok {
+					in.UnicastPeers = append(in.UnicastPeers, a)
+				}
+				if len(p.Args) > 0 {
+					b.d.Warnf(p.Args[0].Pos, "unicast_peer options (%s) are not supported by lvsd; ignored", p.Args[0].Text)
+				}
+			}
+		}},
+		"unicast_ttl": instanceInt(func(in *Instance, v int) { in.UnicastTTL = v }, 1, 255),
+		"track_interface": {handle: func(b *builder, n *Node, in *Instance) {
+			in.TrackInterfaces = append(in.TrackInterfaces, b.trackList(n)...)
+		}},
+		"track_script":               {handle: func(b *builder, n *Node, in *Instance) { in.TrackScripts = append(in.TrackScripts, b.trackList(n)...) }},
+		"dont_track_primary":         {handle: func(b *builder, n *Node, in *Instance) { in.DontTrackPrimary = true }},
+		"notify":                     {handle: func(b *builder, n *Node, in *Instance) { in.Notify = b.scriptWithUser(n) }},
+		"notify_master":              {handle: func(b *builder, n *Node, in *Instance) { in.NotifyMaster = b.scriptWithUser(n) }},
+		"notify_backup":              {handle: func(b *builder, n *Node, in *Instance) { in.NotifyBackup = b.scriptWithUser(n) }},
+		"notify_fault":               {handle: func(b *builder, n *Node, in *Instance) { in.NotifyFault = b.scriptWithUser(n) }},
+		"notify_stop":                {handle: func(b *builder, n *Node, in *Instance) { in.NotifyStop = b.scriptWithUser(n) }},
+		"garp_master_delay":          instanceTimer(func(in *Instance, v time.Duration) { in.GARPMasterDelay = v }, 0, time.Hour),
+		"garp_master_repeat":         instanceInt(func(in *Instance, v int) { in.GARPMasterRepeat = v }, 1, 1<<20),
+		"garp_master_refresh":        instanceTimer(func(in *Instance, v time.Duration) { in.GARPMasterRefresh = v }, 0, 24*time.Hour),
+		"garp_master_refresh_repeat": instanceInt(func(in *Instance, v int) { in.GARPMasterRefreshRep = v }, 1, 1<<20),
+		"garp_lower_prio_delay":      instanceTimer(func(in *Instance, v time.Duration) { in.GARPLowerPrioDelay = v }, 0, time.Hour),
+		"garp_lower_prio_repeat":     instanceInt(func(in *Instance, v int) { in.GARPLowerPrioRepeat = v }, 0, 1<<20),
+		"accept":                     {handle: func(b *builder, n *Node, in *Instance) { in.Accept = true }},
+		"no_accept":                  {handle: func(b *builder, n *Node, in *Instance) { in.Accept = false }},
+		"strict_mode":                {handle: func(b *builder, n *Node, in *Instance) { v, _ := b.boolArg(n); in.StrictMode = v }},
+		"use_vmac":                   {ignored: "VMAC interfaces are not implemented yet"},
+		"vmac_xmit_base":             {ignored: "VMAC interfaces are not implemented yet"},
+		"use_vmac_addr":              {ignored: "VMAC interfaces are not implemented yet"},
+		"use_ipvlan":                 {ignored: "ipvlan interfaces are not implemented"},
+		"native_ipv6":                {ignored: "not implemented yet"},
+		"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
+		"virtual_routes":             {ignored: "virtual routes are not implemented"},
+		"virtual_rules":              {ignored: "virtual rules are not implemented"},
+		"track_file":                 {ignored: "track files are not implemented yet"},
+		"track_process":              {ignored: "process tracking is not implemented yet"},
+		"track_bfd":                  {ignored: "BFD is not implemented"},
+		"track_src_ip":               {ignored: "not implemented yet"},
+		"promote_secondaries":        {ignored: "not implemented yet"},
+		"lvs_sync_daemon_interface":  {ignored: "the IPVS sync daemon is not managed by lvsd"},
+		"debug":                      {ignored: "use lvsd --log-detail"},
+		"linkbeat_use_polling":       {ignored: "lvsd uses netlink link events"},
+		"skip_check_adv_addr":        {ignored: "not implemented yet"},
+		"check_unicast_src":          {ignored: "not implemented yet"},
+		"unicast_fault_no_peer":      {ignored: "not implemented yet"},
+		"old_unicast_checksum":       {ignored: "not implemented yet"},
+		"lower_prio_no_advert":       {ignored: "not implemented yet"},
+		"higher_prio_send_advert":    {ignored: "not implemented yet"},
+		"notify_master_rx_lower_pri": {ignored: "not implemented yet"},
+		"notify_priority_changes":    {ignored: "not implemented yet"},
+		"garp_extra_if":              {ignored: "not implemented yet"},
+		"down_timer_adverts":         {ignored: "not implemented yet"},
+		"kernel_rx_buf_size":         {ignored: "netlink buffer tuning is automatic in lvsd"},
+		"mcast_dst_ip":               {ignored: "not implemented yet"},
+		"vrf":                        {ignored: "not implemented yet"},
+	}
+}
+
+var authTable = table[*Instance]{
+	"auth_type": {handle: func(b *builder, n *Node, in *Instance) {
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		switch v := strings.ToUpper(t.Text); v {
+		case "PASS", "AH":
+			in.AuthType = v
+		default:
+			b.d.Errorf(t.Pos, "auth_type %q is not PASS or AH", t.Text)
+		}
+	}},
+	"auth_pass": {handle: func(b *builder, n *Node, in *Instance) {
+		if t, ok := b.arg(n); ok {
+			in.AuthPass, in.authPassPos = t.Text, t.Pos
+		}
+	}},
+}
+
+// vipList parses virtual_ipaddress entries:
+// <IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] [label <LABEL>] ...
+func (b *builder) vipList(n *Node, excluded bool) []VIP {
+	var out []VIP
+	for _, e := range n.Children {
+		v, ok := b.vip(e, excluded)
+		if ok {
+			out = append(out, v)
+		}
+	}
+	if !n.HasBlock && len(n.Args) > 0 {
+		b.d.Errorf(n.Pos(), "%s needs a { ... } block of addresses", n.Key)
+	}
+	return out
+}
+
+func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
+	v := VIP{Excluded: excluded, Pos: e.Pos()}
+	text := e.Key
+	var prefix netip.Prefix
+	var err error
+	if strings.Contains(text, "/") {
+		prefix, err = netip.ParsePrefix(text)
+	} else {
+		var a netip.Addr
+		a, err = netip.ParseAddr(text)
+		if err == nil {
+			prefix = netip.PrefixFrom(a, a.BitLen())
+		}
+	}
+	if err != nil {
+		b.d.Errorf(e.Pos(), "virtual address %q is not ADDRESS[/PREFIX]", text)
+		return v, false
+	}
+	v.Prefix = prefix
+	args := e.Args
+	for i := 0; i < len(args); i++ {
+		opt := args[i]
+		needValue := func() (Token, bool) {
+			if i+1 >= len(args) {
+				b.d.Errorf(opt.Pos, "%s needs a value", opt.Text)
+				return Token{}, false
+			}
+			i++
+			return args[i], true
+		}
+		switch opt.Text {
+		case "dev":
+			if t, ok := needValue(); ok {
+				v.Dev = t.Text
+			}
+		case "label":
+			if t, ok := needValue(); ok {
+				v.Label = t.Text
+			}
+		case "brd", "broadcast":
+			if t, ok := needValue(); ok {
+				if t.Text != "+" && t.Text != "-" {
+					if a, ok := b.addr("brd", t); ok && !a.Is4() {
+						b.d.Errorf(t.Pos, "brd %s: broadcast addresses are IPv4 only", t.Text)
+					}
+				}
+				v.Broadcast = t.Text
+			}
+		case "scope":
+			if t, ok := needValue(); ok {
+				switch t.Text {
+				case "global", "site", "link", "host", "nowhere":
+					v.Scope = t.Text
+				default:
+					if _, err := strconv.Atoi(t.Text); err != nil {
+						b.d.Errorf(t.Pos, "scope %q is not global, site, link, host, nowhere or a number", t.Text)
+					}
+					v.Scope = t.Text
+				}
+			}
+		case "no_track", "home", "-nodad", "nodad", "noprefixroute", "autojoin":
+			if opt.Text == "-nodad" || opt.Text == "nodad" {
+				v.NoDAD = true
+			}
+		case "preferred_lft":
+			needValue()
+		default:
+			b.d.Errorf(opt.Pos, "unknown virtual address option %q (expected dev, label, brd, scope)", opt.Text)
+		}
+	}
+	return v, true
+}
+
+// ---- virtual_server_group ------------------------------------------
+
+func (b *builder) vsGroup(n *Node, c *Config) {
+	name, ok := b.blockName(n, "virtual_server_group")
+	if !ok {
+		return
+	}
+	g := &VSGroup{Name: name, Pos: n.Pos()}
+	for _, e := range n.Children {
+		if e.Key == "fwmark" {
+			if len(e.Args) != 1 {
+				b.d.Errorf(e.Pos(), "fwmark entry needs one mark")
+				continue
+			}
+			if v, ok := b.parseInt("fwmark", e.Args[0], 1, 1<<32-1); ok {
+				g.Entries = append(g.Entries, VSGroupEntry{FWMark: uint32(v), Pos: e.Pos()})
+			}
+			continue
+		}
+		entry, ok := b.groupRange(e)
+		if ok {
+			g.Entries = append(g.Entries, entry)
+		}
+	}
+	c.VSGroups = append(c.VSGroups, g)
+}
+
+// groupRange parses "10.0.0.1 80" or "10.0.0.1-10 80" (last octet/hextet range).
+func (b *builder) groupRange(e *Node) (VSGroupEntry, bool) {
+	ent := VSGroupEntry{Pos: e.Pos()}
+	text := e.Key
+	rangeEnd := ""
+	if i := strings.LastIndexByte(text, '-'); i > 0 {
+		text, rangeEnd = text[:i], text[i+1:]
+	}
+	first, err := netip.ParseAddr(text)
+	if err != nil {
+		b.d.Errorf(e.Pos(), "virtual_server_group entry %q is not ADDRESS[-LAST] PORT or fwmark N", e.Key)
+		return ent, false
+	}
+	ent.First, ent.Last = first, first
+	if rangeEnd != "" {
+		base := 10
+		if first.Is6() {
+			base = 16
+		}
+		end, err := strconv.ParseUint(rangeEnd, base, 16)
+		raw := first.AsSlice()
+		var last netip.Addr
+		if first.Is4() {
+			if err != nil || end > 255 || end < uint64(raw[3]) {
+				b.d.Errorf(e.Pos(), "address range %q: the end must be a last octet not below the start", e.Key)
+				return ent, false
+			}
+			raw[3] = byte(end)
+			last, _ = netip.AddrFromSlice(raw)
+		} else {
+			cur := uint64(raw[14])<<8 | uint64(raw[15])
+			if err != nil || end < cur {
+				b.d.Errorf(e.Pos(), "address range %q: the end must be a last hextet not below the start", e.Key)
+				return ent, false
+			}
+			raw[14], raw[15] = byte(end>>8), byte(end)
+			last, _ = netip.AddrFromSlice(raw)
+		}
+		ent.Last = last
+	}
+	if len(e.Args) == 0 {
+		// keepalived 2.x allows a port-less entry (port 0, all ports).
+		return ent, true
+	}
+	p, ok := b.port("virtual_server_group entry", e.Args[0])
+	if !ok {
+		return ent, false
+	}
+	ent.Port = p
+	return ent, true
+}

@@ -1,0 +1,682 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schedulers the kernel ships (ipvsadm -s names).
+var knownSchedulers = map[string]bool{
+	"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true, "dh": true,
+	"sh": true, "sed": true, "nq": true, "fo": true, "ovf": true, "mh": true, "twos": true,
+}
+
+var schedFlags = map[string]bool{
+	"sh-port": true, "sh-fallback": true, "mh-port": true, "mh-fallback": true,
+	"flag-1": true, "flag-2": true, "flag-3": true,
+}
+
+func (b *builder) virtualServer(n *Node, c *Config) {
+	if !n.HasBlock {
+		b.d.Errorf(n.Pos(), "virtual_server has no { ... } block")
+		return
+	}
+	vs := &VirtualServer{
+		Protocol: "TCP", Scheduler: "", Method: "NAT", DelayLoop: 60 * time.Second,
+		Quorum: 1, Pos: n.Pos(),
+	}
+	args := n.Args
+	switch {
+	case len(args) == 0:
+		b.d.Errorf(n.Pos(), "virtual_server needs IP PORT, fwmark N or group NAME")
+		return
+	case args[0].Text == "fwmark":
+		if len(args) != 2 {
+			b.d.Errorf(n.Pos(), "virtual_server fwmark needs one mark")
+			return
+		}
+		v, ok := b.parseInt("fwmark", args[1], 1, 1<<32-1)
+		if !ok {
+			return
+		}
+		vs.FWMark = uint32(v)
+	case args[0].Text == "group":
+		if len(args) != 2 {
+			b.d.Errorf(n.Pos(), "virtual_server group needs one group name")
+			return
+		}
+		vs.Group = args[1].Text
+	default:
+		a, ok := b.addr("virtual_server", args[0])
+		if !ok {
+			return
+		}
+		vs.Addr = a
+		if len(args) > 1 {
+			p, ok := b.port("virtual_server", args[1])
+			if !ok {
+				return
+			}
+			vs.Port = p
+		}
+		if len(args) > 2 {
+			b.d.Errorf(args[2].Pos, "virtual_server: unexpected %q after the port", args[2].Text)
+		}
+	}
+	walk(b, n.Children, vsTable, vs, "virtual_server "+vs.Key())
+	if vs.Scheduler == "" {
+		// keepalived leaves the scheduler empty, and the kernel then uses
+		// its default; name it so the dump and the IPVS diff agree.
+		vs.Scheduler = "wlc"
+	}
+	c.VirtualServers = append(c.VirtualServers, vs)
+}
+
+func vsTimer(set func(*VirtualServer, time.Duration), min, max time.Duration) keyword[*VirtualServer] {
+	return keyword[*VirtualServer]{handle: func(b *builder, n *Node, vs *VirtualServer) {
+		if v, ok := b.timerArg(n, min, max); ok {
+			set(vs, v)
+		}
+	}}
+}
+
+func (b *builder) method(n *Node) (string, bool) {
+	t, ok := b.arg(n)
+	if !ok {
+		return "", false
+	}
+	switch v := strings.ToUpper(t.Text); v {
+	case "NAT", "DR", "TUN":
+		return v, true
+	default:
+		hint := ""
+		if s := suggest(v, []string{"NAT", "DR", "TUN"}); s != "" {
+			hint = " (did you mean " + s + "?)"
+		}
+		b.d.Errorf(t.Pos, "%s %q is not NAT, DR or TUN%s", n.Key, t.Text, hint)
+		return "", false
+	}
+}
+
+var vsTable table[*VirtualServer]
+
+func init() {
+	sched := func(b *builder, n *Node, vs *VirtualServer) {
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		vs.schedPos = t.Pos
+		if !knownSchedulers[t.Text] {
+			hint := ""
+			names := make([]string, 0, len(knownSchedulers))
+			for k := range knownSchedulers {
+				names = append(names, k)
+			}
+			if s := suggest(t.Text, names); s != "" {
+				hint = " (did you mean " + s + "?)"
+			}
+			b.d.Errorf(t.Pos, "%s %q is not a scheduler the kernel ships (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)%s", n.Key, t.Text, hint)
+			return
+		}
+		vs.Scheduler = t.Text
+	}
+	method := func(b *builder, n *Node, vs *VirtualServer) {
+		if len(n.Args) > 0 {
+			vs.methodPos = n.Args[0].Pos
+		}
+		if m, ok := b.method(n); ok {
+			vs.Method = m
+		}
+	}
+	flag := func(b *builder, n *Node, vs *VirtualServer) { vs.SchedFlags = append(vs.SchedFlags, n.Key) }
+	vsTable = table[*VirtualServer]{
+		"lvs_sched":   {handle: sched},
+		"lb_algo":     {handle: sched},
+		"lvs_method":  {handle: method},
+		"lb_kind":     {handle: method},
+		"sh-port":     {handle: flag},
+		"sh-fallback": {handle: flag},
+		"mh-port":     {handle: flag},
+		"mh-fallback": {handle: flag},
+		"flag-1":      {handle: flag},
+		"flag-2":      {handle: flag},
+		"flag-3":      {handle: flag},
+		"ops":         {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.OPS = true }},
+		"persistence_timeout": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			vs.Persistent = true
+			vs.Persistence = 360 * time.Second
+			if len(n.Args) > 0 {
+				if v, ok := b.parseInt("persistence_timeout", n.Args[0], 1, 1<<31-1); ok {
+					vs.Persistence = time.Duration(v) * time.Second
+				}
+			}
+		}},
+		"persistence_granularity": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			t, ok := b.arg(n)
+			if !ok {
+				return
+			}
+			if a, err := netip.ParseAddr(t.Text); err == nil {
+				vs.Granularity = a
+				return
+			}
+			if bits, err := strconv.Atoi(t.Text); err == nil && bits >= 1 && bits <= 128 {
+				// ipvsadm takes a prefix length for IPv6 granularity.
+				vs.Granularity = prefixMask(bits)
+				return
+			}
+			b.d.Errorf(t.Pos, "persistence_granularity %q is not a netmask", t.Text)
+		}},
+		"persistence_engine": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if t, ok := b.arg(n); ok {
+				vs.PersistenceEngine = t.Text
+			}
+		}},
+		"protocol": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			t, ok := b.arg(n)
+			if !ok {
+				return
+			}
+			switch v := strings.ToUpper(t.Text); v {
+			case "TCP", "UDP", "SCTP":
+				vs.Protocol, vs.protocolPos = v, t.Pos
+			default:
+				b.d.Errorf(t.Pos, "protocol %q is not TCP, UDP or SCTP", t.Text)
+			}
+		}},
+		"ha_suspend": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.HASuspend = true }},
+		"virtualhost": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if t, ok := b.arg(n); ok {
+				vs.Virtualhost = t.Text
+			}
+		}},
+		"alpha": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			v, _ := b.boolArg(n)
+			vs.Alpha = v
+			vs.checkDefaults.alpha = &v
+		}},
+		"omega": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.Omega = true }},
+		"quorum": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if v, ok := b.intArg(n, 1, 1<<31-1); ok {
+				vs.Quorum = v
+			}
+		}},
+		"hysteresis": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if v, ok := b.intArg(n, 0, 1<<31-1); ok {
+				vs.Hysteresis = v
+			}
+		}},
+		"quorum_up":   {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.QuorumUp = b.scriptWithUser(n) }},
+		"quorum_down": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.QuorumDown = b.scriptWithUser(n) }},
+		"ip_family": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if t, ok := b.arg(n); ok {
+				if t.Text != "inet" && t.Text != "inet6" {
+					b.d.Errorf(t.Pos, "ip_family %q is not inet or inet6", t.Text)
+					return
+				}
+				vs.IPFamily = t.Text
+			}
+		}},
+		"sorry_server": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if len(n.Args) == 0 || len(n.Args) > 2 {
+				b.d.Errorf(n.Pos(), "sorry_server needs IP [PORT]")
+				return
+			}
+			a, ok := b.addr("sorry_server", n.Args[0])
+			if !ok {
+				return
+			}
+			rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos()}
+			if len(n.Args) == 2 {
+				p, ok := b.port("sorry_server", n.Args[1])
+				if !ok {
+					return
+				}
+				rs.Port, rs.portGiven = p, true
+			}
+			vs.SorryServer = rs
+		}},
+		"sorry_server_inhibit": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.SorryInhibit = true }},
+		"sorry_server_lvs_method": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if m, ok := b.method(n); ok && vs.SorryServer != nil {
+				vs.SorryServer.Method = m
+			}
+		}},
+		"inhibit_on_failure": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			v, _ := b.boolArg(n)
+			vs.InhibitOnFailure = v
+		}},
+		"delay_loop": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
+				vs.DelayLoop = v
+				vs.checkDefaults.delayLoop = &v
+			}
+		}},
+		"connect_timeout":    {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults.connectTimeout) }},
+		"delay_before_retry": {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults.delayBeforeRetry) }},
+		"warmup":             {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults.warmup) }},
+		"retry":              {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultInt(n, &vs.checkDefaults.retry) }},
+		"real_server":        {handle: (*builder).realServer},
+		"smtp_alert":         {ignored: "lvsd has no SMTP alerts"},
+		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
+		"nat_mask":           {ignored: "obsolete since keepalived 1.x; the kernel ignores it"},
+		"lvs_sync_daemon":    {ignored: "the IPVS sync daemon is not managed by lvsd"},
+	}
+}
+
+func prefixMask(bits int) netip.Addr {
+	var b [16]byte
+	for i := 0; i < bits && i < 128; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom16(b)
+}
+
+func (b *builder) defaultTimer(n *Node, dst **time.Duration) {
+	if v, ok := b.timerArg(n, 0, 24*time.Hour); ok {
+		*dst = &v
+	}
+}
+
+func (b *builder) defaultInt(n *Node, dst **int) {
+	if v, ok := b.intArg(n, 0, 1<<20); ok {
+		*dst = &v
+	}
+}
+
+// ---- real_server -----------------------------------------------------
+
+func (b *builder) realServer(n *Node, vs *VirtualServer) {
+	if len(n.Args) == 0 || len(n.Args) > 2 {
+		b.d.Errorf(n.Pos(), "real_server needs IP [PORT]")
+		return
+	}
+	a, ok := b.addr("real_server", n.Args[0])
+	if !ok {
+		return
+	}
+	rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos(), InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha}
+	if len(n.Args) == 2 {
+		p, ok := b.port("real_server", n.Args[1])
+		if !ok {
+			return
+		}
+		rs.Port, rs.portGiven = p, true
+	}
+	rs.checkDefaults = vs.checkDefaults
+	walk(b, n.Children, rsTable, rs, "real_server "+a.String())
+	vs.RealServers = append(vs.RealServers, rs)
+}
+
+var rsTable table[*RealServer]
+
+func init() {
+	rsTable = table[*RealServer]{
+		"weight": {handle: func(b *builder, n *Node, rs *RealServer) {
+			if v, ok := b.intArg(n, 0, 65535); ok {
+				rs.Weight = v
+			}
+		}},
+		"lvs_method": {handle: func(b *builder, n *Node, rs *RealServer) {
+			if m, ok := b.method(n); ok {
+				rs.Method = m
+			}
+		}},
+		"inhibit_on_failure": {handle: func(b *builder, n *Node, rs *RealServer) {
+			v, _ := b.boolArg(n)
+			rs.InhibitOnFailure = v
+		}},
+		"uthreshold": {handle: func(b *builder, n *Node, rs *RealServer) {
+			if v, ok := b.intArg(n, 0, 1<<31-1); ok {
+				rs.UThreshold = v
+			}
+		}},
+		"lthreshold": {handle: func(b *builder, n *Node, rs *RealServer) {
+			if v, ok := b.intArg(n, 0, 1<<31-1); ok {
+				rs.LThreshold = v
+			}
+		}},
+		"notify_up":   {handle: func(b *builder, n *Node, rs *RealServer) { rs.NotifyUp = b.scriptWithUser(n) }},
+		"notify_down": {handle: func(b *builder, n *Node, rs *RealServer) { rs.NotifyDown = b.scriptWithUser(n) }},
+		"virtualhost": {handle: func(b *builder, n *Node, rs *RealServer) {
+			if t, ok := b.arg(n); ok {
+				rs.Virtualhost = t.Text
+			}
+		}},
+		"alpha": {handle: func(b *builder, n *Node, rs *RealServer) {
+			v, _ := b.boolArg(n)
+			rs.Alpha = v
+			rs.checkDefaults.alpha = &v
+		}},
+		"delay_loop": {handle: func(b *builder, n *Node, rs *RealServer) {
+			if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
+				rs.checkDefaults.delayLoop = &v
+			}
+		}},
+		"connect_timeout":    {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.connectTimeout) }},
+		"delay_before_retry": {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.delayBeforeRetry) }},
+		"warmup":             {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.warmup) }},
+		"retry":              {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultInt(n, &rs.checkDefaults.retry) }},
+		"TCP_CHECK":          {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "TCP_CHECK") }},
+		"HTTP_GET":           {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "HTTP_GET") }},
+		"SSL_GET":            {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "SSL_GET") }},
+		"MISC_CHECK":         {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "MISC_CHECK") }},
+		"smtp_alert":         {ignored: "lvsd has no SMTP alerts"},
+		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
+	}
+	for name := range unsupportedCheckers {
+		rsTable[name] = keyword[*RealServer]{ignored: "this checker is not implemented; the real server is not health-checked by it"}
+	}
+}
+
+// ---- checkers ----------------------------------------------------------
+
+// pendingChecker holds what the checker block set explicitly; defaults are
+// resolved in applyDefaults, once the whole virtual server is known.
+type pendingChecker struct {
+	*Checker
+	own checkDefaults
+}
+
+func (b *builder) checker(n *Node, rs *RealServer, typ string) {
+	if !n.HasBlock {
+		b.d.Errorf(n.Pos(), "%s needs a { ... } block", typ)
+		return
+	}
+	pc := &pendingChecker{Checker: &Checker{Type: typ, Pos: n.Pos()}}
+	t := checkerTable
+	if typ == "MISC_CHECK" {
+		t = miscTable
+	}
+	walk(b, n.Children, t, pc, typ)
+	if typ == "MISC_CHECK" && pc.MiscPath == nil {
+		b.d.Errorf(n.Pos(), "MISC_CHECK has no misc_path")
+		return
+	}
+	if (typ == "HTTP_GET" || typ == "SSL_GET") && len(pc.URLs) == 0 {
+		b.d.Errorf(n.Pos(), "%s has no url { ... }", typ)
+		return
+	}
+	c := pc.Checker
+	d := rs.checkDefaults
+	pick := func(own, inherited *time.Duration, def time.Duration) time.Duration {
+		if own != nil {
+			return *own
+		}
+		if inherited != nil {
+			return *inherited
+		}
+		return def
+	}
+	c.DelayLoop = pick(pc.own.delayLoop, d.delayLoop, 60*time.Second)
+	c.ConnectTimeout = pick(pc.own.connectTimeout, d.connectTimeout, 5*time.Second)
+	dbr := time.Second
+	if typ == "HTTP_GET" || typ == "SSL_GET" {
+		dbr = 3 * time.Second
+	}
+	c.DelayBeforeRetry = pick(pc.own.delayBeforeRetry, d.delayBeforeRetry, dbr)
+	c.Warmup = pick(pc.own.warmup, d.warmup, c.DelayLoop)
+	c.Retry = 1
+	if typ == "MISC_CHECK" {
+		c.Retry = 0
+	}
+	if d.retry != nil {
+		c.Retry = *d.retry
+	}
+	if pc.own.retry != nil {
+		c.Retry = *pc.own.retry
+	}
+	c.Alpha = rs.Alpha
+	if pc.own.alpha != nil {
+		c.Alpha = *pc.own.alpha
+	}
+	if c.MiscTimeout == 0 && typ == "MISC_CHECK" {
+		c.MiscTimeout = c.DelayLoop
+	}
+	rs.Checkers = append(rs.Checkers, c)
+}
+
+func checkerCommon() table[*pendingChecker] {
+	timer := func(get func(*pendingChecker) **time.Duration) keyword[*pendingChecker] {
+		return keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultTimer(n, get(c)) }}
+	}
+	return table[*pendingChecker]{
+		"connect_timeout":    timer(func(c *pendingChecker) **time.Duration { return &c.own.connectTimeout }),
+		"delay_before_retry": timer(func(c *pendingChecker) **time.Duration { return &c.own.delayBeforeRetry }),
+		"warmup":             timer(func(c *pendingChecker) **time.Duration { return &c.own.warmup }),
+		"delay_loop": {handle: func(b *builder, n *Node, c *pendingChecker) {
+			if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
+				c.own.delayLoop = &v
+			}
+		}},
+		"retry": {handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultInt(n, &c.own.retry) }},
+		"alpha": {handle: func(b *builder, n *Node, c *pendingChecker) {
+			v, _ := b.boolArg(n)
+			c.own.alpha = &v
+		}},
+		"log_all_failures": {handle: func(b *builder, n *Node, c *pendingChecker) { c.LogAllFailures, _ = b.boolArg(n) }},
+	}
+}
+
+var checkerTable, miscTable table[*pendingChecker]
+
+func init() {
+	checkerTable = checkerCommon()
+	addrKW := func(set func(*pendingChecker, netip.Addr)) keyword[*pendingChecker] {
+		return keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
+			if t, ok := b.arg(n); ok {
+				if a, ok := b.addr(n.Key, t); ok {
+					set(c, a)
+				}
+			}
+		}}
+	}
+	portKW := func(set func(*pendingChecker, uint16)) keyword[*pendingChecker] {
+		return keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
+			if t, ok := b.arg(n); ok {
+				if p, ok := b.port(n.Key, t); ok {
+					set(c, p)
+				}
+			}
+		}}
+	}
+	more := table[*pendingChecker]{
+		"connect_ip":   addrKW(func(c *pendingChecker, a netip.Addr) { c.ConnectIP = a }),
+		"bindto":       addrKW(func(c *pendingChecker, a netip.Addr) { c.BindTo = a }),
+		"connect_port": portKW(func(c *pendingChecker, p uint16) { c.ConnectPort = p }),
+		"bind_port":    portKW(func(c *pendingChecker, p uint16) { c.BindPort = p }),
+		"bind_if": {handle: func(b *builder, n *Node, c *pendingChecker) {
+			if t, ok := b.arg(n); ok {
+				c.BindIf = t.Text
+			}
+		}},
+		"fwmark": {handle: func(b *builder, n *Node, c *pendingChecker) {
+			if v, ok := b.intArg(n, 0, 1<<32-1); ok {
+				c.FWMark = uint32(v)
+			}
+		}},
+		// keepalived 1.x spelling; 2.2.7 rejects it, lvsd keeps old configs working.
+		"nb_get_retry": {deprecated: "retry", handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultInt(n, &c.own.retry) }},
+		"url":          {handle: (*builder).url},
+		"http_protocol": {handle: func(b *builder, n *Node, c *pendingChecker) {
+			if t, ok := b.arg(n); ok {
+				switch t.Text {
+				case "1.0", "1.0C", "1.1":
+					c.HTTPProtocol = t.Text
+				default:
+					b.d.Errorf(t.Pos, "http_protocol %q is not 1.0, 1.0C or 1.1", t.Text)
+				}
+			}
+		}},
+		"virtualhost": {handle: func(b *builder, n *Node, c *pendingChecker) {
+			if t, ok := b.arg(n); ok {
+				c.Virtualhost = t.Text
+			}
+		}},
+		"enable_sni":    {handle: func(b *builder, n *Node, c *pendingChecker) { c.EnableSNI = true }},
+		"fast_recovery": {handle: func(b *builder, n *Node, c *pendingChecker) { c.FastRecovery, _ = b.boolArg(n) }},
+	}
+	for k, v := range more {
+		checkerTable[k] = v
+	}
+	miscTable = checkerCommon()
+	miscTable["misc_path"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MiscPath = b.scriptLine(n) }}
+	miscTable["misc_timeout"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
+		if v, ok := b.intArg(n, 1, 86400); ok {
+			c.MiscTimeout = time.Duration(v) * time.Second
+		}
+	}}
+	miscTable["misc_dynamic"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MiscDynamic = true }}
+	miscTable["user"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
+		if len(n.Args) == 0 {
+			b.d.Errorf(n.Pos(), "user needs a user name")
+			return
+		}
+		if c.MiscPath != nil {
+			c.MiscPath.User = n.Args[0].Text
+			if len(n.Args) > 1 {
+				c.MiscPath.Group = n.Args[1].Text
+			}
+		} else {
+			b.d.Errorf(n.Pos(), "user must follow misc_path")
+		}
+	}}
+}
+
+var urlTable = table[*URL]{
+	"path": {handle: func(b *builder, n *Node, u *URL) {
+		if t, ok := b.arg(n); ok {
+			u.Path = t.Text
+		}
+	}},
+	"digest": {handle: func(b *builder, n *Node, u *URL) {
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		if len(t.Text) != 32 || strings.Trim(strings.ToLower(t.Text), "0123456789abcdef") != "" {
+			b.d.Errorf(t.Pos, "digest %q is not a 32-digit hex MD5 sum", t.Text)
+			return
+		}
+		u.Digest = strings.ToLower(t.Text)
+	}},
+	"status_code": {handle: func(b *builder, n *Node, u *URL) {
+		if len(n.Args) == 0 {
+			b.d.Errorf(n.Pos(), "status_code needs a code or range")
+			return
+		}
+		u.StatusCodes = nil
+		for _, a := range n.Args {
+			lo, hi, found := strings.Cut(a.Text, "-")
+			if !found {
+				hi = lo
+			}
+			l, err1 := strconv.Atoi(lo)
+			h, err2 := strconv.Atoi(hi)
+			if err1 != nil || err2 != nil || l < 100 || h > 599 || l > h {
+				b.d.Errorf(a.Pos, "status_code %q is not a code or range within 100..599", a.Text)
+				continue
+			}
+			u.StatusCodes = append(u.StatusCodes, [2]int{l, h})
+		}
+	}},
+	"virtualhost": {handle: func(b *builder, n *Node, u *URL) {
+		if t, ok := b.arg(n); ok {
+			u.Virtualhost = t.Text
+		}
+	}},
+	"regex": {handle: func(b *builder, n *Node, u *URL) {
+		if t, ok := b.arg(n); ok {
+			u.Regex = t.Text
+		}
+	}},
+	"regex_no_match":   {handle: func(b *builder, n *Node, u *URL) { u.RegexNoMatch = true }},
+	"regex_options":    {ignored: "PCRE options are not supported; Go regexp syntax is used"},
+	"regex_stack":      {ignored: "not needed by Go's regexp engine"},
+	"regex_min_offset": {ignored: "not implemented yet"},
+	"regex_max_offset": {ignored: "not implemented yet"},
+}
+
+func (b *builder) url(n *Node, c *pendingChecker) {
+	u := URL{Pos: n.Pos(), StatusCodes: [][2]int{{200, 299}}}
+	walk(b, n.Children, urlTable, &u, "url")
+	if u.Path == "" {
+		b.d.Errorf(n.Pos(), "url has no path")
+		return
+	}
+	c.URLs = append(c.URLs, u)
+}
+
+// applyDefaults fills values that depend on other blocks: instance version
+// and GARP settings from global_defs, real-server methods and ports, checker
+// targets.
+func (b *builder) applyDefaults() {
+	c := b.cfg
+	g := c.Global
+	for _, in := range c.Instances {
+		if in.Version == 0 {
+			in.Version = g.VRRPVersion
+		}
+		if in.GARPMasterDelay < 0 {
+			in.GARPMasterDelay = g.GARPMasterDelay
+		}
+		if in.GARPMasterRepeat < 0 {
+			in.GARPMasterRepeat = g.GARPMasterRepeat
+		}
+		if in.GARPMasterRefresh < 0 {
+			in.GARPMasterRefresh = g.GARPMasterRefresh
+		}
+		if in.GARPMasterRefreshRep < 0 {
+			in.GARPMasterRefreshRep = g.GARPMasterRefreshRep
+		}
+		if in.GARPLowerPrioDelay < 0 {
+			in.GARPLowerPrioDelay = g.GARPLowerPrioDelay
+			if in.GARPLowerPrioDelay < 0 {
+				in.GARPLowerPrioDelay = in.GARPMasterDelay
+			}
+		}
+		if in.GARPLowerPrioRepeat < 0 {
+			in.GARPLowerPrioRepeat = g.GARPLowerPrioRepeat
+			if in.GARPLowerPrioRepeat < 0 {
+				in.GARPLowerPrioRepeat = in.GARPMasterRepeat
+			}
+		}
+		if g.VRRPStrict {
+			in.StrictMode = true
+		}
+		if in.StrictMode {
+			in.Accept = false
+		}
+	}
+	for _, sg := range c.SyncGroups {
+		for _, m := range sg.Members {
+			for _, in := range c.Instances {
+				if in.Name == m {
+					in.SyncGroup = sg.Name
+				}
+			}
+		}
+	}
+	for _, vs := range c.VirtualServers {
+		all := vs.RealServers
+		if vs.SorryServer != nil {
+			all = append(all[:len(all):len(all)], vs.SorryServer)
+		}
+		for _, rs := range all {
+			if rs.Method == "" {
+				rs.Method = vs.Method
+			}
+			if !rs.portGiven {
+				rs.Port = vs.Port
+			}
+			for _, ch := range rs.Checkers {
+				if ch.ConnectPort == 0 {
+					ch.ConnectPort = rs.Port
+				}
+			}
+		}
+	}
+}

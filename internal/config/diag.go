@@ -1,0 +1,135 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Pos locates a token in the configuration as the operator wrote it.
+type Pos struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"col"`
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return "<input>"
+	}
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Severity orders diagnostics: errors make a configuration unusable,
+// warnings flag something lvsd accepted but the operator should review.
+type Severity int
+
+const (
+	SeverityWarning Severity = iota
+	SeverityError
+)
+
+func (s Severity) String() string {
+	if s == SeverityError {
+		return "error"
+	}
+	return "warning"
+}
+
+// MarshalText lets --format json print "error"/"warning" rather than a number.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Diagnostic is one finding about the configuration.
+type Diagnostic struct {
+	Pos      Pos      `json:"pos"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+}
+
+func (d Diagnostic) String() string {
+	return fmt.Sprintf("%s: %s: %s", d.Pos, d.Severity, d.Message)
+}
+
+// Diagnostics collects findings; Sorted returns them once each in file order.
+type Diagnostics struct {
+	list []Diagnostic
+	// order records the order files were first opened so that diagnostics
+	// from an included file sort where the include sits, not alphabetically.
+	fileOrder map[string]int
+}
+
+func (ds *Diagnostics) add(pos Pos, sev Severity, format string, args ...any) {
+	ds.list = append(ds.list, Diagnostic{Pos: pos, Severity: sev, Message: fmt.Sprintf(format, args...)})
+}
+
+// Errorf records an error at pos.
+func (ds *Diagnostics) Errorf(pos Pos, format string, args ...any) {
+	ds.add(pos, SeverityError, format, args...)
+}
+
+// Warnf records a warning at pos.
+func (ds *Diagnostics) Warnf(pos Pos, format string, args ...any) {
+	ds.add(pos, SeverityWarning, format, args...)
+}
+
+func (ds *Diagnostics) noteFile(name string) {
+	if ds.fileOrder == nil {
+		ds.fileOrder = map[string]int{}
+	}
+	if _, ok := ds.fileOrder[name]; !ok {
+		ds.fileOrder[name] = len(ds.fileOrder)
+	}
+}
+
+// Sorted returns the diagnostics deduplicated, in file order then line and column.
+func (ds *Diagnostics) Sorted() []Diagnostic {
+	seen := map[Diagnostic]bool{}
+	out := make([]Diagnostic, 0, len(ds.list))
+	for _, d := range ds.list {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		out = append(out, d)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Pos, out[j].Pos
+		if a.File != b.File {
+			fa, oka := ds.fileOrder[a.File]
+			fb, okb := ds.fileOrder[b.File]
+			if oka && okb {
+				return fa < fb
+			}
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return out
+}
+
+// HasErrors reports whether any error was recorded.
+func (ds *Diagnostics) HasErrors() bool {
+	for _, d := range ds.list {
+		if d.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// Count returns the number of distinct errors and warnings.
+func (ds *Diagnostics) Count() (errors, warnings int) {
+	for _, d := range ds.Sorted() {
+		if d.Severity == SeverityError {
+			errors++
+		} else {
+			warnings++
+		}
+	}
+	return
+}

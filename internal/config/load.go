@@ -1,0 +1,217 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Options control how a configuration is read.
+type Options struct {
+	// ConfigID selects @id conditional lines; empty means the short host name.
+	ConfigID string
+	// FS reads files; nil means the real file system.
+	FS FileSystem
+	// Host adds checks against the running machine (interfaces, scripts).
+	Host HostEnv
+}
+
+// Result is a parsed configuration with its diagnostics.
+type Result struct {
+	Config *Config
+	Diags  *Diagnostics
+	// Hash identifies the pre-processed token stream, for the config_hash
+	// metric and for telling a no-op reload apart.
+	Hash string
+}
+
+// OK reports whether the configuration has no errors.
+func (r *Result) OK() bool { return !r.Diags.HasErrors() }
+
+// DefaultConfigID is keepalived's default: the host name up to the first dot.
+func DefaultConfigID() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	id, _, _ := strings.Cut(h, ".")
+	return id
+}
+
+// Load reads, pre-processes, parses and validates the configuration at path.
+func Load(path string, opts Options) *Result {
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = osFS{}
+	}
+	id := opts.ConfigID
+	if id == "" {
+		id = DefaultConfigID()
+	}
+	d := &Diagnostics{}
+	tokens, files := lex(fsys, path, id, d)
+	nodes := parseTree(tokens, d)
+	cfg := build(nodes, d)
+	cfg.Files = files
+	validate(cfg, d)
+	if opts.Host != nil {
+		validateHost(cfg, opts.Host, d)
+	}
+	return &Result{Config: cfg, Diags: d, Hash: hashTokens(tokens)}
+}
+
+func hashTokens(tokens []Token) string {
+	h := sha256.New()
+	for _, t := range tokens {
+		h.Write([]byte(t.Raw))
+		if t.Kind == TokEOL {
+			h.Write([]byte{'\n'})
+		} else {
+			h.Write([]byte{' '})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// HostEnv answers the questions check-config --host asks of the machine.
+type HostEnv interface {
+	InterfaceAddrs(name string) ([]netip.Prefix, bool)
+	Stat(path string) (os.FileInfo, error)
+	LookPath(file string) (string, error)
+}
+
+// LocalHost is the running machine.
+type LocalHost struct{}
+
+func (LocalHost) InterfaceAddrs(name string) ([]netip.Prefix, bool) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, false
+	}
+	addrs, _ := ifi.Addrs()
+	var out []netip.Prefix
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out, true
+}
+
+func (LocalHost) Stat(path string) (os.FileInfo, error) { return os.Stat(path) }
+
+func (LocalHost) LookPath(file string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	for _, dir := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
+		p := filepath.Join(dir, file)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", os.ErrNotExist
+}
+
+func validateHost(c *Config, h HostEnv, d *Diagnostics) {
+	iface := func(name string, pos Pos, what string) {
+		if name == "" {
+			return
+		}
+		if _, ok := h.InterfaceAddrs(name); !ok {
+			d.Errorf(pos, "%s: interface %s does not exist on this host", what, name)
+		}
+	}
+	for _, in := range c.Instances {
+		iface(in.Interface, in.Pos, "vrrp_instance "+in.Name)
+		for _, t := range in.TrackInterfaces {
+			iface(t.Name, t.Pos, "track_interface")
+		}
+		for _, v := range append(in.VIPs[:len(in.VIPs):len(in.VIPs)], in.ExcludedVIPs...) {
+			iface(v.Dev, v.Pos, "virtual address "+v.Prefix.String())
+		}
+		if in.Priority == 255 {
+			addrs, _ := h.InterfaceAddrs(in.Interface)
+			owner := false
+			for _, v := range in.VIPs {
+				for _, a := range addrs {
+					if a.Addr() == v.Prefix.Addr() {
+						owner = true
+					}
+				}
+			}
+			if !owner {
+				d.Errorf(in.priorityPos, "vrrp_instance %s has priority 255 but %s does not own any of its virtual addresses", in.Name, in.Interface)
+			}
+		}
+		for _, s := range []*Script{in.Notify, in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop} {
+			checkScript(c, s, h, d)
+		}
+	}
+	for _, s := range c.Scripts {
+		checkScript(c, s.Script, h, d)
+	}
+	for _, g := range c.SyncGroups {
+		for _, s := range []*Script{g.Notify, g.NotifyMaster, g.NotifyBackup, g.NotifyFault, g.NotifyStop} {
+			checkScript(c, s, h, d)
+		}
+	}
+	for _, vs := range c.VirtualServers {
+		checkScript(c, vs.QuorumUp, h, d)
+		checkScript(c, vs.QuorumDown, h, d)
+		for _, rs := range vs.RealServers {
+			checkScript(c, rs.NotifyUp, h, d)
+			checkScript(c, rs.NotifyDown, h, d)
+			for _, ch := range rs.Checkers {
+				checkScript(c, ch.MiscPath, h, d)
+				iface(ch.BindIf, ch.Pos, ch.Type+" bind_if")
+			}
+		}
+	}
+}
+
+// checkScript applies keepalived's script-security rules: the script must
+// exist and be executable, and when it runs as root (enable_script_security)
+// neither it nor any directory above it may be writable by non-root users.
+func checkScript(c *Config, s *Script, h HostEnv, d *Diagnostics) {
+	if s == nil || len(s.Argv) == 0 {
+		return
+	}
+	path, err := h.LookPath(s.Argv[0])
+	if err != nil {
+		d.Errorf(s.Pos, "script %s is not found in PATH", s.Argv[0])
+		return
+	}
+	st, err := h.Stat(path)
+	if err != nil {
+		d.Errorf(s.Pos, "script %s does not exist", path)
+		return
+	}
+	if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+		d.Errorf(s.Pos, "script %s is not executable", path)
+		return
+	}
+	runsAsRoot := (s.User == "" && (c.Global.ScriptUser == "" || c.Global.ScriptUser == "root")) || s.User == "root"
+	if !runsAsRoot {
+		return
+	}
+	for p := path; ; p = filepath.Dir(p) {
+		st, err := h.Stat(p)
+		if err == nil && st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0 {
+			msg := "script %s runs as root but %s is writable by non-root users"
+			if c.Global.EnableScriptSecurity {
+				d.Errorf(s.Pos, msg+" (enable_script_security refuses it)", s.Argv[0], p)
+			} else {
+				d.Warnf(s.Pos, msg+"; enable_script_security would refuse it", s.Argv[0], p)
+			}
+			return
+		}
+		if p == "/" || p == "." {
+			return
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is the typed model of a keepalived.conf, defaults filled in.
+type Config struct {
+	Files          []string         `json:"files"`
+	Global         Global           `json:"global"`
+	Scripts        []*VRRPScript    `json:"vrrp_scripts,omitempty"`
+	SyncGroups     []*SyncGroup     `json:"vrrp_sync_groups,omitempty"`
+	Instances      []*Instance      `json:"vrrp_instances,omitempty"`
+	VSGroups       []*VSGroup       `json:"virtual_server_groups,omitempty"`
+	VirtualServers []*VirtualServer `json:"virtual_servers,omitempty"`
+}
+
+// Script is a command keepalived would run, already split into argv.
+type Script struct {
+	Argv  []string `json:"argv"`
+	User  string   `json:"user,omitempty"`
+	Group string   `json:"group,omitempty"`
+	Pos   Pos      `json:"pos"`
+}
+
+type Global struct {
+	RouterID              string        `json:"router_id,omitempty"`
+	NotificationEmail     []string      `json:"notification_email,omitempty"`
+	NotificationEmailFrom string        `json:"notification_email_from,omitempty"`
+	SMTPServer            string        `json:"smtp_server,omitempty"`
+	SMTPConnectTimeout    time.Duration `json:"smtp_connect_timeout"`
+	ScriptUser            string        `json:"script_user,omitempty"`
+	ScriptGroup           string        `json:"script_group,omitempty"`
+	EnableScriptSecurity  bool          `json:"enable_script_security"`
+	LVSFlush              bool          `json:"lvs_flush"`
+	LVSFlushOnStop        string        `json:"lvs_flush_onstop,omitempty"` // "", "VS" or "RS"
+	VRRPVersion           int           `json:"vrrp_version"`
+	VRRPMcastGroup4       netip.Addr    `json:"vrrp_mcast_group4"`
+	VRRPMcastGroup6       netip.Addr    `json:"vrrp_mcast_group6"`
+	VRRPStrict            bool          `json:"vrrp_strict"`
+	GARPMasterDelay       time.Duration `json:"vrrp_garp_master_delay"`
+	GARPMasterRepeat      int           `json:"vrrp_garp_master_repeat"`
+	GARPMasterRefresh     time.Duration `json:"vrrp_garp_master_refresh"`
+	GARPMasterRefreshRep  int           `json:"vrrp_garp_master_refresh_repeat"`
+	GARPLowerPrioDelay    time.Duration `json:"vrrp_garp_lower_prio_delay"`
+	GARPLowerPrioRepeat   int           `json:"vrrp_garp_lower_prio_repeat"`
+	GARPInterval          time.Duration `json:"vrrp_garp_interval"`
+	// Ignored lists global keywords lvsd accepts for compatibility but does
+	// not act on (SNMP, DBus, process priorities...).
+	Ignored []string `json:"ignored,omitempty"`
+}
+
+type VRRPScript struct {
+	Name     string        `json:"name"`
+	Script   *Script       `json:"script,omitempty"`
+	Interval time.Duration `json:"interval"`
+	Timeout  time.Duration `json:"timeout"`
+	Weight   int           `json:"weight"`
+	// WeightReverse is keepalived's "weight N reverse".
+	WeightReverse bool   `json:"weight_reverse,omitempty"`
+	Rise          int    `json:"rise"`
+	Fall          int    `json:"fall"`
+	InitFail      bool   `json:"init_fail,omitempty"`
+	User          string `json:"user,omitempty"`
+	Group         string `json:"group,omitempty"`
+	Pos           Pos    `json:"pos"`
+}
+
+type SyncGroup struct {
+	Name           string      `json:"name"`
+	Members        []string    `json:"members"`
+	MemberPos      []Pos       `json:"-"`
+	Notify         *Script     `json:"notify,omitempty"`
+	NotifyMaster   *Script     `json:"notify_master,omitempty"`
+	NotifyBackup   *Script     `json:"notify_backup,omitempty"`
+	NotifyFault    *Script     `json:"notify_fault,omitempty"`
+	NotifyStop     *Script     `json:"notify_stop,omitempty"`
+	TrackScripts   []TrackItem `json:"track_script,omitempty"`
+	TrackIfaces    []TrackItem `json:"track_interface,omitempty"`
+	GlobalTracking bool        `json:"global_tracking,omitempty"`
+	Pos            Pos         `json:"pos"`
+}
+
+// TrackItem is an entry of track_script or track_interface with its weight.
+type TrackItem struct {
+	Name          string `json:"name"`
+	Weight        int    `json:"weight"`
+	HasWeight     bool   `json:"has_weight,omitempty"`
+	WeightReverse bool   `json:"weight_reverse,omitempty"`
+	Pos           Pos    `json:"pos"`
+}
+
+// VIP is one entry of virtual_ipaddress or virtual_ipaddress_excluded.
+type VIP struct {
+	Prefix    netip.Prefix `json:"prefix"`
+	Broadcast string       `json:"brd,omitempty"`
+	Dev       string       `json:"dev,omitempty"`
+	Label     string       `json:"label,omitempty"`
+	Scope     string       `json:"scope,omitempty"`
+	NoDAD     bool         `json:"nodad,omitempty"`
+	Excluded  bool         `json:"excluded,omitempty"`
+	Pos       Pos          `json:"pos"`
+}
+
+type Instance struct {
+	Name                 string        `json:"name"`
+	InitialState         string        `json:"state"` // MASTER or BACKUP
+	Interface            string        `json:"interface"`
+	VRID                 int           `json:"virtual_router_id"`
+	Priority             int           `json:"priority"`
+	AdvertInterval       time.Duration `json:"advert_int"`
+	Version              int           `json:"version"`
+	AuthType             string        `json:"auth_type,omitempty"` // "", "PASS" or "AH"
+	AuthPass             string        `json:"auth_pass,omitempty"`
+	VIPs                 []VIP         `json:"virtual_ipaddress,omitempty"`
+	ExcludedVIPs         []VIP         `json:"virtual_ipaddress_excluded,omitempty"`
+	NoPreempt            bool          `json:"nopreempt"`
+	PreemptDelay         time.Duration `json:"preempt_delay"`
+	McastSrcIP           netip.Addr    `json:"mcast_src_ip,omitempty"`
+	UnicastSrcIP         netip.Addr    `json:"unicast_src_ip,omitempty"`
+	UnicastPeers         []netip.Addr  `json:"unicast_peer,omitempty"`
+	UnicastTTL           int           `json:"unicast_ttl,omitempty"`
+	TrackInterfaces      []TrackItem   `json:"track_interface,omitempty"`
+	TrackScripts         []TrackItem   `json:"track_script,omitempty"`
+	DontTrackPrimary     bool          `json:"dont_track_primary,omitempty"`
+	Notify               *Script       `json:"notify,omitempty"`
+	NotifyMaster         *Script       `json:"notify_master,omitempty"`
+	NotifyBackup         *Script       `json:"notify_backup,omitempty"`
+	NotifyFault          *Script       `json:"notify_fault,omitempty"`
+	NotifyStop           *Script       `json:"notify_stop,omitempty"`
+	GARPMasterDelay      time.Duration `json:"garp_master_delay"`
+	GARPMasterRepeat     int           `json:"garp_master_repeat"`
+	GARPMasterRefresh    time.Duration `json:"garp_master_refresh"`
+	GARPMasterRefreshRep int           `json:"garp_master_refresh_repeat"`
+	GARPLowerPrioDelay   time.Duration `json:"garp_lower_prio_delay"`
+	GARPLowerPrioRepeat  int           `json:"garp_lower_prio_repeat"`
+	UseVMAC              bool          `json:"use_vmac,omitempty"`
+	Accept               bool          `json:"accept"`
+	StrictMode           bool          `json:"strict_mode,omitempty"`
+	SyncGroup            string        `json:"sync_group,omitempty"`
+	Pos                  Pos           `json:"pos"`
+	priorityPos          Pos
+	advertPos            Pos
+	authPassPos          Pos
+	statePos             Pos
+	vridPos              Pos
+}
+
+// IPv6 reports the instance's address family from its VIPs.
+func (in *Instance) IPv6() bool {
+	for _, v := range in.VIPs {
+		return v.Prefix.Addr().Is6()
+	}
+	return false
+}
+
+// VSGroupEntry is one line of a virtual_server_group: an address range and
+// port, or a fwmark.
+type VSGroupEntry struct {
+	First  netip.Addr `json:"first,omitempty"`
+	Last   netip.Addr `json:"last,omitempty"` // == First unless a range
+	Port   uint16     `json:"port,omitempty"`
+	FWMark uint32     `json:"fwmark,omitempty"`
+	Pos    Pos        `json:"pos"`
+}
+
+type VSGroup struct {
+	Name    string         `json:"name"`
+	Entries []VSGroupEntry `json:"entries"`
+	Pos     Pos            `json:"pos"`
+}
+
+// VirtualServer is a virtual_server block. Exactly one of Addr, FWMark or
+// Group identifies it.
+type VirtualServer struct {
+	Addr              netip.Addr    `json:"addr,omitempty"`
+	Port              uint16        `json:"port,omitempty"`
+	FWMark            uint32        `json:"fwmark,omitempty"`
+	Group             string        `json:"group,omitempty"`
+	Protocol          string        `json:"protocol"` // TCP, UDP, SCTP
+	Scheduler         string        `json:"lvs_sched"`
+	SchedFlags        []string      `json:"sched_flags,omitempty"`
+	OPS               bool          `json:"ops,omitempty"`
+	Method            string        `json:"lvs_method"` // NAT, DR, TUN
+	Persistence       time.Duration `json:"persistence_timeout"`
+	Persistent        bool          `json:"persistent"`
+	Granularity       netip.Addr    `json:"persistence_granularity,omitempty"`
+	PersistenceEngine string        `json:"persistence_engine,omitempty"`
+	DelayLoop         time.Duration `json:"delay_loop"`
+	Quorum            int           `json:"quorum"`
+	Hysteresis        int           `json:"hysteresis"`
+	QuorumUp          *Script       `json:"quorum_up,omitempty"`
+	QuorumDown        *Script       `json:"quorum_down,omitempty"`
+	Alpha             bool          `json:"alpha"`
+	Omega             bool          `json:"omega"`
+	HASuspend         bool          `json:"ha_suspend"`
+	InhibitOnFailure  bool          `json:"inhibit_on_failure"`
+	Virtualhost       string        `json:"virtualhost,omitempty"`
+	IPFamily          string        `json:"ip_family,omitempty"`
+	SorryServer       *RealServer   `json:"sorry_server,omitempty"`
+	SorryInhibit      bool          `json:"sorry_server_inhibit,omitempty"`
+	RealServers       []*RealServer `json:"real_servers"`
+	Pos               Pos           `json:"pos"`
+	// Checker defaults set at virtual-server level, inherited by checkers.
+	checkDefaults                    checkDefaults
+	schedPos, methodPos, protocolPos Pos
+}
+
+// Key names the virtual server as keepalived's logs do.
+func (vs *VirtualServer) Key() string {
+	switch {
+	case vs.Group != "":
+		return "group " + vs.Group
+	case vs.FWMark != 0:
+		return "FWM " + itoa(int(vs.FWMark))
+	}
+	return netip.AddrPortFrom(vs.Addr, vs.Port).String() + "/" + vs.Protocol
+}
+
+type RealServer struct {
+	Addr             netip.Addr `json:"addr"`
+	Port             uint16     `json:"port"`
+	Weight           int        `json:"weight"`
+	Method           string     `json:"lvs_method"`
+	InhibitOnFailure bool       `json:"inhibit_on_failure"`
+	UThreshold       int        `json:"uthreshold"`
+	LThreshold       int        `json:"lthreshold"`
+	NotifyUp         *Script    `json:"notify_up,omitempty"`
+	NotifyDown       *Script    `json:"notify_down,omitempty"`
+	Virtualhost      string     `json:"virtualhost,omitempty"`
+	Alpha            bool       `json:"alpha"`
+	Checkers         []*Checker `json:"checkers,omitempty"`
+	Pos              Pos        `json:"pos"`
+	portGiven        bool
+	checkDefaults    checkDefaults
+}
+
+// checkDefaults carries checker settings that may be given at virtual or
+// real server level (keepalived 2.x inherits them downwards).
+type checkDefaults struct {
+	connectTimeout, delayBeforeRetry, warmup, delayLoop *time.Duration
+	retry                                               *int
+	alpha                                               *bool
+}
+
+type URL struct {
+	Path         string   `json:"path"`
+	Digest       string   `json:"digest,omitempty"`
+	StatusCodes  [][2]int `json:"status_code"`
+	Virtualhost  string   `json:"virtualhost,omitempty"`
+	Regex        string   `json:"regex,omitempty"`
+	RegexNoMatch bool     `json:"regex_no_match,omitempty"`
+	Pos          Pos      `json:"pos"`
+}
+
+type Checker struct {
+	Type             string        `json:"type"` // TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK
+	ConnectIP        netip.Addr    `json:"connect_ip,omitempty"`
+	ConnectPort      uint16        `json:"connect_port"`
+	BindTo           netip.Addr    `json:"bindto,omitempty"`
+	BindIf           string        `json:"bind_if,omitempty"`
+	BindPort         uint16        `json:"bind_port,omitempty"`
+	FWMark           uint32        `json:"fwmark,omitempty"`
+	ConnectTimeout   time.Duration `json:"connect_timeout"`
+	Retry            int           `json:"retry"`
+	DelayBeforeRetry time.Duration `json:"delay_before_retry"`
+	Warmup           time.Duration `json:"warmup"`
+	DelayLoop        time.Duration `json:"delay_loop"`
+	Alpha            bool          `json:"alpha"`
+	LogAllFailures   bool          `json:"log_all_failures,omitempty"`
+	// HTTP_GET / SSL_GET
+	URLs         []URL  `json:"urls,omitempty"`
+	HTTPProtocol string `json:"http_protocol,omitempty"`
+	Virtualhost  string `json:"virtualhost,omitempty"`
+	EnableSNI    bool   `json:"enable_sni,omitempty"`
+	FastRecovery bool   `json:"fast_recovery,omitempty"`
+	// MISC_CHECK
+	MiscPath    *Script       `json:"misc_path,omitempty"`
+	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
+	MiscDynamic bool          `json:"misc_dynamic,omitempty"`
+	Pos         Pos           `json:"pos"`
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests, the lab and the demo need on a fresh Debian 12
+# machine of this kind. Idempotent: does nothing when everything is present.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have keepalived || need+=(keepalived)
+have ipvsadm || need+=(ipvsadm)
+have ip || need+=(iproute2)
+have bc || need+=(bc)
+have busybox || [ -x /bin/busybox ] || need+=(busybox-static)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have tshark || need+=(tshark)
+ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || need+=(linux-image-amd64)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q >/dev/null
+  # keepalived's package starts the service; a policy keeps it (and any
+  # other daemon) from starting on this machine.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
