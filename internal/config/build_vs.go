@@ -24,7 +24,7 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 		return
 	}
 	vs := &VirtualServer{
-		Protocol: "TCP", Scheduler: "", Method: "NAT", DelayLoop: 60 * time.Second,
+		Scheduler: "", Method: "NAT", DelayLoop: 60 * time.Second,
 		Quorum: 1, Pos: n.Pos(),
 	}
 	args := n.Args
@@ -66,6 +66,12 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 		}
 	}
 	walk(b, n.Children, vsTable, vs, "virtual_server "+vs.Key())
+	if vs.Protocol == "" && vs.FWMark == 0 {
+		// keepalived 2.2 sets UDP explicitly (the kernel's default for
+		// protocol 0); lvsd programs the same table but says so.
+		vs.Protocol = "UDP"
+		b.d.Warnf(n.Pos(), "virtual_server %s has no protocol: it defaults to UDP, as in keepalived 2.2; add \"protocol TCP\" for a TCP service", vs.Key())
+	}
 	if vs.Scheduler == "" {
 		// keepalived leaves the scheduler empty, and the kernel then uses
 		// its default; name it so the dump and the IPVS diff agree.

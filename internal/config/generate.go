@@ -19,4 +19,3 @@ func GenerateLargeConfig(n int) string {
 	}
 	return b.String()
 }
-

@@ -86,7 +86,7 @@ virtual_server 10.0.0.1 80 {
 		t.Errorf("instance defaults: %+v", in)
 	}
 	vs := res.Config.VirtualServers[0]
-	if vs.Scheduler != "wlc" || vs.Method != "NAT" || vs.Protocol != "TCP" || vs.DelayLoop.Seconds() != 60 || vs.Quorum != 1 {
+	if vs.Scheduler != "wlc" || vs.Method != "NAT" || vs.Protocol != "UDP" || vs.DelayLoop.Seconds() != 60 || vs.Quorum != 1 {
 		t.Errorf("virtual server defaults: %+v", vs)
 	}
 	tcp, http, misc := vs.RealServers[0].Checkers[0], vs.RealServers[1].Checkers[0], vs.RealServers[2].Checkers[0]

@@ -74,3 +74,75 @@ func (ns *Netns) MustIP(t testing.TB, args ...string) {
 func (ns *Netns) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 }
+
+// InVM reports whether this process runs inside the lab VM (scripts/lab.sh).
+func InVM() bool { return os.Getenv("LVSD_IN_LAB") == "1" }
+
+// RepoRoot finds the module root from the working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(dir + "/go.mod"); err == nil {
+			return dir
+		}
+		parent := dir[:strings.LastIndex(dir, "/")]
+		if parent == "" || parent == dir {
+			t.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// RunInVM boots the lab VM once and runs this test binary inside it with
+// -test.run=pattern, streaming its output into the test log. It fails the
+// test if the inner tests fail. Tests that share a boot share a pattern.
+func RunInVM(t *testing.T, pattern string, extraArgs ...string) {
+	t.Helper()
+	root := RepoRoot(t)
+	for _, tool := range []string{"qemu-system-x86_64", "ipvsadm"} {
+		NeedBinary(t, tool)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The VM mounts its own /tmp, so the binary must live in the repository.
+	binDir := root + "/.lab/bin"
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := fmt.Sprintf("%s/%s-%d.test", binDir, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid())
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(bin)
+	args := append([]string{bin, "-test.run", pattern, "-test.v", "-test.count=1"}, extraArgs...)
+	cmd := exec.Command(root+"/scripts/lab.sh", args...)
+	wd, _ := os.Getwd()
+	cmd.Dir = wd
+	cmd.Env = append(os.Environ(), "CI=true")
+	out, err := cmd.CombinedOutput()
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		t.Log(line)
+	}
+	if err != nil {
+		t.Fatalf("tests inside the lab VM failed: %v", err)
+	}
+	if !strings.Contains(string(out), "\nPASS") && !strings.HasPrefix(string(out), "PASS") {
+		t.Fatalf("the lab VM did not report PASS")
+	}
+}
+
+// RequireVM is for tests that only make sense inside the lab VM; the host
+// runs them through RunInVM.
+func RequireVM(t testing.TB) {
+	t.Helper()
+	if !InVM() {
+		t.Skip("runs inside the lab VM, started by its host-side test")
+	}
+}

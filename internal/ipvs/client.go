@@ -1,0 +1,190 @@
+package ipvs
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"syscall"
+
+	cf "github.com/cloudflare/ipvs"
+)
+
+// Kernel is the narrow view of IPVS the syncer needs; the netlink client
+// and the in-memory fake both implement it.
+type Kernel interface {
+	Services() ([]cf.ServiceExtended, error)
+	Destinations(cf.Service) ([]cf.DestinationExtended, error)
+	CreateService(cf.Service) error
+	UpdateService(cf.Service) error
+	RemoveService(cf.Service) error
+	CreateDestination(cf.Service, cf.Destination) error
+	UpdateDestination(cf.Service, cf.Destination) error
+	RemoveDestination(cf.Service, cf.Destination) error
+}
+
+// NewNetlink opens the kernel's IPVS generic netlink family.
+func NewNetlink() (Kernel, error) {
+	c, err := cf.New()
+	if err != nil {
+		return nil, fmt.Errorf("open IPVS netlink (is the ip_vs module loaded?): %w", err)
+	}
+	return c, nil
+}
+
+// toLib builds the library's service from ours; every field is set so
+// that an update never resets an attribute to a zero value.
+func toLib(s Service) cf.Service {
+	out := cf.Service{
+		Scheduler: s.Scheduler,
+		Timeout:   s.Timeout,
+		Flags:     cf.Flags(s.Flags),
+		Netmask:   s.Netmask,
+		Family:    cf.INET,
+	}
+	if s.IPv6 {
+		out.Family = cf.INET6
+	}
+	if s.FWMark != 0 {
+		out.FWMark = s.FWMark
+		return out
+	}
+	out.Address, out.Port, out.Protocol = s.Addr, s.Port, cf.Protocol(s.Protocol)
+	return out
+}
+
+func destToLib(d Dest) cf.Destination {
+	out := cf.Destination{
+		Address:        d.Addr,
+		Port:           d.Port,
+		Weight:         d.Weight,
+		UpperThreshold: d.UThreshold,
+		LowerThreshold: d.LThreshold,
+		Family:         cf.INET,
+	}
+	if d.Addr.Is6() {
+		out.Family = cf.INET6
+	}
+	switch d.Method {
+	case DR:
+		out.FwdMethod = cf.DirectRoute
+	case TUN:
+		out.FwdMethod = cf.Tunnel
+	default:
+		out.FwdMethod = cf.Masquerade
+	}
+	return out
+}
+
+// fromLib normalises what the kernel reports: it drops the hashed flag and,
+// for fwmark services, the address, port and protocol the kernel fills in.
+func fromLib(s cf.Service) Service {
+	out := Service{
+		ServiceKey: ServiceKey{IPv6: s.Family == cf.INET6},
+		Scheduler:  s.Scheduler,
+		Flags:      uint32(s.Flags) &^ flagHashed,
+		Timeout:    s.Timeout,
+		Netmask:    s.Netmask,
+		Dests:      map[DestKey]Dest{},
+	}
+	if out.Flags&FlagPersistent == 0 {
+		out.Timeout = 0
+	}
+	if s.FWMark != 0 {
+		out.FWMark = s.FWMark
+		return out
+	}
+	out.Protocol, out.Addr, out.Port = uint16(s.Protocol), s.Address, s.Port
+	return out
+}
+
+func destFromLib(d cf.Destination) Dest {
+	out := Dest{
+		DestKey:    DestKey{Addr: d.Address, Port: d.Port},
+		Weight:     d.Weight,
+		UThreshold: d.UpperThreshold,
+		LThreshold: d.LowerThreshold,
+	}
+	switch d.FwdMethod & 0x7 {
+	case cf.DirectRoute:
+		out.Method = DR
+	case cf.Tunnel:
+		out.Method = TUN
+	}
+	if out.Addr.Is4In6() {
+		out.Addr = out.Addr.Unmap()
+	}
+	return out
+}
+
+// ReadTable reads the whole kernel table. The library reports an empty list
+// as an error; that is an empty table, not a failure.
+func ReadTable(k Kernel) (Table, error) {
+	svcs, err := k.Services()
+	if isNotExist(err) {
+		return Table{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list IPVS services: %w", err)
+	}
+	t := Table{}
+	for _, sx := range svcs {
+		s := fromLib(sx.Service)
+		dests, err := k.Destinations(sx.Service)
+		if err != nil && !isNotExist(err) {
+			return nil, fmt.Errorf("list destinations of %s: %w", s.ServiceKey, err)
+		}
+		for _, dx := range dests {
+			d := destFromLib(dx.Destination)
+			s.Dests[d.DestKey] = d
+		}
+		svc := s
+		t[s.ServiceKey] = &svc
+	}
+	return t, nil
+}
+
+func isNotExist(err error) bool {
+	return err != nil && (errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH))
+}
+
+// converged reports errors that mean someone else already made the change
+// (a concurrent ipvsadm, or a retry after a lost reply).
+func converged(kind OpKind, err error) bool {
+	switch kind {
+	case CreateService, CreateDest:
+		return errors.Is(err, syscall.EEXIST)
+	case RemoveService, RemoveDest:
+		return isNotExist(err)
+	}
+	return false
+}
+
+// Apply performs one op against the kernel.
+func Apply(k Kernel, op Op) error {
+	svc := toLib(op.Service)
+	var err error
+	switch op.Kind {
+	case CreateService:
+		err = k.CreateService(svc)
+	case UpdateService:
+		err = k.UpdateService(svc)
+	case RemoveService:
+		err = k.RemoveService(svc)
+	case CreateDest:
+		err = k.CreateDestination(svc, destToLib(op.Dest))
+	case UpdateDest:
+		err = k.UpdateDestination(svc, destToLib(op.Dest))
+	case RemoveDest:
+		err = k.RemoveDestination(svc, destToLib(op.Dest))
+	}
+	if err != nil && converged(op.Kind, err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+var _ = netip.Addr{}

@@ -1,0 +1,207 @@
+package ipvs
+
+import (
+	"net/netip"
+
+	"github.com/cloudflare/ipvs/netmask"
+	"github.com/lvsd/lvsd/internal/config"
+)
+
+// Health answers whether a real server currently passes its checks. The
+// checker package implements it; nil means every real server is up, which is
+// keepalived's start-up state without alpha.
+type Health interface {
+	// RealServerUp reports the state of rs in vs.
+	RealServerUp(vs *config.VirtualServer, rs *config.RealServer) bool
+}
+
+// DesiredTable is the IPVS table the configuration asks for, given the
+// health of each real server. It is a pure function: same inputs, same table.
+func DesiredTable(cfg *config.Config, health Health) Table {
+	t := Table{}
+	groups := map[string]*config.VSGroup{}
+	for _, g := range cfg.VSGroups {
+		groups[g.Name] = g
+	}
+	for _, vs := range cfg.VirtualServers {
+		dests := desiredDests(vs, health)
+		for _, key := range serviceKeys(vs, groups) {
+			svc := &Service{
+				ServiceKey: key,
+				Scheduler:  vs.Scheduler,
+				Flags:      serviceFlags(vs),
+				Netmask:    serviceNetmask(vs, key.IPv6),
+				Dests:      map[DestKey]Dest{},
+			}
+			if vs.Persistent {
+				svc.Timeout = uint32(vs.Persistence.Seconds())
+			}
+			for _, d := range dests {
+				if key.FWMark != 0 {
+					// The kernel matches fwmark services by mark only; real
+					// servers take port 0, as keepalived sends them.
+					d.Port = 0
+				} else if d.Method != NAT || d.Port == 0 {
+					// DR and TUN cannot remap ports: a group entry's port applies.
+					d.Port = key.Port
+				}
+				d.DestKey = DestKey{Addr: d.Addr, Port: d.Port}
+				svc.Dests[d.DestKey] = d
+			}
+			t[key] = svc
+		}
+	}
+	return t
+}
+
+// desiredDests applies health, inhibit_on_failure, quorum and sorry_server.
+func desiredDests(vs *config.VirtualServer, health Health) []Dest {
+	var live []Dest
+	aliveWeight := 0
+	for _, rs := range vs.RealServers {
+		up := health == nil || health.RealServerUp(vs, rs)
+		d := dest(rs)
+		switch {
+		case up:
+			aliveWeight += rs.Weight
+			live = append(live, d)
+		case rs.InhibitOnFailure:
+			d.Weight = 0
+			live = append(live, d)
+		}
+	}
+	if vs.SorryServer != nil && aliveWeight < vs.Quorum {
+		// Quorum lost: keepalived replaces the pool with the sorry server.
+		// (Hysteresis matters for transitions, which the checker tracks.)
+		sorry := dest(vs.SorryServer)
+		if vs.SorryInhibit {
+			for i := range live {
+				live[i].Weight = 0
+			}
+			return append(live, sorry)
+		}
+		return []Dest{sorry}
+	}
+	return live
+}
+
+func dest(rs *config.RealServer) Dest {
+	return Dest{
+		DestKey:    DestKey{Addr: rs.Addr, Port: rs.Port},
+		Method:     methodOf(rs.Method),
+		Weight:     uint32(rs.Weight),
+		UThreshold: uint32(rs.UThreshold),
+		LThreshold: uint32(rs.LThreshold),
+	}
+}
+
+func methodOf(s string) Method {
+	switch s {
+	case "DR":
+		return DR
+	case "TUN":
+		return TUN
+	}
+	return NAT
+}
+
+func protocolOf(s string) uint16 {
+	switch s {
+	case "UDP":
+		return ProtoUDP
+	case "SCTP":
+		return ProtoSCTP
+	}
+	return ProtoTCP
+}
+
+// serviceKeys expands a virtual server into kernel services: one for an
+// address or fwmark, one per address and fwmark of a group.
+func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VSGroup) []ServiceKey {
+	proto := protocolOf(vs.Protocol)
+	switch {
+	case vs.FWMark != 0:
+		return []ServiceKey{{FWMark: vs.FWMark, IPv6: fwmarkIPv6(vs)}}
+	case vs.Group != "":
+		g := groups[vs.Group]
+		if g == nil {
+			return nil
+		}
+		var keys []ServiceKey
+		for _, e := range g.Entries {
+			if e.FWMark != 0 {
+				keys = append(keys, ServiceKey{FWMark: e.FWMark, IPv6: fwmarkIPv6(vs)})
+				continue
+			}
+			for a := e.First; a.IsValid() && a.Compare(e.Last) <= 0; a = a.Next() {
+				keys = append(keys, ServiceKey{IPv6: a.Is6(), Protocol: proto, Addr: a, Port: e.Port})
+			}
+		}
+		return keys
+	}
+	return []ServiceKey{{IPv6: vs.Addr.Is6(), Protocol: proto, Addr: vs.Addr, Port: vs.Port}}
+}
+
+// fwmarkIPv6: a fwmark service's family comes from ip_family, else from its
+// real servers (keepalived's rule), else IPv4.
+func fwmarkIPv6(vs *config.VirtualServer) bool {
+	if vs.IPFamily != "" {
+		return vs.IPFamily == "inet6"
+	}
+	for _, rs := range vs.RealServers {
+		if rs.Method != "TUN" {
+			return rs.Addr.Is6()
+		}
+	}
+	return false
+}
+
+func serviceFlags(vs *config.VirtualServer) uint32 {
+	var f uint32
+	if vs.Persistent {
+		f |= FlagPersistent
+	}
+	if vs.OPS {
+		f |= FlagOnePacket
+	}
+	for _, name := range vs.SchedFlags {
+		switch name {
+		case "flag-1", "sh-fallback", "mh-fallback":
+			f |= FlagSched1
+		case "flag-2", "sh-port", "mh-port":
+			f |= FlagSched2
+		case "flag-3":
+			f |= FlagSched3
+		}
+	}
+	return f
+}
+
+// serviceNetmask always yields a mask: the kernel rejects a service without
+// one. Persistence granularity narrows it; the default is a host mask.
+func serviceNetmask(vs *config.VirtualServer, v6 bool) netmask.Mask {
+	if v6 {
+		bits := 128
+		if g := vs.Granularity; g.IsValid() {
+			bits = maskBits(g)
+		}
+		return netmask.MaskFrom(bits, 128)
+	}
+	if g := vs.Granularity; g.IsValid() && g.Is4() {
+		return netmask.MaskFrom4(g.As4())
+	}
+	return netmask.MaskFrom(32, 32)
+}
+
+func maskBits(a netip.Addr) int {
+	n := 0
+	for _, b := range a.AsSlice() {
+		for i := 7; i >= 0; i-- {
+			if b>>i&1 == 0 {
+				return n
+			}
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,196 @@
+package ipvs
+
+import (
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+
+	cf "github.com/cloudflare/ipvs"
+)
+
+// FakeKernel is an in-memory IPVS with the kernel's quirks that matter to
+// the syncer: it reports the hashed flag, returns an error (not an empty
+// list) when there are no services, ESRCH for a missing service, EEXIST for
+// duplicates, and stores every field of an update. It counts writes.
+type FakeKernel struct {
+	mu     sync.Mutex
+	svcs   map[ServiceKey]*fakeSvc
+	order  []ServiceKey
+	Writes int
+	// FailNext, when set, makes the next write return this error.
+	FailNext error
+}
+
+type fakeSvc struct {
+	svc   cf.Service
+	dests []cf.Destination
+}
+
+func NewFakeKernel() *FakeKernel { return &FakeKernel{svcs: map[ServiceKey]*fakeSvc{}} }
+
+func fakeKey(s cf.Service) ServiceKey {
+	return fromLib(s).ServiceKey
+}
+
+func (f *FakeKernel) write() error {
+	f.Writes++
+	if err := f.FailNext; err != nil {
+		f.FailNext = nil
+		return err
+	}
+	return nil
+}
+
+func (f *FakeKernel) Services() ([]cf.ServiceExtended, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.svcs) == 0 {
+		return nil, os.ErrNotExist
+	}
+	var out []cf.ServiceExtended
+	for _, k := range f.order {
+		s := f.svcs[k].svc
+		s.Flags |= cf.ServiceHashed
+		if s.FWMark != 0 {
+			// The kernel reports a fwmark service with a zero address.
+			s.Address = netip.IPv4Unspecified()
+			if s.Family == cf.INET6 {
+				s.Address = netip.IPv6Unspecified()
+			}
+		}
+		out = append(out, cf.ServiceExtended{Service: s})
+	}
+	return out, nil
+}
+
+func (f *FakeKernel) Destinations(s cf.Service) ([]cf.DestinationExtended, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fs, ok := f.svcs[fakeKey(s)]
+	if !ok {
+		return nil, syscall.ESRCH
+	}
+	if len(fs.dests) == 0 {
+		return nil, os.ErrNotExist
+	}
+	out := make([]cf.DestinationExtended, 0, len(fs.dests))
+	for _, d := range fs.dests {
+		out = append(out, cf.DestinationExtended{Destination: d})
+	}
+	return out, nil
+}
+
+func (f *FakeKernel) CreateService(s cf.Service) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.write(); err != nil {
+		return err
+	}
+	k := fakeKey(s)
+	if _, ok := f.svcs[k]; ok {
+		return syscall.EEXIST
+	}
+	if !s.Netmask.IsValid() {
+		return syscall.EINVAL
+	}
+	f.svcs[k] = &fakeSvc{svc: s}
+	f.order = append(f.order, k)
+	return nil
+}
+
+func (f *FakeKernel) UpdateService(s cf.Service) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.write(); err != nil {
+		return err
+	}
+	fs, ok := f.svcs[fakeKey(s)]
+	if !ok {
+		return syscall.ESRCH
+	}
+	fs.svc = s
+	return nil
+}
+
+func (f *FakeKernel) RemoveService(s cf.Service) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.write(); err != nil {
+		return err
+	}
+	k := fakeKey(s)
+	if _, ok := f.svcs[k]; !ok {
+		return syscall.ESRCH
+	}
+	delete(f.svcs, k)
+	for i, o := range f.order {
+		if o == k {
+			f.order = append(f.order[:i], f.order[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+func (f *FakeKernel) destIndex(fs *fakeSvc, d cf.Destination) int {
+	for i, x := range fs.dests {
+		if x.Address == d.Address && x.Port == d.Port {
+			return i
+		}
+	}
+	return -1
+}
+
+func (f *FakeKernel) CreateDestination(s cf.Service, d cf.Destination) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.write(); err != nil {
+		return err
+	}
+	fs, ok := f.svcs[fakeKey(s)]
+	if !ok {
+		return syscall.ESRCH
+	}
+	if f.destIndex(fs, d) >= 0 {
+		return syscall.EEXIST
+	}
+	fs.dests = append(fs.dests, d)
+	return nil
+}
+
+func (f *FakeKernel) UpdateDestination(s cf.Service, d cf.Destination) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.write(); err != nil {
+		return err
+	}
+	fs, ok := f.svcs[fakeKey(s)]
+	if !ok {
+		return syscall.ESRCH
+	}
+	i := f.destIndex(fs, d)
+	if i < 0 {
+		return syscall.ENOENT
+	}
+	fs.dests[i] = d // every field replaced, as the kernel does
+	return nil
+}
+
+func (f *FakeKernel) RemoveDestination(s cf.Service, d cf.Destination) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.write(); err != nil {
+		return err
+	}
+	fs, ok := f.svcs[fakeKey(s)]
+	if !ok {
+		return syscall.ESRCH
+	}
+	i := f.destIndex(fs, d)
+	if i < 0 {
+		return syscall.ENOENT
+	}
+	fs.dests = append(fs.dests[:i], fs.dests[i+1:]...)
+	return nil
+}
