@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/netip"
 	"time"
 )
@@ -286,5 +285,3 @@ func isNetmask(a netip.Addr) bool {
 	}
 	return true
 }
-
-var _ = fmt.Sprintf

@@ -3,7 +3,6 @@ package ipvs
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"syscall"
 
@@ -186,5 +185,3 @@ func Apply(k Kernel, op Op) error {
 	}
 	return nil
 }
-
-var _ = netip.Addr{}

@@ -3,6 +3,7 @@ package ipvs
 import (
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,7 +165,7 @@ virtual_server 10.0.0.1 80 {
 			svc := DesiredTable(cfg, h)[ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}]
 			var got []string
 			for _, d := range svc.SortedDests() {
-				got = append(got, d.DestKey.String()+" w="+itoa(d.Weight))
+				got = append(got, d.DestKey.String()+" w="+strconv.FormatUint(uint64(d.Weight), 10))
 			}
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
 				t.Errorf("got %v want %v", got, tt.want)
@@ -184,19 +185,6 @@ virtual_server 10.0.0.1 80 {
 	if len(svc.Dests) != 1 || svc.SortedDests()[0].Weight != 0 {
 		t.Errorf("want only the inhibited server at weight 0, got %v", svc.SortedDests())
 	}
-}
-
-func itoa(v uint32) string { return strings.TrimSpace(strings.Repeat(" ", 0) + uitoa(v)) }
-func uitoa(v uint32) string {
-	if v == 0 {
-		return "0"
-	}
-	var b []byte
-	for v > 0 {
-		b = append([]byte{byte('0' + v%10)}, b...)
-		v /= 10
-	}
-	return string(b)
 }
 
 func TestSyncerWritesOnlyDifferences(t *testing.T) {

@@ -97,8 +97,6 @@ func labConfig(t *testing.T, src string) *config.Config {
 	return res.Config
 }
 
-var _ = config.SeverityError
-
 // matrixConfig has one service per forwarding method x scheduler x kind.
 func matrixConfig() (string, int) {
 	methods := []string{"NAT", "DR", "TUN"}

@@ -2,7 +2,6 @@ package ipvs
 
 import (
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -184,5 +183,3 @@ func (s *Syncer) saveState() {
 	}
 	s.log.Warn("cannot save IPVS state file", "file", s.stateFile)
 }
-
-var _ = fmt.Sprintf
