@@ -1,26 +1,66 @@
 package main
 
 import (
-	"fmt"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/daemon"
 	"github.com/spf13/cobra"
 )
 
 func newRunCommand(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var (
+		opts                          daemon.Options
+		logConsole, logDetail, noFork bool
+		logFormat                     string
+		debug                         bool
+	)
+	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "run the director daemon (VRRP, health checks, IPVS) in the foreground",
-		Args:  cobra.NoArgs,
+		Long: `run serves the configuration in the foreground until SIGTERM or SIGINT;
+SIGHUP reloads it (an invalid file is logged and the running one kept).
+keepalived's director flags are accepted: -P, -C, -p, -l, -D, -n.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res := config.Load(g.configFile, config.Options{ConfigID: g.configID})
-			for _, d := range res.Diags.Sorted() {
-				fmt.Fprintln(cmd.ErrOrStderr(), d.String())
-			}
-			if !res.OK() {
+			opts.ConfigFile, opts.ConfigID = g.configFile, g.configID
+			opts.Log = newLogger(cmd.ErrOrStderr(), logFormat, debug || logDetail)
+			sigs := make(chan os.Signal, 4)
+			signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+			defer signal.Stop(sigs)
+			if err := daemon.Run(context.Background(), opts, sigs); err != nil {
+				opts.Log.Error("lvsd run", "err", err)
 				return exitError{1}
 			}
-			return fmt.Errorf("run: the daemon is not implemented yet (issue 5); the configuration is valid")
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.BoolVarP(&opts.VRRPOnly, "vrrp", "P", false, "run VRRP only (no health checks, no IPVS)")
+	f.BoolVarP(&opts.CheckOnly, "check", "C", false, "run health checks and IPVS only (no VRRP)")
+	f.StringVarP(&opts.PIDFile, "pid", "p", "", "write the process id to this file")
+	f.StringVar(&opts.StateDir, "state-dir", "/run/lvsd", "directory for lvsd's runtime state")
+	f.BoolVar(&opts.KeepIPVSOnStop, "keep-ipvs-on-stop", false, "leave lvsd's virtual servers in the kernel when stopping")
+	f.BoolVarP(&logConsole, "log-console", "l", true, "log to the console (always on; accepted for keepalived compatibility)")
+	f.BoolVarP(&logDetail, "log-detail", "D", false, "detailed logging")
+	f.BoolVarP(&noFork, "dont-fork", "n", true, "stay in the foreground (always; accepted for keepalived compatibility)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&debug, "debug", false, "debug logging")
+	return cmd
+}
+
+func newLogger(w io.Writer, format string, debug bool) *slog.Logger {
+	lvl := slog.LevelInfo
+	if debug {
+		lvl = slog.LevelDebug
+	}
+	o := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
 }

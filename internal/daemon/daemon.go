@@ -1,0 +1,247 @@
+// Package daemon is `lvsd run`: it owns the configuration, the VRRP router
+// and the IPVS syncer, and turns signals into reloads and an orderly stop.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/vrrp"
+)
+
+// Options configure a daemon run.
+type Options struct {
+	ConfigFile string
+	ConfigID   string
+	VRRPOnly   bool // keepalived -P
+	CheckOnly  bool // keepalived -C
+	PIDFile    string
+	// StateDir holds the IPVS ownership file; empty means /run/lvsd.
+	StateDir string
+	// KeepIPVSOnStop leaves lvsd's virtual servers in the kernel at stop.
+	KeepIPVSOnStop bool
+	// RepairInterval re-reads the kernel's IPVS table and repairs drift.
+	RepairInterval time.Duration
+	Log            *slog.Logger
+	// Platform and Kernel replace the machine in tests.
+	Platform func(cfg *config.Config) vrrp.Platform
+	Kernel   func() (ipvs.Kernel, error)
+}
+
+// Daemon is one running lvsd.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	cfg     *config.Config
+	hash    string
+	vrrpKey string
+
+	router     *vrrp.Router
+	routerDone chan error
+	syncer     *ipvs.Syncer
+
+	ReloadsOK     atomic.Uint64
+	ReloadsFailed atomic.Uint64
+}
+
+// Run loads the configuration and serves until ctx ends or SIGTERM/SIGINT
+// arrives on signals; SIGHUP reloads. A configuration that does not load
+// at start is an error; one that does not load at reload is logged and
+// the running one kept.
+func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.StateDir == "" {
+		opts.StateDir = "/run/lvsd"
+	}
+	if opts.RepairInterval == 0 {
+		opts.RepairInterval = 10 * time.Second
+	}
+	if opts.Platform == nil {
+		opts.Platform = func(cfg *config.Config) vrrp.Platform { return vrrp.Host(cfg.Global.ScriptUser) }
+	}
+	if opts.Kernel == nil {
+		opts.Kernel = ipvs.NewNetlink
+	}
+	d := &Daemon{opts: opts, log: opts.Log}
+	res, err := d.load()
+	if err != nil {
+		return err
+	}
+	if opts.PIDFile != "" {
+		if err := os.WriteFile(opts.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("pid file: %w", err)
+		}
+		defer os.Remove(opts.PIDFile)
+	}
+	if err := d.start(ctx, res); err != nil {
+		return err
+	}
+	d.log.Info("lvsd started", "config", opts.ConfigFile, "hash", d.hash,
+		"vrrp_instances", len(d.cfg.Instances), "virtual_servers", len(d.cfg.VirtualServers))
+
+	repair := time.NewTicker(opts.RepairInterval)
+	defer repair.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return d.stop()
+		case err := <-d.routerDone:
+			// The router only returns when stopped; anything else is a bug
+			// worth surviving: log it and run without VRRP.
+			d.log.Error("vrrp router ended", "err", err)
+			d.router, d.routerDone = nil, nil
+		case <-repair.C:
+			d.reconcileIPVS("repair")
+		case sig := <-signals:
+			switch sig {
+			case syscall.SIGHUP:
+				d.reload(ctx)
+			case syscall.SIGTERM, syscall.SIGINT:
+				d.log.Info("stopping", "signal", sig.String())
+				return d.stop()
+			}
+		}
+	}
+}
+
+func (d *Daemon) load() (*config.Result, error) {
+	res := config.Load(d.opts.ConfigFile, config.Options{ConfigID: d.opts.ConfigID})
+	for _, diag := range res.Diags.Sorted() {
+		if diag.Severity == config.SeverityError {
+			d.log.Error("config", "diagnostic", diag.String())
+		} else {
+			d.log.Warn("config", "diagnostic", diag.String())
+		}
+	}
+	if !res.OK() {
+		return nil, fmt.Errorf("%s: configuration has errors", d.opts.ConfigFile)
+	}
+	return res, nil
+}
+
+func (d *Daemon) start(ctx context.Context, res *config.Result) error {
+	d.cfg, d.hash = res.Config, res.Hash
+	if !d.opts.VRRPOnly {
+		k, err := d.opts.Kernel()
+		if err != nil {
+			// keepalived runs VRRP without IPVS too; say so loudly.
+			d.log.Error("IPVS unavailable; virtual servers will not be programmed", "err", err)
+		} else {
+			if err := os.MkdirAll(d.opts.StateDir, 0o700); err != nil {
+				d.log.Warn("state directory", "err", err)
+			}
+			d.syncer = ipvs.NewSyncer(k, d.log, filepath.Join(d.opts.StateDir, "ipvs-owned.json"), d.cfg.Global.LVSFlush)
+			d.reconcileIPVS("start")
+		}
+	}
+	if !d.opts.CheckOnly {
+		if err := d.startRouter(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) startRouter(ctx context.Context) error {
+	d.vrrpKey = vrrpFingerprint(d.cfg)
+	if len(d.cfg.Instances) == 0 {
+		return nil
+	}
+	r, err := vrrp.NewRouter(d.cfg, d.opts.Platform(d.cfg), d.log)
+	if err != nil {
+		return fmt.Errorf("vrrp: %w", err)
+	}
+	d.router, d.routerDone = r, make(chan error, 1)
+	go func(done chan error) { done <- r.Run(ctx) }(d.routerDone)
+	return nil
+}
+
+func (d *Daemon) stopRouter() {
+	if d.router == nil {
+		return
+	}
+	d.router.Stop()
+	d.router, d.routerDone = nil, nil
+}
+
+func (d *Daemon) reconcileIPVS(why string) {
+	if d.syncer == nil {
+		return
+	}
+	st, err := d.syncer.Reconcile(ipvs.DesiredTable(d.cfg, nil))
+	if err != nil {
+		d.log.Error("ipvs reconcile", "why", why, "err", err)
+		return
+	}
+	if len(st.LastOps) > 0 || why != "repair" {
+		d.log.Info("ipvs reconciled", "why", why, "writes", len(st.LastOps))
+	}
+}
+
+// reload applies a new configuration, or keeps the old one if the new one
+// does not load.
+func (d *Daemon) reload(ctx context.Context) {
+	res, err := d.load()
+	if err != nil {
+		d.ReloadsFailed.Add(1)
+		d.log.Error("reload rejected; the running configuration stays", "err", err)
+		return
+	}
+	old := d.cfg
+	d.cfg, d.hash = res.Config, res.Hash
+	d.reconcileIPVS("reload")
+	if !d.opts.CheckOnly && vrrpFingerprint(d.cfg) != d.vrrpKey {
+		// Changed VRRP configuration restarts the router; unchanged
+		// instances would keep their state in keepalived (not yet here).
+		d.stopRouter()
+		if err := d.startRouter(ctx); err != nil {
+			d.log.Error("vrrp restart after reload failed; restoring the previous instances", "err", err)
+			d.cfg = old
+			if err := d.startRouter(ctx); err != nil {
+				d.log.Error("vrrp could not be restored", "err", err)
+			}
+			d.ReloadsFailed.Add(1)
+			return
+		}
+	}
+	d.ReloadsOK.Add(1)
+	d.log.Info("reloaded", "hash", d.hash)
+}
+
+func (d *Daemon) stop() error {
+	d.stopRouter()
+	if d.syncer != nil {
+		mode := ipvs.StopRemoveOwn
+		if d.opts.KeepIPVSOnStop {
+			mode = ipvs.StopKeep
+		}
+		if err := d.syncer.Stop(mode); err != nil {
+			d.log.Error("ipvs stop", "err", err)
+		}
+	}
+	d.log.Info("stopped")
+	return nil
+}
+
+// vrrpFingerprint identifies the VRRP part of a configuration.
+func vrrpFingerprint(c *config.Config) string {
+	b, _ := json.Marshal(struct {
+		I any
+		S any
+		G any
+		V any
+	}{c.Instances, c.SyncGroups, c.Scripts, []any{c.Global.VRRPVersion, c.Global.VRRPMcastGroup4, c.Global.GARPInterval, c.Global.ScriptUser}})
+	return string(b)
+}

@@ -1,0 +1,193 @@
+// Package netif is the kernel side of VRRP: virtual addresses through
+// rtnetlink, gratuitous ARP through a packet socket, and link state.
+package netif
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// VIP is one virtual address as keepalived's virtual_ipaddress line
+// describes it.
+type VIP struct {
+	Prefix    netip.Prefix
+	Dev       string
+	Label     string
+	Broadcast netip.Addr // unset: none
+	Scope     string     // "", host, link, site, global or a number
+}
+
+func (v VIP) String() string { return v.Prefix.String() + " dev " + v.Dev }
+
+var scopes = map[string]int{"global": unix.RT_SCOPE_UNIVERSE, "site": unix.RT_SCOPE_SITE, "link": unix.RT_SCOPE_LINK, "host": unix.RT_SCOPE_HOST, "nowhere": unix.RT_SCOPE_NOWHERE}
+
+func (v VIP) addr() (*netlink.Addr, netlink.Link, error) {
+	link, err := netlink.LinkByName(v.Dev)
+	if err != nil {
+		return nil, nil, fmt.Errorf("interface %s: %w", v.Dev, err)
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: v.Prefix.Addr().AsSlice(), Mask: net.CIDRMask(v.Prefix.Bits(), v.Prefix.Addr().BitLen())}, Label: v.Label}
+	if v.Broadcast.IsValid() {
+		a.Broadcast = v.Broadcast.AsSlice()
+	}
+	if s, ok := scopes[v.Scope]; ok {
+		a.Scope = s
+	}
+	if v.Prefix.Addr().Is6() {
+		// A VIP must answer at once after a takeover, not after DAD.
+		a.Flags |= unix.IFA_F_NODAD
+	}
+	return a, link, nil
+}
+
+// AddVIP adds the address; present already is success.
+func AddVIP(v VIP) error {
+	a, link, err := v.addr()
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrAdd(link, a); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("add %s: %w", v, err)
+	}
+	return nil
+}
+
+// DelVIP removes the address; absent already is success.
+func DelVIP(v VIP) error {
+	a, link, err := v.addr()
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrDel(link, a); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("remove %s: %w", v, err)
+	}
+	return nil
+}
+
+// HasAddr reports whether ip is configured on dev.
+func HasAddr(dev string, ip netip.Addr) (bool, error) {
+	link, err := netlink.LinkByName(dev)
+	if err != nil {
+		return false, err
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range addrs {
+		if x, ok := netip.AddrFromSlice(a.IP); ok && x.Unmap() == ip {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// PrimaryAddr is the interface's first address of the family, the one
+// keepalived sends adverts from when no source is configured.
+func PrimaryAddr(dev string, v6 bool) (netip.Addr, error) {
+	link, err := netlink.LinkByName(dev)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("interface %s: %w", dev, err)
+	}
+	fam := netlink.FAMILY_V4
+	if v6 {
+		fam = netlink.FAMILY_V6
+	}
+	addrs, err := netlink.AddrList(link, fam)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("addresses of %s: %w", dev, err)
+	}
+	for _, a := range addrs {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ip = ip.Unmap()
+		// Skip secondaries (VIPs) and, for IPv6, anything but link-local.
+		if a.Flags&unix.IFA_F_SECONDARY != 0 || v6 && !ip.IsLinkLocalUnicast() {
+			continue
+		}
+		return ip, nil
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no usable %s address", dev, map[bool]string{false: "IPv4", true: "IPv6"}[v6])
+}
+
+// LinkUp reports whether dev is administratively and operationally up.
+func LinkUp(dev string) (bool, error) {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		return false, err
+	}
+	return ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0, nil
+}
+
+// WatchLinks calls fn with an interface name whenever a link changes,
+// until done is closed. The caller re-reads state with LinkUp.
+func WatchLinks(done <-chan struct{}, fn func(name string), onErr func(error)) error {
+	ch := make(chan netlink.LinkUpdate, 64)
+	if err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr}); err != nil {
+		return fmt.Errorf("subscribe to link updates: %w", err)
+	}
+	go func() {
+		for u := range ch {
+			fn(u.Attrs().Name)
+		}
+	}()
+	return nil
+}
+
+// Announcer sends gratuitous ARPs, keeping one packet socket per interface.
+type Announcer struct {
+	mu      sync.Mutex
+	clients map[string]*arp.Client
+}
+
+func NewAnnouncer() *Announcer { return &Announcer{clients: map[string]*arp.Client{}} }
+
+// GARP sends keepalived's gratuitous ARP for ip on dev: an ARP request
+// whose sender and target IP are the VIP, target hardware broadcast.
+func (a *Announcer) GARP(dev string, ip netip.Addr) error {
+	if !ip.Is4() {
+		return nil // IPv6 VIPs: unsolicited NA not sent yet
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.clients[dev]
+	if !ok {
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			return fmt.Errorf("garp on %s: %w", dev, err)
+		}
+		if c, err = arp.Dial(ifi); err != nil {
+			return fmt.Errorf("garp socket on %s: %w", dev, err)
+		}
+		a.clients[dev] = c
+	}
+	p, err := arp.NewPacket(arp.OperationRequest, c.HardwareAddr(), ip, ethernet.Broadcast, ip)
+	if err != nil {
+		return err
+	}
+	if err := c.WriteTo(p, ethernet.Broadcast); err != nil {
+		// The interface may have been recreated: reopen next time.
+		_ = c.Close()
+		delete(a.clients, dev)
+		return fmt.Errorf("garp %s on %s: %w", ip, dev, err)
+	}
+	return nil
+}
+
+// Close releases the sockets.
+func (a *Announcer) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, c := range a.clients {
+		_ = c.Close()
+		delete(a.clients, k)
+	}
+}

@@ -1,0 +1,55 @@
+package vrrp
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Acceptance is what an instance demands of the adverts it hears, as
+// keepalived checks them before the state machine sees them.
+type Acceptance struct {
+	Version  int
+	Interval time.Duration // VRRPv2 drops adverts with another interval
+	AuthType uint8
+	AuthData [8]byte
+	// VIPs are the instance's addresses of its family; an advert that
+	// lists others (or misses some) is dropped unless the list is empty.
+	VIPs []netip.Addr
+}
+
+// Check applies the acceptance rules. ttl is the received IP TTL (hop
+// limit); multicast says the packet came to the VRRP group, where RFC 3768
+// and 5798 demand TTL 255.
+func (acc *Acceptance) Check(a *Advert, ttl int, multicast bool) error {
+	if multicast && ttl != 255 {
+		return drop(DropTTL, "TTL %d, want 255", ttl)
+	}
+	if a.Version != acc.Version {
+		return drop(DropVersion, "version %d, instance runs %d", a.Version, acc.Version)
+	}
+	if a.Version == 2 {
+		if a.AuthType != acc.AuthType {
+			return drop(DropAuthType, "auth type %d, want %d", a.AuthType, acc.AuthType)
+		}
+		if a.AuthType == AuthPass && a.AuthData != acc.AuthData {
+			return drop(DropAuthPass, "password does not match")
+		}
+		if a.Interval != acc.Interval {
+			return drop(DropInterval, "advert interval %s, want %s", a.Interval, acc.Interval)
+		}
+	}
+	// A priority 0 advert comes from a leaving master; keepalived accepts
+	// it whatever addresses it lists.
+	if a.Priority != 0 && len(a.Addrs) > 0 {
+		if len(a.Addrs) != len(acc.VIPs) {
+			return drop(DropAddrMismatch, "%d addresses, want %d", len(a.Addrs), len(acc.VIPs))
+		}
+		for _, ip := range a.Addrs {
+			if !slices.Contains(acc.VIPs, ip) {
+				return drop(DropAddrMismatch, "%s is not a virtual address of this instance", ip)
+			}
+		}
+	}
+	return nil
+}

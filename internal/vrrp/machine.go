@@ -1,0 +1,370 @@
+package vrrp
+
+import (
+	"net/netip"
+	"time"
+)
+
+// State is a VRRP instance state.
+type State int
+
+const (
+	StateInit State = iota
+	StateBackup
+	StateMaster
+	StateFault
+	StateStopped
+)
+
+func (s State) String() string {
+	switch s {
+	case StateBackup:
+		return "BACKUP"
+	case StateMaster:
+		return "MASTER"
+	case StateFault:
+		return "FAULT"
+	case StateStopped:
+		return "STOP"
+	}
+	return "INIT"
+}
+
+// OwnerPriority is the priority of the address owner, which never waits.
+const OwnerPriority = 255
+
+// Params are what the state machine needs of an instance's configuration.
+type Params struct {
+	VRID         uint8
+	Version      int
+	Priority     int // base priority, 1..255
+	Interval     time.Duration
+	Preempt      bool
+	PreemptDelay time.Duration
+	// Addr is the address adverts are sent from; the higher one wins a tie.
+	Addr netip.Addr
+	GARP GARPSchedule
+}
+
+// GARPSchedule is keepalived's gratuitous ARP timing for one instance,
+// inheritance from global_defs already resolved.
+type GARPSchedule struct {
+	Repeat          int           // batch size on becoming master
+	Delay           time.Duration // second batch after becoming master; 0 = none
+	Refresh         time.Duration // periodic batch while master; 0 = none
+	RefreshRepeat   int
+	LowerPrioRepeat int // batch when a lower priority advert is heard; 0 = none
+	LowerPrioDelay  time.Duration
+}
+
+// ActionKind says what the shell must do.
+type ActionKind int
+
+const (
+	SendAdvert ActionKind = iota + 1
+	AddVIPs
+	RemoveVIPs
+	SendGARP
+	Notify
+)
+
+func (k ActionKind) String() string {
+	return [...]string{"?", "send-advert", "add-vips", "remove-vips", "send-garp", "notify"}[k]
+}
+
+// Action is one effect of an event. Priority is the advert's priority,
+// Count the number of GARPs per VIP, State the state a Notify reports.
+type Action struct {
+	Kind     ActionKind
+	Priority uint8
+	Count    int
+	State    State
+}
+
+// Machine is the VRRP state machine of one instance. It does no I/O and
+// reads no clock: every event carries the time, and the shell calls Tick
+// at Deadline.
+type Machine struct {
+	p     Params
+	state State
+	prio  int  // effective priority
+	fault bool // held in FAULT by tracking
+
+	// masterInterval is the advert interval learnt from the master (v3).
+	masterInterval time.Duration
+	timer          time.Time // advert timer in MASTER, master-down timer in BACKUP
+	garpAt         time.Time // delayed second GARP batch
+	garpCount      int
+	refreshAt      time.Time
+	preemptAt      time.Time
+
+	MasterAddr     netip.Addr // the current master, as last heard (or own)
+	MasterPriority int
+	Transitions    int
+	LastTransition time.Time
+}
+
+// New returns a machine in INIT; Start puts it to work.
+func New(p Params) *Machine {
+	return &Machine{p: p, prio: p.Priority, masterInterval: p.Interval}
+}
+
+func (m *Machine) State() State              { return m.state }
+func (m *Machine) Priority() int             { return m.prio }
+func (m *Machine) Params() Params            { return m.p }
+func (m *Machine) MasterDown() time.Duration { return 3*m.masterInterval + m.skew() }
+
+// Deadline is when Tick must next be called; zero when nothing is due.
+func (m *Machine) Deadline() time.Time {
+	var d time.Time
+	for _, t := range []time.Time{m.timer, m.garpAt, m.refreshAt} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+// skew is RFC 3768's (256-priority)/256 s for v2 and RFC 5798's
+// (256-priority)*interval/256 for v3, in centiseconds as keepalived keeps it.
+func (m *Machine) skew() time.Duration {
+	if m.p.Version == 3 {
+		cs := int64(m.masterInterval / (10 * time.Millisecond))
+		return time.Duration((256-int64(m.prio))*cs/256) * 10 * time.Millisecond
+	}
+	return time.Duration(256-m.prio) * time.Second / 256
+}
+
+// Start enters BACKUP, or MASTER at once for the address owner, or FAULT
+// when tracking already says so.
+func (m *Machine) Start(now time.Time) []Action {
+	if m.p.PreemptDelay > 0 {
+		m.preemptAt = now.Add(m.p.PreemptDelay)
+	}
+	switch {
+	case m.fault:
+		return m.enterFault(now)
+	case m.prio == OwnerPriority:
+		return m.becomeMaster(now)
+	default:
+		return m.enterBackup(now)
+	}
+}
+
+// Received handles an advert that passed Check.
+func (m *Machine) Received(now time.Time, from netip.Addr, a *Advert) []Action {
+	switch m.state {
+	case StateBackup:
+		if a.Priority == 0 {
+			// The master is leaving: take over after the skew alone.
+			m.timer = now.Add(m.skew())
+			return nil
+		}
+		lower := int(a.Priority) < m.prio
+		holding := m.p.PreemptDelay > 0 && (m.preemptAt.IsZero() || now.Before(m.preemptAt))
+		if !m.p.Preempt || !lower || holding {
+			if m.p.Version == 3 {
+				m.masterInterval = a.Interval
+			}
+			if m.p.PreemptDelay > 0 {
+				if !lower {
+					m.preemptAt = time.Time{}
+				} else if m.preemptAt.IsZero() {
+					m.preemptAt = now.Add(m.p.PreemptDelay)
+				}
+			}
+			m.MasterAddr, m.MasterPriority = from, int(a.Priority)
+			m.timer = now.Add(m.MasterDown())
+		}
+		// A lower priority master with preemption on is ignored: the
+		// master-down timer runs out and this instance takes over.
+		return nil
+	case StateMaster:
+		if a.Priority == 0 {
+			m.timer = now.Add(m.p.Interval)
+			return []Action{{Kind: SendAdvert, Priority: uint8(m.prio)}}
+		}
+		if int(a.Priority) > m.prio || int(a.Priority) == m.prio && from.Compare(m.p.Addr) > 0 {
+			if m.p.Version == 3 {
+				m.masterInterval = a.Interval
+			}
+			m.MasterAddr, m.MasterPriority = from, int(a.Priority)
+			// One last advert at our priority before yielding: the winner
+			// hears a lower priority and answers with gratuitous ARPs at
+			// once. After a healed partition the winner may otherwise
+			// never hear us, and hosts keep our MAC for the VIP.
+			return append([]Action{{Kind: SendAdvert, Priority: uint8(m.prio)}}, m.leaveMaster(now, StateBackup)...)
+		}
+		// A lower priority master: assert ourselves at once and refresh
+		// the neighbours' ARP caches.
+		m.timer = now.Add(m.p.Interval)
+		acts := []Action{{Kind: SendAdvert, Priority: uint8(m.prio)}}
+		if n := m.p.GARP.LowerPrioRepeat; n > 0 {
+			acts = append(acts, Action{Kind: SendGARP, Count: n})
+			if m.p.GARP.LowerPrioDelay > 0 {
+				m.garpAt, m.garpCount = now.Add(m.p.GARP.LowerPrioDelay), n
+			}
+		}
+		return acts
+	}
+	return nil
+}
+
+// Tick runs the timers that are due at now.
+func (m *Machine) Tick(now time.Time) []Action {
+	var acts []Action
+	if m.state == StateBackup && !m.timer.IsZero() && !now.Before(m.timer) {
+		return m.becomeMaster(now)
+	}
+	if m.state != StateMaster {
+		return nil
+	}
+	if !m.timer.IsZero() && !now.Before(m.timer) {
+		acts = append(acts, Action{Kind: SendAdvert, Priority: uint8(m.prio)})
+		m.timer = now.Add(m.p.Interval)
+	}
+	if !m.garpAt.IsZero() && !now.Before(m.garpAt) {
+		acts = append(acts, Action{Kind: SendGARP, Count: m.garpCount})
+		m.garpAt = time.Time{}
+	}
+	if !m.refreshAt.IsZero() && !now.Before(m.refreshAt) {
+		acts = append(acts, Action{Kind: SendGARP, Count: m.p.GARP.RefreshRepeat})
+		m.refreshAt = now.Add(m.p.GARP.Refresh)
+	}
+	return acts
+}
+
+// SetFault holds the instance in FAULT (a tracked interface or script
+// without weight failed) or releases it.
+func (m *Machine) SetFault(now time.Time, fault bool) []Action {
+	if m.fault == fault {
+		return nil
+	}
+	m.fault = fault
+	switch {
+	case m.state == StateInit || m.state == StateStopped:
+		return nil
+	case fault:
+		return m.enterFault(now)
+	case m.state == StateFault:
+		if m.prio == OwnerPriority {
+			return m.becomeMaster(now)
+		}
+		return m.enterBackup(now)
+	}
+	return nil
+}
+
+// SetPriority applies tracking weights. The new priority shows in the
+// next advert; a backup that now outranks the master takes over when
+// the master-down timer expires, as keepalived does.
+func (m *Machine) SetPriority(now time.Time, prio int) []Action {
+	if prio == m.prio {
+		return nil
+	}
+	m.prio = prio
+	if m.state == StateMaster {
+		// keepalived advertises a priority change at once.
+		m.timer = now.Add(m.p.Interval)
+		return []Action{{Kind: SendAdvert, Priority: uint8(prio)}}
+	}
+	return nil
+}
+
+// Stop is shutdown: a master hands over with a priority 0 advert.
+func (m *Machine) Stop(now time.Time) []Action {
+	var acts []Action
+	if m.state == StateMaster {
+		acts = append(acts, Action{Kind: SendAdvert, Priority: 0}, Action{Kind: RemoveVIPs})
+	}
+	if m.state == StateStopped {
+		return nil
+	}
+	m.setState(now, StateStopped)
+	m.clearTimers()
+	return append(acts, Action{Kind: Notify, State: StateStopped})
+}
+
+// SyncTo moves a sync-group member to the state its group moved to.
+func (m *Machine) SyncTo(now time.Time, s State) []Action {
+	if m.state == s || m.state == StateStopped || m.state == StateInit {
+		return nil
+	}
+	switch s {
+	case StateMaster:
+		if m.state == StateBackup && !m.fault {
+			return m.becomeMaster(now)
+		}
+	case StateBackup:
+		if m.state == StateMaster {
+			return m.leaveMaster(now, StateBackup)
+		}
+	case StateFault:
+		return m.enterFault(now)
+	}
+	return nil
+}
+
+func (m *Machine) becomeMaster(now time.Time) []Action {
+	m.setState(now, StateMaster)
+	m.MasterAddr, m.MasterPriority = m.p.Addr, m.prio
+	m.timer = now.Add(m.p.Interval)
+	m.garpAt, m.refreshAt = time.Time{}, time.Time{}
+	if m.p.GARP.Delay > 0 {
+		m.garpAt, m.garpCount = now.Add(m.p.GARP.Delay), m.p.GARP.Repeat
+	}
+	if m.p.GARP.Refresh > 0 {
+		m.refreshAt = now.Add(m.p.GARP.Refresh)
+	}
+	return []Action{
+		{Kind: SendAdvert, Priority: uint8(m.prio)},
+		{Kind: AddVIPs},
+		{Kind: SendGARP, Count: m.p.GARP.Repeat},
+		{Kind: Notify, State: StateMaster},
+	}
+}
+
+func (m *Machine) leaveMaster(now time.Time, to State) []Action {
+	acts := []Action{{Kind: RemoveVIPs}}
+	if to == StateFault {
+		acts = append([]Action{{Kind: SendAdvert, Priority: 0}}, acts...)
+	}
+	m.clearTimers()
+	if to == StateBackup {
+		m.setState(now, StateBackup)
+		m.timer = now.Add(m.MasterDown())
+		return append(acts, Action{Kind: Notify, State: StateBackup})
+	}
+	m.setState(now, StateFault)
+	return append(acts, Action{Kind: Notify, State: StateFault})
+}
+
+func (m *Machine) enterBackup(now time.Time) []Action {
+	m.setState(now, StateBackup)
+	m.clearTimers()
+	m.masterInterval = m.p.Interval
+	m.MasterAddr, m.MasterPriority = netip.Addr{}, 0
+	m.timer = now.Add(m.MasterDown())
+	return []Action{{Kind: Notify, State: StateBackup}}
+}
+
+func (m *Machine) enterFault(now time.Time) []Action {
+	if m.state == StateMaster {
+		return m.leaveMaster(now, StateFault)
+	}
+	m.setState(now, StateFault)
+	m.clearTimers()
+	return []Action{{Kind: Notify, State: StateFault}}
+}
+
+func (m *Machine) setState(now time.Time, s State) {
+	if m.state != s {
+		m.state = s
+		m.Transitions++
+		m.LastTransition = now
+	}
+}
+
+func (m *Machine) clearTimers() {
+	m.timer, m.garpAt, m.refreshAt = time.Time{}, time.Time{}, time.Time{}
+}

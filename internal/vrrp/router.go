@@ -1,0 +1,731 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/netif"
+)
+
+// Platform is everything the router does to the machine. The real one is
+// Host(); tests substitute their own.
+type Platform interface {
+	Listen(dev string, v6 bool, group netip.Addr, unicastTTL int) (Conn, error)
+	AddVIP(netif.VIP) error
+	DelVIP(netif.VIP) error
+	GARP(dev string, ip netip.Addr) error
+	PrimaryAddr(dev string, v6 bool) (netip.Addr, error)
+	LinkUp(dev string) (bool, error)
+	// WatchLinks reports link changes by name until done closes.
+	WatchLinks(done <-chan struct{}, changed func(dev string)) error
+	// Run executes a notify or track script and returns its exit code.
+	Run(ctx context.Context, s *config.Script, args ...string) (int, error)
+}
+
+// Stats are one instance's counters.
+type Stats struct {
+	AdvertsSent     uint64
+	AdvertsReceived uint64
+	Transitions     uint64
+	GARPsSent       uint64
+	Drops           map[DropReason]uint64
+}
+
+// InstanceStatus is what `lvsd status` and the metrics show of an instance.
+type InstanceStatus struct {
+	Name           string
+	Interface      string
+	VRID           int
+	State          string
+	Priority       int
+	BasePriority   int
+	MasterAddr     string
+	MasterPriority int
+	LastTransition time.Time
+	VIPs           []string
+	Stats          Stats
+}
+
+// Router runs every VRRP instance of a configuration in one goroutine:
+// packets, timers, link changes and script results are events into it.
+type Router struct {
+	log  *slog.Logger
+	plat Platform
+	now  func() time.Time
+	cfg  *config.Config
+
+	insts   []*instance
+	socks   map[sockKey]*sock
+	scripts map[string]*scriptState
+	links   map[string]bool
+
+	events chan func()
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	done   chan struct{}
+	// unknownVRID counts packets for VRIDs no instance runs, per socket.
+	unknownVRID uint64
+}
+
+type sockKey struct {
+	dev     string
+	v6      bool
+	unicast bool
+}
+
+type sock struct {
+	key   sockKey
+	conn  Conn
+	insts map[uint8]*instance
+}
+
+type instance struct {
+	cfg      *config.Instance
+	m        *Machine
+	acc      Acceptance
+	sock     *sock
+	src      netip.Addr
+	dsts     []netip.Addr
+	group    []*instance // other members of its sync group
+	syncCfg  *config.SyncGroup
+	vips     []netif.VIP
+	advAddrs []netip.Addr
+	stats    Stats
+}
+
+type scriptState struct {
+	cfg    *config.VRRPScript
+	ok     bool
+	streak int // consecutive results against the current state
+}
+
+// NewRouter validates what the configuration asks of the machine
+// (interfaces, addresses) and opens the sockets; Run starts the instances.
+func NewRouter(cfg *config.Config, plat Platform, log *slog.Logger) (*Router, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Router{log: log, plat: plat, now: time.Now, cfg: cfg, socks: map[sockKey]*sock{},
+		scripts: map[string]*scriptState{}, links: map[string]bool{}, events: make(chan func(), 256), done: make(chan struct{})}
+	for _, s := range cfg.Scripts {
+		r.scripts[s.Name] = &scriptState{cfg: s, ok: !s.InitFail}
+	}
+	for _, ic := range cfg.Instances {
+		in, err := r.newInstance(ic)
+		if err != nil {
+			r.closeSockets()
+			return nil, fmt.Errorf("vrrp_instance %s (%s): %w", ic.Name, ic.Pos, err)
+		}
+		r.insts = append(r.insts, in)
+	}
+	byName := map[string]*instance{}
+	for _, in := range r.insts {
+		byName[in.cfg.Name] = in
+	}
+	for _, g := range cfg.SyncGroups {
+		var members []*instance
+		for _, n := range g.Members {
+			if in, ok := byName[n]; ok {
+				members = append(members, in)
+			}
+		}
+		for _, in := range members {
+			in.syncCfg = g
+			for _, o := range members {
+				if o != in {
+					in.group = append(in.group, o)
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
+	v6 := ic.IPv6()
+	version := ic.Version
+	if version == 0 {
+		version = r.cfg.Global.VRRPVersion
+	}
+	if v6 {
+		version = 3
+	}
+	if v6 {
+		return nil, errors.New("IPv6 instances are not supported yet")
+	}
+	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}}
+	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
+		for _, v := range list {
+			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
+			if nv.Dev == "" {
+				nv.Dev = ic.Interface
+			}
+			if b, err := netip.ParseAddr(v.Broadcast); err == nil {
+				nv.Broadcast = b
+			}
+			in.vips = append(in.vips, nv)
+			if !v.Excluded && v.Prefix.Addr().Is6() == v6 {
+				in.advAddrs = append(in.advAddrs, v.Prefix.Addr())
+			}
+		}
+	}
+	switch {
+	case ic.UnicastSrcIP.IsValid():
+		in.src = ic.UnicastSrcIP
+	case ic.McastSrcIP.IsValid():
+		in.src = ic.McastSrcIP
+	default:
+		a, err := r.plat.PrimaryAddr(ic.Interface, v6)
+		if err != nil {
+			return nil, err
+		}
+		in.src = a
+	}
+	unicast := len(ic.UnicastPeers) > 0
+	group := r.cfg.Global.VRRPMcastGroup4
+	if !group.IsValid() {
+		group = netip.MustParseAddr("224.0.0.18")
+	}
+	if unicast {
+		in.dsts = ic.UnicastPeers
+		group = netip.Addr{}
+	} else {
+		in.dsts = []netip.Addr{group}
+	}
+	key := sockKey{dev: ic.Interface, v6: v6, unicast: unicast}
+	s, ok := r.socks[key]
+	if !ok {
+		conn, err := r.plat.Listen(ic.Interface, v6, group, ic.UnicastTTL)
+		if err != nil {
+			return nil, err
+		}
+		s = &sock{key: key, conn: conn, insts: map[uint8]*instance{}}
+		r.socks[key] = s
+	}
+	if _, dup := s.insts[uint8(ic.VRID)]; dup {
+		return nil, fmt.Errorf("virtual_router_id %d is already used on %s", ic.VRID, ic.Interface)
+	}
+	s.insts[uint8(ic.VRID)] = in
+	in.sock = s
+	in.acc = Acceptance{Version: version, Interval: ic.AdvertInterval, VIPs: in.advAddrs}
+	if ic.AuthType == "PASS" && version == 2 {
+		in.acc.AuthType, in.acc.AuthData = AuthPass, PassData(ic.AuthPass)
+	}
+	g := r.cfg.Global
+	pick := func(own, global time.Duration) time.Duration {
+		if own >= 0 {
+			return own
+		}
+		return global
+	}
+	pickN := func(own, global int) int {
+		if own >= 0 {
+			return own
+		}
+		return global
+	}
+	garp := GARPSchedule{
+		Repeat:        pickN(ic.GARPMasterRepeat, g.GARPMasterRepeat),
+		Delay:         pick(ic.GARPMasterDelay, g.GARPMasterDelay),
+		Refresh:       pick(ic.GARPMasterRefresh, g.GARPMasterRefresh),
+		RefreshRepeat: pickN(ic.GARPMasterRefreshRep, g.GARPMasterRefreshRep),
+	}
+	// keepalived falls back to the master schedule when the lower
+	// priority one is not set at either level.
+	garp.LowerPrioRepeat = pickN(ic.GARPLowerPrioRepeat, pickN(g.GARPLowerPrioRepeat, garp.Repeat))
+	garp.LowerPrioDelay = pick(ic.GARPLowerPrioDelay, pick(g.GARPLowerPrioDelay, garp.Delay))
+	in.m = New(Params{VRID: uint8(ic.VRID), Version: version, Priority: ic.Priority, Interval: ic.AdvertInterval,
+		Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay, Addr: in.src, GARP: garp})
+	return in, nil
+}
+
+// Run starts every instance and serves events until ctx ends; then it
+// stops the instances (priority 0 adverts, VIPs removed) and returns.
+func (r *Router) Run(ctx context.Context) error {
+	defer close(r.done)
+	ctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	defer cancel()
+
+	// VIPs left behind by a crash would answer ARP on a backup.
+	for _, in := range r.insts {
+		for _, v := range in.vips {
+			if err := r.plat.DelVIP(v); err != nil {
+				r.log.Warn("removing stale VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
+			}
+		}
+	}
+	for _, s := range r.socks {
+		r.wg.Add(1)
+		go r.readLoop(ctx, s)
+	}
+	watched := map[string]bool{}
+	for _, in := range r.insts {
+		for _, n := range r.trackedLinks(in) {
+			watched[n] = true
+		}
+	}
+	for n := range watched {
+		up, err := r.plat.LinkUp(n)
+		if err != nil {
+			r.log.Warn("tracked interface", "interface", n, "err", err)
+		}
+		r.links[n] = up
+	}
+	if err := r.plat.WatchLinks(ctx.Done(), func(dev string) {
+		if watched[dev] {
+			r.post(ctx, func() { r.linkChanged(dev) })
+		}
+	}); err != nil {
+		r.log.Warn("link watch unavailable; tracked interfaces are polled", "err", err)
+	}
+	for _, sc := range r.scripts {
+		if r.scriptUsed(sc.cfg.Name) {
+			r.wg.Add(1)
+			go r.scriptLoop(ctx, sc.cfg)
+		}
+	}
+	now := r.now()
+	for _, in := range r.insts {
+		prio, fault := r.effective(in)
+		in.m.prio = prio
+		in.m.fault = fault
+		r.apply(in, now, in.m.Start(now))
+	}
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	for {
+		r.resetTimer(timer)
+		select {
+		case <-ctx.Done():
+			now := r.now()
+			for _, in := range r.insts {
+				r.apply(in, now, in.m.Stop(now))
+			}
+			r.closeSockets()
+			r.wg.Wait()
+			return nil
+		case <-timer.C:
+			now := r.now()
+			for _, in := range r.insts {
+				if d := in.m.Deadline(); !d.IsZero() && !now.Before(d) {
+					r.apply(in, now, in.m.Tick(now))
+				}
+			}
+		case <-poll.C:
+			// Link watch can miss events (buffer overrun); poll is cheap.
+			for n := range watched {
+				r.linkChanged(n)
+			}
+		case fn := <-r.events:
+			fn()
+		}
+	}
+}
+
+// Stop ends Run and waits for it.
+func (r *Router) Stop() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	<-r.done
+}
+
+func (r *Router) post(ctx context.Context, fn func()) {
+	select {
+	case r.events <- fn:
+	case <-ctx.Done():
+	}
+}
+
+func (r *Router) resetTimer(t *time.Timer) {
+	var next time.Time
+	for _, in := range r.insts {
+		if d := in.m.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
+		}
+	}
+	wait := time.Hour
+	if !next.IsZero() {
+		wait = max(next.Sub(r.now()), 0)
+	}
+	t.Reset(wait)
+}
+
+func (r *Router) readLoop(ctx context.Context, s *sock) {
+	defer r.wg.Done()
+	buf := make([]byte, 2048)
+	for {
+		rcv, err := s.conn.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			r.log.Warn("vrrp read", "interface", s.key.dev, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		pkt := rcv
+		pkt.Payload = append([]byte(nil), rcv.Payload...)
+		r.post(ctx, func() { r.received(s, pkt) })
+	}
+}
+
+func (r *Router) received(s *sock, pkt Received) {
+	if len(pkt.Payload) < 2 {
+		return
+	}
+	in, ok := s.insts[pkt.Payload[1]]
+	if !ok {
+		r.unknownVRID++
+		return
+	}
+	if pkt.Src == in.src {
+		in.stats.Drops[DropOwn]++
+		return
+	}
+	adv, err := Parse(pkt.Payload, pkt.Src, pkt.Dst, s.key.v6)
+	if err == nil {
+		err = in.acc.Check(adv, pkt.TTL, pkt.Dst.IsMulticast())
+	}
+	if err != nil {
+		in.stats.Drops[ReasonOf(err)]++
+		r.log.Debug("vrrp advert dropped", "instance", in.cfg.Name, "from", pkt.Src, "err", err)
+		return
+	}
+	in.stats.AdvertsReceived++
+	now := r.now()
+	r.apply(in, now, in.m.Received(now, pkt.Src, adv))
+}
+
+// apply carries out a machine's actions, then moves its sync group along.
+func (r *Router) apply(in *instance, now time.Time, acts []Action) {
+	for _, a := range acts {
+		switch a.Kind {
+		case SendAdvert:
+			r.sendAdvert(in, a.Priority)
+		case AddVIPs:
+			for _, v := range in.vips {
+				if err := r.plat.AddVIP(v); err != nil {
+					r.log.Error("adding VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
+				}
+			}
+		case RemoveVIPs:
+			for _, v := range in.vips {
+				if err := r.plat.DelVIP(v); err != nil {
+					r.log.Error("removing VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
+				}
+			}
+		case SendGARP:
+			r.sendGARPs(in, a.Count)
+		case Notify:
+			in.stats.Transitions++
+			r.log.Info("vrrp state", "instance", in.cfg.Name, "state", a.State.String(), "priority", in.m.prio)
+			r.notify(in, a.State)
+			if a.State != StateStopped && in.syncCfg != nil {
+				for _, o := range in.group {
+					r.apply(o, now, o.m.SyncTo(now, a.State))
+				}
+			}
+		}
+	}
+}
+
+func (r *Router) sendAdvert(in *instance, prio uint8) {
+	adv := &Advert{Version: in.acc.Version, VRID: uint8(in.cfg.VRID), Priority: prio, Interval: in.cfg.AdvertInterval,
+		AuthType: in.acc.AuthType, AuthData: in.acc.AuthData, Addrs: in.advAddrs}
+	for _, dst := range in.dsts {
+		b, err := adv.Marshal(in.src, dst)
+		if err == nil {
+			err = in.sock.conn.Write(b, in.src, dst)
+		}
+		if err != nil {
+			r.log.Warn("sending advert", "instance", in.cfg.Name, "to", dst, "err", err)
+			continue
+		}
+		in.stats.AdvertsSent++
+	}
+}
+
+func (r *Router) sendGARPs(in *instance, count int) {
+	interval := r.cfg.Global.GARPInterval
+	send := func() {
+		for i := 0; i < count; i++ {
+			if i > 0 && interval > 0 {
+				time.Sleep(interval)
+			}
+			for _, v := range in.vips {
+				if err := r.plat.GARP(v.Dev, v.Prefix.Addr()); err != nil {
+					r.log.Warn("gratuitous ARP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
+				}
+			}
+		}
+	}
+	in.stats.GARPsSent += uint64(count * len(in.vips))
+	if interval <= 0 || count <= 1 {
+		send()
+		return
+	}
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); send() }()
+}
+
+// notify runs notify_<state> and notify with keepalived's arguments, in
+// the background: a slow script never holds up the state machine.
+func (r *Router) notify(in *instance, s State) {
+	type job struct {
+		script *config.Script
+		args   []string
+	}
+	var jobs []job
+	add := func(sc *config.Script, args ...string) {
+		if sc != nil {
+			jobs = append(jobs, job{sc, args})
+		}
+	}
+	pick := func(master, backup, fault, stop *config.Script) *config.Script {
+		return map[State]*config.Script{StateMaster: master, StateBackup: backup, StateFault: fault, StateStopped: stop}[s]
+	}
+	c := in.cfg
+	add(pick(c.NotifyMaster, c.NotifyBackup, c.NotifyFault, c.NotifyStop))
+	add(c.Notify, "INSTANCE", c.Name, s.String(), fmt.Sprint(in.m.prio))
+	if g := in.syncCfg; g != nil && in == r.groupLeader(in) {
+		add(pick(g.NotifyMaster, g.NotifyBackup, g.NotifyFault, g.NotifyStop))
+		add(g.Notify, "GROUP", g.Name, s.String(), fmt.Sprint(in.m.prio))
+	}
+	for _, j := range jobs {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if code, err := r.plat.Run(ctx, j.script, j.args...); err != nil || code != 0 {
+				r.log.Warn("notify script", "instance", in.cfg.Name, "argv", j.script.Argv, "exit", code, "err", err)
+			}
+		}()
+	}
+}
+
+// groupLeader is the first member of in's sync group: it alone runs the
+// group's scripts, once per group transition.
+func (r *Router) groupLeader(in *instance) *instance {
+	for _, o := range r.insts {
+		if o == in || in.syncCfg != nil && o.syncCfg == in.syncCfg {
+			return o
+		}
+	}
+	return in
+}
+
+func (r *Router) trackedLinks(in *instance) []string {
+	var names []string
+	if !in.cfg.DontTrackPrimary {
+		names = append(names, in.cfg.Interface)
+	}
+	for _, t := range in.cfg.TrackInterfaces {
+		names = append(names, t.Name)
+	}
+	if in.syncCfg != nil {
+		for _, t := range in.syncCfg.TrackIfaces {
+			names = append(names, t.Name)
+		}
+	}
+	return names
+}
+
+func (r *Router) scriptUsed(name string) bool {
+	for _, in := range r.cfg.Instances {
+		for _, t := range in.TrackScripts {
+			if t.Name == name {
+				return true
+			}
+		}
+	}
+	for _, g := range r.cfg.SyncGroups {
+		for _, t := range g.TrackScripts {
+			if t.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// effective computes keepalived's priority and fault from tracking: an
+// item without weight faults the instance when down; a weight adds when
+// up (positive) or when down (negative), reversed by "reverse"; the sum
+// is clamped to 1..254, and the address owner ignores weights.
+func (r *Router) effective(in *instance) (int, bool) {
+	prio, fault := in.cfg.Priority, false
+	if !in.cfg.DontTrackPrimary && !r.links[in.cfg.Interface] {
+		fault = true
+	}
+	apply := func(t config.TrackItem, up bool, defWeight int) {
+		w, has := t.Weight, t.HasWeight
+		if !has {
+			w = defWeight
+		}
+		if t.WeightReverse {
+			up, w = !up, -w
+		}
+		switch {
+		case w == 0:
+			if !up {
+				fault = true
+			}
+		case in.cfg.Priority == OwnerPriority:
+		case w > 0 && up, w < 0 && !up:
+			prio += w
+		}
+	}
+	items := in.cfg.TrackInterfaces
+	scripts := in.cfg.TrackScripts
+	if in.syncCfg != nil {
+		items = append(append([]config.TrackItem{}, items...), in.syncCfg.TrackIfaces...)
+		scripts = append(append([]config.TrackItem{}, scripts...), in.syncCfg.TrackScripts...)
+	}
+	for _, t := range items {
+		apply(t, r.links[t.Name], 0)
+	}
+	for _, t := range scripts {
+		sc, ok := r.scripts[t.Name]
+		if !ok {
+			continue
+		}
+		def := sc.cfg.Weight
+		if sc.cfg.WeightReverse && !t.HasWeight {
+			t.WeightReverse = !t.WeightReverse
+		}
+		apply(t, sc.ok, def)
+	}
+	if in.cfg.Priority != OwnerPriority {
+		prio = min(max(prio, 1), 254)
+	}
+	return prio, fault
+}
+
+func (r *Router) retrack(now time.Time) {
+	for _, in := range r.insts {
+		prio, fault := r.effective(in)
+		r.apply(in, now, in.m.SetPriority(now, prio))
+		r.apply(in, now, in.m.SetFault(now, fault))
+	}
+}
+
+func (r *Router) linkChanged(dev string) {
+	up, err := r.plat.LinkUp(dev)
+	if err != nil {
+		up = false
+	}
+	if r.links[dev] == up {
+		return
+	}
+	r.links[dev] = up
+	r.log.Info("tracked interface", "interface", dev, "up", up)
+	r.retrack(r.now())
+}
+
+func (r *Router) scriptLoop(ctx context.Context, sc *config.VRRPScript) {
+	defer r.wg.Done()
+	interval := sc.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		tctx, cancel := context.WithTimeout(ctx, max(sc.Timeout, interval))
+		code, err := r.plat.Run(tctx, sc.Script, nil...)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		ok := err == nil && code == 0
+		r.post(ctx, func() { r.scriptResult(sc.Name, ok) })
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// scriptResult applies rise/fall: the state flips after rise successes or
+// fall failures in a row.
+func (r *Router) scriptResult(name string, ok bool) {
+	s := r.scripts[name]
+	if ok == s.ok {
+		s.streak = 0
+		return
+	}
+	s.streak++
+	need := s.cfg.Fall
+	if ok {
+		need = s.cfg.Rise
+	}
+	if s.streak < max(need, 1) {
+		return
+	}
+	s.ok, s.streak = ok, 0
+	r.log.Info("vrrp_script", "script", name, "ok", ok)
+	r.retrack(r.now())
+}
+
+func (r *Router) closeSockets() {
+	for _, s := range r.socks {
+		_ = s.conn.Close()
+	}
+}
+
+// Status returns a snapshot of every instance; safe from any goroutine.
+func (r *Router) Status() []InstanceStatus {
+	ch := make(chan []InstanceStatus, 1)
+	select {
+	case r.events <- func() { ch <- r.status() }:
+	case <-r.done:
+		return nil
+	}
+	select {
+	case s := <-ch:
+		return s
+	case <-r.done:
+		return nil
+	}
+}
+
+func (r *Router) status() []InstanceStatus {
+	out := make([]InstanceStatus, 0, len(r.insts))
+	for _, in := range r.insts {
+		st := InstanceStatus{Name: in.cfg.Name, Interface: in.cfg.Interface, VRID: in.cfg.VRID, State: in.m.State().String(),
+			Priority: in.m.prio, BasePriority: in.cfg.Priority, MasterPriority: in.m.MasterPriority, LastTransition: in.m.LastTransition}
+		if in.m.MasterAddr.IsValid() {
+			st.MasterAddr = in.m.MasterAddr.String()
+		}
+		for _, v := range in.vips {
+			st.VIPs = append(st.VIPs, v.Prefix.String())
+		}
+		st.Stats = in.stats
+		st.Stats.Drops = map[DropReason]uint64{}
+		for k, v := range in.stats.Drops {
+			st.Stats.Drops[k] = v
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
