@@ -207,6 +207,16 @@ var globalTable = table[*Global]{
 		}
 	}},
 	"vrrp_strict": {handle: func(b *builder, n *Node, g *Global) { g.VRRPStrict = true }},
+	"vrrp_higher_prio_send_advert": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.HigherPrioSendAdvert = &v
+		}
+	}},
+	"vrrp_lower_prio_no_advert": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.LowerPrioNoAdvert = v
+		}
+	}},
 	"vrrp_garp_master_delay": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.timerArg(n, 0, time.Hour); ok {
 			g.GARPMasterDelay = v
@@ -279,7 +289,7 @@ func init() {
 		},
 		"not implemented yet": {
 			"lvs_sync_daemon", "lvs_timeouts", "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
-			"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_gna_interval", "vrrp_min_garp",
+			"vrrp_gna_interval", "vrrp_min_garp",
 			"vrrp_garp_extra_if", "vrrp_down_timer_adverts", "vrrp_startup_delay", "vrrp_notify_priority_changes",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
 			"linkbeat_use_polling", "log_unknown_vrids", "max_auto_priority", "min_auto_priority_delay",
@@ -605,8 +615,16 @@ func init() {
 		"check_unicast_src":          {ignored: "not implemented yet"},
 		"unicast_fault_no_peer":      {ignored: "not implemented yet"},
 		"old_unicast_checksum":       {ignored: "not implemented yet"},
-		"lower_prio_no_advert":       {ignored: "not implemented yet"},
-		"higher_prio_send_advert":    {ignored: "not implemented yet"},
+		"lower_prio_no_advert": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.boolArg(n); ok {
+				in.LowerPrioNoAdvert = &v
+			}
+		}},
+		"higher_prio_send_advert": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.boolArg(n); ok {
+				in.HigherPrioSendAdvert = &v
+			}
+		}},
 		"notify_master_rx_lower_pri": {ignored: "not implemented yet"},
 		"notify_priority_changes":    {ignored: "not implemented yet"},
 		"garp_extra_if":              {ignored: "not implemented yet"},

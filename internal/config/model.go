@@ -46,6 +46,10 @@ type Global struct {
 	GARPLowerPrioDelay    time.Duration `json:"vrrp_garp_lower_prio_delay"`
 	GARPLowerPrioRepeat   int           `json:"vrrp_garp_lower_prio_repeat"`
 	GARPInterval          time.Duration `json:"vrrp_garp_interval"`
+	// HigherPrioSendAdvert is vrrp_higher_prio_send_advert; unset means
+	// lvsd's default, on (keepalived's is off; see docs/compatibility.md).
+	HigherPrioSendAdvert *bool `json:"vrrp_higher_prio_send_advert,omitempty"`
+	LowerPrioNoAdvert    bool  `json:"vrrp_lower_prio_no_advert,omitempty"`
 	// Ignored lists global keywords lvsd accepts for compatibility but does
 	// not act on (SNMP, DBus, process priorities...).
 	Ignored []string `json:"ignored,omitempty"`
@@ -136,6 +140,8 @@ type Instance struct {
 	GARPLowerPrioDelay   time.Duration `json:"garp_lower_prio_delay"`
 	GARPLowerPrioRepeat  int           `json:"garp_lower_prio_repeat"`
 	UseVMAC              bool          `json:"use_vmac,omitempty"`
+	HigherPrioSendAdvert *bool         `json:"higher_prio_send_advert,omitempty"`
+	LowerPrioNoAdvert    *bool         `json:"lower_prio_no_advert,omitempty"`
 	Accept               bool          `json:"accept"`
 	StrictMode           bool          `json:"strict_mode,omitempty"`
 	SyncGroup            string        `json:"sync_group,omitempty"`

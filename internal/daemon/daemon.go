@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lvsd/lvsd/internal/check"
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
 	"github.com/lvsd/lvsd/internal/vrrp"
@@ -49,6 +50,10 @@ type Daemon struct {
 	router     *vrrp.Router
 	routerDone chan error
 	syncer     *ipvs.Syncer
+	checks     *check.Manager
+	healthChg  chan struct{}
+	cancel     context.CancelFunc
+	checksDone chan struct{}
 
 	ReloadsOK     atomic.Uint64
 	ReloadsFailed atomic.Uint64
@@ -74,11 +79,13 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	if opts.Kernel == nil {
 		opts.Kernel = ipvs.NewNetlink
 	}
-	d := &Daemon{opts: opts, log: opts.Log}
+	d := &Daemon{opts: opts, log: opts.Log, healthChg: make(chan struct{}, 1)}
 	res, err := d.load()
 	if err != nil {
 		return err
 	}
+	ctx, d.cancel = context.WithCancel(ctx)
+	defer d.cancel()
 	if opts.PIDFile != "" {
 		if err := os.WriteFile(opts.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return fmt.Errorf("pid file: %w", err)
@@ -102,6 +109,8 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			// worth surviving: log it and run without VRRP.
 			d.log.Error("vrrp router ended", "err", err)
 			d.router, d.routerDone = nil, nil
+		case <-d.healthChg:
+			d.reconcileIPVS("health")
 		case <-repair.C:
 			d.reconcileIPVS("repair")
 		case sig := <-signals:
@@ -134,6 +143,18 @@ func (d *Daemon) load() (*config.Result, error) {
 func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 	d.cfg, d.hash = res.Config, res.Hash
 	if !d.opts.VRRPOnly {
+		run := vrrp.Host(d.cfg.Global.ScriptUser).Run
+		d.checks = check.NewManager(d.log, run, 0, func() {
+			select {
+			case d.healthChg <- struct{}{}:
+			default:
+			}
+		})
+		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
+			d.log.Error("health checks", "err", err)
+		}
+		d.checksDone = make(chan struct{})
+		go func() { defer close(d.checksDone); d.checks.Run(ctx) }()
 		k, err := d.opts.Kernel()
 		if err != nil {
 			// keepalived runs VRRP without IPVS too; say so loudly.
@@ -180,7 +201,11 @@ func (d *Daemon) reconcileIPVS(why string) {
 	if d.syncer == nil {
 		return
 	}
-	st, err := d.syncer.Reconcile(ipvs.DesiredTable(d.cfg, nil))
+	var health ipvs.Health
+	if d.checks != nil {
+		health = d.checks
+	}
+	st, err := d.syncer.Reconcile(ipvs.DesiredTable(d.cfg, health))
 	if err != nil {
 		d.log.Error("ipvs reconcile", "why", why, "err", err)
 		return
@@ -201,6 +226,11 @@ func (d *Daemon) reload(ctx context.Context) {
 	}
 	old := d.cfg
 	d.cfg, d.hash = res.Config, res.Hash
+	if d.checks != nil {
+		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
+			d.log.Error("health checks", "err", err)
+		}
+	}
 	d.reconcileIPVS("reload")
 	if !d.opts.CheckOnly && vrrpFingerprint(d.cfg) != d.vrrpKey {
 		// Changed VRRP configuration restarts the router; unchanged
@@ -222,6 +252,10 @@ func (d *Daemon) reload(ctx context.Context) {
 
 func (d *Daemon) stop() error {
 	d.stopRouter()
+	d.cancel()
+	if d.checksDone != nil {
+		<-d.checksDone
+	}
 	if d.syncer != nil {
 		mode := ipvs.StopRemoveOwn
 		if d.opts.KeepIPVSOnStop {

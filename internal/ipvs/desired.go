@@ -15,6 +15,16 @@ type Health interface {
 	RealServerUp(vs *config.VirtualServer, rs *config.RealServer) bool
 }
 
+// The checker also knows misc_dynamic weights and quorum with hysteresis;
+// a Health that implements these is asked.
+type weighter interface {
+	RealServerWeight(vs *config.VirtualServer, rs *config.RealServer) (int, bool)
+}
+
+type quorumer interface {
+	QuorumUp(vs *config.VirtualServer) bool
+}
+
 // DesiredTable is the IPVS table the configuration asks for, given the
 // health of each real server. It is a pure function: same inputs, same table.
 func DesiredTable(cfg *config.Config, health Health) Table {
@@ -61,16 +71,25 @@ func desiredDests(vs *config.VirtualServer, health Health) []Dest {
 	for _, rs := range vs.RealServers {
 		up := health == nil || health.RealServerUp(vs, rs)
 		d := dest(rs)
+		if w, ok := health.(weighter); ok {
+			if dw, ok := w.RealServerWeight(vs, rs); ok {
+				d.Weight = uint32(dw)
+			}
+		}
 		switch {
 		case up:
-			aliveWeight += rs.Weight
+			aliveWeight += int(d.Weight)
 			live = append(live, d)
 		case rs.InhibitOnFailure:
 			d.Weight = 0
 			live = append(live, d)
 		}
 	}
-	if vs.SorryServer != nil && aliveWeight < vs.Quorum {
+	quorumLost := aliveWeight < vs.Quorum
+	if q, ok := health.(quorumer); ok {
+		quorumLost = !q.QuorumUp(vs)
+	}
+	if vs.SorryServer != nil && quorumLost {
 		// Quorum lost: keepalived replaces the pool with the sorry server.
 		// (Hysteresis matters for transitions, which the checker tracks.)
 		sorry := dest(vs.SorryServer)

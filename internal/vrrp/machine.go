@@ -44,6 +44,12 @@ type Params struct {
 	// Addr is the address adverts are sent from; the higher one wins a tie.
 	Addr netip.Addr
 	GARP GARPSchedule
+	// HigherPrioSendAdvert: a master yielding to a higher priority sends
+	// one advert first, so the winner re-sends its GARPs.
+	HigherPrioSendAdvert bool
+	// LowerPrioNoAdvert: a master hearing a lower priority does not answer
+	// with an advert (RFC behaviour); GARPs are still sent.
+	LowerPrioNoAdvert bool
 }
 
 // GARPSchedule is keepalived's gratuitous ARP timing for one instance,
@@ -193,12 +199,18 @@ func (m *Machine) Received(now time.Time, from netip.Addr, a *Advert) []Action {
 			// hears a lower priority and answers with gratuitous ARPs at
 			// once. After a healed partition the winner may otherwise
 			// never hear us, and hosts keep our MAC for the VIP.
+			if !m.p.HigherPrioSendAdvert {
+				return m.leaveMaster(now, StateBackup)
+			}
 			return append([]Action{{Kind: SendAdvert, Priority: uint8(m.prio)}}, m.leaveMaster(now, StateBackup)...)
 		}
 		// A lower priority master: assert ourselves at once and refresh
 		// the neighbours' ARP caches.
-		m.timer = now.Add(m.p.Interval)
-		acts := []Action{{Kind: SendAdvert, Priority: uint8(m.prio)}}
+		var acts []Action
+		if !m.p.LowerPrioNoAdvert {
+			m.timer = now.Add(m.p.Interval)
+			acts = append(acts, Action{Kind: SendAdvert, Priority: uint8(m.prio)})
+		}
 		if n := m.p.GARP.LowerPrioRepeat; n > 0 {
 			acts = append(acts, Action{Kind: SendGARP, Count: n})
 			if m.p.GARP.LowerPrioDelay > 0 {

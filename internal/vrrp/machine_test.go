@@ -17,7 +17,7 @@ var (
 )
 
 func params(prio int) Params {
-	return Params{VRID: 51, Version: 2, Priority: prio, Interval: time.Second, Preempt: true, Addr: self,
+	return Params{VRID: 51, Version: 2, Priority: prio, Interval: time.Second, Preempt: true, Addr: self, HigherPrioSendAdvert: true,
 		GARP: GARPSchedule{Repeat: 5, Delay: 5 * time.Second, LowerPrioRepeat: 5}}
 }
 
@@ -161,6 +161,16 @@ func TestMachineScenarios(t *testing.T) {
 			{down100, "tick", becomeMaster, StateMaster},
 			{5 * time.Second, "rx:100@lower", "advert(100) garp(5)", StateMaster},
 			{6 * time.Second, "rx:100@upper", "advert(100) remove notify(BACKUP)", StateBackup},
+		}},
+		{"keepalived's default: yield silently", params(100), func(p *Params) { p.HigherPrioSendAdvert = false }, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{down100, "tick", becomeMaster, StateMaster},
+			{5 * time.Second, "rx:150", "remove notify(BACKUP)", StateBackup},
+		}},
+		{"lower_prio_no_advert still sends GARPs", params(100), func(p *Params) { p.LowerPrioNoAdvert = true }, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{down100, "tick", becomeMaster, StateMaster},
+			{4 * time.Second, "rx:50", "garp(5)", StateMaster},
 		}},
 		{"master hearing lower priority asserts itself", params(100), nil, []step{
 			{0, "start", "notify(BACKUP)", StateBackup},

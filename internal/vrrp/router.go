@@ -242,8 +242,20 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	// priority one is not set at either level.
 	garp.LowerPrioRepeat = pickN(ic.GARPLowerPrioRepeat, pickN(g.GARPLowerPrioRepeat, garp.Repeat))
 	garp.LowerPrioDelay = pick(ic.GARPLowerPrioDelay, pick(g.GARPLowerPrioDelay, garp.Delay))
+	higher := true // lvsd's default; keepalived's is false
+	if g.HigherPrioSendAdvert != nil {
+		higher = *g.HigherPrioSendAdvert
+	}
+	if ic.HigherPrioSendAdvert != nil {
+		higher = *ic.HigherPrioSendAdvert
+	}
+	lowerNoAdvert := g.LowerPrioNoAdvert
+	if ic.LowerPrioNoAdvert != nil {
+		lowerNoAdvert = *ic.LowerPrioNoAdvert
+	}
 	in.m = New(Params{VRID: uint8(ic.VRID), Version: version, Priority: ic.Priority, Interval: ic.AdvertInterval,
-		Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay, Addr: in.src, GARP: garp})
+		Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay, Addr: in.src, GARP: garp,
+		HigherPrioSendAdvert: higher, LowerPrioNoAdvert: lowerNoAdvert})
 	return in, nil
 }
 

@@ -1,0 +1,494 @@
+// Package check runs keepalived's real-server health checkers (TCP_CHECK,
+// HTTP_GET, SSL_GET, MISC_CHECK) and keeps the up/down state that the
+// IPVS desired table is built from.
+package check
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
+)
+
+// Key names one checker across reloads: its virtual server, real server
+// and position.
+type Key struct {
+	VS    string
+	RS    netip.AddrPort
+	Index int
+	Type  string
+}
+
+func (k Key) rs() rsKey { return rsKey{k.VS, k.RS} }
+
+type rsKey struct {
+	VS string
+	RS netip.AddrPort
+}
+
+// tracker is keepalived's per-checker state: retry N means N+1 failures in
+// a row take the real server down; one success brings it back.
+type tracker struct {
+	up       bool
+	failures int
+	weight   int // misc_dynamic weight, -1 if none
+}
+
+// observe applies one result and says when to check next.
+func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool, next time.Duration) {
+	if ok {
+		changed = !t.up || weight != t.weight
+		t.up, t.failures, t.weight = true, 0, weight
+		return changed, c.DelayLoop
+	}
+	t.failures++
+	if t.failures <= c.Retry {
+		return false, c.DelayBeforeRetry
+	}
+	t.failures = 0
+	changed = t.up
+	t.up = false
+	return changed, c.DelayLoop
+}
+
+type checkState struct {
+	key      Key
+	cfg      *config.Checker
+	rs       *config.RealServer
+	probe    Probe
+	tr       tracker
+	next     time.Time
+	index    int // in the heap; -1 when not queued
+	running  bool
+	gen      int // bumped on reload, so results of a replaced checker are ignored
+	last     time.Time
+	lastDur  time.Duration
+	lastErr  string
+	checks   uint64
+	failures uint64
+}
+
+// Status is one checker's state for `lvsd status` and the metrics.
+type Status struct {
+	Key          Key
+	Up           bool
+	LastCheck    time.Time
+	LastDuration time.Duration
+	LastError    string
+	Checks       uint64
+	Failures     uint64
+}
+
+// Manager schedules every checker from one goroutine, runs probes on a
+// fixed pool of workers, and answers ipvs.Health.
+type Manager struct {
+	log     *slog.Logger
+	run     ScriptRunner
+	workers int
+	changed func() // called (from the scheduler goroutine) after state changes
+
+	mu     sync.Mutex
+	checks map[Key]*checkState
+	queue  checkHeap
+	rsUp   map[rsKey]bool
+	weight map[rsKey]int
+	rsCfg  map[rsKey]*config.RealServer
+	quorum map[string]bool
+	vsCfg  map[string]*config.VirtualServer
+	gen    int
+	wake   chan struct{}
+}
+
+type result struct {
+	st     *checkState
+	gen    int
+	ok     bool
+	weight int
+	err    error
+	at     time.Time
+	dur    time.Duration
+}
+
+// NewManager returns a manager; changed is called whenever a real server's
+// state or a quorum changes, so the caller can reconcile IPVS.
+func NewManager(log *slog.Logger, run ScriptRunner, workers int, changed func()) *Manager {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if workers <= 0 {
+		workers = 64
+	}
+	if changed == nil {
+		changed = func() {}
+	}
+	return &Manager{log: log, run: run, workers: workers, changed: changed, checks: map[Key]*checkState{},
+		rsUp: map[rsKey]bool{}, weight: map[rsKey]int{}, rsCfg: map[rsKey]*config.RealServer{},
+		quorum: map[string]bool{}, vsCfg: map[string]*config.VirtualServer{}, wake: make(chan struct{}, 1)}
+}
+
+// Update installs the checkers of cfg. Checkers that exist in both keep
+// their state and schedule; new ones start up (or down with alpha) and
+// run their first check after a random part of their warmup.
+func (m *Manager) Update(cfg *config.Config, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+	old := m.checks
+	m.checks = map[Key]*checkState{}
+	m.queue = m.queue[:0]
+	m.rsCfg = map[rsKey]*config.RealServer{}
+	m.vsCfg = map[string]*config.VirtualServer{}
+	var errs []error
+	for _, vs := range cfg.VirtualServers {
+		m.vsCfg[vs.Key()] = vs
+		for _, rs := range vs.RealServers {
+			rk := rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}
+			m.rsCfg[rk] = rs
+			for i, c := range rs.Checkers {
+				k := Key{VS: rk.VS, RS: rk.RS, Index: i, Type: c.Type}
+				probe, err := NewProbe(c, vs, rs, m.run)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s %s: %w", k.VS, k.RS, err))
+					continue
+				}
+				st := &checkState{key: k, cfg: c, rs: rs, probe: probe, index: -1, gen: m.gen}
+				if prev, ok := old[k]; ok {
+					st.tr, st.last, st.lastDur, st.lastErr, st.checks, st.failures = prev.tr, prev.last, prev.lastDur, prev.lastErr, prev.checks, prev.failures
+					st.next = prev.next
+					if prev.running || st.next.IsZero() {
+						st.next = now.Add(c.DelayLoop)
+					}
+				} else {
+					st.tr = tracker{up: !(c.Alpha || rs.Alpha), weight: -1}
+					var jitter time.Duration
+					if c.Warmup > 0 {
+						jitter = rand.N(c.Warmup)
+					} else {
+						// Spread first checks over up to a second so that
+						// thousands do not fire in the same instant.
+						jitter = rand.N(min(max(c.DelayLoop, time.Millisecond), time.Second))
+					}
+					st.next = now.Add(jitter)
+				}
+				m.checks[k] = st
+				heap.Push(&m.queue, st)
+			}
+		}
+	}
+	m.recompute()
+	m.poke()
+	if len(errs) > 0 {
+		return fmt.Errorf("checkers not started: %v", errs)
+	}
+	return nil
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// recompute derives real-server and quorum state from the checkers;
+// it reports whether anything changed. m.mu is held.
+func (m *Manager) recompute() bool {
+	up := map[rsKey]bool{}
+	weight := map[rsKey]int{}
+	for rk := range m.rsCfg {
+		up[rk] = true
+	}
+	for _, st := range m.checks {
+		rk := st.key.rs()
+		if !st.tr.up {
+			up[rk] = false
+		}
+		if st.tr.weight >= 0 {
+			weight[rk] = st.tr.weight
+		}
+	}
+	changed := false
+	for rk, u := range up {
+		if prev, ok := m.rsUp[rk]; ok && prev != u {
+			changed = true
+			m.log.Info("real server", "virtual_server", rk.VS, "real_server", rk.RS.String(), "up", u)
+			if rs := m.rsCfg[rk]; rs != nil {
+				if s := map[bool]*config.Script{true: rs.NotifyUp, false: rs.NotifyDown}[u]; s != nil {
+					m.script(s)
+				}
+			}
+		}
+	}
+	if len(up) != len(m.rsUp) {
+		changed = true
+	}
+	for rk, w := range weight {
+		if m.weight[rk] != w {
+			changed = true
+		}
+	}
+	m.rsUp, m.weight = up, weight
+	// Quorum with hysteresis: lost below quorum-hysteresis, regained at
+	// quorum+hysteresis, as keepalived counts it.
+	for key, vs := range m.vsCfg {
+		alive := 0
+		for _, rs := range vs.RealServers {
+			rk := rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}
+			if up[rk] {
+				w := rs.Weight
+				if dw, ok := weight[rk]; ok {
+					w = dw
+				}
+				alive += w
+			}
+		}
+		prev, known := m.quorum[key]
+		now := prev
+		switch {
+		case !known:
+			now = alive >= vs.Quorum
+		case prev && alive < vs.Quorum-vs.Hysteresis:
+			now = false
+		case !prev && alive >= vs.Quorum+vs.Hysteresis:
+			now = true
+		}
+		m.quorum[key] = now
+		if known && now != prev {
+			changed = true
+			m.log.Info("quorum", "virtual_server", key, "up", now, "alive_weight", alive)
+			if s := map[bool]*config.Script{true: vs.QuorumUp, false: vs.QuorumDown}[now]; s != nil {
+				m.script(s)
+			}
+		}
+	}
+	return changed
+}
+
+func (m *Manager) script(s *config.Script) {
+	if m.run == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if code, err := m.run(ctx, s); err != nil || code != 0 {
+			m.log.Warn("notify script", "argv", s.Argv, "exit", code, "err", err)
+		}
+	}()
+}
+
+// RealServerUp implements ipvs.Health.
+func (m *Manager) RealServerUp(vs *config.VirtualServer, rs *config.RealServer) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	up, ok := m.rsUp[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
+	return !ok || up
+}
+
+// RealServerWeight is the misc_dynamic weight, if a checker set one.
+func (m *Manager) RealServerWeight(vs *config.VirtualServer, rs *config.RealServer) (int, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.weight[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
+	return w, ok
+}
+
+// QuorumUp reports the virtual server's quorum state with hysteresis.
+func (m *Manager) QuorumUp(vs *config.VirtualServer) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	up, ok := m.quorum[vs.Key()]
+	return !ok || up
+}
+
+// Status returns every checker's state, sorted.
+func (m *Manager) Status() []Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Status, 0, len(m.checks))
+	for _, st := range m.checks {
+		out = append(out, Status{Key: st.key, Up: st.tr.up, LastCheck: st.last, LastDuration: st.lastDur, LastError: st.lastErr, Checks: st.checks, Failures: st.failures})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Key, out[j].Key
+		if a.VS != b.VS {
+			return a.VS < b.VS
+		}
+		if a.RS != b.RS {
+			return a.RS.String() < b.RS.String()
+		}
+		return a.Index < b.Index
+	})
+	return out
+}
+
+// Run schedules checks until ctx ends. Probes run on a pool of workers
+// that grows while slow probes hold workers (up to maxWorkers) and
+// shrinks when they are done; every probe is bounded by its timeout, so a
+// slow real server delays only its own next check.
+func (m *Manager) Run(ctx context.Context) {
+	jobs := make(chan *checkState)
+	results := make(chan result, 64)
+	var wg sync.WaitGroup
+	var idle, total atomic.Int64
+	// worker runs probes; extra workers (beyond the permanent ones) leave
+	// after a minute without work, so the pool grows only while slow
+	// probes hold workers and shrinks back when they stop.
+	worker := func(permanent bool) {
+		defer wg.Done()
+		defer total.Add(-1)
+		linger := time.NewTimer(time.Minute)
+		defer linger.Stop()
+		for {
+			idle.Add(1)
+			var st *checkState
+			select {
+			case st = <-jobs:
+				idle.Add(-1)
+			case <-linger.C:
+				idle.Add(-1)
+				if !permanent {
+					return
+				}
+				linger.Reset(time.Minute)
+				continue
+			case <-ctx.Done():
+				idle.Add(-1)
+				return
+			}
+			m.mu.Lock()
+			probe, cfg, gen := st.probe, st.cfg, st.gen
+			m.mu.Unlock()
+			timeout := cfg.ConnectTimeout
+			if cfg.Type == "MISC_CHECK" && cfg.MiscTimeout > 0 {
+				timeout = cfg.MiscTimeout
+			}
+			if timeout <= 0 {
+				timeout = 5 * time.Second
+			}
+			start := time.Now()
+			pctx, cancel := context.WithTimeout(ctx, timeout)
+			w, err := probe(pctx)
+			cancel()
+			select {
+			case results <- result{st: st, gen: gen, ok: err == nil, weight: w, err: err, at: start, dur: time.Since(start)}:
+			case <-ctx.Done():
+				return
+			}
+			linger.Reset(time.Minute)
+		}
+	}
+	spawn := func(permanent bool) {
+		total.Add(1)
+		wg.Add(1)
+		go worker(permanent)
+	}
+	for range m.workers {
+		spawn(true)
+	}
+	defer wg.Wait()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var pending []*checkState // due, waiting for a free worker
+	for {
+		m.mu.Lock()
+		now := time.Now()
+		for len(m.queue) > 0 && !m.queue[0].next.After(now) {
+			st := heap.Pop(&m.queue).(*checkState)
+			st.running = true
+			pending = append(pending, st)
+		}
+		wait := time.Hour
+		if len(m.queue) > 0 {
+			wait = m.queue[0].next.Sub(now)
+		}
+		m.mu.Unlock()
+		timer.Reset(wait)
+
+		var send chan *checkState
+		var head *checkState
+		if len(pending) > 0 {
+			send, head = jobs, pending[0]
+			// Every worker is busy with slow probes: add one rather than
+			// let the due checks wait behind them.
+			if idle.Load() == 0 && total.Load() < maxWorkers {
+				spawn(false)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case send <- head:
+			pending = pending[1:]
+		case r := <-results:
+			m.handle(r)
+		case <-timer.C:
+		case <-m.wake:
+		}
+	}
+}
+
+func (m *Manager) handle(r result) {
+	m.mu.Lock()
+	st := r.st
+	if r.gen != st.gen || m.checks[st.key] != st {
+		m.mu.Unlock()
+		return // replaced by a reload while running
+	}
+	st.running = false
+	st.checks++
+	st.last, st.lastDur = r.at, r.dur
+	st.lastErr = ""
+	if r.err != nil {
+		st.failures++
+		st.lastErr = r.err.Error()
+		if st.cfg.LogAllFailures {
+			m.log.Info("check failed", "checker", describe(st.cfg, st.rs), "err", r.err)
+		}
+	}
+	trChanged, next := st.tr.observe(r.ok, r.weight, st.cfg)
+	if next <= 0 {
+		next = time.Second
+	}
+	st.next = time.Now().Add(next)
+	heap.Push(&m.queue, st)
+	changed := trChanged && m.recompute()
+	m.mu.Unlock()
+	if changed {
+		m.changed()
+	}
+}
+
+// maxWorkers bounds concurrent probes; each is bounded by its timeout.
+const maxWorkers = 4096
+
+type checkHeap []*checkState
+
+func (h checkHeap) Len() int           { return len(h) }
+func (h checkHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+func (h checkHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *checkHeap) Push(x any) {
+	st := x.(*checkState)
+	st.index = len(*h)
+	*h = append(*h, st)
+}
+func (h *checkHeap) Pop() any {
+	old := *h
+	st := old[len(old)-1]
+	old[len(old)-1] = nil
+	st.index = -1
+	*h = old[:len(old)-1]
+	return st
+}

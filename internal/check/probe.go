@@ -1,0 +1,200 @@
+package check
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+
+	"github.com/lvsd/lvsd/internal/config"
+	"golang.org/x/sys/unix"
+)
+
+// Probe is one check attempt. It returns nil when the real server passes;
+// weight is set only by MISC_CHECK with misc_dynamic (-1 otherwise).
+type Probe func(ctx context.Context) (weight int, err error)
+
+// ScriptRunner runs a MISC_CHECK or notify script and returns its exit code.
+type ScriptRunner func(ctx context.Context, s *config.Script, args ...string) (int, error)
+
+// maxBody caps how much of an HTTP response a check reads: a server that
+// streams forever must not hold a worker or memory.
+const maxBody = 1 << 20
+
+// target is where a checker connects: connect_ip/connect_port or the real
+// server's own address.
+func target(c *config.Checker, rs *config.RealServer) netip.AddrPort {
+	ip, port := rs.Addr, rs.Port
+	if c.ConnectIP.IsValid() {
+		ip = c.ConnectIP
+	}
+	if c.ConnectPort != 0 {
+		port = c.ConnectPort
+	}
+	return netip.AddrPortFrom(ip, port)
+}
+
+func dialer(c *config.Checker) *net.Dialer {
+	d := &net.Dialer{Timeout: c.ConnectTimeout}
+	if c.BindTo.IsValid() || c.BindPort != 0 {
+		d.LocalAddr = &net.TCPAddr{IP: c.BindTo.AsSlice(), Port: int(c.BindPort)}
+	}
+	if c.FWMark != 0 || c.BindIf != "" {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				if c.FWMark != 0 {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(c.FWMark))
+				}
+				if serr == nil && c.BindIf != "" {
+					serr = unix.BindToDevice(int(fd), c.BindIf)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	return d
+}
+
+// NewProbe builds the probe for one checker of rs in vs.
+func NewProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, run ScriptRunner) (Probe, error) {
+	switch c.Type {
+	case "TCP_CHECK":
+		addr, d := target(c, rs).String(), dialer(c)
+		return func(ctx context.Context) (int, error) {
+			conn, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return -1, err
+			}
+			return -1, conn.Close()
+		}, nil
+	case "HTTP_GET", "SSL_GET":
+		return httpProbe(c, vs, rs), nil
+	case "MISC_CHECK":
+		if c.MiscPath == nil || run == nil {
+			return nil, errors.New("MISC_CHECK without misc_path")
+		}
+		return func(ctx context.Context) (int, error) {
+			code, err := run(ctx, c.MiscPath)
+			if err != nil {
+				return -1, err
+			}
+			if c.MiscDynamic {
+				// keepalived: 0 up, 1 down, 2..255 up with weight code-2.
+				switch {
+				case code == 0:
+					return -1, nil
+				case code >= 2 && code <= 255:
+					return code - 2, nil
+				}
+			} else if code == 0 {
+				return -1, nil
+			}
+			return -1, fmt.Errorf("%s exited %d", c.MiscPath.Argv[0], code)
+		}, nil
+	}
+	return nil, fmt.Errorf("checker %s is not supported", c.Type)
+}
+
+func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) Probe {
+	tlsOn := c.Type == "SSL_GET"
+	addr := target(c, rs)
+	d := dialer(c)
+	host := c.Virtualhost
+	if host == "" {
+		host = rs.Virtualhost
+	}
+	if host == "" {
+		host = vs.Virtualhost
+	}
+	tr := &http.Transport{
+		DialContext:         d.DialContext,
+		DisableKeepAlives:   true, // keepalived opens a connection per check
+		TLSHandshakeTimeout: c.ConnectTimeout,
+		// keepalived does not verify real servers' certificates.
+		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // matches keepalived's SSL_GET
+		DisableCompression: true,
+	}
+	if tlsOn && c.EnableSNI && host != "" {
+		tr.TLSClientConfig.ServerName = host
+	}
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	return func(ctx context.Context) (int, error) {
+		for _, u := range c.URLs {
+			if err := fetch(ctx, client, scheme, addr, host, u); err != nil {
+				return -1, err
+			}
+		}
+		return -1, nil
+	}
+}
+
+func fetch(ctx context.Context, client *http.Client, scheme string, addr netip.AddrPort, host string, u config.URL) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr.String()+u.Path, nil)
+	if err != nil {
+		return err
+	}
+	if u.Virtualhost != "" {
+		host = u.Virtualhost
+	}
+	if host != "" {
+		req.Host = host
+	}
+	req.Header.Set("User-Agent", "KeepAliveClient")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if !statusOK(resp.StatusCode, u.StatusCodes) {
+		return fmt.Errorf("GET %s: status %d", u.Path, resp.StatusCode)
+	}
+	h := md5.New() //nolint:gosec // keepalived's digest is MD5
+	n, err := io.Copy(h, io.LimitReader(resp.Body, maxBody+1))
+	if u.Digest == "" {
+		// Without a digest the body does not matter; stop at the cap.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("GET %s: reading body: %w", u.Path, err)
+	}
+	if n > maxBody {
+		return fmt.Errorf("GET %s: body over %d bytes", u.Path, maxBody)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != u.Digest {
+		return fmt.Errorf("GET %s: digest %s, want %s", u.Path, got, u.Digest)
+	}
+	return nil
+}
+
+// statusOK applies status_code ranges; none given means 200-299, as
+// keepalived 2.2 defaults.
+func statusOK(code int, ranges [][2]int) bool {
+	if len(ranges) == 0 {
+		return code >= 200 && code <= 299
+	}
+	for _, r := range ranges {
+		if code >= r[0] && code <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+func describe(c *config.Checker, rs *config.RealServer) string {
+	return c.Type + " " + target(c, rs).String()
+}
