@@ -44,6 +44,8 @@ keepalived's director flags are accepted: -P, -C, -p, -l, -D, -n.`,
 	f.BoolVarP(&opts.CheckOnly, "check", "C", false, "run health checks and IPVS only (no VRRP)")
 	f.StringVarP(&opts.PIDFile, "pid", "p", "", "write the process id to this file")
 	f.StringVar(&opts.StateDir, "state-dir", "/run/lvsd", "directory for lvsd's runtime state")
+	f.StringVar(&opts.ControlSocket, "control-socket", "", "control socket for status/reload/stop (default STATE-DIR/lvsd.sock; - disables)")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", "127.0.0.1:9650", "Prometheus metrics listener (empty disables)")
 	f.BoolVar(&opts.KeepIPVSOnStop, "keep-ipvs-on-stop", false, "leave lvsd's virtual servers in the kernel when stopping")
 	f.BoolVarP(&logConsole, "log-console", "l", true, "log to the console (always on; accepted for keepalived compatibility)")
 	f.BoolVarP(&logDetail, "log-detail", "D", false, "detailed logging")

@@ -1,5 +1,6 @@
-// Package daemon is `lvsd run`: it owns the configuration, the VRRP router
-// and the IPVS syncer, and turns signals into reloads and an orderly stop.
+// Package daemon is `lvsd run`: it owns the configuration, the VRRP router,
+// the health checkers and the IPVS syncer, and turns signals and control
+// requests into reloads and an orderly stop.
 package daemon
 
 import (
@@ -29,6 +30,11 @@ type Options struct {
 	PIDFile    string
 	// StateDir holds the IPVS ownership file; empty means /run/lvsd.
 	StateDir string
+	// ControlSocket is the status/reload/stop socket; empty means
+	// StateDir/lvsd.sock, "-" disables it.
+	ControlSocket string
+	// MetricsAddr is the Prometheus listener; empty disables it.
+	MetricsAddr string
 	// KeepIPVSOnStop leaves lvsd's virtual servers in the kernel at stop.
 	KeepIPVSOnStop bool
 	// RepairInterval re-reads the kernel's IPVS table and repairs drift.
@@ -39,36 +45,48 @@ type Options struct {
 	Kernel   func() (ipvs.Kernel, error)
 }
 
-// Daemon is one running lvsd.
+// Daemon is one running lvsd. Fields below the first group belong to the
+// Run goroutine; the atomics are what other goroutines (control socket,
+// metrics) read.
 type Daemon struct {
 	opts    Options
 	log     *slog.Logger
-	cfg     *config.Config
-	hash    string
-	vrrpKey string
+	started time.Time
 
+	cfg        *config.Config
+	vrrpKey    string
 	router     *vrrp.Router
 	routerDone chan error
 	syncer     *ipvs.Syncer
+	kernel     ipvs.Kernel
 	checks     *check.Manager
-	healthChg  chan struct{}
-	cancel     context.CancelFunc
 	checksDone chan struct{}
+	healthChg  chan struct{}
+	reloadReq  chan chan error
+	stopReq    chan struct{}
+	cancel     context.CancelFunc
 
+	snap          atomic.Pointer[snapshot]
+	routerRef     atomic.Pointer[vrrp.Router]
+	lastReloadErr atomic.Pointer[string]
 	ReloadsOK     atomic.Uint64
 	ReloadsFailed atomic.Uint64
 }
 
-// Run loads the configuration and serves until ctx ends or SIGTERM/SIGINT
-// arrives on signals; SIGHUP reloads. A configuration that does not load
-// at start is an error; one that does not load at reload is logged and
-// the running one kept.
+// Run loads the configuration and serves until ctx ends, SIGTERM/SIGINT
+// arrives on signals, or a stop request comes over the control socket;
+// SIGHUP reloads. A configuration that does not load at start is an
+// error; one that does not load at reload is logged and the running one
+// kept.
 func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
 	if opts.StateDir == "" {
 		opts.StateDir = "/run/lvsd"
+	}
+	if opts.ControlSocket == "" {
+		opts.ControlSocket = filepath.Join(opts.StateDir, "lvsd.sock")
 	}
 	if opts.RepairInterval == 0 {
 		opts.RepairInterval = 10 * time.Second
@@ -79,27 +97,44 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	if opts.Kernel == nil {
 		opts.Kernel = ipvs.NewNetlink
 	}
-	d := &Daemon{opts: opts, log: opts.Log, healthChg: make(chan struct{}, 1)}
+	d := &Daemon{opts: opts, log: opts.Log, started: time.Now(), healthChg: make(chan struct{}, 1),
+		reloadReq: make(chan chan error), stopReq: make(chan struct{}, 1)}
 	res, err := d.load()
 	if err != nil {
 		return err
 	}
 	ctx, d.cancel = context.WithCancel(ctx)
 	defer d.cancel()
+	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if opts.ControlSocket != "-" {
+		if err := d.serveControl(ctx, opts.ControlSocket); err != nil {
+			return err
+		}
+	}
 	if opts.PIDFile != "" {
 		if err := os.WriteFile(opts.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return fmt.Errorf("pid file: %w", err)
 		}
 		defer os.Remove(opts.PIDFile)
 	}
+	if opts.MetricsAddr != "" {
+		if err := d.serveMetrics(ctx, opts.MetricsAddr); err != nil {
+			return err
+		}
+	}
 	if err := d.start(ctx, res); err != nil {
+		d.stop()
 		return err
 	}
-	d.log.Info("lvsd started", "config", opts.ConfigFile, "hash", d.hash,
+	d.log.Info("lvsd started", "config", opts.ConfigFile, "hash", res.Hash,
 		"vrrp_instances", len(d.cfg.Instances), "virtual_servers", len(d.cfg.VirtualServers))
+	notifySystemd("READY=1\nSTATUS=serving " + res.Hash)
 
 	repair := time.NewTicker(opts.RepairInterval)
 	defer repair.Stop()
+	watchdog := watchdogTicker()
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,14 +144,22 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			// worth surviving: log it and run without VRRP.
 			d.log.Error("vrrp router ended", "err", err)
 			d.router, d.routerDone = nil, nil
+			d.routerRef.Store(nil)
 		case <-d.healthChg:
 			d.reconcileIPVS("health")
 		case <-repair.C:
 			d.reconcileIPVS("repair")
+		case <-watchdog:
+			notifySystemd("WATCHDOG=1")
+		case reply := <-d.reloadReq:
+			reply <- d.reload(ctx)
+		case <-d.stopReq:
+			d.log.Info("stopping", "reason", "control socket")
+			return d.stop()
 		case sig := <-signals:
 			switch sig {
 			case syscall.SIGHUP:
-				d.reload(ctx)
+				_ = d.reload(ctx)
 			case syscall.SIGTERM, syscall.SIGINT:
 				d.log.Info("stopping", "signal", sig.String())
 				return d.stop()
@@ -127,21 +170,30 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 
 func (d *Daemon) load() (*config.Result, error) {
 	res := config.Load(d.opts.ConfigFile, config.Options{ConfigID: d.opts.ConfigID})
+	var first string
 	for _, diag := range res.Diags.Sorted() {
 		if diag.Severity == config.SeverityError {
 			d.log.Error("config", "diagnostic", diag.String())
+			if first == "" {
+				first = diag.String()
+			}
 		} else {
 			d.log.Warn("config", "diagnostic", diag.String())
 		}
 	}
 	if !res.OK() {
-		return nil, fmt.Errorf("%s: configuration has errors", d.opts.ConfigFile)
+		return nil, fmt.Errorf("%s: configuration has errors; first: %s", d.opts.ConfigFile, first)
 	}
 	return res, nil
 }
 
+func (d *Daemon) setConfig(res *config.Result) {
+	d.cfg = res.Config
+	d.snap.Store(&snapshot{cfg: res.Config, hash: res.Hash})
+}
+
 func (d *Daemon) start(ctx context.Context, res *config.Result) error {
-	d.cfg, d.hash = res.Config, res.Hash
+	d.setConfig(res)
 	if !d.opts.VRRPOnly {
 		run := vrrp.Host(d.cfg.Global.ScriptUser).Run
 		d.checks = check.NewManager(d.log, run, 0, func() {
@@ -160,9 +212,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 			// keepalived runs VRRP without IPVS too; say so loudly.
 			d.log.Error("IPVS unavailable; virtual servers will not be programmed", "err", err)
 		} else {
-			if err := os.MkdirAll(d.opts.StateDir, 0o700); err != nil {
-				d.log.Warn("state directory", "err", err)
-			}
+			d.kernel = k
 			d.syncer = ipvs.NewSyncer(k, d.log, filepath.Join(d.opts.StateDir, "ipvs-owned.json"), d.cfg.Global.LVSFlush)
 			d.reconcileIPVS("start")
 		}
@@ -185,6 +235,7 @@ func (d *Daemon) startRouter(ctx context.Context) error {
 		return fmt.Errorf("vrrp: %w", err)
 	}
 	d.router, d.routerDone = r, make(chan error, 1)
+	d.routerRef.Store(r)
 	go func(done chan error) { done <- r.Run(ctx) }(d.routerDone)
 	return nil
 }
@@ -195,6 +246,7 @@ func (d *Daemon) stopRouter() {
 	}
 	d.router.Stop()
 	d.router, d.routerDone = nil, nil
+	d.routerRef.Store(nil)
 }
 
 func (d *Daemon) reconcileIPVS(why string) {
@@ -217,15 +269,19 @@ func (d *Daemon) reconcileIPVS(why string) {
 
 // reload applies a new configuration, or keeps the old one if the new one
 // does not load.
-func (d *Daemon) reload(ctx context.Context) {
+func (d *Daemon) reload(ctx context.Context) error {
+	notifySystemd(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicMicros()))
+	defer notifySystemd("READY=1")
 	res, err := d.load()
 	if err != nil {
 		d.ReloadsFailed.Add(1)
+		msg := err.Error()
+		d.lastReloadErr.Store(&msg)
 		d.log.Error("reload rejected; the running configuration stays", "err", err)
-		return
+		return err
 	}
-	old := d.cfg
-	d.cfg, d.hash = res.Config, res.Hash
+	old := d.snap.Load()
+	d.setConfig(res)
 	if d.checks != nil {
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
 			d.log.Error("health checks", "err", err)
@@ -233,24 +289,30 @@ func (d *Daemon) reload(ctx context.Context) {
 	}
 	d.reconcileIPVS("reload")
 	if !d.opts.CheckOnly && vrrpFingerprint(d.cfg) != d.vrrpKey {
-		// Changed VRRP configuration restarts the router; unchanged
-		// instances would keep their state in keepalived (not yet here).
+		// Changed VRRP configuration restarts the router; keepalived keeps
+		// the state of matched instances (not yet here).
 		d.stopRouter()
 		if err := d.startRouter(ctx); err != nil {
 			d.log.Error("vrrp restart after reload failed; restoring the previous instances", "err", err)
-			d.cfg = old
-			if err := d.startRouter(ctx); err != nil {
-				d.log.Error("vrrp could not be restored", "err", err)
+			d.cfg = old.cfg
+			d.snap.Store(old)
+			if rerr := d.startRouter(ctx); rerr != nil {
+				d.log.Error("vrrp could not be restored", "err", rerr)
 			}
 			d.ReloadsFailed.Add(1)
-			return
+			msg := err.Error()
+			d.lastReloadErr.Store(&msg)
+			return err
 		}
 	}
 	d.ReloadsOK.Add(1)
-	d.log.Info("reloaded", "hash", d.hash)
+	d.lastReloadErr.Store(nil)
+	d.log.Info("reloaded", "hash", res.Hash)
+	return nil
 }
 
 func (d *Daemon) stop() error {
+	notifySystemd("STOPPING=1")
 	d.stopRouter()
 	d.cancel()
 	if d.checksDone != nil {
@@ -261,6 +323,7 @@ func (d *Daemon) stop() error {
 		if d.opts.KeepIPVSOnStop {
 			mode = ipvs.StopKeep
 		}
+		// Logged, not returned: the stop itself went as far as it could.
 		if err := d.syncer.Stop(mode); err != nil {
 			d.log.Error("ipvs stop", "err", err)
 		}

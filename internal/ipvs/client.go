@@ -185,3 +185,45 @@ func Apply(k Kernel, op Op) error {
 	}
 	return nil
 }
+
+// ServiceStats are the kernel's counters of one service and its real
+// servers, read at scrape or status time.
+type ServiceStats struct {
+	Key   ServiceKey
+	Stats cf.Stats
+	Dests []DestStats
+}
+
+// DestStats are one real server's counters.
+type DestStats struct {
+	DestKey
+	Weight   uint32
+	Active   uint32
+	Inactive uint32
+	Stats    cf.Stats
+}
+
+// ReadStats reads every service's and real server's counters.
+func ReadStats(k Kernel) ([]ServiceStats, error) {
+	svcs, err := k.Services()
+	if isNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list IPVS services: %w", err)
+	}
+	out := make([]ServiceStats, 0, len(svcs))
+	for _, sx := range svcs {
+		ss := ServiceStats{Key: fromLib(sx.Service).ServiceKey, Stats: sx.Stats64}
+		dests, err := k.Destinations(sx.Service)
+		if err != nil && !isNotExist(err) {
+			return nil, fmt.Errorf("list destinations of %s: %w", ss.Key, err)
+		}
+		for _, dx := range dests {
+			ss.Dests = append(ss.Dests, DestStats{DestKey: DestKey{Addr: dx.Address, Port: dx.Port}, Weight: dx.Weight,
+				Active: dx.ActiveConnections, Inactive: dx.InactiveConnections, Stats: dx.Stats64})
+		}
+		out = append(out, ss)
+	}
+	return out, nil
+}

@@ -61,6 +61,10 @@ const (
 	DropAddrMismatch DropReason = "address_list_mismatch"
 )
 
+// AllDropReasons lists every reason, so counters can be exported at 0.
+var AllDropReasons = []DropReason{DropShort, DropVersion, DropType, DropChecksum, DropAddrCount, DropTTL,
+	DropAuthType, DropAuthPass, DropInterval, DropVRID, DropOwn, DropAddrMismatch}
+
 // DropError is returned by Parse for a packet that must be discarded.
 type DropError struct {
 	Reason DropReason

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/daemon"
+	"github.com/spf13/cobra"
+)
+
+const defaultSocket = "/run/lvsd/lvsd.sock"
+
+// controlClient talks HTTP over the daemon's unix socket.
+func controlClient(socket string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}}
+}
+
+func newStatusCommand() *cobra.Command {
+	var socket string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "show VRRP instances, virtual servers and real servers of the running lvsd",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := controlClient(socket).Get("http://lvsd/status")
+			if err != nil {
+				return fmt.Errorf("is lvsd running? %w", err)
+			}
+			defer resp.Body.Close()
+			var doc daemon.StatusDoc
+			if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(doc)
+			}
+			printStatus(cmd.OutOrStdout(), doc)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "control socket")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printStatus(out io.Writer, doc daemon.StatusDoc) {
+	fmt.Fprintf(out, "lvsd pid %d, config %s (hash %s), up since %s, reloads %d ok / %d failed\n",
+		doc.PID, doc.ConfigFile, doc.ConfigHash, doc.Started.Format(time.RFC3339), doc.ReloadsOK, doc.ReloadsFailed)
+	if doc.LastReloadErr != "" {
+		fmt.Fprintf(out, "last reload failed: %s\n", doc.LastReloadErr)
+	}
+	if len(doc.VRRP) > 0 {
+		fmt.Fprintln(out, "\nVRRP instances")
+		w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tINTERFACE\tVRID\tSTATE\tPRIORITY\tMASTER\tSINCE\tVIPS")
+		for _, in := range doc.VRRP {
+			prio := strconv.Itoa(in.Priority)
+			if in.Priority != in.BasePriority {
+				prio += fmt.Sprintf(" (base %d)", in.BasePriority)
+			}
+			master := in.MasterAddr
+			if in.MasterPriority > 0 {
+				master += fmt.Sprintf(" (%d)", in.MasterPriority)
+			}
+			since := ""
+			if !in.LastTransition.IsZero() {
+				since = time.Since(in.LastTransition).Round(time.Second).String()
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.Interface, in.VRID, in.State, prio, master, since, strings.Join(in.VIPs, ","))
+		}
+		w.Flush()
+	}
+	if len(doc.VirtualServers) > 0 {
+		fmt.Fprintln(out, "\nVirtual servers")
+		if doc.IPVSError != "" {
+			fmt.Fprintf(out, "(IPVS not readable: %s)\n", doc.IPVSError)
+		}
+		w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(w, "VIRTUAL SERVER\tSCHED\tMETHOD\tREAL SERVER\tWEIGHT\tKERNEL\tHEALTH\tACTIVE\tINACTIVE\tLAST CHECK\tLAST ERROR")
+		for _, vs := range doc.VirtualServers {
+			name := fmt.Sprintf("%s\t%s\t%s", vs.Name, vs.Scheduler, vs.Method)
+			if len(vs.RealServers) == 0 {
+				fmt.Fprintf(w, "%s\t-\t\t\t\t\t\t\t\n", name)
+			}
+			for _, rs := range vs.RealServers {
+				kw := "-"
+				if rs.KernelWeight != nil {
+					kw = strconv.Itoa(int(*rs.KernelWeight))
+				}
+				last := ""
+				if !rs.LastCheck.IsZero() {
+					last = time.Since(rs.LastCheck).Round(100*time.Millisecond).String() + " ago"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", name, rs.Address, rs.Weight, kw, rs.Health, rs.Active, rs.Inactive, last, rs.LastError)
+				name = "\t\t"
+			}
+		}
+		w.Flush()
+	}
+}
+
+func newReloadCommand() *cobra.Command {
+	var socket, pidFile string
+	cmd := &cobra.Command{
+		Use:   "reload",
+		Short: "reload the running lvsd's configuration (reports whether it was accepted)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pidFile != "" {
+				return signalPID(pidFile, syscall.SIGHUP)
+			}
+			resp, err := controlClient(socket).Post("http://lvsd/reload", "", nil)
+			if err != nil {
+				return fmt.Errorf("is lvsd running? %w", err)
+			}
+			defer resp.Body.Close()
+			var res struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&res)
+			if !res.OK {
+				fmt.Fprintln(cmd.ErrOrStderr(), "reload rejected, the running configuration stays:", res.Error)
+				return exitError{1}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "reloaded")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "control socket")
+	cmd.Flags().StringVarP(&pidFile, "pid", "p", "", "signal the process in this pid file instead of using the socket")
+	return cmd
+}
+
+func newStopCommand() *cobra.Command {
+	var socket, pidFile string
+	cmd := &cobra.Command{
+		Use:   "stop",
+		Short: "stop the running lvsd (priority 0 adverts, VIPs and its IPVS services removed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pidFile != "" {
+				return signalPID(pidFile, syscall.SIGTERM)
+			}
+			resp, err := controlClient(socket).Post("http://lvsd/stop", "", nil)
+			if err != nil {
+				return fmt.Errorf("is lvsd running? %w", err)
+			}
+			resp.Body.Close()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "control socket")
+	cmd.Flags().StringVarP(&pidFile, "pid", "p", "", "signal the process in this pid file instead of using the socket")
+	return cmd
+}
+
+func signalPID(file string, sig syscall.Signal) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("%s: no pid in it", file)
+	}
+	return syscall.Kill(pid, sig)
+}

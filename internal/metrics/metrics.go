@@ -1,0 +1,169 @@
+// Package metrics exposes lvsd's state to Prometheus. Everything is read
+// at scrape time from the daemon's components, so a metric can never
+// disagree with `lvsd status`.
+package metrics
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/lvsd/lvsd/internal/check"
+	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/vrrp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Source is what the collector reads; the daemon implements it.
+type Source interface {
+	VRRPStatus() []vrrp.InstanceStatus
+	CheckStatus() []check.Status
+	IPVSStats() ([]ipvs.ServiceStats, error)
+	Reloads() (ok, failed uint64)
+	ConfigHash() string
+}
+
+const ns = "lvsd"
+
+var (
+	vrrpState = prometheus.NewDesc(ns+"_vrrp_state", "VRRP instance state: 1 for the current state, 0 for the others.",
+		[]string{"instance", "interface", "vrid", "state"}, nil)
+	vrrpPriority = prometheus.NewDesc(ns+"_vrrp_priority", "Effective VRRP priority (after tracking weights).",
+		[]string{"instance", "interface", "vrid"}, nil)
+	vrrpTransitions = prometheus.NewDesc(ns+"_vrrp_transitions_total", "VRRP state transitions.",
+		[]string{"instance", "interface", "vrid"}, nil)
+	vrrpSent = prometheus.NewDesc(ns+"_vrrp_adverts_sent_total", "VRRP adverts sent.",
+		[]string{"instance", "interface", "vrid"}, nil)
+	vrrpReceived = prometheus.NewDesc(ns+"_vrrp_adverts_received_total", "VRRP adverts received and accepted.",
+		[]string{"instance", "interface", "vrid"}, nil)
+	vrrpDropped = prometheus.NewDesc(ns+"_vrrp_adverts_dropped_total", "VRRP packets dropped, by reason.",
+		[]string{"instance", "interface", "vrid", "reason"}, nil)
+	vrrpGARPs = prometheus.NewDesc(ns+"_vrrp_gratuitous_arps_sent_total", "Gratuitous ARPs sent.",
+		[]string{"instance", "interface", "vrid"}, nil)
+
+	checkUp = prometheus.NewDesc(ns+"_check_up", "Health checker result: 1 passing, 0 failing.",
+		[]string{"virtual_server", "real_server", "checker"}, nil)
+	checkDuration = prometheus.NewDesc(ns+"_check_duration_seconds", "Duration of the checker's last attempt.",
+		[]string{"virtual_server", "real_server", "checker"}, nil)
+	checkRuns = prometheus.NewDesc(ns+"_checks_total", "Checker attempts.",
+		[]string{"virtual_server", "real_server", "checker"}, nil)
+	checkFailures = prometheus.NewDesc(ns+"_check_failures_total", "Failed checker attempts.",
+		[]string{"virtual_server", "real_server", "checker"}, nil)
+
+	svcLabels     = []string{"local_address", "local_port", "local_mark", "proto"}
+	backendLabels = []string{"local_address", "local_port", "local_mark", "proto", "remote_address", "remote_port"}
+	ipvsConns     = prometheus.NewDesc(ns+"_ipvs_connections_total", "Connections scheduled by the virtual server.", svcLabels, nil)
+	ipvsInPkts    = prometheus.NewDesc(ns+"_ipvs_incoming_packets_total", "Packets in to the virtual server.", svcLabels, nil)
+	ipvsOutPkts   = prometheus.NewDesc(ns+"_ipvs_outgoing_packets_total", "Packets out of the virtual server.", svcLabels, nil)
+	ipvsInBytes   = prometheus.NewDesc(ns+"_ipvs_incoming_bytes_total", "Bytes in to the virtual server.", svcLabels, nil)
+	ipvsOutBytes  = prometheus.NewDesc(ns+"_ipvs_outgoing_bytes_total", "Bytes out of the virtual server.", svcLabels, nil)
+	beActive      = prometheus.NewDesc(ns+"_ipvs_backend_connections_active", "Active connections to the real server.", backendLabels, nil)
+	beInactive    = prometheus.NewDesc(ns+"_ipvs_backend_connections_inactive", "Inactive connections to the real server.", backendLabels, nil)
+	beWeight      = prometheus.NewDesc(ns+"_ipvs_backend_weight", "Kernel weight of the real server.", backendLabels, nil)
+	beConns       = prometheus.NewDesc(ns+"_ipvs_backend_connections_total", "Connections scheduled to the real server.", backendLabels, nil)
+	beInBytes     = prometheus.NewDesc(ns+"_ipvs_backend_incoming_bytes_total", "Bytes in to the real server.", backendLabels, nil)
+	beOutBytes    = prometheus.NewDesc(ns+"_ipvs_backend_outgoing_bytes_total", "Bytes out of the real server.", backendLabels, nil)
+	ipvsUp        = prometheus.NewDesc(ns+"_ipvs_scrape_success", "1 if the IPVS table could be read at this scrape.", nil, nil)
+
+	reloads = prometheus.NewDesc(ns+"_config_reloads_total", "Configuration reloads, by result.", []string{"result"}, nil)
+	cfgHash = prometheus.NewDesc(ns+"_config_info", "The running configuration's hash, as a label.", []string{"hash"}, nil)
+)
+
+var vrrpStates = []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOP"}
+
+// Collector implements prometheus.Collector over a Source.
+type Collector struct{ src Source }
+
+func NewCollector(src Source) *Collector { return &Collector{src: src} }
+
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs,
+		checkUp, checkDuration, checkRuns, checkFailures, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
+		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, cfgHash} {
+		ch <- d
+	}
+}
+
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, l...)
+	}
+	for _, in := range c.src.VRRPStatus() {
+		l := []string{in.Name, in.Interface, strconv.Itoa(in.VRID)}
+		for _, s := range vrrpStates {
+			v := 0.0
+			if s == in.State {
+				v = 1
+			}
+			gauge(vrrpState, v, append(l, s)...)
+		}
+		gauge(vrrpPriority, float64(in.Priority), l...)
+		counter(vrrpTransitions, float64(in.Stats.Transitions), l...)
+		counter(vrrpSent, float64(in.Stats.AdvertsSent), l...)
+		counter(vrrpReceived, float64(in.Stats.AdvertsReceived), l...)
+		counter(vrrpGARPs, float64(in.Stats.GARPsSent), l...)
+		for _, r := range vrrp.AllDropReasons {
+			counter(vrrpDropped, float64(in.Stats.Drops[r]), append(l, string(r))...)
+		}
+	}
+	for _, st := range c.src.CheckStatus() {
+		l := []string{st.Key.VS, st.Key.RS.String(), fmt.Sprintf("%s#%d", st.Key.Type, st.Key.Index)}
+		up := 0.0
+		if st.Up {
+			up = 1
+		}
+		gauge(checkUp, up, l...)
+		gauge(checkDuration, st.LastDuration.Seconds(), l...)
+		counter(checkRuns, float64(st.Checks), l...)
+		counter(checkFailures, float64(st.Failures), l...)
+	}
+	stats, err := c.src.IPVSStats()
+	if err != nil {
+		gauge(ipvsUp, 0)
+	} else {
+		gauge(ipvsUp, 1)
+		for _, s := range stats {
+			addr, port, mark, proto := "", "", "", protoName(s.Key.Protocol)
+			if s.Key.FWMark != 0 {
+				mark = strconv.FormatUint(uint64(s.Key.FWMark), 10)
+			} else {
+				addr, port = s.Key.Addr.String(), strconv.Itoa(int(s.Key.Port))
+			}
+			l := []string{addr, port, mark, proto}
+			counter(ipvsConns, float64(s.Stats.Connections), l...)
+			counter(ipvsInPkts, float64(s.Stats.IncomingPackets), l...)
+			counter(ipvsOutPkts, float64(s.Stats.OutgoingPackets), l...)
+			counter(ipvsInBytes, float64(s.Stats.IncomingBytes), l...)
+			counter(ipvsOutBytes, float64(s.Stats.OutgoingBytes), l...)
+			for _, d := range s.Dests {
+				bl := append(append([]string{}, l...), d.Addr.String(), strconv.Itoa(int(d.Port)))
+				gauge(beActive, float64(d.Active), bl...)
+				gauge(beInactive, float64(d.Inactive), bl...)
+				gauge(beWeight, float64(d.Weight), bl...)
+				counter(beConns, float64(d.Stats.Connections), bl...)
+				counter(beInBytes, float64(d.Stats.IncomingBytes), bl...)
+				counter(beOutBytes, float64(d.Stats.OutgoingBytes), bl...)
+			}
+		}
+	}
+	ok, failed := c.src.Reloads()
+	counter(reloads, float64(ok), "success")
+	counter(reloads, float64(failed), "failure")
+	gauge(cfgHash, 1, c.src.ConfigHash())
+}
+
+func protoName(p uint16) string {
+	switch p {
+	case 6:
+		return "TCP"
+	case 17:
+		return "UDP"
+	case 132:
+		return "SCTP"
+	case 0:
+		return ""
+	}
+	return strconv.Itoa(int(p))
+}
