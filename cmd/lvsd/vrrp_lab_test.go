@@ -189,7 +189,14 @@ func (l *vrrpLab) start(kind, host string, c vrrpConf) *daemonProc {
 	switch kind {
 	case "lvsd":
 		self, _ := os.Executable()
-		args = []string{self, "run", "-P", "-f", conf, "--state-dir", dir, "--debug"}
+		// A unix socket path must stay under 108 bytes: the state
+		// directory (and its control socket) gets a short one.
+		state, err := os.MkdirTemp("", "lvsd")
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		l.t.Cleanup(func() { os.RemoveAll(state) })
+		args = []string{self, "run", "-P", "-f", conf, "--state-dir", state, "--debug"}
 	case "keepalived":
 		labtest.NeedBinary(l.t, "keepalived")
 		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid"}

@@ -194,3 +194,11 @@ func (f *FakeKernel) RemoveDestination(s cf.Service, d cf.Destination) error {
 	fs.dests = append(fs.dests[:i], fs.dests[i+1:]...)
 	return nil
 }
+
+// WriteCount is Writes, read under the lock (for tests that run the
+// syncer in another goroutine).
+func (f *FakeKernel) WriteCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Writes
+}

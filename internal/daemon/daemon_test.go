@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/ipvs"
+)
+
+const baseConf = `
+virtual_server 10.0.0.1 80 {
+  protocol TCP
+  lb_algo wrr
+  lb_kind NAT
+  real_server 10.1.0.1 80 {
+    weight 3
+  }
+  real_server 10.1.0.2 80 {
+    weight 1
+  }
+}
+`
+
+// harness runs the daemon against the fake IPVS kernel, with a control
+// socket in a temporary directory.
+type harness struct {
+	t       *testing.T
+	dir     string
+	conf    string
+	kernel  *ipvs.FakeKernel
+	signals chan os.Signal
+	done    chan error
+	client  *http.Client
+}
+
+func start(t *testing.T, conf string) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &harness{t: t, dir: dir, conf: filepath.Join(dir, "keepalived.conf"), kernel: ipvs.NewFakeKernel(),
+		signals: make(chan os.Signal, 1), done: make(chan error, 1)}
+	h.write(conf)
+	sock := filepath.Join(dir, "lvsd.sock")
+	h.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	opts := Options{ConfigFile: h.conf, StateDir: dir, Log: slog.New(slog.DiscardHandler),
+		Kernel: func() (ipvs.Kernel, error) { return h.kernel, nil }}
+	go func() { h.done <- Run(context.Background(), opts, h.signals) }()
+	t.Cleanup(func() {
+		select {
+		case h.signals <- syscall.SIGTERM:
+		default:
+		}
+		<-h.done
+	})
+	h.waitWrites(3) // one service, two real servers
+	return h
+}
+
+func (h *harness) write(s string) {
+	if err := os.WriteFile(h.conf, []byte(s), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) waitWrites(n int) {
+	h.t.Helper()
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if h.kernel.WriteCount() == n {
+			return
+		}
+	}
+	h.t.Fatalf("IPVS writes: %d, want %d", h.kernel.WriteCount(), n)
+}
+
+func (h *harness) status() StatusDoc {
+	h.t.Helper()
+	resp, err := h.client.Get("http://lvsd/status")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc StatusDoc
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		h.t.Fatal(err)
+	}
+	return doc
+}
+
+func TestReloadKeepsServingOnBrokenConfig(t *testing.T) {
+	h := start(t, baseConf)
+	h.write(baseConf + "virtual_server 10.0.0.2 80 {\n  lb_kind BOGUS\n}\n")
+	h.signals <- syscall.SIGHUP
+	for end := time.Now().Add(3 * time.Second); h.status().ReloadsFailed != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("failed reload not counted")
+		}
+	}
+	doc := h.status()
+	if !strings.Contains(doc.LastReloadErr, `lb_kind "BOGUS"`) || !strings.Contains(doc.LastReloadErr, "keepalived.conf:14") {
+		t.Errorf("last reload error does not name file, line and problem: %q", doc.LastReloadErr)
+	}
+	if w := h.kernel.WriteCount(); w != 3 {
+		t.Errorf("a rejected reload wrote to IPVS: %d writes", w)
+	}
+	// The control socket's reload reports the rejection too.
+	resp, err := h.client.Post("http://lvsd/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("reload of a broken file: HTTP %d, want 422", resp.StatusCode)
+	}
+	// A good file afterwards: one write for the one changed weight.
+	h.write(strings.Replace(baseConf, "weight 1", "weight 2", 1))
+	resp, err = h.client.Post("http://lvsd/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("reload of a good file: HTTP %d", resp.StatusCode)
+	}
+	h.waitWrites(4)
+	if doc := h.status(); doc.ReloadsOK != 1 || doc.ReloadsFailed != 2 || doc.LastReloadErr != "" {
+		t.Errorf("after a good reload: ok=%d failed=%d err=%q", doc.ReloadsOK, doc.ReloadsFailed, doc.LastReloadErr)
+	}
+}
+
+func TestStopRemovesOwnServicesOnly(t *testing.T) {
+	h := start(t, baseConf)
+	h.signals <- syscall.SIGTERM
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil // for the cleanup
+	case <-time.After(3 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	table, err := ipvs.ReadTable(h.kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table) != 0 {
+		t.Errorf("services left after stop: %v", table)
+	}
+}
+
+func TestStartRefusesBrokenConfig(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "k.conf")
+	_ = os.WriteFile(conf, []byte("vrrp_instance X {\n  virtual_router_id 300\n  interface eth0\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n"), 0o644)
+	err := Run(context.Background(), Options{ConfigFile: conf, StateDir: dir, Log: slog.New(slog.DiscardHandler),
+		Kernel: func() (ipvs.Kernel, error) { return ipvs.NewFakeKernel(), nil }}, nil)
+	if err == nil || !strings.Contains(err.Error(), "k.conf:2") {
+		t.Errorf("start with a broken file: %v, want an error naming k.conf:2", err)
+	}
+}

@@ -1,0 +1,69 @@
+package metrics
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	cf "github.com/cloudflare/ipvs"
+	"github.com/lvsd/lvsd/internal/check"
+	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/vrrp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+type fakeSource struct{}
+
+func (fakeSource) VRRPStatus() []vrrp.InstanceStatus {
+	return []vrrp.InstanceStatus{{Name: "VI_1", Interface: "eth0", VRID: 51, State: "MASTER", Priority: 100, BasePriority: 100,
+		Stats: vrrp.Stats{AdvertsSent: 10, AdvertsReceived: 2, Transitions: 2, Drops: map[vrrp.DropReason]uint64{vrrp.DropAuthPass: 3}}}}
+}
+
+func (fakeSource) CheckStatus() []check.Status {
+	return []check.Status{{Key: check.Key{VS: "10.0.0.1:80/TCP", RS: netip.MustParseAddrPort("10.1.0.1:80"), Type: "TCP_CHECK"},
+		Up: true, LastDuration: 3 * time.Millisecond, Checks: 7, Failures: 1}}
+}
+
+func (fakeSource) IPVSStats() ([]ipvs.ServiceStats, error) {
+	return []ipvs.ServiceStats{{Key: ipvs.ServiceKey{Protocol: 6, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80},
+		Stats: cf.Stats{Connections: 5, IncomingBytes: 100},
+		Dests: []ipvs.DestStats{{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("10.1.0.1"), Port: 80}, Weight: 16, Active: 4}}}}, nil
+}
+
+func (fakeSource) Reloads() (uint64, uint64) { return 3, 1 }
+func (fakeSource) ConfigHash() string        { return "abc123" }
+
+// TestMetricsLint runs promtool's linter (promlint, via testutil) over a
+// full scrape and checks a few values.
+func TestMetricsLint(t *testing.T) {
+	c := NewCollector(fakeSource{})
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	want := `
+# HELP lvsd_config_reloads_total Configuration reloads, by result.
+# TYPE lvsd_config_reloads_total counter
+lvsd_config_reloads_total{result="failure"} 1
+lvsd_config_reloads_total{result="success"} 3
+# HELP lvsd_vrrp_priority Effective VRRP priority (after tracking weights).
+# TYPE lvsd_vrrp_priority gauge
+lvsd_vrrp_priority{instance="VI_1",interface="eth0",vrid="51"} 100
+# HELP lvsd_ipvs_backend_connections_active Active connections to the real server.
+# TYPE lvsd_ipvs_backend_connections_active gauge
+lvsd_ipvs_backend_connections_active{local_address="10.0.0.1",local_mark="",local_port="80",proto="TCP",remote_address="10.1.0.1",remote_port="80"} 4
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c, "lvsd_vrrp_state"); n != 5 {
+		t.Errorf("lvsd_vrrp_state has %d series, want one per state (5)", n)
+	}
+}
