@@ -34,9 +34,12 @@ bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	./scripts/bench-config.sh
 
-# Until the director-pair demo lands: validate the example configurations.
+# The director pair in the lab VM (see README): real lvsd, real IPVS, real TCP.
+DEMO_TERMINALS ?= 2000
 demo: setup build
-	@for f in configs/*.conf; do echo "== $$f"; ./$(BIN) check-config -i lvs1 "$$f" || exit 1; done
+	@mkdir -p .lab/bin
+	$(GO) build -o .lab/bin/demo ./scripts/demo
+	./scripts/lab.sh .lab/bin/demo run --lvsd $(CURDIR)/$(BIN) --config $(CURDIR)/configs/demo.conf --terminals $(DEMO_TERMINALS)
 
 clean:
 	rm -rf bin

@@ -44,7 +44,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&g.configFile, "use-file", "f", "/etc/keepalived/keepalived.conf", "configuration file (keepalived.conf syntax)")
 	root.PersistentFlags().StringVarP(&g.configID, "config-id", "i", "", "config id for @id conditional lines (default: short host name)")
-	root.AddCommand(newVersionCommand(), newCheckConfigCommand(g), newRunCommand(g), newStatusCommand(), newReloadCommand(), newStopCommand())
+	root.AddCommand(newVersionCommand(), newCheckConfigCommand(g), newRunCommand(g), newStatusCommand(), newReloadCommand(), newStopCommand(), newRealServerCommand())
 	return root
 }
 

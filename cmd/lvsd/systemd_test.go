@@ -13,7 +13,6 @@ import (
 // TestSystemdUnitVerifies runs `systemd-analyze verify` on configs/lvsd.service,
 // with /usr/sbin/lvsd pointed at this build (verify checks that it exists).
 func TestSystemdUnitVerifies(t *testing.T) {
-	tool := labtest.NeedBinary(t, "systemd-analyze")
 	unit, err := os.ReadFile(filepath.Join(labtest.RepoRoot(t), "configs", "lvsd.service"))
 	if err != nil {
 		t.Fatal(err)
@@ -23,10 +22,20 @@ func TestSystemdUnitVerifies(t *testing.T) {
 			t.Errorf("unit lacks %s", want)
 		}
 	}
+	verifyUnit(t, "lvsd.service")
+	verifyUnit(t, "lvsd-realserver.service")
+}
+
+func verifyUnit(t *testing.T, name string) {
+	tool := labtest.NeedBinary(t, "systemd-analyze")
+	unit, err := os.ReadFile(filepath.Join(labtest.RepoRoot(t), "configs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
 	self, _ := os.Executable()
 	dir := t.TempDir()
 	body := strings.ReplaceAll(string(unit), "/usr/sbin/lvsd", self)
-	path := filepath.Join(dir, "lvsd.service")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +43,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	// verify reports unrelated units of the host too; only ours matters.
 	var ours []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "lvsd.service") {
+		if strings.Contains(l, name) {
 			ours = append(ours, l)
 		}
 	}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// TestBenchVRRPFailover is `make bench`'s failover benchmark (LVSD_BENCH=1):
+// 20 SIGKILLs of the master, priorities 100/90, for lvsd pairs and
+// keepalived pairs in the same run. It measures kill -> VIP on the backup
+// (rtnetlink address event in its namespace) and kill -> first gratuitous
+// ARP from the backup seen by a client (tshark timestamps).
+func TestBenchVRRPFailover(t *testing.T) {
+	if os.Getenv("LVSD_BENCH") != "1" {
+		t.Skip("benchmark: run with LVSD_BENCH=1 (make bench)")
+	}
+	rounds := 20
+	type result struct{ vip, garp []time.Duration }
+	cases := []struct {
+		kind string
+		conf vrrpConf
+	}{
+		{"lvsd", vrrpConf{auth: true}},
+		{"keepalived", vrrpConf{auth: true}},
+		{"lvsd", vrrpConf{version: 3, interval: "0.05"}},
+		{"keepalived", vrrpConf{version: 3, interval: "0.05"}},
+	}
+	results := map[string]result{}
+	for _, c := range cases {
+		name := fmt.Sprintf("%s v%d advert_int %s", c.kind, max(c.conf.version, 2), map[bool]string{true: c.conf.interval, false: "1"}[c.conf.interval != ""])
+		t.Run(name, func(t *testing.T) {
+			l := newVRRPLab(t, "d1", "d2", "cl")
+			backupConf, masterConf := c.conf, c.conf
+			backupConf.priority, masterConf.priority = 90, 100
+			l.start(c.kind, "d2", backupConf)
+			handle, err := netns.GetFromName(l.ns("d2"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer handle.Close()
+			var res result
+			d2mac := l.mac("d2")
+			for i := range rounds {
+				d1 := l.start(c.kind, "d1", masterConf)
+				l.waitFor("d1 master, d2 backup", 15*time.Second, func() bool { return l.hasVIP("d1") && !l.hasVIP("d2") })
+				time.Sleep(300 * time.Millisecond)
+				updates := make(chan netlink.AddrUpdate, 16)
+				done := make(chan struct{})
+				if err := netlink.AddrSubscribeWithOptions(updates, done, netlink.AddrSubscribeOptions{Namespace: &handle}); err != nil {
+					t.Fatal(err)
+				}
+				capt := startCapture(t, l, "cl", "arp")
+				killed := time.Now()
+				_ = d1.cmd.Process.Kill()
+				var vipAt time.Time
+				deadline := time.After(10 * time.Second)
+			wait:
+				for {
+					select {
+					case u := <-updates:
+						if u.NewAddr && u.LinkAddress.IP.Equal(net.ParseIP(labVIP)) {
+							vipAt = time.Now()
+							break wait
+						}
+					case <-deadline:
+						t.Fatal("no VIP on d2 within 10 s")
+					}
+				}
+				close(done)
+				_ = d1.cmd.Wait()
+				time.Sleep(300 * time.Millisecond)
+				var garpAt time.Time
+				for _, f := range capt.stop() {
+					if a, ok := parseARP(f.data); ok && a.senderIP == labVIP && a.senderMAC == d2mac && f.at.After(killed) {
+						garpAt = f.at
+						break
+					}
+				}
+				if garpAt.IsZero() {
+					t.Fatalf("round %d: no GARP from d2", i)
+				}
+				res.vip = append(res.vip, vipAt.Sub(killed))
+				res.garp = append(res.garp, garpAt.Sub(killed))
+			}
+			results[name] = res
+			slices.Sort(res.vip)
+			slices.Sort(res.garp)
+			t.Logf("%s: kill->VIP p50 %s p99 %s max %s; kill->GARP p50 %s p99 %s", name,
+				res.vip[len(res.vip)/2], res.vip[len(res.vip)*99/100], res.vip[len(res.vip)-1], res.garp[len(res.garp)/2], res.garp[len(res.garp)*99/100])
+		})
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-34s %10s %10s %10s %10s %12s\n", "failover (20 x SIGKILL)", "VIP p50", "VIP p99", "GARP p50", "GARP p99", "master-down")
+	for _, c := range cases {
+		name := fmt.Sprintf("%s v%d advert_int %s", c.kind, max(c.conf.version, 2), map[bool]string{true: c.conf.interval, false: "1"}[c.conf.interval != ""])
+		r, ok := results[name]
+		if !ok {
+			continue
+		}
+		md := masterDown(90)
+		if c.conf.interval == "0.05" {
+			md = 150*time.Millisecond + time.Duration((256-90)*5/256)*10*time.Millisecond
+		}
+		p := func(d []time.Duration, q int) time.Duration {
+			return d[min(len(d)-1, len(d)*q/100)].Round(100 * time.Microsecond)
+		}
+		fmt.Fprintf(&b, "%-34s %10s %10s %10s %10s %12s\n", name, p(r.vip, 50), p(r.vip, 99), p(r.garp, 50), p(r.garp, 99), md)
+	}
+	t.Log(b.String())
+}
