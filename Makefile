@@ -30,9 +30,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: setup
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Each benchmark measures keepalived in the same run; read the ratios.
+bench: setup build
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	./scripts/bench-config.sh
+	LVSD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchVRRPFailover$$' -v ./cmd/lvsd | grep -E '^\s+(bench_vrrp_test|failover|lvsd|keepalived)|^(---|ok|FAIL)'
+	./scripts/bench-lab.sh
 
 # The director pair in the lab VM (see README): real lvsd, real IPVS, real TCP.
 DEMO_TERMINALS ?= 2000

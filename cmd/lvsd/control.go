@@ -67,6 +67,9 @@ func printStatus(out io.Writer, doc daemon.StatusDoc) {
 	if doc.LastReloadErr != "" {
 		fmt.Fprintf(out, "last reload failed: %s\n", doc.LastReloadErr)
 	}
+	for _, a := range doc.SysctlAdvice {
+		fmt.Fprintf(out, "sysctl: %s\n", a)
+	}
 	if len(doc.VRRP) > 0 {
 		fmt.Fprintln(out, "\nVRRP instances")
 		w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)

@@ -215,3 +215,73 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestVMStopWith30000RealServers: SIGTERM of a director with 30,000 checked
+// real servers (300 virtual servers x 100) exits within 2 s and removes
+// its services.
+func TestVMStopWith30000RealServers(t *testing.T) {
+	labtest.RequireVM(t)
+	labtest.NeedBinary(t, "ipvsadm")
+	_ = exec.Command("ipvsadm", "-C").Run()
+	var b strings.Builder
+	for v := range 300 {
+		fmt.Fprintf(&b, "virtual_server 10.70.%d.%d 80 {\n  delay_loop 5\n  lb_kind DR\n  protocol TCP\n", v/250, v%250+1)
+		for r := range 100 {
+			fmt.Fprintf(&b, "  real_server 10.%d.%d.%d 80 {\n    TCP_CHECK {\n      connect_ip 127.0.0.1\n      connect_port 9\n      connect_timeout 2\n    }\n  }\n", 71+v/250, v%250, r+1)
+		}
+		b.WriteString("}\n")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "big.conf")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "run", "-C", "-f", conf, "--state-dir", dir, "--metrics-addr", "")
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() { _ = cmd.Process.Kill(); <-exited }()
+	for !strings.Contains(log.String(), "lvsd started") {
+		select {
+		case <-exited:
+			t.Fatalf("lvsd exited:\n%s", log.String())
+		default:
+		}
+		if time.Since(start) > 240*time.Second {
+			t.Fatalf("not started in 240 s:\n%s", log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("started with 30,000 real servers in %s", time.Since(start).Round(time.Millisecond))
+	// Let the checkers run (every real server fails: port 9 refuses).
+	time.Sleep(5 * time.Second)
+	stop := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		// A goroutine dump says where it is stuck.
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		<-exited
+		l := log.String()
+		if i := strings.Index(l, "goroutine "); i >= 0 {
+			l = l[i:]
+		}
+		t.Fatalf("no exit within 10 s of SIGTERM:\n%s", l[:min(len(l), 20000)])
+	}
+	took := time.Since(stop)
+	t.Logf("SIGTERM with 30,000 real servers: exited after %s; %s", took.Round(time.Millisecond), grepLines(log.String(), "msg=stop"))
+	if took > 2*time.Second {
+		t.Errorf("exit took %s, want under 2 s", took)
+	}
+	if s := ipvsadmList(t); strings.Contains(s, "-A") {
+		t.Errorf("%d services left behind", strings.Count(s, "-A"))
+	}
+}

@@ -51,6 +51,11 @@ keepalived's director flags are accepted: -P, -C, -p, -l, -D, -n.`,
 	f.BoolVarP(&logDetail, "log-detail", "D", false, "detailed logging")
 	f.BoolVarP(&noFork, "dont-fork", "n", true, "stay in the foreground (always; accepted for keepalived compatibility)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	// keepalived's child-process pid files: one process here, accepted so
+	// that existing unit files and scripts keep working.
+	var ignoredPid string
+	f.StringVarP(&ignoredPid, "vrrp_pid", "r", "", "accepted for keepalived compatibility (lvsd has no VRRP child)")
+	f.StringVarP(&ignoredPid, "checkers_pid", "c", "", "accepted for keepalived compatibility (lvsd has no checker child)")
 	f.BoolVar(&debug, "debug", false, "debug logging")
 	return cmd
 }

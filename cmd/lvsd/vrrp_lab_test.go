@@ -126,6 +126,7 @@ type vrrpConf struct {
 	auth      bool
 	version   int
 	interval  string
+	extra     string // more lines inside vrrp_instance
 }
 
 func (c vrrpConf) render() string {
@@ -142,6 +143,7 @@ func (c vrrpConf) render() string {
 	if c.nopreempt {
 		b.WriteString("  nopreempt\n")
 	}
+	b.WriteString(c.extra)
 	if c.auth {
 		b.WriteString("  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }\n")
 	}
@@ -152,6 +154,7 @@ func (c vrrpConf) render() string {
 type daemonProc struct {
 	kind string
 	host string
+	conf string
 	cmd  *exec.Cmd
 	log  *syncBuffer
 }
@@ -203,7 +206,7 @@ func (l *vrrpLab) start(kind, host string, c vrrpConf) *daemonProc {
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", l.ns(host)}, args...)...)
 	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
-	p := &daemonProc{kind: kind, host: host, cmd: cmd, log: &syncBuffer{}}
+	p := &daemonProc{kind: kind, host: host, conf: conf, cmd: cmd, log: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		l.t.Fatal(err)
@@ -382,4 +385,36 @@ func TestVRRPInteropWithKeepalived(t *testing.T) {
 		l.waitFor("both become master", masterDown(90)+2*time.Second, func() bool { return l.hasVIP("d1") && l.hasVIP("d2") })
 		l.waitFor("lvsd logs the auth drop", 3*time.Second, func() bool { return strings.Contains(d1.log.String(), "auth_type_mismatch") })
 	})
+}
+
+// TestVRRPReloadKeepsState: a SIGHUP that changes the master's VRRP
+// section (priority, GARP refresh) keeps the instance MASTER without a
+// transition; the VIP never leaves and the backup never takes it.
+func TestVRRPReloadKeepsState(t *testing.T) {
+	l := newVRRPLab(t, "d1", "d2")
+	d1 := l.start("lvsd", "d1", vrrpConf{priority: 100, auth: true})
+	l.start("lvsd", "d2", vrrpConf{priority: 90, auth: true})
+	l.waitFor("d1 becomes master", masterDown(100)+time.Second, func() bool { return l.hasVIP("d1") && !l.hasVIP("d2") })
+	changed := vrrpConf{priority: 110, auth: true, extra: "  garp_master_refresh 30\n"}
+	if err := os.WriteFile(d1.conf, []byte(changed.render()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = d1.cmd.Process.Signal(syscall.SIGHUP)
+	l.waitFor("reload logged", 3*time.Second, func() bool { return strings.Contains(d1.log.String(), "kept across reload") })
+	l.holds("d1 keeps the VIP through the reload, d2 never takes it", masterDown(90)+time.Second, func() bool {
+		m := l.masters("d1", "d2")
+		return len(m) == 1 && m[0] == "d1"
+	})
+	logText := d1.log.String()
+	after := logText[strings.Index(logText, "kept across reload"):]
+	if strings.Contains(after, "state=BACKUP") || strings.Contains(after, "state=STOP") {
+		t.Errorf("the instance changed state across the reload:\n%s", after)
+	}
+	// A reload that drops the instance stops it as a shutdown would.
+	if err := os.WriteFile(d1.conf, []byte("global_defs {\n  router_id lab\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = d1.cmd.Process.Signal(syscall.SIGHUP)
+	took := l.waitFor("d2 takes over when d1's instance is removed by reload", masterDown(90), func() bool { return l.hasVIP("d2") && !l.hasVIP("d1") })
+	t.Logf("instance removed by reload: d2 master after %s (priority 0 advert, skew %s)", took.Round(time.Millisecond), skew(90))
 }

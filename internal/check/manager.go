@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"sort"
@@ -103,6 +104,7 @@ type Manager struct {
 	rsCfg  map[rsKey]*config.RealServer
 	quorum map[string]bool
 	vsCfg  map[string]*config.VirtualServer
+	byRS   map[rsKey][]*checkState
 	gen    int
 	wake   chan struct{}
 }
@@ -198,78 +200,114 @@ func (m *Manager) poke() {
 	}
 }
 
-// recompute derives real-server and quorum state from the checkers;
-// it reports whether anything changed. m.mu is held.
+// recompute derives every real server's and quorum's state from the
+// checkers (after Update); it reports whether anything changed. m.mu is
+// held.
 func (m *Manager) recompute() bool {
-	up := map[rsKey]bool{}
-	weight := map[rsKey]int{}
-	for rk := range m.rsCfg {
-		up[rk] = true
-	}
+	m.byRS = map[rsKey][]*checkState{}
 	for _, st := range m.checks {
-		rk := st.key.rs()
-		if !st.tr.up {
-			up[rk] = false
-		}
-		if st.tr.weight >= 0 {
-			weight[rk] = st.tr.weight
-		}
+		m.byRS[st.key.rs()] = append(m.byRS[st.key.rs()], st)
 	}
 	changed := false
-	for rk, u := range up {
-		if prev, ok := m.rsUp[rk]; ok && prev != u {
-			changed = true
-			m.log.Info("real server", "virtual_server", rk.VS, "real_server", rk.RS.String(), "up", u)
-			if rs := m.rsCfg[rk]; rs != nil {
-				if s := map[bool]*config.Script{true: rs.NotifyUp, false: rs.NotifyDown}[u]; s != nil {
-					m.script(s)
-				}
-			}
-		}
-	}
-	if len(up) != len(m.rsUp) {
-		changed = true
-	}
-	for rk, w := range weight {
-		if m.weight[rk] != w {
+	for rk := range m.rsUp {
+		if _, ok := m.rsCfg[rk]; !ok {
+			delete(m.rsUp, rk)
+			delete(m.weight, rk)
 			changed = true
 		}
 	}
-	m.rsUp, m.weight = up, weight
-	// Quorum with hysteresis: lost below quorum-hysteresis, regained at
-	// quorum+hysteresis, as keepalived counts it.
-	for key, vs := range m.vsCfg {
-		alive := 0
-		for _, rs := range vs.RealServers {
-			rk := rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}
-			if up[rk] {
-				w := rs.Weight
-				if dw, ok := weight[rk]; ok {
-					w = dw
-				}
-				alive += w
-			}
-		}
-		prev, known := m.quorum[key]
-		now := prev
-		switch {
-		case !known:
-			now = alive >= vs.Quorum
-		case prev && alive < vs.Quorum-vs.Hysteresis:
-			now = false
-		case !prev && alive >= vs.Quorum+vs.Hysteresis:
-			now = true
-		}
-		m.quorum[key] = now
-		if known && now != prev {
+	for rk := range m.rsCfg {
+		if m.recomputeRS(rk) {
 			changed = true
-			m.log.Info("quorum", "virtual_server", key, "up", now, "alive_weight", alive)
-			if s := map[bool]*config.Script{true: vs.QuorumUp, false: vs.QuorumDown}[now]; s != nil {
+		}
+	}
+	for key := range m.quorum {
+		if _, ok := m.vsCfg[key]; !ok {
+			delete(m.quorum, key)
+		}
+	}
+	for key := range m.vsCfg {
+		if m.recomputeQuorum(key) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+// recomputeRS derives one real server's state from its checkers: up when
+// all pass; misc_dynamic sets its weight. It runs notify_up/notify_down
+// on a change. m.mu is held.
+func (m *Manager) recomputeRS(rk rsKey) bool {
+	up, weight, hasWeight := true, 0, false
+	for _, st := range m.byRS[rk] {
+		if !st.tr.up {
+			up = false
+		}
+		if st.tr.weight >= 0 {
+			weight, hasWeight = st.tr.weight, true
+		}
+	}
+	prev, known := m.rsUp[rk]
+	changed := !known || prev != up
+	m.rsUp[rk] = up
+	if known && prev != up {
+		m.log.Info("real server", "virtual_server", rk.VS, "real_server", rk.RS.String(), "up", up)
+		if rs := m.rsCfg[rk]; rs != nil {
+			if s := map[bool]*config.Script{true: rs.NotifyUp, false: rs.NotifyDown}[up]; s != nil {
 				m.script(s)
 			}
 		}
 	}
+	if hasWeight {
+		if old, ok := m.weight[rk]; !ok || old != weight {
+			changed = true
+		}
+		m.weight[rk] = weight
+	} else if _, ok := m.weight[rk]; ok {
+		delete(m.weight, rk)
+		changed = true
+	}
 	return changed
+}
+
+// recomputeQuorum applies quorum with hysteresis to one virtual server:
+// lost below quorum-hysteresis, regained at quorum+hysteresis, as
+// keepalived counts it. m.mu is held.
+func (m *Manager) recomputeQuorum(key string) bool {
+	vs := m.vsCfg[key]
+	if vs == nil {
+		return false
+	}
+	alive := 0
+	for _, rs := range vs.RealServers {
+		rk := rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}
+		if m.rsUp[rk] {
+			w := rs.Weight
+			if dw, ok := m.weight[rk]; ok {
+				w = dw
+			}
+			alive += w
+		}
+	}
+	prev, known := m.quorum[key]
+	now := prev
+	switch {
+	case !known:
+		now = alive >= vs.Quorum
+	case prev && alive < vs.Quorum-vs.Hysteresis:
+		now = false
+	case !prev && alive >= vs.Quorum+vs.Hysteresis:
+		now = true
+	}
+	m.quorum[key] = now
+	if known && now != prev {
+		m.log.Info("quorum", "virtual_server", key, "up", now, "alive_weight", alive)
+		if s := map[bool]*config.Script{true: vs.QuorumUp, false: vs.QuorumDown}[now]; s != nil {
+			m.script(s)
+		}
+		return true
+	}
+	return false
 }
 
 func (m *Manager) script(s *config.Script) {
@@ -461,7 +499,14 @@ func (m *Manager) handle(r result) {
 	}
 	st.next = time.Now().Add(next)
 	heap.Push(&m.queue, st)
-	changed := trChanged && m.recompute()
+	changed := false
+	if trChanged {
+		rk := st.key.rs()
+		changed = m.recomputeRS(rk)
+		if m.recomputeQuorum(rk.VS) {
+			changed = true // the sorry server comes or goes
+		}
+	}
 	m.mu.Unlock()
 	if changed {
 		m.changed()
@@ -491,4 +536,34 @@ func (h *checkHeap) Pop() any {
 	st.index = -1
 	*h = old[:len(old)-1]
 	return st
+}
+
+// Snapshot is the checkers' verdicts at one moment, read without locks:
+// building a 30,000-real-server table must not contend with the checkers.
+type Snapshot struct {
+	up     map[rsKey]bool
+	weight map[rsKey]int
+	quorum map[string]bool
+}
+
+// Snapshot copies the current state.
+func (m *Manager) Snapshot() *Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &Snapshot{up: maps.Clone(m.rsUp), weight: maps.Clone(m.weight), quorum: maps.Clone(m.quorum)}
+}
+
+func (s *Snapshot) RealServerUp(vs *config.VirtualServer, rs *config.RealServer) bool {
+	up, ok := s.up[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
+	return !ok || up
+}
+
+func (s *Snapshot) RealServerWeight(vs *config.VirtualServer, rs *config.RealServer) (int, bool) {
+	w, ok := s.weight[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
+	return w, ok
+}
+
+func (s *Snapshot) QuorumUp(vs *config.VirtualServer) bool {
+	up, ok := s.quorum[vs.Key()]
+	return !ok || up
 }

@@ -31,6 +31,7 @@ type StatusDoc struct {
 	ReloadsOK      uint64                `json:"reloads_ok"`
 	ReloadsFailed  uint64                `json:"reloads_failed"`
 	LastReloadErr  string                `json:"last_reload_error,omitempty"`
+	SysctlAdvice   []string              `json:"sysctl_advice,omitempty"`
 	VRRP           []vrrp.InstanceStatus `json:"vrrp_instances"`
 	VirtualServers []VSStatus            `json:"virtual_servers"`
 	IPVSError      string                `json:"ipvs_error,omitempty"`
@@ -89,8 +90,9 @@ func (d *Daemon) ConfigHash() string {
 }
 
 type snapshot struct {
-	cfg  *config.Config
-	hash string
+	cfg    *config.Config
+	hash   string
+	advice []string
 }
 
 // Status assembles the status document; safe from any goroutine.
@@ -104,7 +106,7 @@ func (d *Daemon) Status() StatusDoc {
 	if s == nil {
 		return doc
 	}
-	doc.ConfigHash = s.hash
+	doc.ConfigHash, doc.SysctlAdvice = s.hash, s.advice
 	checks := map[string][]check.Status{}
 	for _, st := range d.CheckStatus() {
 		k := st.Key.VS + "|" + st.Key.RS.String()
@@ -217,6 +219,7 @@ func (d *Daemon) serveControl(ctx context.Context, path string) error {
 		_ = json.NewEncoder(w).Encode(res)
 	})
 	mux.HandleFunc("POST /stop", func(w http.ResponseWriter, r *http.Request) {
+		d.stopNow()
 		select {
 		case d.stopReq <- struct{}{}:
 		default:

@@ -58,13 +58,20 @@ type Daemon struct {
 	router     *vrrp.Router
 	routerDone chan error
 	syncer     *ipvs.Syncer
-	kernel     ipvs.Kernel
-	checks     *check.Manager
-	checksDone chan struct{}
-	healthChg  chan struct{}
-	reloadReq  chan chan error
-	stopReq    chan struct{}
-	cancel     context.CancelFunc
+	// lastDesired is the table last reconciled, so that a health change
+	// reconciles only the services it changed.
+	lastDesired ipvs.Table
+	kernel      ipvs.Kernel
+	checks      *check.Manager
+	checksDone  chan struct{}
+	healthChg   chan struct{}
+	reloadReq   chan chan error
+	stopReq     chan struct{}
+	cancel      context.CancelFunc
+	// stopping ends when a stop is asked for, from any goroutine, so that
+	// a long IPVS reconcile gives way at once.
+	stopping context.Context
+	stopNow  context.CancelFunc
 
 	snap          atomic.Pointer[snapshot]
 	routerRef     atomic.Pointer[vrrp.Router]
@@ -105,6 +112,8 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	}
 	ctx, d.cancel = context.WithCancel(ctx)
 	defer d.cancel()
+	d.stopping, d.stopNow = context.WithCancel(ctx)
+	defer d.stopNow()
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
@@ -132,6 +141,31 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 		"vrrp_instances", len(d.cfg.Instances), "virtual_servers", len(d.cfg.VirtualServers))
 	notifySystemd("READY=1\nSTATUS=serving " + res.Hash)
 
+	// Signals are read here, not in the loop below, so that SIGTERM can
+	// interrupt a reconcile in progress.
+	hup, term := make(chan struct{}, 1), make(chan os.Signal, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case sig := <-signals:
+				switch sig {
+				case syscall.SIGHUP:
+					select {
+					case hup <- struct{}{}:
+					default:
+					}
+				case syscall.SIGTERM, syscall.SIGINT:
+					d.stopNow()
+					select {
+					case term <- sig:
+					default:
+					}
+				}
+			}
+		}
+	}()
 	repair := time.NewTicker(opts.RepairInterval)
 	defer repair.Stop()
 	watchdog := watchdogTicker()
@@ -154,16 +188,14 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 		case reply := <-d.reloadReq:
 			reply <- d.reload(ctx)
 		case <-d.stopReq:
+			d.stopNow()
 			d.log.Info("stopping", "reason", "control socket")
 			return d.stop()
-		case sig := <-signals:
-			switch sig {
-			case syscall.SIGHUP:
-				_ = d.reload(ctx)
-			case syscall.SIGTERM, syscall.SIGINT:
-				d.log.Info("stopping", "signal", sig.String())
-				return d.stop()
-			}
+		case <-hup:
+			_ = d.reload(ctx)
+		case sig := <-term:
+			d.log.Info("stopping", "signal", sig.String())
+			return d.stop()
 		}
 	}
 }
@@ -189,7 +221,14 @@ func (d *Daemon) load() (*config.Result, error) {
 
 func (d *Daemon) setConfig(res *config.Result) {
 	d.cfg = res.Config
-	d.snap.Store(&snapshot{cfg: res.Config, hash: res.Hash})
+	var advice []string
+	if !d.opts.VRRPOnly {
+		advice = sysctlAdvice(res.Config, readProcSys)
+		for _, a := range advice {
+			d.log.Warn("sysctl", "advice", a)
+		}
+	}
+	d.snap.Store(&snapshot{cfg: res.Config, hash: res.Hash, advice: advice})
 }
 
 func (d *Daemon) start(ctx context.Context, res *config.Result) error {
@@ -240,6 +279,30 @@ func (d *Daemon) startRouter(ctx context.Context) error {
 	return nil
 }
 
+// handOver moves VRRP from the running router to next (nil when the new
+// configuration has no instances): instances matched by VRID, interface
+// and family carry their state over, others start or stop.
+func (d *Daemon) handOver(ctx context.Context, next *vrrp.Router) {
+	var handoff *vrrp.Handoff
+	if d.router != nil {
+		keep := map[vrrp.InstanceKey]bool{}
+		if next != nil {
+			keep = next.Keys()
+		}
+		handoff = d.router.StopHandingOver(keep)
+		d.router, d.routerDone = nil, nil
+		d.routerRef.Store(nil)
+	}
+	d.vrrpKey = vrrpFingerprint(d.cfg)
+	if next == nil {
+		return
+	}
+	next.Adopt(handoff)
+	d.router, d.routerDone = next, make(chan error, 1)
+	d.routerRef.Store(next)
+	go func(done chan error) { done <- next.Run(ctx) }(d.routerDone)
+}
+
 func (d *Daemon) stopRouter() {
 	if d.router == nil {
 		return
@@ -255,32 +318,59 @@ func (d *Daemon) reconcileIPVS(why string) {
 	}
 	var health ipvs.Health
 	if d.checks != nil {
-		health = d.checks
+		health = d.checks.Snapshot()
 	}
-	st, err := d.syncer.Reconcile(ipvs.DesiredTable(d.cfg, health))
-	if err != nil {
-		d.log.Error("ipvs reconcile", "why", why, "err", err)
+	desired := ipvs.DesiredTable(d.cfg, health)
+	var st ipvs.Stats
+	var err error
+	changed, removed := ipvs.ChangedServices(d.lastDesired, desired)
+	if why == "health" && d.lastDesired != nil && !removed {
+		// A health change touches its own services only.
+		if len(changed) == 0 {
+			return
+		}
+		st, err = d.syncer.ReconcileServices(d.stopping, desired, changed)
+	} else {
+		st, err = d.syncer.ReconcileContext(d.stopping, desired)
+	}
+	if d.stopping.Err() != nil {
 		return
 	}
+	if err != nil {
+		d.log.Error("ipvs reconcile", "why", why, "err", err)
+		d.lastDesired = nil // next time, read everything
+		return
+	}
+	d.lastDesired = desired
 	if len(st.LastOps) > 0 || why != "repair" {
 		d.log.Info("ipvs reconciled", "why", why, "writes", len(st.LastOps))
 	}
 }
 
 // reload applies a new configuration, or keeps the old one if the new one
-// does not load.
+// does not load. Everything that can fail (parsing, validation, opening
+// VRRP sockets) happens before anything running is touched.
 func (d *Daemon) reload(ctx context.Context) error {
 	notifySystemd(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicMicros()))
 	defer notifySystemd("READY=1")
-	res, err := d.load()
-	if err != nil {
+	fail := func(err error) error {
 		d.ReloadsFailed.Add(1)
 		msg := err.Error()
 		d.lastReloadErr.Store(&msg)
 		d.log.Error("reload rejected; the running configuration stays", "err", err)
 		return err
 	}
-	old := d.snap.Load()
+	res, err := d.load()
+	if err != nil {
+		return fail(err)
+	}
+	vrrpChanged := !d.opts.CheckOnly && vrrpFingerprint(res.Config) != d.vrrpKey
+	var next *vrrp.Router
+	if vrrpChanged && len(res.Config.Instances) > 0 {
+		if next, err = vrrp.NewRouter(res.Config, d.opts.Platform(res.Config), d.log); err != nil {
+			return fail(fmt.Errorf("vrrp: %w", err))
+		}
+	}
 	d.setConfig(res)
 	if d.checks != nil {
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
@@ -288,22 +378,8 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 	}
 	d.reconcileIPVS("reload")
-	if !d.opts.CheckOnly && vrrpFingerprint(d.cfg) != d.vrrpKey {
-		// Changed VRRP configuration restarts the router; keepalived keeps
-		// the state of matched instances (not yet here).
-		d.stopRouter()
-		if err := d.startRouter(ctx); err != nil {
-			d.log.Error("vrrp restart after reload failed; restoring the previous instances", "err", err)
-			d.cfg = old.cfg
-			d.snap.Store(old)
-			if rerr := d.startRouter(ctx); rerr != nil {
-				d.log.Error("vrrp could not be restored", "err", rerr)
-			}
-			d.ReloadsFailed.Add(1)
-			msg := err.Error()
-			d.lastReloadErr.Store(&msg)
-			return err
-		}
+	if vrrpChanged {
+		d.handOver(ctx, next)
 	}
 	d.ReloadsOK.Add(1)
 	d.lastReloadErr.Store(nil)
@@ -313,11 +389,15 @@ func (d *Daemon) reload(ctx context.Context) error {
 
 func (d *Daemon) stop() error {
 	notifySystemd("STOPPING=1")
+	start := time.Now()
+	d.stopNow()
 	d.stopRouter()
+	vrrpDone := time.Now()
 	d.cancel()
 	if d.checksDone != nil {
 		<-d.checksDone
 	}
+	checksDone := time.Now()
 	if d.syncer != nil {
 		mode := ipvs.StopRemoveOwn
 		if d.opts.KeepIPVSOnStop {
@@ -328,7 +408,8 @@ func (d *Daemon) stop() error {
 			d.log.Error("ipvs stop", "err", err)
 		}
 	}
-	d.log.Info("stopped")
+	d.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond), "vrrp", vrrpDone.Sub(start).Round(time.Millisecond),
+		"checks", checksDone.Sub(vrrpDone).Round(time.Millisecond), "ipvs", time.Since(checksDone).Round(time.Millisecond))
 	return nil
 }
 

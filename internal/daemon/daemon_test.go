@@ -168,3 +168,39 @@ func TestStartRefusesBrokenConfig(t *testing.T) {
 		t.Errorf("start with a broken file: %v, want an error naming k.conf:2", err)
 	}
 }
+
+func TestSysctlAdvice(t *testing.T) {
+	h := start(t, baseConf)
+	_ = h
+	cfgText := baseConf + `
+virtual_server 10.0.0.3 443 {
+  protocol TCP
+  lb_kind DR
+  persistence_timeout 300
+  real_server 10.0.0.3 443 {
+    inhibit_on_failure
+    TCP_CHECK {
+    }
+  }
+  real_server 10.0.0.4 443 {
+    TCP_CHECK {
+    }
+  }
+}`
+	h.write(cfgText)
+	res, err := (&Daemon{opts: Options{ConfigFile: h.conf}, log: slog.New(slog.DiscardHandler)}).load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := func(string) (string, bool) { return "0", true }
+	got := strings.Join(sysctlAdvice(res.Config, zero), "\n")
+	for _, want := range []string{"net.ipv4.ip_forward is 0", "expire_nodest_conn is 0", "expire_quiescent_template is 0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("advice lacks %q:\n%s", want, got)
+		}
+	}
+	one := func(string) (string, bool) { return "1", true }
+	if a := sysctlAdvice(res.Config, one); len(a) != 0 {
+		t.Errorf("advice with every sysctl set: %v", a)
+	}
+}

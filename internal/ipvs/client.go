@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -119,6 +120,12 @@ func destFromLib(d cf.Destination) Dest {
 // ReadTable reads the whole kernel table. The library reports an empty list
 // as an error; that is an empty table, not a failure.
 func ReadTable(k Kernel) (Table, error) {
+	return ReadTableContext(context.Background(), k)
+}
+
+// ReadTableContext is ReadTable that gives up between services once ctx
+// is done: a big table takes a while to read.
+func ReadTableContext(ctx context.Context, k Kernel) (Table, error) {
 	svcs, err := k.Services()
 	if isNotExist(err) {
 		return Table{}, nil
@@ -128,6 +135,9 @@ func ReadTable(k Kernel) (Table, error) {
 	}
 	t := Table{}
 	for _, sx := range svcs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		s := fromLib(sx.Service)
 		dests, err := k.Destinations(sx.Service)
 		if err != nil && !isNotExist(err) {

@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"context"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -332,4 +333,56 @@ func mustRead(t *testing.T, k Kernel) Table {
 		t.Fatal(err)
 	}
 	return tab
+}
+
+func TestReconcileServicesTouchesOnlyTheChangedService(t *testing.T) {
+	k := NewFakeKernel()
+	s := NewSyncer(k, nil, "", false)
+	before := DesiredTable(mustConfig(t, seedDirector), nil)
+	if _, err := s.Reconcile(before); err != nil {
+		t.Fatal(err)
+	}
+	after := DesiredTable(mustConfig(t, strings.Replace(seedDirector, "weight 12", "weight 13", 1)), nil)
+	changed, removed := ChangedServices(before, after)
+	if len(changed) != 1 || removed {
+		t.Fatalf("ChangedServices: %v removed=%v, want one service", changed, removed)
+	}
+	k.Writes = 0
+	if _, err := s.ReconcileServices(context.Background(), after, changed); err != nil || k.Writes != 1 {
+		t.Fatalf("targeted reconcile: %d writes, err %v", k.Writes, err)
+	}
+	observed, _ := ReadTable(k)
+	if observed.SaveFormat() != after.SaveFormat() {
+		t.Errorf("kernel differs after the targeted reconcile:\n%s", observed.SaveFormat())
+	}
+	// A service missing from the kernel is created by it too.
+	_ = k.RemoveService(toLib(*after[changed[0]]))
+	k.Writes = 0
+	if _, err := s.ReconcileServices(context.Background(), after, changed); err != nil {
+		t.Fatal(err)
+	}
+	if observed, _ := ReadTable(k); observed.SaveFormat() != after.SaveFormat() {
+		t.Errorf("missing service not recreated:\n%s", observed.SaveFormat())
+	}
+}
+
+func TestInterruptedReconcileStillOwnsWhatItCreated(t *testing.T) {
+	k := NewFakeKernel()
+	s := NewSyncer(k, nil, "", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.ReconcileContext(ctx, DesiredTable(mustConfig(t, seedDirector), nil))
+	if err == nil {
+		t.Fatal("a cancelled reconcile reported success")
+	}
+	// Nothing was written; now write one service and stop it.
+	if _, err := s.Reconcile(DesiredTable(mustConfig(t, seedDirector), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(StopRemoveOwn); err != nil {
+		t.Fatal(err)
+	}
+	if observed, _ := ReadTable(k); len(observed) != 0 {
+		t.Errorf("services left after stop: %d", len(observed))
+	}
 }

@@ -1,7 +1,9 @@
 package ipvs
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -57,19 +59,55 @@ func NewSyncer(k Kernel, log *slog.Logger, stateFile string, flush bool) *Syncer
 // ops it attempted. A failing op is logged with the object it concerns,
 // counted, and left for the next reconcile to retry; it never stops the others.
 func (s *Syncer) Reconcile(desired Table) (Stats, error) {
+	return s.ReconcileContext(context.Background(), desired)
+}
+
+// ReconcileContext is Reconcile that stops between writes once ctx is
+// done (a stopping daemon must not finish a 30,000-write reconcile first);
+// what it did not write, the next reconcile will.
+func (s *Syncer) ReconcileContext(ctx context.Context, desired Table) (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	observed, err := ReadTable(s.k)
+	observed, err := ReadTableContext(ctx, s.k)
 	if err != nil {
-		s.stats.Errors++
+		if ctx.Err() == nil {
+			s.stats.Errors++
+		}
 		return s.stats, err
 	}
 	ops := Diff(desired, observed, Ownership{Previous: s.owned, Flush: s.flush})
 	s.stats.Reconciles++
 	s.stats.LastOps = ops
+	firstErr := s.apply(ctx, ops)
+	if err := ctx.Err(); err != nil {
+		s.saveState()
+		return s.stats, err
+	}
+	for k := range desired {
+		s.owned[k] = true
+	}
+	// Owned services no longer desired and not in the kernel are forgotten.
+	for k := range s.owned {
+		if _, want := desired[k]; !want {
+			if _, there := observed[k]; !there {
+				delete(s.owned, k)
+			}
+		}
+	}
+	s.saveState()
+	return s.stats, firstErr
+}
+
+// apply writes ops in order. A failing op is logged with the object it
+// concerns, counted, and left for the next reconcile; it never stops the
+// others. It stops early when ctx is done. s.mu is held.
+func (s *Syncer) apply(ctx context.Context, ops []Op) error {
 	var firstErr error
 	failed := map[ServiceKey]bool{}
 	for _, op := range ops {
+		if ctx.Err() != nil {
+			return firstErr
+		}
 		if failed[op.Service.ServiceKey] && op.Kind != RemoveService {
 			continue // its service could not be created; retry next time
 		}
@@ -88,24 +126,61 @@ func (s *Syncer) Reconcile(desired Table) (Stats, error) {
 			}
 			continue
 		}
-		if op.Kind == RemoveService {
+		switch op.Kind {
+		case RemoveService:
 			delete(s.owned, op.Service.ServiceKey)
+		case CreateService:
+			s.owned[op.Service.ServiceKey] = true // even if interrupted later
 		}
 		s.log.Debug("ipvs write", "op", op.String())
 	}
-	for k := range desired {
+	return firstErr
+}
+
+// ReconcileServices brings only the listed services of desired into line,
+// reading just their destinations from the kernel. A health change costs
+// the writes of its own service, not a read of a 30,000-destination table;
+// the periodic full Reconcile still repairs everything else.
+func (s *Syncer) ReconcileServices(ctx context.Context, desired Table, keys []ServiceKey) (Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub, observed := Table{}, Table{}
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return s.stats, err
+		}
+		want, ok := desired[k]
+		if !ok {
+			continue
+		}
+		sub[k] = want
+		dests, err := s.k.Destinations(toLib(*want))
+		if isNotExist(err) {
+			continue // not in the kernel: Diff creates it
+		}
+		if err != nil {
+			s.stats.Errors++
+			return s.stats, fmt.Errorf("list destinations of %s: %w", k, err)
+		}
+		// The service's attributes are what we last wrote; only its
+		// destinations are read back.
+		have := *want
+		have.Dests = map[DestKey]Dest{}
+		for _, dx := range dests {
+			d := destFromLib(dx.Destination)
+			have.Dests[d.DestKey] = d
+		}
+		observed[k] = &have
+	}
+	ops := Diff(sub, observed, Ownership{})
+	s.stats.Reconciles++
+	s.stats.LastOps = ops
+	err := s.apply(ctx, ops)
+	for k := range sub {
 		s.owned[k] = true
 	}
-	// Owned services no longer desired and not in the kernel are forgotten.
-	for k := range s.owned {
-		if _, want := desired[k]; !want {
-			if _, there := observed[k]; !there {
-				delete(s.owned, k)
-			}
-		}
-	}
 	s.saveState()
-	return s.stats, firstErr
+	return s.stats, err
 }
 
 // Stop applies mode to the kernel table.
@@ -115,20 +190,26 @@ func (s *Syncer) Stop(mode StopMode) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	observed, err := ReadTable(s.k)
+	// Services only: removing a service removes its destinations, and
+	// reading 30,000 destinations first would only delay the stop.
+	svcs, err := s.k.Services()
+	if isNotExist(err) {
+		svcs, err = nil, nil
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("list IPVS services: %w", err)
 	}
 	var firstErr error
-	for _, k := range observed.SortedKeys() {
-		if mode != StopFlushAll && !s.owned[k] {
+	for _, sx := range svcs {
+		svc := fromLib(sx.Service)
+		if mode != StopFlushAll && !s.owned[svc.ServiceKey] {
 			continue
 		}
 		s.stats.Writes++
-		if err := Apply(s.k, Op{Kind: RemoveService, Service: *observed[k]}); err != nil && firstErr == nil {
+		if err := Apply(s.k, Op{Kind: RemoveService, Service: svc}); err != nil && firstErr == nil {
 			firstErr = err
 		}
-		delete(s.owned, k)
+		delete(s.owned, svc.ServiceKey)
 	}
 	s.saveState()
 	return firstErr

@@ -6,6 +6,7 @@ package ipvs
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -118,6 +119,24 @@ func sameAttrs(a, b *Service) bool {
 }
 
 // SortedKeys returns the table's service keys in a stable order.
+// ChangedServices lists the services of next that differ from prev
+// (attributes or destinations), and whether any service of prev is gone
+// from next (which needs a full reconcile to remove).
+func ChangedServices(prev, next Table) (changed []ServiceKey, removed bool) {
+	for _, k := range next.SortedKeys() {
+		p, ok := prev[k]
+		if !ok || !sameAttrs(p, next[k]) || !maps.Equal(p.Dests, next[k].Dests) {
+			changed = append(changed, k)
+		}
+	}
+	for k := range prev {
+		if _, ok := next[k]; !ok {
+			removed = true
+		}
+	}
+	return changed, removed
+}
+
 func (t Table) SortedKeys() []ServiceKey {
 	keys := make([]ServiceKey, 0, len(t))
 	for k := range t {

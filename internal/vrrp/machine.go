@@ -317,6 +317,23 @@ func (m *Machine) SyncTo(now time.Time, s State) []Action {
 	return nil
 }
 
+// adoptFrom continues old's run in m after a reload: state, timers and
+// what it knows of the master carry over; parameters are m's own.
+func (m *Machine) adoptFrom(old *Machine) {
+	m.state, m.fault = old.state, old.fault
+	m.prio = old.prio
+	m.masterInterval = old.masterInterval
+	if m.p.Version != 3 || m.state == StateMaster {
+		m.masterInterval = m.p.Interval
+	}
+	m.timer, m.garpAt, m.garpCount, m.refreshAt, m.preemptAt = old.timer, old.garpAt, old.garpCount, old.refreshAt, old.preemptAt
+	m.MasterAddr, m.MasterPriority = old.MasterAddr, old.MasterPriority
+	m.Transitions, m.LastTransition = old.Transitions, old.LastTransition
+	if m.state == StateMaster {
+		m.MasterAddr = m.p.Addr
+	}
+}
+
 func (m *Machine) becomeMaster(now time.Time) []Action {
 	m.setState(now, StateMaster)
 	m.MasterAddr, m.MasterPriority = m.p.Addr, m.prio

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -71,6 +72,13 @@ type Router struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// keep, set by StopHandingOver, names the instances that stop quietly
+	// and go to the successor in handoff; adopted holds what this router
+	// took over from its predecessor.
+	keep    map[InstanceKey]bool
+	handoff *Handoff
+	adopted map[*instance]*handed
 	// unknownVRID counts packets for VRIDs no instance runs, per socket.
 	unknownVRID uint64
 }
@@ -99,6 +107,68 @@ type instance struct {
 	vips     []netif.VIP
 	advAddrs []netip.Addr
 	stats    Stats
+}
+
+// InstanceKey matches instances across reloads, as keepalived does: by
+// VRID, interface and address family.
+type InstanceKey struct {
+	VRID      int
+	Interface string
+	IPv6      bool
+}
+
+func keyOf(ic *config.Instance) InstanceKey {
+	return InstanceKey{VRID: ic.VRID, Interface: ic.Interface, IPv6: ic.IPv6()}
+}
+
+// Handoff carries running instances from a router stopped by a reload to
+// the router of the new configuration.
+type Handoff struct {
+	instances map[InstanceKey]*handed
+}
+
+type handed struct {
+	m     *Machine
+	vips  []netif.VIP
+	stats Stats
+}
+
+// Keys lists the instances of this router's configuration.
+func (r *Router) Keys() map[InstanceKey]bool {
+	keys := map[InstanceKey]bool{}
+	for _, in := range r.insts {
+		keys[keyOf(in.cfg)] = true
+	}
+	return keys
+}
+
+// StopHandingOver stops the router for a reload: instances in keep stop
+// without a word (no priority 0, VIPs stay) and are returned for Adopt;
+// the others stop as at shutdown.
+func (r *Router) StopHandingOver(keep map[InstanceKey]bool) *Handoff {
+	select {
+	case r.events <- func() { r.keep = keep; r.cancel() }:
+	case <-r.done:
+	}
+	<-r.done
+	if r.handoff == nil {
+		return &Handoff{instances: map[InstanceKey]*handed{}}
+	}
+	return r.handoff
+}
+
+// Adopt makes instances of h continue in this router, which must not be
+// running yet: same state, timers, master and counters.
+func (r *Router) Adopt(h *Handoff) {
+	if h == nil {
+		return
+	}
+	r.adopted = map[*instance]*handed{}
+	for _, in := range r.insts {
+		if old, ok := h.instances[keyOf(in.cfg)]; ok {
+			r.adopted[in] = old
+		}
+	}
 }
 
 type scriptState struct {
@@ -269,6 +339,9 @@ func (r *Router) Run(ctx context.Context) error {
 
 	// VIPs left behind by a crash would answer ARP on a backup.
 	for _, in := range r.insts {
+		if r.adopted[in] != nil {
+			continue
+		}
 		for _, v := range in.vips {
 			if err := r.plat.DelVIP(v); err != nil {
 				r.log.Warn("removing stale VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
@@ -308,6 +381,10 @@ func (r *Router) Run(ctx context.Context) error {
 	now := r.now()
 	for _, in := range r.insts {
 		prio, fault := r.effective(in)
+		if old := r.adopted[in]; old != nil {
+			r.continueInstance(in, old, now, prio, fault)
+			continue
+		}
 		in.m.prio = prio
 		in.m.fault = fault
 		r.apply(in, now, in.m.Start(now))
@@ -323,6 +400,13 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			now := r.now()
 			for _, in := range r.insts {
+				if r.keep[keyOf(in.cfg)] {
+					if r.handoff == nil {
+						r.handoff = &Handoff{instances: map[InstanceKey]*handed{}}
+					}
+					r.handoff.instances[keyOf(in.cfg)] = &handed{m: in.m, vips: in.vips, stats: in.stats}
+					continue
+				}
 				r.apply(in, now, in.m.Stop(now))
 			}
 			r.closeSockets()
@@ -344,6 +428,31 @@ func (r *Router) Run(ctx context.Context) error {
 			fn()
 		}
 	}
+}
+
+// continueInstance carries an adopted instance on: its machine's state
+// moves into the new one (whose parameters may have changed), VIPs that
+// left the configuration are removed and new ones added if master, and
+// tracking is re-applied.
+func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio int, fault bool) {
+	in.m.adoptFrom(old.m)
+	in.stats = old.stats
+	if in.stats.Drops == nil {
+		in.stats.Drops = map[DropReason]uint64{}
+	}
+	r.log.Info("vrrp instance kept across reload", "instance", in.cfg.Name, "state", in.m.State().String())
+	if in.m.State() == StateMaster {
+		for _, v := range old.vips {
+			if !slices.Contains(in.vips, v) {
+				if err := r.plat.DelVIP(v); err != nil {
+					r.log.Error("removing VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
+				}
+			}
+		}
+		r.apply(in, now, []Action{{Kind: AddVIPs}})
+	}
+	r.apply(in, now, in.m.SetPriority(now, prio))
+	r.apply(in, now, in.m.SetFault(now, fault))
 }
 
 // Stop ends Run and waits for it.

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Benchmarks that need IPVS, run in the lab VM, lvsd and keepalived -C in
+# the same run (each in a fresh network namespace, so each has its own IPVS
+# table):
+#   1. IPVS cold sync: 10,000 virtual servers x 4 real servers, no checks:
+#      time from start to the full table (ipvsadm -Ln).
+#   2. Health checks at scale: 10,000 TCP_CHECK targets (100 x 100) on a
+#      loopback listener, delay_loop 1: CPU (% of one core) and RSS over 30 s.
+# Figures under qemu TCG are slower than on hardware; compare the ratios.
+#
+#   scripts/bench-lab.sh            (boots the VM and runs itself inside)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${LVSD_IN_LAB:-}" != 1 ]; then
+  cd "$here"
+  mkdir -p .lab/bin
+  go build -o .lab/bin/bench-lvsd ./cmd/lvsd
+  go build -o .lab/bin/bench-demo ./scripts/demo
+  exec env LAB_TIMEOUT=1500 "$here/scripts/lab.sh" bash "$here/scripts/bench-lab.sh"
+fi
+
+lvsd=$here/.lab/bin/bench-lvsd
+listener=$here/.lab/bin/bench-demo
+work=/tmp/bench
+mkdir -p "$work"
+hz=$(getconf CLK_TCK)
+
+gen_sync() { # 10,000 x 4, no checkers
+  awk 'BEGIN {
+    for (i = 0; i < 10000; i++) {
+      printf "virtual_server 10.%d.%d.1 80 {\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n", int(i/250), i%250
+      for (r = 1; r <= 4; r++) printf "  real_server 172.16.%d.%d 80 {\n    weight %d\n  }\n", i%250, r, r
+      print "}"
+    } }'
+}
+
+gen_checks() { # 100 x 100 TCP_CHECK targets at 127.0.A.B:9000
+  awk 'BEGIN {
+    for (v = 0; v < 100; v++) {
+      printf "virtual_server 10.60.%d.1 80 {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n", v
+      for (r = 0; r < 100; r++)
+        printf "  real_server 10.61.%d.%d 80 {\n    weight 1\n    TCP_CHECK {\n      connect_ip 127.0.%d.%d\n      connect_port 9000\n      connect_timeout 3\n    }\n  }\n", v, r+1, v, r+1
+      print "}"
+    } }'
+}
+
+start_daemon() { # kind ns conf
+  local kind=$1 ns=$2 conf=$3
+  ip netns add "$ns"; ip -n "$ns" link set lo up
+  case $kind in
+    lvsd) ip netns exec "$ns" "$lvsd" run -C -f "$conf" --state-dir "$work/$ns" --metrics-addr "" >"$work/$ns.log" 2>&1 & ;;
+    keepalived) ip netns exec "$ns" keepalived -n -l -C -f "$conf" -p "$work/$ns.pid" -c "$work/$ns.cpid" >"$work/$ns.log" 2>&1 & ;;
+  esac
+}
+
+stop_daemon() { # ns
+  local pids; pids=$(ip netns pids "$1" || true)
+  [ -n "$pids" ] && kill $pids 2>/dev/null || true
+  sleep 2
+  pids=$(ip netns pids "$1" || true); [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+  ip netns del "$1"
+}
+
+ticks() { # total utime+stime of the daemon's processes in ns (not the listener)
+  local t=0 p
+  for p in $(ip netns pids "$1"); do
+    [ "$(cat /proc/$p/comm 2>/dev/null)" = bench-demo ] && continue
+    t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+
+rss_kb() {
+  local r=0 p
+  for p in $(ip netns pids "$1"); do
+    [ "$(cat /proc/$p/comm 2>/dev/null)" = bench-demo ] && continue
+    r=$((r + $(awk '/VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)))
+  done
+  echo $r
+}
+
+echo "== IPVS cold sync: 10,000 virtual servers x 4 real servers"
+gen_sync > "$work/sync.conf"
+declare -A sync_s
+for kind in lvsd keepalived; do
+  ns=bs-$kind
+  s=$(date +%s.%N)
+  start_daemon $kind $ns "$work/sync.conf"
+  while [ "$(ip netns exec $ns ipvsadm -Ln 2>/dev/null | grep -c -- '->  *172')" -lt 40000 ]; do
+    sleep 0.2
+    if [ "$(echo "$(date +%s.%N) - $s > 600" | bc)" = 1 ]; then echo "$kind: timeout"; break; fi
+  done
+  e=$(date +%s.%N)
+  sync_s[$kind]=$(echo "$e - $s" | bc)
+  printf "  %-11s %8.2f s to the full table\n" "$kind" "${sync_s[$kind]}"
+  stop_daemon $ns
+done
+printf "  ratio lvsd/keepalived: %.2f\n" "$(echo "${sync_s[lvsd]} / ${sync_s[keepalived]}" | bc -l)"
+
+echo "== Health checks: 10,000 TCP_CHECK targets, delay_loop 1, measured over 30 s after 15 s"
+gen_checks > "$work/checks.conf"
+declare -A cpu rss
+for kind in lvsd keepalived; do
+  ns=bc-$kind
+  # The listener shares the daemon's namespace (its loopback is the targets).
+  start_daemon $kind $ns "$work/checks.conf"
+  ip netns exec "$ns" "$listener" gateway bench 0.0.0.0:9000 "$work/$ns.count" >/dev/null 2>&1 &
+  sleep 15
+  t0=$(ticks $ns); s=$(date +%s.%N)
+  sleep 30
+  t1=$(ticks $ns); e=$(date +%s.%N)
+  cpu[$kind]=$(echo "($t1 - $t0) / $hz / ($e - $s) * 100" | bc -l)
+  rss[$kind]=$(rss_kb $ns)
+  up=$(ip netns exec $ns ipvsadm -Ln | grep -c -- '->  *10.61' || true)
+  printf "  %-11s CPU %6.2f%% of one core   RSS %7.1f MiB   real servers in IPVS: %s\n" "$kind" "${cpu[$kind]}" "$(echo "${rss[$kind]} / 1024" | bc -l)" "$up"
+  stop_daemon $ns
+done
+printf "  ratio lvsd/keepalived: CPU %.2f, RSS %.2f\n" "$(echo "${cpu[lvsd]} / ${cpu[keepalived]}" | bc -l)" "$(echo "${rss[lvsd]} / ${rss[keepalived]}" | bc -l)"
