@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +50,8 @@ func newVRRPLab(t *testing.T, hosts ...string) *vrrpLab {
 		l.hosts[h] = octet
 		ns := l.ns(h)
 		l.sh("ip netns add %s", ns)
+		// Link-local addresses at once, for VRRP over IPv6.
+		l.sh("ip netns exec %s sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0", ns)
 		l.sh("ip -n %s link add eth0 type veth peer name p%s netns %s", ns, h, l.ns("br"))
 		l.sh("ip -n %s link set p%s master br0 up", l.ns("br"), h)
 		l.sh("ip -n %s addr add 10.9.0.%d/24 dev eth0 && ip -n %s link set eth0 up && ip -n %s link set lo up", ns, octet, ns, ns)
@@ -79,9 +82,11 @@ func (l *vrrpLab) mac(h string) string {
 	return strings.TrimSpace(l.sh("ip netns exec %s cat /sys/class/net/eth0/address", l.ns(h)))
 }
 
-func (l *vrrpLab) hasVIP(h string) bool {
+func (l *vrrpLab) hasVIP(h string) bool { return l.hasAddr(h, labVIP) }
+
+func (l *vrrpLab) hasAddr(h, addr string) bool {
 	out, err := exec.Command("ip", "-n", l.ns(h), "-o", "addr", "show", "dev", "eth0").CombinedOutput()
-	return err == nil && strings.Contains(string(out), " "+labVIP+"/")
+	return err == nil && strings.Contains(string(out), " "+addr+"/")
 }
 
 // masters lists the hosts holding the VIP.
@@ -127,7 +132,10 @@ type vrrpConf struct {
 	version   int
 	interval  string
 	extra     string // more lines inside vrrp_instance
+	ipv6      bool   // VIP labVIP6 (VRRPv3 over IPv6)
 }
+
+const labVIP6 = "fd00:9::100"
 
 func (c vrrpConf) render() string {
 	var b strings.Builder
@@ -147,7 +155,11 @@ func (c vrrpConf) render() string {
 	if c.auth {
 		b.WriteString("  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }\n")
 	}
-	b.WriteString("  virtual_ipaddress {\n    " + labVIP + "/24\n  }\n}\n")
+	vip := labVIP + "/24"
+	if c.ipv6 {
+		vip = labVIP6 + "/64"
+	}
+	b.WriteString("  virtual_ipaddress {\n    " + vip + "\n  }\n}\n")
 	return b.String()
 }
 
@@ -417,4 +429,41 @@ func TestVRRPReloadKeepsState(t *testing.T) {
 	_ = d1.cmd.Process.Signal(syscall.SIGHUP)
 	took := l.waitFor("d2 takes over when d1's instance is removed by reload", masterDown(90), func() bool { return l.hasVIP("d2") && !l.hasVIP("d1") })
 	t.Logf("instance removed by reload: d2 master after %s (priority 0 advert, skew %s)", took.Round(time.Millisecond), skew(90))
+}
+
+// TestVRRPIPv6InteropWithKeepalived: VRRPv3 over IPv6 between lvsd and
+// keepalived, and the unsolicited neighbour advertisement of a takeover.
+func TestVRRPIPv6InteropWithKeepalived(t *testing.T) {
+	labtest.NeedBinary(t, "keepalived")
+	for _, kinds := range [][2]string{{"lvsd", "keepalived"}, {"keepalived", "lvsd"}} {
+		t.Run(kinds[0]+"-master_"+kinds[1]+"-backup", func(t *testing.T) {
+			l := newVRRPLab(t, "d1", "d2", "cl")
+			has := func(h string) bool { return l.hasAddr(h, labVIP6) }
+			d2 := l.start(kinds[1], "d2", vrrpConf{priority: 90, version: 3, ipv6: true})
+			d1 := l.start(kinds[0], "d1", vrrpConf{priority: 100, version: 3, ipv6: true})
+			l.waitFor("higher priority master over IPv6", masterDown(90)+2*time.Second, func() bool { return has("d1") && !has("d2") })
+			l.holds("exactly one master", 2*time.Second, func() bool { return has("d1") && !has("d2") })
+			capt := startCapture(t, l, "cl", "icmp6")
+			d1.signal(t, syscall.SIGTERM)
+			took := l.waitFor("backup takes over after SIGTERM", masterDown(90), func() bool { return has("d2") })
+			t.Logf("IPv6: %s backup took over %s after SIGTERM of the %s master", kinds[1], took.Round(time.Millisecond), kinds[0])
+			if took > skew(90)+500*time.Millisecond {
+				t.Errorf("takeover took %s, want about %s", took, skew(90))
+			}
+			time.Sleep(300 * time.Millisecond)
+			na := 0
+			target := net.ParseIP(labVIP6)
+			for _, f := range capt.stop() {
+				// Ethernet + IPv6 (40) + ICMPv6 type 136, target at offset 8.
+				if len(f.data) >= 14+40+24 && f.data[12] == 0x86 && f.data[13] == 0xdd && f.data[14+6] == 58 && f.data[14+40] == 136 &&
+					net.IP(f.data[14+40+8:14+40+24]).Equal(target) && net.HardwareAddr(f.data[6:12]).String() == l.mac("d2") {
+					na++
+				}
+			}
+			if na == 0 {
+				t.Errorf("no unsolicited neighbour advertisement for %s from the new master", labVIP6)
+			}
+			d2.signal(t, syscall.SIGTERM)
+		})
+	}
 }

@@ -180,9 +180,13 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			d.router, d.routerDone = nil, nil
 			d.routerRef.Store(nil)
 		case <-d.healthChg:
-			d.reconcileIPVS("health")
+			if d.stopping.Err() == nil {
+				d.reconcileIPVS("health")
+			}
 		case <-repair.C:
-			d.reconcileIPVS("repair")
+			if d.stopping.Err() == nil {
+				d.reconcileIPVS("repair")
+			}
 		case <-watchdog:
 			notifySystemd("WATCHDOG=1")
 		case reply := <-d.reloadReq:

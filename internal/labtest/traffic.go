@@ -118,37 +118,50 @@ func Hold(addr string, n int, duration string) {
 	fmt.Println("ready")
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
-	deadline := time.After(d)
-	failed := make([]bool, n)
-	rounds := 0
-	for {
+	done := make(chan struct{})
+	go func() {
 		select {
 		case <-stop:
-		case <-deadline:
-		default:
-			for i, c := range conns {
-				if failed[i] {
-					continue
+		case <-time.After(d):
+		}
+		close(done)
+	}()
+	// Each connection pings on its own, so a slow machine slows every
+	// connection a little instead of starving the last ones.
+	pings := make([]int, n)
+	failed := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(200 * time.Millisecond):
 				}
-				_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-				if _, err := c.Write([]byte("p\n")); err != nil {
+				_ = conns[i].SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := conns[i].Write([]byte("p\n")); err != nil {
 					failed[i] = true
-					continue
+					return
 				}
 				if line, err := readers[i].ReadString('\n'); err != nil || line != "p\n" {
 					failed[i] = true
+					return
 				}
+				pings[i]++
 			}
-			rounds++
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		break
+		}()
 	}
-	bad := 0
-	for _, f := range failed {
-		if f {
+	wg.Wait()
+	bad, rounds := 0, -1
+	for i := range conns {
+		if failed[i] {
 			bad++
+		}
+		if rounds < 0 || pings[i] < rounds {
+			rounds = pings[i]
 		}
 	}
 	_ = json.NewEncoder(os.Stdout).Encode(map[string]int{"connections": n, "failed": bad, "rounds": rounds})

@@ -13,6 +13,8 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -142,19 +144,23 @@ func WatchLinks(done <-chan struct{}, fn func(name string), onErr func(error)) e
 	return nil
 }
 
-// Announcer sends gratuitous ARPs, keeping one packet socket per interface.
+// Announcer sends gratuitous ARPs and unsolicited neighbour
+// advertisements, keeping one socket per interface.
 type Announcer struct {
 	mu      sync.Mutex
 	clients map[string]*arp.Client
+	icmp6   *ipv6.PacketConn
 }
 
 func NewAnnouncer() *Announcer { return &Announcer{clients: map[string]*arp.Client{}} }
 
-// GARP sends keepalived's gratuitous ARP for ip on dev: an ARP request
-// whose sender and target IP are the VIP, target hardware broadcast.
+// GARP announces ip on dev: for IPv4 keepalived's gratuitous ARP (an ARP
+// request whose sender and target IP are the VIP, target hardware
+// broadcast); for IPv6 an unsolicited neighbour advertisement to all
+// nodes with the override flag, as RFC 4861 section 7.2.6 describes.
 func (a *Announcer) GARP(dev string, ip netip.Addr) error {
-	if !ip.Is4() {
-		return nil // IPv6 VIPs: unsolicited NA not sent yet
+	if ip.Is6() {
+		return a.unsolicitedNA(dev, ip)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -182,10 +188,51 @@ func (a *Announcer) GARP(dev string, ip netip.Addr) error {
 	return nil
 }
 
+func (a *Announcer) unsolicitedNA(dev string, ip netip.Addr) error {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		return fmt.Errorf("unsolicited NA on %s: %w", dev, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.icmp6 == nil {
+		c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
+		if err != nil {
+			return fmt.Errorf("ICMPv6 socket: %w", err)
+		}
+		a.icmp6 = ipv6.NewPacketConn(c)
+		if err := a.icmp6.SetMulticastHopLimit(255); err != nil {
+			return err
+		}
+	}
+	// Neighbour advertisement: flags (override), target, and the
+	// target link-layer address option (type 2, length 1 = 8 bytes).
+	body := make([]byte, 4+16+8)
+	body[0] = 0x20
+	t := ip.As16()
+	copy(body[4:], t[:])
+	body[20], body[21] = 2, 1
+	copy(body[22:], ifi.HardwareAddr)
+	msg := icmp.Message{Type: ipv6.ICMPTypeNeighborAdvertisement, Body: &icmp.RawBody{Data: body}}
+	b, err := msg.Marshal(nil) // the kernel fills in the ICMPv6 checksum
+	if err != nil {
+		return err
+	}
+	cm := &ipv6.ControlMessage{IfIndex: ifi.Index, HopLimit: 255}
+	if _, err := a.icmp6.WriteTo(b, cm, &net.IPAddr{IP: net.ParseIP("ff02::1"), Zone: dev}); err != nil {
+		return fmt.Errorf("unsolicited NA for %s on %s: %w", ip, dev, err)
+	}
+	return nil
+}
+
 // Close releases the sockets.
 func (a *Announcer) Close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.icmp6 != nil {
+		_ = a.icmp6.Close()
+		a.icmp6 = nil
+	}
 	for k, c := range a.clients {
 		_ = c.Close()
 		delete(a.clients, k)

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"syscall"
@@ -45,11 +46,71 @@ func ListenIPv4(dev string, group netip.Addr, unicastTTL int) (Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp socket: interface %s: %w", dev, err)
 	}
+	c, err := listenRaw("ip4", dev, true)
+	if err != nil {
+		return nil, err
+	}
+	pc := ipv4.NewPacketConn(c)
+	if unicastTTL <= 0 {
+		unicastTTL = 255
+	}
+	opts := []socketOption{
+		{"control messages", func() error { return pc.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true) }},
+		{"TOS", func() error { return pc.SetTOS(0xc0) }},
+		{"TTL", func() error { return pc.SetTTL(unicastTTL) }},
+	}
+	if group.IsValid() {
+		opts = append(opts, socketOption{"multicast TTL", func() error { return pc.SetMulticastTTL(255) }})
+		opts = append(opts, joinOptions(pc, ifi, group)...)
+	}
+	if err := configure(dev, pc, opts); err != nil {
+		return nil, err
+	}
+	return &ipv4Conn{pc: pc, ifi: ifi, group: group}, nil
+}
+
+// socketOption is one setting of a new socket, named for the error.
+type socketOption struct {
+	name string
+	set  func() error
+}
+
+// configure applies opts in order and closes the socket on the first failure.
+func configure(dev string, c io.Closer, opts []socketOption) error {
+	for _, o := range opts {
+		if err := o.set(); err != nil {
+			_ = c.Close()
+			return fmt.Errorf("vrrp socket on %s: %s: %w", dev, o.name, err)
+		}
+	}
+	return nil
+}
+
+// multicaster is what ipv4.PacketConn and ipv6.PacketConn share.
+type multicaster interface {
+	SetMulticastInterface(*net.Interface) error
+	SetMulticastLoopback(bool) error
+	JoinGroup(*net.Interface, net.Addr) error
+}
+
+// joinOptions send multicast out of ifi, never back to ourselves, and
+// join group on it.
+func joinOptions(m multicaster, ifi *net.Interface, group netip.Addr) []socketOption {
+	return []socketOption{
+		{"multicast interface", func() error { return m.SetMulticastInterface(ifi) }},
+		{"multicast loopback", func() error { return m.SetMulticastLoopback(false) }},
+		{"join " + group.String(), func() error { return m.JoinGroup(ifi, &net.IPAddr{IP: group.AsSlice()}) }},
+	}
+}
+
+// listenRaw opens a raw protocol-112 socket bound to dev (so that only
+// its packets arrive); noDF clears DF on what it sends, as keepalived's
+// IPv4 adverts have it.
+func listenRaw(family, dev string, noDF bool) (net.PacketConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			if serr = unix.BindToDevice(int(fd), dev); serr == nil {
-				// keepalived's adverts leave DF clear; so do ours.
+			if serr = unix.BindToDevice(int(fd), dev); serr == nil && noDF {
 				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
 			}
 		})
@@ -58,42 +119,15 @@ func ListenIPv4(dev string, group netip.Addr, unicastTTL int) (Conn, error) {
 		}
 		return serr
 	}}
-	c, err := lc.ListenPacket(context.Background(), fmt.Sprintf("ip4:%d", IPProto), "0.0.0.0")
+	any := "0.0.0.0"
+	if family == "ip6" {
+		any = "::"
+	}
+	c, err := lc.ListenPacket(context.Background(), fmt.Sprintf("%s:%d", family, IPProto), any)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp socket on %s: %w", dev, err)
 	}
-	pc := ipv4.NewPacketConn(c)
-	fail := func(what string, err error) (Conn, error) {
-		_ = pc.Close()
-		return nil, fmt.Errorf("vrrp socket on %s: %s: %w", dev, what, err)
-	}
-	if err := pc.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
-		return fail("control messages", err)
-	}
-	if err := pc.SetTOS(0xc0); err != nil {
-		return fail("TOS", err)
-	}
-	if unicastTTL <= 0 {
-		unicastTTL = 255
-	}
-	if err := pc.SetTTL(unicastTTL); err != nil {
-		return fail("TTL", err)
-	}
-	if group.IsValid() {
-		if err := pc.SetMulticastTTL(255); err != nil {
-			return fail("multicast TTL", err)
-		}
-		if err := pc.SetMulticastInterface(ifi); err != nil {
-			return fail("multicast interface", err)
-		}
-		if err := pc.SetMulticastLoopback(false); err != nil {
-			return fail("multicast loopback", err)
-		}
-		if err := pc.JoinGroup(ifi, &net.IPAddr{IP: group.AsSlice()}); err != nil {
-			return fail("join "+group.String(), err)
-		}
-	}
-	return &ipv4Conn{pc: pc, ifi: ifi, group: group}, nil
+	return c, nil
 }
 
 func (c *ipv4Conn) Read(buf []byte) (Received, error) {

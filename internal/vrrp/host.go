@@ -28,7 +28,7 @@ func Host(scriptUser string) Platform {
 
 func (h *hostPlatform) Listen(dev string, v6 bool, group netip.Addr, ttl int) (Conn, error) {
 	if v6 {
-		return nil, errors.New("IPv6 VRRP sockets are not supported yet")
+		return ListenIPv6(dev, group, ttl)
 	}
 	return ListenIPv4(dev, group, ttl)
 }

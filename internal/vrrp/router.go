@@ -228,9 +228,6 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	if v6 {
 		version = 3
 	}
-	if v6 {
-		return nil, errors.New("IPv6 instances are not supported yet")
-	}
 	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}}
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {
@@ -263,6 +260,12 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	group := r.cfg.Global.VRRPMcastGroup4
 	if !group.IsValid() {
 		group = netip.MustParseAddr("224.0.0.18")
+	}
+	if v6 {
+		group = r.cfg.Global.VRRPMcastGroup6
+		if !group.IsValid() {
+			group = netip.MustParseAddr("ff02::12")
+		}
 	}
 	if unicast {
 		in.dsts = ic.UnicastPeers
