@@ -79,23 +79,52 @@ rss_kb() {
   echo $r
 }
 
-echo "== IPVS cold sync: 10,000 virtual servers x 4 real servers"
+echo "== IPVS: cold sync of 10,000 virtual servers x 4 real servers, a no-op reload, one weight change"
 gen_sync > "$work/sync.conf"
-declare -A sync_s
+declare -A sync_s change_s
+weight_of_first() { ip netns exec "$1" ipvsadm -Ln -t 10.0.0.1:80 2>/dev/null | awk '$2 == "172.16.0.1:80" {print $4}'; }
 for kind in lvsd keepalived; do
   ns=bs-$kind
+  cp "$work/sync.conf" "$work/sync-$kind.conf"
   s=$(date +%s.%N)
-  start_daemon $kind $ns "$work/sync.conf"
+  start_daemon $kind $ns "$work/sync-$kind.conf"
   while [ "$(ip netns exec $ns ipvsadm -Ln 2>/dev/null | grep -c -- '->  *172')" -lt 40000 ]; do
     sleep 0.2
-    if [ "$(echo "$(date +%s.%N) - $s > 600" | bc)" = 1 ]; then echo "$kind: timeout"; break; fi
+    if [ "$(echo "$(date +%s.%N) - $s > 900" | bc)" = 1 ]; then echo "$kind: timeout"; break; fi
   done
   e=$(date +%s.%N)
   sync_s[$kind]=$(echo "$e - $s" | bc)
-  printf "  %-11s %8.2f s to the full table\n" "$kind" "${sync_s[$kind]}"
+  pid=$(ip netns pids $ns | head -1)
+  [ $kind = keepalived ] && pid=$(cat "$work/$ns.pid")
+  noop=""
+  if [ $kind = lvsd ]; then
+    kill -HUP "$pid"
+    while ! grep -q 'why=reload' "$work/$ns.log"; do sleep 0.1; done
+    noop=$(grep 'why=reload' "$work/$ns.log" | tail -1 | sed 's/.*writes=\([0-9]*\).*/\1/')
+  fi
+  sed -i '0,/weight 1$/s//weight 9/' "$work/sync-$kind.conf"
+  s=$(date +%s.%N)
+  kill -HUP "$pid"
+  while [ "$(weight_of_first $ns)" != 9 ]; do
+    sleep 0.05
+    if [ "$(echo "$(date +%s.%N) - $s > 300" | bc)" = 1 ]; then echo "$kind: weight change not seen"; break; fi
+  done
+  e=$(date +%s.%N)
+  change_s[$kind]=$(echo "$e - $s" | bc)
+  writes=""
+  if [ $kind = lvsd ]; then
+    sleep 0.5
+    writes=$(grep 'why=reload' "$work/$ns.log" | tail -1 | sed 's/.*writes=\([0-9]*\).*/\1/')
+    cold=$(grep 'why=start' "$work/$ns.log" | sed 's/.*writes=\([0-9]*\).*/\1/')
+    printf "  %-11s cold sync %8.2f s (%s netlink writes); no-op reload: %s writes; one weight change: %s writes, in the kernel after %.2f s\n" \
+      "$kind" "${sync_s[$kind]}" "$cold" "$noop" "$writes" "${change_s[$kind]}"
+  else
+    printf "  %-11s cold sync %8.2f s; one weight change in the kernel after %.2f s (SIGHUP)\n" "$kind" "${sync_s[$kind]}" "${change_s[$kind]}"
+  fi
   stop_daemon $ns
 done
-printf "  ratio lvsd/keepalived: %.2f\n" "$(echo "${sync_s[lvsd]} / ${sync_s[keepalived]}" | bc -l)"
+printf "  ratio lvsd/keepalived: cold sync %.2f, weight change %.2f\n" \
+  "$(echo "${sync_s[lvsd]} / ${sync_s[keepalived]}" | bc -l)" "$(echo "${change_s[lvsd]} / ${change_s[keepalived]}" | bc -l)"
 
 echo "== Health checks: 10,000 TCP_CHECK targets, delay_loop 1, measured over 30 s after 15 s"
 gen_checks > "$work/checks.conf"

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/lvsd/lvsd/internal/daemon"
 	"github.com/spf13/cobra"
@@ -46,7 +47,8 @@ keepalived's director flags are accepted: -P, -C, -p, -l, -D, -n.`,
 	f.StringVar(&opts.StateDir, "state-dir", "/run/lvsd", "directory for lvsd's runtime state")
 	f.StringVar(&opts.ControlSocket, "control-socket", "", "control socket for status/reload/stop (default STATE-DIR/lvsd.sock; - disables)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "127.0.0.1:9650", "Prometheus metrics listener (empty disables)")
-	f.BoolVar(&opts.KeepIPVSOnStop, "keep-ipvs-on-stop", false, "leave lvsd's virtual servers in the kernel when stopping")
+	f.BoolVar(&opts.KeepIPVSOnStop, "keep-ipvs-on-stop", false, "leave lvsd's virtual servers in the kernel when stopping (hitless restarts)")
+	f.DurationVar(&opts.RepairInterval, "repair-interval", 10*time.Second, "how often the kernel's IPVS table is re-read and repaired")
 	f.BoolVarP(&logConsole, "log-console", "l", true, "log to the console (always on; accepted for keepalived compatibility)")
 	f.BoolVarP(&logDetail, "log-detail", "D", false, "detailed logging")
 	f.BoolVarP(&noFork, "dont-fork", "n", true, "stay in the foreground (always; accepted for keepalived compatibility)")

@@ -168,17 +168,9 @@ var globalTable = table[*Global]{
 	}},
 	"enable_script_security": {handle: func(b *builder, n *Node, g *Global) { g.EnableScriptSecurity = true }},
 	"lvs_flush":              {handle: func(b *builder, n *Node, g *Global) { g.LVSFlush = true }},
-	"lvs_flush_onstop": {handle: func(b *builder, n *Node, g *Global) {
-		g.LVSFlushOnStop = "ALL"
-		if len(n.Args) > 0 {
-			switch v := strings.ToUpper(n.Args[0].Text); v {
-			case "VS", "RS":
-				g.LVSFlushOnStop = v
-			default:
-				b.d.Errorf(n.Args[0].Pos, "lvs_flush_onstop: %q is not VS or RS", n.Args[0].Text)
-			}
-		}
-	}},
+	// keepalived 2.2 accepts both spellings; VS is the only argument.
+	"lvs_flush_onstop":  {handle: lvsFlushOnStop},
+	"lvs_flush_on_stop": {handle: lvsFlushOnStop},
 	"vrrp_version": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.intArg(n, 2, 3); ok {
 			g.VRRPVersion = v
@@ -474,6 +466,19 @@ func (b *builder) instance(n *Node, c *Config) {
 	}
 	walk(b, n.Children, instanceTable, in, "vrrp_instance "+name)
 	c.Instances = append(c.Instances, in)
+}
+
+// lvsFlushOnStop: no argument flushes the whole IPVS table at stop; VS
+// removes each managed virtual server (the kernel drops its real servers).
+func lvsFlushOnStop(b *builder, n *Node, g *Global) {
+	g.LVSFlushOnStop = "ALL"
+	if len(n.Args) > 0 {
+		if v := strings.ToUpper(n.Args[0].Text); v == "VS" {
+			g.LVSFlushOnStop = v
+		} else {
+			b.d.Errorf(n.Args[0].Pos, "%s: %q is not VS (keepalived 2.2 knows no other argument)", n.Key, n.Args[0].Text)
+		}
+	}
 }
 
 func instanceTimer(set func(*Instance, time.Duration), min, max time.Duration) keyword[*Instance] {

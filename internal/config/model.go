@@ -34,7 +34,7 @@ type Global struct {
 	ScriptGroup           string        `json:"script_group,omitempty"`
 	EnableScriptSecurity  bool          `json:"enable_script_security"`
 	LVSFlush              bool          `json:"lvs_flush"`
-	LVSFlushOnStop        string        `json:"lvs_flush_onstop,omitempty"` // "", "VS" or "RS"
+	LVSFlushOnStop        string        `json:"lvs_flush_onstop,omitempty"` // "", "VS" or "ALL"
 	VRRPVersion           int           `json:"vrrp_version"`
 	VRRPMcastGroup4       netip.Addr    `json:"vrrp_mcast_group4"`
 	VRRPMcastGroup6       netip.Addr    `json:"vrrp_mcast_group6"`

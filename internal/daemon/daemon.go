@@ -95,7 +95,7 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	if opts.ControlSocket == "" {
 		opts.ControlSocket = filepath.Join(opts.StateDir, "lvsd.sock")
 	}
-	if opts.RepairInterval == 0 {
+	if opts.RepairInterval <= 0 {
 		opts.RepairInterval = 10 * time.Second
 	}
 	if opts.Platform == nil {
@@ -403,9 +403,14 @@ func (d *Daemon) stop() error {
 	}
 	checksDone := time.Now()
 	if d.syncer != nil {
+		// keepalived's default and lvs_flush_on_stop VS both leave foreign
+		// services alone; lvs_flush_on_stop without argument flushes all.
 		mode := ipvs.StopRemoveOwn
-		if d.opts.KeepIPVSOnStop {
+		switch {
+		case d.opts.KeepIPVSOnStop:
 			mode = ipvs.StopKeep
+		case d.cfg.Global.LVSFlushOnStop == "ALL":
+			mode = ipvs.StopFlushAll
 		}
 		// Logged, not returned: the stop itself went as far as it could.
 		if err := d.syncer.Stop(mode); err != nil {
