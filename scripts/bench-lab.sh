@@ -8,7 +8,8 @@
 #      loopback listener, delay_loop 1: CPU (% of one core) and RSS over 30 s.
 # Figures under qemu TCG are slower than on hardware; compare the ratios.
 #
-#   scripts/bench-lab.sh            (boots the VM and runs itself inside)
+#   scripts/bench-lab.sh [ipvs|checks]   (boots the VM and runs itself inside;
+#                                         no argument runs both)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${LVSD_IN_LAB:-}" != 1 ]; then
@@ -16,7 +17,7 @@ if [ "${LVSD_IN_LAB:-}" != 1 ]; then
   mkdir -p .lab/bin
   go build -o .lab/bin/bench-lvsd ./cmd/lvsd
   go build -o .lab/bin/bench-demo ./scripts/demo
-  exec env LAB_TIMEOUT=1500 "$here/scripts/lab.sh" bash "$here/scripts/bench-lab.sh"
+  exec env LAB_TIMEOUT=1500 "$here/scripts/lab.sh" bash "$here/scripts/bench-lab.sh" "$@"
 fi
 
 lvsd=$here/.lab/bin/bench-lvsd
@@ -79,6 +80,8 @@ rss_kb() {
   echo $r
 }
 
+only=${1:-all}
+if [ "$only" = all ] || [ "$only" = ipvs ]; then
 echo "== IPVS: cold sync of 10,000 virtual servers x 4 real servers, a no-op reload, one weight change"
 gen_sync > "$work/sync.conf"
 declare -A sync_s change_s
@@ -126,6 +129,9 @@ done
 printf "  ratio lvsd/keepalived: cold sync %.2f, weight change %.2f\n" \
   "$(echo "${sync_s[lvsd]} / ${sync_s[keepalived]}" | bc -l)" "$(echo "${change_s[lvsd]} / ${change_s[keepalived]}" | bc -l)"
 
+fi
+
+if [ "$only" = all ] || [ "$only" = checks ]; then
 echo "== Health checks: 10,000 TCP_CHECK targets, delay_loop 1, measured over 30 s after 15 s"
 gen_checks > "$work/checks.conf"
 declare -A cpu rss
@@ -145,3 +151,4 @@ for kind in lvsd keepalived; do
   stop_daemon $ns
 done
 printf "  ratio lvsd/keepalived: CPU %.2f, RSS %.2f\n" "$(echo "${cpu[lvsd]} / ${cpu[keepalived]}" | bc -l)" "$(echo "${rss[lvsd]} / ${rss[keepalived]}" | bc -l)"
+fi

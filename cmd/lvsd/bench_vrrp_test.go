@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,8 +61,16 @@ func TestBenchVRRPFailover(t *testing.T) {
 					t.Fatal(err)
 				}
 				capt := startCapture(t, l, "cl", "arp")
+				// A crash: SIGKILL every process of the master at once
+				// (keepalived's VRRP child would otherwise notice its
+				// parent's death and leave gracefully, with priority 0).
+				pids, _ := exec.Command("ip", "netns", "pids", l.ns("d1")).Output()
 				killed := time.Now()
-				_ = d1.cmd.Process.Kill()
+				for _, f := range strings.Fields(string(pids)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
 				var vipAt time.Time
 				deadline := time.After(10 * time.Second)
 			wait:

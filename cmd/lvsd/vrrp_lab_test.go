@@ -132,6 +132,7 @@ type vrrpConf struct {
 	version   int
 	interval  string
 	extra     string // more lines inside vrrp_instance
+	global    string // blocks before the instance (vrrp_script...)
 	ipv6      bool   // VIP labVIP6 (VRRPv3 over IPv6)
 }
 
@@ -139,7 +140,7 @@ const labVIP6 = "fd00:9::100"
 
 func (c vrrpConf) render() string {
 	var b strings.Builder
-	b.WriteString("global_defs {\n  router_id lab\n}\nvrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n")
+	b.WriteString("global_defs {\n  router_id lab\n}\n" + c.global + "vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n")
 	fmt.Fprintf(&b, "  priority %d\n", c.priority)
 	if c.interval == "" {
 		c.interval = "1"
@@ -466,4 +467,40 @@ func TestVRRPIPv6InteropWithKeepalived(t *testing.T) {
 			d2.signal(t, syscall.SIGTERM)
 		})
 	}
+}
+
+// TestVRRPTrackScriptAndNotify: a vrrp_script with a negative weight lowers
+// the master below its backup, which preempts; notify scripts run (without
+// a shell of lvsd's, as argv) with keepalived's arguments.
+func TestVRRPTrackScriptAndNotify(t *testing.T) {
+	l := newVRRPLab(t, "d1", "d2")
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "maintenance")
+	notes := filepath.Join(dir, "notify.log")
+	script := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+notes+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	global := "vrrp_script chk_maint {\n  script \"/usr/bin/test ! -e " + flag + "\"\n  interval 0.2\n  weight -20\n  fall 1\n  rise 1\n}\n"
+	extra := "  track_script {\n    chk_maint\n  }\n  notify " + script + "\n"
+	l.start("lvsd", "d1", vrrpConf{priority: 100, extra: extra, global: global})
+	l.start("lvsd", "d2", vrrpConf{priority: 90})
+	l.waitFor("d1 master", masterDown(100)+2*time.Second, func() bool { return l.hasVIP("d1") && !l.hasVIP("d2") })
+	l.waitFor("notify ran for MASTER", 3*time.Second, func() bool {
+		b, _ := os.ReadFile(notes)
+		return strings.Contains(string(b), "INSTANCE VI_1 MASTER 100")
+	})
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	took := l.waitFor("d2 preempts once d1's priority drops to 80", masterDown(90)+2*time.Second, func() bool { return l.hasVIP("d2") && !l.hasVIP("d1") })
+	t.Logf("track_script weight -20: d2 took over %s after the check started failing", took.Round(time.Millisecond))
+	l.waitFor("notify ran for BACKUP with the lowered priority", 3*time.Second, func() bool {
+		b, _ := os.ReadFile(notes)
+		return strings.Contains(string(b), "INSTANCE VI_1 BACKUP 80")
+	})
+	os.Remove(flag)
+	l.waitFor("d1 back on top when the script passes again", masterDown(100)+3*time.Second, func() bool { return l.hasVIP("d1") && !l.hasVIP("d2") })
+	b, _ := os.ReadFile(notes)
+	t.Logf("notify calls:\n%s", b)
 }

@@ -204,6 +204,7 @@ func (d *Daemon) serveControl(ctx context.Context, path string) error {
 	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		reply := make(chan error, 1)
+		d.interruptRepair()
 		select {
 		case d.reloadReq <- reply:
 		case <-r.Context().Done():

@@ -72,6 +72,9 @@ type Daemon struct {
 	// a long IPVS reconcile gives way at once.
 	stopping context.Context
 	stopNow  context.CancelFunc
+	// repairCancel interrupts a periodic full repair in progress, so that
+	// a reload or a health change never waits for a big table to be read.
+	repairCancel atomic.Pointer[context.CancelFunc]
 
 	snap          atomic.Pointer[snapshot]
 	routerRef     atomic.Pointer[vrrp.Router]
@@ -152,6 +155,7 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			case sig := <-signals:
 				switch sig {
 				case syscall.SIGHUP:
+					d.interruptRepair()
 					select {
 					case hup <- struct{}{}:
 					default:
@@ -240,6 +244,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 	if !d.opts.VRRPOnly {
 		run := vrrp.Host(d.cfg.Global.ScriptUser).Run
 		d.checks = check.NewManager(d.log, run, 0, func() {
+			d.interruptRepair()
 			select {
 			case d.healthChg <- struct{}{}:
 			default:
@@ -328,14 +333,29 @@ func (d *Daemon) reconcileIPVS(why string) {
 	var st ipvs.Stats
 	var err error
 	changed, removed := ipvs.ChangedServices(d.lastDesired, desired)
-	if why == "health" && d.lastDesired != nil && !removed {
-		// A health change touches its own services only.
-		if len(changed) == 0 {
+	if (why == "health" || why == "reload") && d.lastDesired != nil {
+		// A health change or a reload touches its own services only; the
+		// periodic repair reads the whole table.
+		if len(changed)+len(removed) == 0 {
+			if why == "reload" {
+				d.log.Info("ipvs reconciled", "why", why, "writes", 0)
+			}
 			return
 		}
-		st, err = d.syncer.ReconcileServices(d.stopping, desired, changed)
+		st, err = d.syncer.ReconcileServices(d.stopping, d.lastDesired, desired, changed, removed)
 	} else {
-		st, err = d.syncer.ReconcileContext(d.stopping, desired)
+		ctx := d.stopping
+		if why == "repair" {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(d.stopping)
+			d.repairCancel.Store(&cancel)
+			defer func() { d.repairCancel.Store(nil); cancel() }()
+		}
+		st, err = d.syncer.ReconcileContext(ctx, desired)
+		if why == "repair" && ctx.Err() != nil && d.stopping.Err() == nil {
+			d.log.Debug("ipvs repair interrupted; it runs again at the next interval")
+			return
+		}
 	}
 	if d.stopping.Err() != nil {
 		return
@@ -348,6 +368,12 @@ func (d *Daemon) reconcileIPVS(why string) {
 	d.lastDesired = desired
 	if len(st.LastOps) > 0 || why != "repair" {
 		d.log.Info("ipvs reconciled", "why", why, "writes", len(st.LastOps))
+	}
+}
+
+func (d *Daemon) interruptRepair() {
+	if c := d.repairCancel.Load(); c != nil {
+		(*c)()
 	}
 }
 

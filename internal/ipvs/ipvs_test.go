@@ -344,11 +344,11 @@ func TestReconcileServicesTouchesOnlyTheChangedService(t *testing.T) {
 	}
 	after := DesiredTable(mustConfig(t, strings.Replace(seedDirector, "weight 12", "weight 13", 1)), nil)
 	changed, removed := ChangedServices(before, after)
-	if len(changed) != 1 || removed {
+	if len(changed) != 1 || len(removed) != 0 {
 		t.Fatalf("ChangedServices: %v removed=%v, want one service", changed, removed)
 	}
 	k.Writes = 0
-	if _, err := s.ReconcileServices(context.Background(), after, changed); err != nil || k.Writes != 1 {
+	if _, err := s.ReconcileServices(context.Background(), before, after, changed, nil); err != nil || k.Writes != 1 {
 		t.Fatalf("targeted reconcile: %d writes, err %v", k.Writes, err)
 	}
 	observed, _ := ReadTable(k)
@@ -358,7 +358,7 @@ func TestReconcileServicesTouchesOnlyTheChangedService(t *testing.T) {
 	// A service missing from the kernel is created by it too.
 	_ = k.RemoveService(toLib(*after[changed[0]]))
 	k.Writes = 0
-	if _, err := s.ReconcileServices(context.Background(), after, changed); err != nil {
+	if _, err := s.ReconcileServices(context.Background(), before, after, changed, nil); err != nil {
 		t.Fatal(err)
 	}
 	if observed, _ := ReadTable(k); observed.SaveFormat() != after.SaveFormat() {
@@ -384,5 +384,34 @@ func TestInterruptedReconcileStillOwnsWhatItCreated(t *testing.T) {
 	}
 	if observed, _ := ReadTable(k); len(observed) != 0 {
 		t.Errorf("services left after stop: %d", len(observed))
+	}
+}
+
+func TestReconcileServicesUpdatesAttributesAndRemoves(t *testing.T) {
+	k := NewFakeKernel()
+	s := NewSyncer(k, nil, "", false)
+	before := DesiredTable(mustConfig(t, seedDirector), nil)
+	if _, err := s.Reconcile(before); err != nil {
+		t.Fatal(err)
+	}
+	// Drop the first service and change the scheduler of another.
+	keys := before.SortedKeys()
+	after := Table{}
+	for _, key := range keys[1:] {
+		svc := *before[key]
+		after[key] = &svc
+	}
+	changedSvc := *after[keys[1]]
+	changedSvc.Scheduler = "lblcr"
+	after[keys[1]] = &changedSvc
+	changed, removed := ChangedServices(before, after)
+	if len(changed) != 1 || len(removed) != 1 {
+		t.Fatalf("changed %v removed %v", changed, removed)
+	}
+	if _, err := s.ReconcileServices(context.Background(), before, after, changed, removed); err != nil {
+		t.Fatal(err)
+	}
+	if observed, _ := ReadTable(k); observed.SaveFormat() != after.SaveFormat() {
+		t.Errorf("kernel after a targeted reload:\n%s\nwant\n%s", observed.SaveFormat(), after.SaveFormat())
 	}
 }

@@ -138,14 +138,17 @@ func (s *Syncer) apply(ctx context.Context, ops []Op) error {
 }
 
 // ReconcileServices brings only the listed services of desired into line,
-// reading just their destinations from the kernel. A health change costs
-// the writes of its own service, not a read of a 30,000-destination table;
-// the periodic full Reconcile still repairs everything else.
-func (s *Syncer) ReconcileServices(ctx context.Context, desired Table, keys []ServiceKey) (Stats, error) {
+// reading just their destinations from the kernel, and removes the listed
+// services of prev that lvsd owns. A health change or a reload costs the
+// writes of the services it touches, not a read of a 30,000-destination
+// table; the periodic full Reconcile still repairs everything else.
+// prev is the table last reconciled: a service's attributes are taken to
+// be what was last written.
+func (s *Syncer) ReconcileServices(ctx context.Context, prev, desired Table, changed, removed []ServiceKey) (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sub, observed := Table{}, Table{}
-	for _, k := range keys {
+	for _, k := range changed {
 		if err := ctx.Err(); err != nil {
 			return s.stats, err
 		}
@@ -162,9 +165,10 @@ func (s *Syncer) ReconcileServices(ctx context.Context, desired Table, keys []Se
 			s.stats.Errors++
 			return s.stats, fmt.Errorf("list destinations of %s: %w", k, err)
 		}
-		// The service's attributes are what we last wrote; only its
-		// destinations are read back.
 		have := *want
+		if p, ok := prev[k]; ok {
+			have = *p
+		}
 		have.Dests = map[DestKey]Dest{}
 		for _, dx := range dests {
 			d := destFromLib(dx.Destination)
@@ -173,6 +177,11 @@ func (s *Syncer) ReconcileServices(ctx context.Context, desired Table, keys []Se
 		observed[k] = &have
 	}
 	ops := Diff(sub, observed, Ownership{})
+	for _, k := range removed {
+		if p, ok := prev[k]; ok && s.owned[k] {
+			ops = append(ops, Op{Kind: RemoveService, Service: *p})
+		}
+	}
 	s.stats.Reconciles++
 	s.stats.LastOps = ops
 	err := s.apply(ctx, ops)

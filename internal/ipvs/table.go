@@ -118,25 +118,24 @@ func sameAttrs(a, b *Service) bool {
 	return a.Scheduler == b.Scheduler && a.Flags == b.Flags && a.Timeout == b.Timeout && a.Netmask == b.Netmask
 }
 
-// SortedKeys returns the table's service keys in a stable order.
 // ChangedServices lists the services of next that differ from prev
-// (attributes or destinations), and whether any service of prev is gone
-// from next (which needs a full reconcile to remove).
-func ChangedServices(prev, next Table) (changed []ServiceKey, removed bool) {
+// (attributes or destinations), and the services of prev gone from next.
+func ChangedServices(prev, next Table) (changed, removed []ServiceKey) {
 	for _, k := range next.SortedKeys() {
 		p, ok := prev[k]
 		if !ok || !sameAttrs(p, next[k]) || !maps.Equal(p.Dests, next[k].Dests) {
 			changed = append(changed, k)
 		}
 	}
-	for k := range prev {
+	for _, k := range prev.SortedKeys() {
 		if _, ok := next[k]; !ok {
-			removed = true
+			removed = append(removed, k)
 		}
 	}
 	return changed, removed
 }
 
+// SortedKeys returns the table's service keys in a stable order.
 func (t Table) SortedKeys() []ServiceKey {
 	keys := make([]ServiceKey, 0, len(t))
 	for k := range t {
