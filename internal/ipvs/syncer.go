@@ -102,6 +102,8 @@ func (s *Syncer) ReconcileContext(ctx context.Context, desired Table) (Stats, er
 // concerns, counted, and left for the next reconcile; it never stops the
 // others. It stops early when ctx is done. s.mu is held.
 func (s *Syncer) apply(ctx context.Context, ops []Op) error {
+	// Formatting 50,000 ops for a disabled debug log is not free.
+	debug := s.log.Enabled(ctx, slog.LevelDebug)
 	var firstErr error
 	failed := map[ServiceKey]bool{}
 	for _, op := range ops {
@@ -132,7 +134,9 @@ func (s *Syncer) apply(ctx context.Context, ops []Op) error {
 		case CreateService:
 			s.owned[op.Service.ServiceKey] = true // even if interrupted later
 		}
-		s.log.Debug("ipvs write", "op", op.String())
+		if debug {
+			s.log.Debug("ipvs write", "op", op.String())
+		}
 	}
 	return firstErr
 }
