@@ -142,7 +142,10 @@ func (f *FakeKernel) destIndex(fs *fakeSvc, d cf.Destination) int {
 	return -1
 }
 
-func (f *FakeKernel) CreateDestination(s cf.Service, d cf.Destination) error {
+// destWrite is the prelude every destination write shares: count the
+// write (or fail it on request), find the service (ESRCH when missing) and
+// the destination's index in it (-1 when absent), then run change.
+func (f *FakeKernel) destWrite(s cf.Service, d cf.Destination, change func(fs *fakeSvc, i int) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.write(); err != nil {
@@ -152,47 +155,37 @@ func (f *FakeKernel) CreateDestination(s cf.Service, d cf.Destination) error {
 	if !ok {
 		return syscall.ESRCH
 	}
-	if f.destIndex(fs, d) >= 0 {
-		return syscall.EEXIST
-	}
-	fs.dests = append(fs.dests, d)
-	return nil
+	return change(fs, f.destIndex(fs, d))
+}
+
+func (f *FakeKernel) CreateDestination(s cf.Service, d cf.Destination) error {
+	return f.destWrite(s, d, func(fs *fakeSvc, i int) error {
+		if i >= 0 {
+			return syscall.EEXIST
+		}
+		fs.dests = append(fs.dests, d)
+		return nil
+	})
 }
 
 func (f *FakeKernel) UpdateDestination(s cf.Service, d cf.Destination) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.write(); err != nil {
-		return err
-	}
-	fs, ok := f.svcs[fakeKey(s)]
-	if !ok {
-		return syscall.ESRCH
-	}
-	i := f.destIndex(fs, d)
-	if i < 0 {
-		return syscall.ENOENT
-	}
-	fs.dests[i] = d // every field replaced, as the kernel does
-	return nil
+	return f.destWrite(s, d, func(fs *fakeSvc, i int) error {
+		if i < 0 {
+			return syscall.ENOENT
+		}
+		fs.dests[i] = d // every field replaced, as the kernel does
+		return nil
+	})
 }
 
 func (f *FakeKernel) RemoveDestination(s cf.Service, d cf.Destination) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.write(); err != nil {
-		return err
-	}
-	fs, ok := f.svcs[fakeKey(s)]
-	if !ok {
-		return syscall.ESRCH
-	}
-	i := f.destIndex(fs, d)
-	if i < 0 {
-		return syscall.ENOENT
-	}
-	fs.dests = append(fs.dests[:i], fs.dests[i+1:]...)
-	return nil
+	return f.destWrite(s, d, func(fs *fakeSvc, i int) error {
+		if i < 0 {
+			return syscall.ENOENT
+		}
+		fs.dests = append(fs.dests[:i], fs.dests[i+1:]...)
+		return nil
+	})
 }
 
 // WriteCount is Writes, read under the lock (for tests that run the
