@@ -30,8 +30,14 @@ func DataPathLab(t *testing.T, dr bool) []*exec.Cmd {
 			t.Fatalf("%s: %v\n%s", cmd, err, out)
 		}
 	}
+	// Deleting a namespace tears its devices down asynchronously; the
+	// root-side veths are deleted by name and waited for, so that the next
+	// lab can create them again.
 	cleanup := func() {
-		_ = exec.Command("sh", "-c", "for n in cli rs1 rs2 rs3 rs4; do ip netns pids $n 2>/dev/null | xargs -r kill -9; ip netns del $n 2>/dev/null; done; ip link del br-rs 2>/dev/null; ip link del veth-cli 2>/dev/null").Run()
+		_ = exec.Command("sh", "-c", `for n in cli rs1 rs2 rs3 rs4; do ip netns pids $n 2>/dev/null | xargs -r kill -9; done
+for l in veth-cli vrs1 vrs2 vrs3 vrs4 br-rs; do ip link del $l 2>/dev/null; done
+for n in cli rs1 rs2 rs3 rs4; do ip netns del $n 2>/dev/null; done
+for i in $(seq 50); do ip -o link show | grep -qE ' (veth-cli|vrs[1-4]|br-rs)[@:]' || break; sleep 0.1; done`).Run()
 	}
 	cleanup()
 	t.Cleanup(cleanup)
