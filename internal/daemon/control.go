@@ -122,14 +122,13 @@ func (d *Daemon) Status() StatusDoc {
 			kernel[st.Key] = st
 		}
 	}
-	desired := ipvs.DesiredTable(s.cfg, nil)
 	for _, vs := range s.cfg.VirtualServers {
 		vst := VSStatus{Name: vs.Key(), Scheduler: vs.Scheduler, Method: vs.Method}
-		// The kernel's view of the first service the virtual server maps
-		// to (a group maps to several).
+		// The kernel's view of the first of its services that is there
+		// (a group maps to several).
 		var ks *ipvs.ServiceStats
-		for key := range desired {
-			if st, ok := kernel[key]; ok && matches(vs, key) {
+		for _, key := range ipvs.ServiceKeys(s.cfg, vs) {
+			if st, ok := kernel[key]; ok {
 				ks = &st
 				break
 			}
@@ -165,16 +164,6 @@ func (d *Daemon) Status() StatusDoc {
 	}
 	sort.Slice(doc.VirtualServers, func(i, j int) bool { return doc.VirtualServers[i].Name < doc.VirtualServers[j].Name })
 	return doc
-}
-
-func matches(vs *config.VirtualServer, k ipvs.ServiceKey) bool {
-	switch {
-	case vs.Group != "":
-		return true // any service of the table is fine for a summary
-	case vs.FWMark != 0:
-		return k.FWMark == vs.FWMark
-	}
-	return k.Addr == vs.Addr && k.Port == vs.Port
 }
 
 // serveControl listens on the control socket (0600) until ctx ends.

@@ -126,31 +126,43 @@ func ReadTable(k Kernel) (Table, error) {
 // ReadTableContext is ReadTable that gives up between services once ctx
 // is done: a big table takes a while to read.
 func ReadTableContext(ctx context.Context, k Kernel) (Table, error) {
-	svcs, err := k.Services()
-	if isNotExist(err) {
-		return Table{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list IPVS services: %w", err)
-	}
 	t := Table{}
-	for _, sx := range svcs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	err := eachService(ctx, k, func(sx cf.ServiceExtended, dests []cf.DestinationExtended) {
 		s := fromLib(sx.Service)
-		dests, err := k.Destinations(sx.Service)
-		if err != nil && !isNotExist(err) {
-			return nil, fmt.Errorf("list destinations of %s: %w", s.ServiceKey, err)
-		}
 		for _, dx := range dests {
 			d := destFromLib(dx.Destination)
 			s.Dests[d.DestKey] = d
 		}
-		svc := s
-		t[s.ServiceKey] = &svc
+		t[s.ServiceKey] = &s
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
+}
+
+// eachService reads every service and its destinations from the kernel,
+// stopping between services once ctx is done. No services at all is not
+// an error (the kernel reports it as one).
+func eachService(ctx context.Context, k Kernel, fn func(cf.ServiceExtended, []cf.DestinationExtended)) error {
+	svcs, err := k.Services()
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list IPVS services: %w", err)
+	}
+	for _, sx := range svcs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		dests, err := k.Destinations(sx.Service)
+		if err != nil && !isNotExist(err) {
+			return fmt.Errorf("list destinations of %s: %w", fromLib(sx.Service).ServiceKey, err)
+		}
+		fn(sx, dests)
+	}
+	return nil
 }
 
 func isNotExist(err error) bool {
@@ -215,25 +227,17 @@ type DestStats struct {
 
 // ReadStats reads every service's and real server's counters.
 func ReadStats(k Kernel) ([]ServiceStats, error) {
-	svcs, err := k.Services()
-	if isNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list IPVS services: %w", err)
-	}
-	out := make([]ServiceStats, 0, len(svcs))
-	for _, sx := range svcs {
+	var out []ServiceStats
+	err := eachService(context.Background(), k, func(sx cf.ServiceExtended, dests []cf.DestinationExtended) {
 		ss := ServiceStats{Key: fromLib(sx.Service).ServiceKey, Stats: sx.Stats64}
-		dests, err := k.Destinations(sx.Service)
-		if err != nil && !isNotExist(err) {
-			return nil, fmt.Errorf("list destinations of %s: %w", ss.Key, err)
-		}
 		for _, dx := range dests {
 			ss.Dests = append(ss.Dests, DestStats{DestKey: DestKey{Addr: dx.Address, Port: dx.Port}, Weight: dx.Weight,
 				Active: dx.ActiveConnections, Inactive: dx.InactiveConnections, Stats: dx.Stats64})
 		}
 		out = append(out, ss)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -136,6 +136,16 @@ func protocolOf(s string) uint16 {
 
 // serviceKeys expands a virtual server into kernel services: one for an
 // address or fwmark, one per address and fwmark of a group.
+// ServiceKeys lists the kernel services one virtual server of cfg maps to
+// (several for a virtual_server_group).
+func ServiceKeys(cfg *config.Config, vs *config.VirtualServer) []ServiceKey {
+	groups := map[string]*config.VSGroup{}
+	for _, g := range cfg.VSGroups {
+		groups[g.Name] = g
+	}
+	return serviceKeys(vs, groups)
+}
+
 func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VSGroup) []ServiceKey {
 	proto := protocolOf(vs.Protocol)
 	switch {

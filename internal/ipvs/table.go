@@ -68,10 +68,11 @@ func (k ServiceKey) String() string {
 		}
 		return fmt.Sprintf("FWM %d%s", k.FWMark, fam)
 	}
-	return fmt.Sprintf("%s %s", protoName(k.Protocol), netip.AddrPortFrom(k.Addr, k.Port))
+	return fmt.Sprintf("%s %s", ProtoName(k.Protocol), netip.AddrPortFrom(k.Addr, k.Port))
 }
 
-func protoName(p uint16) string {
+// ProtoName is the protocol as ipvsadm and node_exporter name it.
+func ProtoName(p uint16) string {
 	switch p {
 	case ProtoTCP:
 		return "TCP"

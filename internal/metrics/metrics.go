@@ -125,11 +125,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		gauge(ipvsUp, 1)
 		for _, s := range stats {
-			addr, port, mark, proto := "", "", "", protoName(s.Key.Protocol)
+			addr, port, mark, proto := "", "", "", ""
 			if s.Key.FWMark != 0 {
 				mark = strconv.FormatUint(uint64(s.Key.FWMark), 10)
 			} else {
-				addr, port = s.Key.Addr.String(), strconv.Itoa(int(s.Key.Port))
+				addr, port, proto = s.Key.Addr.String(), strconv.Itoa(int(s.Key.Port)), ipvs.ProtoName(s.Key.Protocol)
 			}
 			l := []string{addr, port, mark, proto}
 			counter(ipvsConns, float64(s.Stats.Connections), l...)
@@ -152,18 +152,4 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(reloads, float64(ok), "success")
 	counter(reloads, float64(failed), "failure")
 	gauge(cfgHash, 1, c.src.ConfigHash())
-}
-
-func protoName(p uint16) string {
-	switch p {
-	case 6:
-		return "TCP"
-	case 17:
-		return "UDP"
-	case 132:
-		return "SCTP"
-	case 0:
-		return ""
-	}
-	return strconv.Itoa(int(p))
 }
