@@ -55,8 +55,7 @@ type Daemon struct {
 
 	cfg        *config.Config
 	vrrpKey    string
-	router     *vrrp.Router
-	routerDone chan error
+	routerDone chan error // of the router in routerRef
 	syncer     *ipvs.Syncer
 	// lastDesired is the table last reconciled, so that a health change
 	// reconciles only the services it changed.
@@ -77,7 +76,7 @@ type Daemon struct {
 	repairCancel atomic.Pointer[context.CancelFunc]
 
 	snap          atomic.Pointer[snapshot]
-	routerRef     atomic.Pointer[vrrp.Router]
+	routerRef     atomic.Pointer[vrrp.Router] // the running VRRP router, if any
 	lastReloadErr atomic.Pointer[string]
 	ReloadsOK     atomic.Uint64
 	ReloadsFailed atomic.Uint64
@@ -181,8 +180,7 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			// The router only returns when stopped; anything else is a bug
 			// worth surviving: log it and run without VRRP.
 			d.log.Error("vrrp router ended", "err", err)
-			d.router, d.routerDone = nil, nil
-			d.routerRef.Store(nil)
+			d.clearRouter()
 		case <-d.healthChg:
 			if d.stopping.Err() == nil {
 				d.reconcileIPVS("health")
@@ -274,51 +272,61 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 }
 
 func (d *Daemon) startRouter(ctx context.Context) error {
-	d.vrrpKey = vrrpFingerprint(d.cfg)
-	if len(d.cfg.Instances) == 0 {
-		return nil
-	}
-	r, err := vrrp.NewRouter(d.cfg, d.opts.Platform(d.cfg), d.log)
+	r, err := d.newRouter(d.cfg)
 	if err != nil {
-		return fmt.Errorf("vrrp: %w", err)
+		return err
 	}
-	d.router, d.routerDone = r, make(chan error, 1)
-	d.routerRef.Store(r)
-	go func(done chan error) { done <- r.Run(ctx) }(d.routerDone)
+	d.handOver(ctx, r)
 	return nil
 }
 
-// handOver moves VRRP from the running router to next (nil when the new
-// configuration has no instances): instances matched by VRID, interface
-// and family carry their state over, others start or stop.
+// newRouter builds (but does not run) the VRRP router of cfg: nil when it
+// has no instances. Sockets are opened and interfaces checked here, so a
+// failure leaves whatever runs untouched.
+func (d *Daemon) newRouter(cfg *config.Config) (*vrrp.Router, error) {
+	if len(cfg.Instances) == 0 {
+		return nil, nil
+	}
+	r, err := vrrp.NewRouter(cfg, d.opts.Platform(cfg), d.log)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: %w", err)
+	}
+	return r, nil
+}
+
+// handOver moves VRRP from the running router (if any) to next (nil when
+// the configuration has no instances): instances matched by VRID,
+// interface and family carry their state over, others start or stop.
 func (d *Daemon) handOver(ctx context.Context, next *vrrp.Router) {
 	var handoff *vrrp.Handoff
-	if d.router != nil {
+	if old := d.routerRef.Load(); old != nil {
 		keep := map[vrrp.InstanceKey]bool{}
 		if next != nil {
 			keep = next.Keys()
 		}
-		handoff = d.router.StopHandingOver(keep)
-		d.router, d.routerDone = nil, nil
-		d.routerRef.Store(nil)
+		handoff = old.StopHandingOver(keep)
+		d.clearRouter()
 	}
 	d.vrrpKey = vrrpFingerprint(d.cfg)
 	if next == nil {
 		return
 	}
 	next.Adopt(handoff)
-	d.router, d.routerDone = next, make(chan error, 1)
 	d.routerRef.Store(next)
+	d.routerDone = make(chan error, 1)
 	go func(done chan error) { done <- next.Run(ctx) }(d.routerDone)
 }
 
 func (d *Daemon) stopRouter() {
-	if d.router == nil {
-		return
+	if r := d.routerRef.Load(); r != nil {
+		r.Stop()
+		d.clearRouter()
 	}
-	d.router.Stop()
-	d.router, d.routerDone = nil, nil
+}
+
+func (d *Daemon) clearRouter() {
 	d.routerRef.Store(nil)
+	d.routerDone = nil
 }
 
 func (d *Daemon) reconcileIPVS(why string) {
@@ -332,10 +340,10 @@ func (d *Daemon) reconcileIPVS(why string) {
 	desired := ipvs.DesiredTable(d.cfg, health)
 	var st ipvs.Stats
 	var err error
-	changed, removed := ipvs.ChangedServices(d.lastDesired, desired)
 	if (why == "health" || why == "reload") && d.lastDesired != nil {
 		// A health change or a reload touches its own services only; the
 		// periodic repair reads the whole table.
+		changed, removed := ipvs.ChangedServices(d.lastDesired, desired)
 		if len(changed)+len(removed) == 0 {
 			if why == "reload" {
 				d.log.Info("ipvs reconciled", "why", why, "writes", 0)
@@ -396,9 +404,9 @@ func (d *Daemon) reload(ctx context.Context) error {
 	}
 	vrrpChanged := !d.opts.CheckOnly && vrrpFingerprint(res.Config) != d.vrrpKey
 	var next *vrrp.Router
-	if vrrpChanged && len(res.Config.Instances) > 0 {
-		if next, err = vrrp.NewRouter(res.Config, d.opts.Platform(res.Config), d.log); err != nil {
-			return fail(fmt.Errorf("vrrp: %w", err))
+	if vrrpChanged {
+		if next, err = d.newRouter(res.Config); err != nil {
+			return fail(err)
 		}
 	}
 	d.setConfig(res)
