@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,25 +122,15 @@ func (s *server) start() {
 func (s *server) port() string { return s.addr[strings.LastIndex(s.addr, ":")+1:] }
 
 // desiredWeights renders the table's destinations: "127.0.0.1:80=16 ...".
-func desiredWeights(cfg *config.Config, h ipvs.Health) string {
+func desiredWeights(cfg *config.Config, m *Manager) string {
 	var parts []string
-	for _, svc := range ipvs.DesiredTable(cfg, h) {
+	for _, svc := range ipvs.DesiredTable(cfg, m.Snapshot()) {
 		for _, d := range svc.Dests {
 			parts = append(parts, fmt.Sprintf("%s=%d", d.Addr, d.Weight))
 		}
 	}
-	return strings.Join(sortStrings(parts), " ")
-}
-
-func sortStrings(s []string) []string {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
 }
 
 func startManager(t *testing.T, cfg *config.Config) (*Manager, *atomic.Int64) {

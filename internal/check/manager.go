@@ -323,30 +323,6 @@ func (m *Manager) script(s *config.Script) {
 	}()
 }
 
-// RealServerUp implements ipvs.Health.
-func (m *Manager) RealServerUp(vs *config.VirtualServer, rs *config.RealServer) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	up, ok := m.rsUp[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
-	return !ok || up
-}
-
-// RealServerWeight is the misc_dynamic weight, if a checker set one.
-func (m *Manager) RealServerWeight(vs *config.VirtualServer, rs *config.RealServer) (int, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	w, ok := m.weight[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
-	return w, ok
-}
-
-// QuorumUp reports the virtual server's quorum state with hysteresis.
-func (m *Manager) QuorumUp(vs *config.VirtualServer) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	up, ok := m.quorum[vs.Key()]
-	return !ok || up
-}
-
 // Status returns every checker's state, sorted.
 func (m *Manager) Status() []Status {
 	m.mu.Lock()
@@ -540,6 +516,7 @@ func (h *checkHeap) Pop() any {
 
 // Snapshot is the checkers' verdicts at one moment, read without locks:
 // building a 30,000-real-server table must not contend with the checkers.
+// It is the ipvs.Health the desired table is built from.
 type Snapshot struct {
 	up     map[rsKey]bool
 	weight map[rsKey]int
