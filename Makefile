@@ -34,7 +34,7 @@ lint:
 bench: setup build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	./scripts/bench-config.sh
-	LVSD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchVRRPFailover$$' -v ./cmd/lvsd | grep -E '^\s+(bench_vrrp_test|failover|lvsd|keepalived)|^(---|ok|FAIL)'
+	$(GO) test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkVRRPFailover$$' -benchtime 1x -v ./cmd/lvsd | grep -E '^\s+(bench_vrrp_test|failover|lvsd|keepalived)|^(---|ok|FAIL)'
 	./scripts/bench-lab.sh
 
 # The director pair in the lab VM (see README): real lvsd, real IPVS, real TCP.

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -16,30 +15,36 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// TestBenchVRRPFailover is `make bench`'s failover benchmark (LVSD_BENCH=1):
-// 20 SIGKILLs of the master, priorities 100/90, for lvsd pairs and
-// keepalived pairs in the same run. It measures kill -> VIP on the backup
-// (rtnetlink address event in its namespace) and kill -> first gratuitous
-// ARP from the backup seen by a client (tshark timestamps).
-func TestBenchVRRPFailover(t *testing.T) {
-	if os.Getenv("LVSD_BENCH") != "1" {
-		t.Skip("benchmark: run with LVSD_BENCH=1 (make bench)")
-	}
+// BenchmarkVRRPFailover is `make bench`'s failover benchmark (run it with
+// -benchtime 1x: each case is a fixed 20 rounds): 20 SIGKILLs of the
+// master, priorities 100/90, for lvsd pairs and keepalived pairs in the
+// same run. It measures kill -> VIP on the backup (rtnetlink address event
+// in its namespace) and kill -> first gratuitous ARP from the backup seen
+// by a client (tshark timestamps).
+func BenchmarkVRRPFailover(b *testing.B) {
 	rounds := 20
 	type result struct{ vip, garp []time.Duration }
-	cases := []struct {
-		kind string
-		conf vrrpConf
-	}{
-		{"lvsd", vrrpConf{auth: true}},
-		{"keepalived", vrrpConf{auth: true}},
-		{"lvsd", vrrpConf{version: 3, interval: "0.05"}},
-		{"keepalived", vrrpConf{version: 3, interval: "0.05"}},
+	type benchCase struct {
+		kind, name string
+		conf       vrrpConf
+		masterDown time.Duration
+	}
+	var cases []benchCase
+	for _, v3 := range []bool{false, true} {
+		for _, kind := range []string{"lvsd", "keepalived"} {
+			c := benchCase{kind: kind, name: kind + " v2 advert_int 1", conf: vrrpConf{auth: true}, masterDown: masterDown(90)}
+			if v3 {
+				c.name = kind + " v3 advert_int 0.05"
+				c.conf = vrrpConf{version: 3, interval: "0.05"}
+				c.masterDown = 150*time.Millisecond + time.Duration((256-90)*5/256)*10*time.Millisecond
+			}
+			cases = append(cases, c)
+		}
 	}
 	results := map[string]result{}
 	for _, c := range cases {
-		name := fmt.Sprintf("%s v%d advert_int %s", c.kind, max(c.conf.version, 2), map[bool]string{true: c.conf.interval, false: "1"}[c.conf.interval != ""])
-		t.Run(name, func(t *testing.T) {
+		name := c.name
+		b.Run(name, func(t *testing.B) {
 			l := newVRRPLab(t, "d1", "d2", "cl")
 			backupConf, masterConf := c.conf, c.conf
 			backupConf.priority, masterConf.priority = 90, 100
@@ -108,22 +113,17 @@ func TestBenchVRRPFailover(t *testing.T) {
 				res.vip[len(res.vip)/2], res.vip[len(res.vip)*99/100], res.vip[len(res.vip)-1], res.garp[len(res.garp)/2], res.garp[len(res.garp)*99/100])
 		})
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-34s %10s %10s %10s %10s %12s\n", "failover (20 x SIGKILL)", "VIP p50", "VIP p99", "GARP p50", "GARP p99", "master-down")
+	var table strings.Builder
+	fmt.Fprintf(&table, "\n%-34s %10s %10s %10s %10s %12s\n", "failover (20 x SIGKILL)", "VIP p50", "VIP p99", "GARP p50", "GARP p99", "master-down")
 	for _, c := range cases {
-		name := fmt.Sprintf("%s v%d advert_int %s", c.kind, max(c.conf.version, 2), map[bool]string{true: c.conf.interval, false: "1"}[c.conf.interval != ""])
-		r, ok := results[name]
+		r, ok := results[c.name]
 		if !ok {
 			continue
-		}
-		md := masterDown(90)
-		if c.conf.interval == "0.05" {
-			md = 150*time.Millisecond + time.Duration((256-90)*5/256)*10*time.Millisecond
 		}
 		p := func(d []time.Duration, q int) time.Duration {
 			return d[min(len(d)-1, len(d)*q/100)].Round(100 * time.Microsecond)
 		}
-		fmt.Fprintf(&b, "%-34s %10s %10s %10s %10s %12s\n", name, p(r.vip, 50), p(r.vip, 99), p(r.garp, 50), p(r.garp, 99), md)
+		fmt.Fprintf(&table, "%-34s %10s %10s %10s %10s %12s\n", c.name, p(r.vip, 50), p(r.vip, 99), p(r.garp, 50), p(r.garp, 99), c.masterDown)
 	}
-	t.Log(b.String())
+	b.Log(table.String())
 }

@@ -19,7 +19,7 @@ import (
 
 // capture is tshark writing a pcap file inside one lab namespace.
 type capture struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	file string
 }
@@ -29,7 +29,7 @@ type frame struct {
 	data []byte
 }
 
-func startCapture(t *testing.T, l *vrrpLab, host, filter string) *capture {
+func startCapture(t testing.TB, l *vrrpLab, host, filter string) *capture {
 	t.Helper()
 	labtest.NeedBinary(t, "tshark")
 	file := filepath.Join(l.dir, fmt.Sprintf("%s-%d.pcap", host, time.Now().UnixNano()))

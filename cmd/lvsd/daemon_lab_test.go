@@ -18,13 +18,7 @@ import (
 )
 
 // TestLab runs the TestVM* tests of this package inside the IPVS lab VM.
-func TestLab(t *testing.T) {
-	if labtest.InVM() {
-		t.Skip("already inside the lab VM")
-	}
-	labtest.NeedRoot(t)
-	labtest.RunInVM(t, "^TestVM")
-}
+func TestLab(t *testing.T) { labtest.RunVMTests(t) }
 
 const natVIP = "192.168.100.11"
 

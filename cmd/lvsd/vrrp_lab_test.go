@@ -23,7 +23,7 @@ import (
 const labVIP = "10.9.0.100"
 
 type vrrpLab struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 	hosts  map[string]int // name -> last octet
 	dir    string
@@ -34,7 +34,7 @@ var labSeq struct {
 	n int
 }
 
-func newVRRPLab(t *testing.T, hosts ...string) *vrrpLab {
+func newVRRPLab(t testing.TB, hosts ...string) *vrrpLab {
 	t.Helper()
 	labtest.NeedRoot(t)
 	labtest.NeedBinary(t, "ip")
@@ -103,15 +103,7 @@ func (l *vrrpLab) masters(hosts ...string) []string {
 // waitFor polls cond every 10 ms and returns how long it took to hold.
 func (l *vrrpLab) waitFor(what string, limit time.Duration, cond func() bool) time.Duration {
 	l.t.Helper()
-	start := time.Now()
-	for time.Since(start) < limit {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	l.t.Fatalf("%s: not within %s", what, limit)
-	return 0
+	return labtest.WaitFor(l.t, what, limit, cond)
 }
 
 // holds checks cond stays true for d.
@@ -236,7 +228,7 @@ func (l *vrrpLab) start(kind, host string, c vrrpConf) *daemonProc {
 	return p
 }
 
-func (p *daemonProc) signal(t *testing.T, sig syscall.Signal) {
+func (p *daemonProc) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(sig)
 	done := make(chan struct{})

@@ -15,16 +15,8 @@ import (
 
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/labtest"
 )
-
-func load(t *testing.T, src string) *config.Config {
-	t.Helper()
-	res := config.Load("t.conf", config.Options{ConfigID: "t", FS: config.MapFS{"t.conf": src}})
-	if !res.OK() {
-		t.Fatalf("config: %v", res.Diags.Sorted())
-	}
-	return res.Config
-}
 
 func TestTrackerRetrySemantics(t *testing.T) {
 	c := &config.Checker{Retry: 2, DelayLoop: 5 * time.Second, DelayBeforeRetry: time.Second}
@@ -147,19 +139,6 @@ func startManager(t *testing.T, cfg *config.Config) (*Manager, *atomic.Int64) {
 	return m, &changes
 }
 
-func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for time.Since(start) < limit {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s", what, limit)
-	return 0
-}
-
 // TestTCPCheckFollowsRealServers: two real servers on loopback, one is
 // stopped and restarted; the desired table follows at the times
 // delay_loop, retry and delay_before_retry give.
@@ -171,7 +150,7 @@ func TestTCPCheckFollowsRealServers(t *testing.T) {
 			if inhibit {
 				inh = "inhibit_on_failure"
 			}
-			cfg := load(t, fmt.Sprintf(`
+			cfg := labtest.Config(t, fmt.Sprintf(`
 virtual_server 10.0.0.1 80 {
   protocol TCP
   lb_kind NAT
@@ -205,7 +184,7 @@ virtual_server 10.0.0.1 80 {
 			if inhibit {
 				down = "127.0.0.1=16 127.0.0.2=0"
 			}
-			took := waitUntil(t, "stopped server leaves the table", 2*time.Second, func() bool { return desiredWeights(cfg, m) == down })
+			took := labtest.WaitFor(t, "stopped server leaves the table", 2*time.Second, func() bool { return desiredWeights(cfg, m) == down })
 			// delay_loop 0.2 + two retries at 0.1: at most about 0.4 s + connect.
 			t.Logf("stopped real server out after %s", took.Round(time.Millisecond))
 			if took > 700*time.Millisecond {
@@ -215,7 +194,7 @@ virtual_server 10.0.0.1 80 {
 				t.Errorf("down after %s: retry 2 should need three failures", took)
 			}
 			b.start()
-			took = waitUntil(t, "restarted server comes back", 2*time.Second, func() bool { return desiredWeights(cfg, m) == both })
+			took = labtest.WaitFor(t, "restarted server comes back", 2*time.Second, func() bool { return desiredWeights(cfg, m) == both })
 			t.Logf("restarted real server back after %s", took.Round(time.Millisecond))
 			if changes.Load() != 2 {
 				t.Errorf("%d change notifications, want 2", changes.Load())
@@ -226,7 +205,7 @@ virtual_server 10.0.0.1 80 {
 
 func TestAlphaStartsDown(t *testing.T) {
 	a := newServer(t, nil)
-	cfg := load(t, fmt.Sprintf(`
+	cfg := labtest.Config(t, fmt.Sprintf(`
 virtual_server 10.0.0.1 80 {
   protocol TCP
   alpha
@@ -250,7 +229,7 @@ virtual_server 10.0.0.1 80 {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go m.Run(ctx)
-	waitUntil(t, "alpha server comes up after one success", 2*time.Second, func() bool { return desiredWeights(cfg, m) == "127.0.0.1=1" })
+	labtest.WaitFor(t, "alpha server comes up after one success", 2*time.Second, func() bool { return desiredWeights(cfg, m) == "127.0.0.1=1" })
 }
 
 func TestHTTPChecks(t *testing.T) {
@@ -295,7 +274,7 @@ func TestHTTPChecks(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := load(t, fmt.Sprintf(`
+			cfg := labtest.Config(t, fmt.Sprintf(`
 virtual_server 10.0.0.1 80 {
   protocol TCP
   virtualhost app.example
@@ -326,7 +305,7 @@ virtual_server 10.0.0.1 80 {
 	t.Run("slow server times out", func(t *testing.T) {
 		slow.Store(true)
 		defer slow.Store(false)
-		cfg := load(t, fmt.Sprintf(`
+		cfg := labtest.Config(t, fmt.Sprintf(`
 virtual_server 10.0.0.1 80 {
   protocol TCP
   virtualhost app.example
@@ -346,7 +325,7 @@ virtual_server 10.0.0.1 80 {
 }
 
 func TestMiscDynamicWeight(t *testing.T) {
-	cfg := load(t, `
+	cfg := labtest.Config(t, `
 virtual_server 10.0.0.1 80 {
   protocol TCP
   real_server 127.0.0.1 80 {
@@ -366,11 +345,11 @@ virtual_server 10.0.0.1 80 {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go m.Run(ctx)
-	waitUntil(t, "misc_dynamic exit 12 sets weight 10", 2*time.Second, func() bool { return desiredWeights(cfg, m) == "127.0.0.1=10" })
+	labtest.WaitFor(t, "misc_dynamic exit 12 sets weight 10", 2*time.Second, func() bool { return desiredWeights(cfg, m) == "127.0.0.1=10" })
 	code.Store(1)
-	waitUntil(t, "exit 1 takes it down", 2*time.Second, func() bool { return desiredWeights(cfg, m) == "" })
+	labtest.WaitFor(t, "exit 1 takes it down", 2*time.Second, func() bool { return desiredWeights(cfg, m) == "" })
 	code.Store(0)
-	waitUntil(t, "exit 0 brings it back", 2*time.Second, func() bool {
+	labtest.WaitFor(t, "exit 0 brings it back", 2*time.Second, func() bool {
 		return desiredWeights(cfg, m) == "127.0.0.1=10" || desiredWeights(cfg, m) == "127.0.0.1=5"
 	})
 }
@@ -399,7 +378,7 @@ func TestManyCheckersAreCheap(t *testing.T) {
 		fmt.Fprintf(&b, " real_server 10.2.0.%d %s {\n  HTTP_GET { url { path /\n }\n connect_ip 127.0.0.1\n connect_timeout 1\n delay_loop 0.5\n retry 0 }\n }\n", i+1, stuck.port())
 	}
 	b.WriteString("}\n")
-	cfg := load(t, b.String())
+	cfg := labtest.Config(t, b.String())
 	m, _ := startManager(t, cfg)
 	time.Sleep(2500 * time.Millisecond)
 	behind, stuckDown := 0, 0

@@ -37,7 +37,7 @@ func TestVMDataPathSpread(t *testing.T) {
 				if sched == "rr" {
 					weights = [4]int{1, 1, 1, 1}
 				}
-				if _, err := NewSyncer(k, nil, "", false).Reconcile(DesiredTable(labConfig(t, serviceConfig(method, sched, weights)), nil)); err != nil {
+				if _, err := NewSyncer(k, nil, "", false).Reconcile(DesiredTable(labtest.Config(t, serviceConfig(method, sched, weights)), nil)); err != nil {
 					t.Fatal(err)
 				}
 				const n = 10000

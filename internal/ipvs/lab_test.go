@@ -12,17 +12,11 @@ import (
 	"time"
 
 	cf "github.com/cloudflare/ipvs"
-	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/labtest"
 )
 
 // TestLab boots the real-kernel lab once and runs every TestVM* test in it.
-func TestLab(t *testing.T) {
-	if labtest.InVM() {
-		return // already inside: the TestVM* tests run directly
-	}
-	labtest.RunInVM(t, "^TestVM")
-}
+func TestLab(t *testing.T) { labtest.RunVMTests(t) }
 
 // countingKernel counts netlink writes against the real kernel.
 type countingKernel struct {
@@ -88,15 +82,6 @@ func ipvsadmSave(t *testing.T) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-func labConfig(t *testing.T, src string) *config.Config {
-	t.Helper()
-	res := config.Load("lab.conf", config.Options{ConfigID: "lab", FS: config.MapFS{"lab.conf": src}})
-	if !res.OK() {
-		t.Fatalf("config: %v", res.Diags.Sorted())
-	}
-	return res.Config
-}
-
 // matrixConfig has one service per forwarding method x scheduler x kind.
 func matrixConfig() (string, int) {
 	methods := []string{"NAT", "DR", "TUN"}
@@ -139,7 +124,7 @@ func matrixConfig() (string, int) {
 func TestVMMatrixMatchesDesiredTable(t *testing.T) {
 	k := realKernel(t)
 	src, n := matrixConfig()
-	desired := DesiredTable(labConfig(t, src), nil)
+	desired := DesiredTable(labtest.Config(t, src), nil)
 	if len(desired) != n {
 		t.Fatalf("desired has %d services, want %d", len(desired), n)
 	}
@@ -172,7 +157,7 @@ func TestVMReloadRepairStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := NewSyncer(k, nil, filepath.Join(t.TempDir(), "owned.json"), false)
-	if _, err := s.Reconcile(DesiredTable(labConfig(t, string(src)), nil)); err != nil {
+	if _, err := s.Reconcile(DesiredTable(labtest.Config(t, string(src)), nil)); err != nil {
 		t.Fatal(err)
 	}
 	// A foreign service that lvsd must leave alone.
@@ -182,7 +167,7 @@ func TestVMReloadRepairStop(t *testing.T) {
 	// One weight change: one write, DR kept.
 	changed := strings.Replace(string(src), "weight 12", "weight 11", 1)
 	k.writes = 0
-	if _, err := s.Reconcile(DesiredTable(labConfig(t, changed), nil)); err != nil || k.writes != 1 {
+	if _, err := s.Reconcile(DesiredTable(labtest.Config(t, changed), nil)); err != nil || k.writes != 1 {
 		t.Fatalf("weight change: %d writes, err %v", k.writes, err)
 	}
 	if save := ipvsadmSave(t); !strings.Contains(save, "-a -t 10.10.0.1:5000 -r 10.20.0.2:5000 -g -w 11\n") {
@@ -193,7 +178,7 @@ func TestVMReloadRepairStop(t *testing.T) {
 		t.Fatalf("%v %s", err, out)
 	}
 	k.writes = 0
-	if _, err := s.Reconcile(DesiredTable(labConfig(t, changed), nil)); err != nil || k.writes != 1 {
+	if _, err := s.Reconcile(DesiredTable(labtest.Config(t, changed), nil)); err != nil || k.writes != 1 {
 		t.Fatalf("repair: %d writes, err %v", k.writes, err)
 	}
 	if err := s.Stop(StopRemoveOwn); err != nil {
@@ -218,7 +203,7 @@ func TestVMKeepalivedDifferential(t *testing.T) {
 			k := realKernel(t)
 			abs, _ := filepath.Abs(conf)
 			src, _ := os.ReadFile(abs)
-			desired := DesiredTable(labConfig(t, string(src)), nil)
+			desired := DesiredTable(labtest.Config(t, string(src)), nil)
 			pid := filepath.Join(t.TempDir(), "k.pid")
 			cmd := exec.Command(keepalived, "-C", "-n", "-l", "-f", abs, "-p", pid, "-c", pid+".c")
 			if err := cmd.Start(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/labtest"
 	"github.com/lvsd/lvsd/internal/netif"
 )
 
@@ -122,23 +123,9 @@ func (p *fakePlatform) lastAdvertPriority(vrid uint8) int {
 	return -1
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("%s: not within 3 s", what)
-}
-
 func startRouter(t *testing.T, src string, p *fakePlatform) *Router {
 	t.Helper()
-	res := config.Load("r.conf", config.Options{ConfigID: "r", FS: config.MapFS{"r.conf": src}})
-	if !res.OK() {
-		t.Fatalf("config: %v", res.Diags.Sorted())
-	}
-	r, err := NewRouter(res.Config, p, nil)
+	r, err := NewRouter(labtest.Config(t, src), p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,28 +178,28 @@ vrrp_instance VI_B {
 func TestRouterTrackingSyncGroupAndNotify(t *testing.T) {
 	p := newFakePlatform()
 	r := startRouter(t, routerConf, p)
-	eventually(t, "both instances master", func() bool { return p.hasVIP("10.0.0.100/24") && p.hasVIP("10.1.0.100/24") })
-	eventually(t, "notify_master ran", func() bool { return p.ranScript("/usr/local/bin/became master") })
-	eventually(t, "notify ran with keepalived's arguments", func() bool { return p.ranScript("/usr/local/bin/notify INSTANCE VI_A MASTER 100") })
+	labtest.WaitFor(t, "both instances master", 3*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") && p.hasVIP("10.1.0.100/24") })
+	labtest.WaitFor(t, "notify_master ran", 3*time.Second, func() bool { return p.ranScript("/usr/local/bin/became master") })
+	labtest.WaitFor(t, "notify ran with keepalived's arguments", 3*time.Second, func() bool { return p.ranScript("/usr/local/bin/notify INSTANCE VI_A MASTER 100") })
 
 	// The track script fails twice (fall 2): priority 100 - 30 in adverts.
 	p.mu.Lock()
 	p.scripts["/usr/local/bin/chk_app"] = 1
 	p.mu.Unlock()
-	eventually(t, "priority drops by the script's weight", func() bool { return p.lastAdvertPriority(1) == 70 })
+	labtest.WaitFor(t, "priority drops by the script's weight", 3*time.Second, func() bool { return p.lastAdvertPriority(1) == 70 })
 	if st := r.Status(); st[0].Priority != 70 || st[0].BasePriority != 100 {
 		t.Errorf("status after the script failed: %+v", st[0])
 	}
 	p.mu.Lock()
 	p.scripts["/usr/local/bin/chk_app"] = 0
 	p.mu.Unlock()
-	eventually(t, "priority back after rise 1", func() bool { return p.lastAdvertPriority(1) == 100 })
+	labtest.WaitFor(t, "priority back after rise 1", 3*time.Second, func() bool { return p.lastAdvertPriority(1) == 100 })
 
 	// eth1 goes down: VI_B faults, and its sync group takes VI_A along.
 	p.mu.Lock()
 	p.links["eth1"] = false
 	p.mu.Unlock()
-	eventually(t, "VI_B and VI_A in FAULT, VIPs gone", func() bool {
+	labtest.WaitFor(t, "VI_B and VI_A in FAULT, VIPs gone", 3*time.Second, func() bool {
 		st := r.Status()
 		return st[0].State == "FAULT" && st[1].State == "FAULT" && !p.hasVIP("10.0.0.100/24") && !p.hasVIP("10.1.0.100/24")
 	})
@@ -224,7 +211,7 @@ func TestRouterTrackingSyncGroupAndNotify(t *testing.T) {
 func TestRouterDropsBadAdverts(t *testing.T) {
 	p := newFakePlatform()
 	r := startRouter(t, routerConf, p)
-	eventually(t, "sockets open", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) == 2 })
+	labtest.WaitFor(t, "sockets open", 3*time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) == 2 })
 	adv := &Advert{Version: 3, VRID: 1, Priority: 200, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
 	peer, group := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("224.0.0.18")
 	b, _ := adv.Marshal(peer, group)
@@ -233,7 +220,7 @@ func TestRouterDropsBadAdverts(t *testing.T) {
 	bad[6] ^= 0xff
 	p.conns[0].in <- Received{Payload: bad, Src: peer, Dst: group, TTL: 255}
 	p.conns[0].in <- Received{Payload: b, Src: netip.MustParseAddr("10.0.0.2"), Dst: group, TTL: 255} // our own
-	eventually(t, "drops counted by reason", func() bool {
+	labtest.WaitFor(t, "drops counted by reason", 3*time.Second, func() bool {
 		d := r.Status()[0].Stats.Drops
 		return d[DropTTL] == 1 && d[DropChecksum] == 1 && d[DropOwn] == 1
 	})

@@ -1,0 +1,46 @@
+package labtest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
+)
+
+// WaitFor polls cond every 5 ms until it holds and returns how long that
+// took; the test fails if it does not hold within limit.
+func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < limit {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s", what, limit)
+	return 0
+}
+
+// Config parses a keepalived.conf given as text (config id "lab") and
+// fails the test on any error diagnostic.
+func Config(t testing.TB, src string) *config.Config {
+	t.Helper()
+	res := config.Load("lab.conf", config.Options{ConfigID: "lab", FS: config.MapFS{"lab.conf": src}})
+	if !res.OK() {
+		t.Fatalf("config: %v", res.Diags.Sorted())
+	}
+	return res.Config
+}
+
+// RunVMTests is a package's TestLab: it boots the IPVS lab VM once and
+// runs the package's TestVM* tests inside it. Inside the VM only TestVM*
+// tests run, so it never starts a VM from a VM.
+func RunVMTests(t *testing.T) {
+	t.Helper()
+	if InVM() {
+		return
+	}
+	NeedRoot(t)
+	RunInVM(t, "^TestVM")
+}
