@@ -121,20 +121,8 @@ func printStatus(out io.Writer, doc daemon.StatusDoc) {
 }
 
 func newReloadCommand() *cobra.Command {
-	var socket, pidFile string
-	cmd := &cobra.Command{
-		Use:   "reload",
-		Short: "reload the running lvsd's configuration (reports whether it was accepted)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if pidFile != "" {
-				return signalPID(pidFile, syscall.SIGHUP)
-			}
-			resp, err := controlClient(socket).Post("http://lvsd/reload", "", nil)
-			if err != nil {
-				return fmt.Errorf("is lvsd running? %w", err)
-			}
-			defer resp.Body.Close()
+	return newControlCommand("reload", "reload the running lvsd's configuration (reports whether it was accepted)",
+		syscall.SIGHUP, func(cmd *cobra.Command, resp *http.Response) error {
 			var res struct {
 				OK    bool   `json:"ok"`
 				Error string `json:"error"`
@@ -146,29 +134,33 @@ func newReloadCommand() *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "reloaded")
 			return nil
-		},
-	}
-	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "control socket")
-	cmd.Flags().StringVarP(&pidFile, "pid", "p", "", "signal the process in this pid file instead of using the socket")
-	return cmd
+		})
 }
 
 func newStopCommand() *cobra.Command {
+	return newControlCommand("stop", "stop the running lvsd (priority 0 adverts, VIPs and its IPVS services removed)",
+		syscall.SIGTERM, func(*cobra.Command, *http.Response) error { return nil })
+}
+
+// newControlCommand asks the daemon for action over the control socket
+// (POST /action) and hands the answer to report, or with --pid sends sig
+// to the process instead, as keepalived users do.
+func newControlCommand(action, short string, sig syscall.Signal, report func(*cobra.Command, *http.Response) error) *cobra.Command {
 	var socket, pidFile string
 	cmd := &cobra.Command{
-		Use:   "stop",
-		Short: "stop the running lvsd (priority 0 adverts, VIPs and its IPVS services removed)",
+		Use:   action,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pidFile != "" {
-				return signalPID(pidFile, syscall.SIGTERM)
+				return signalPID(pidFile, sig)
 			}
-			resp, err := controlClient(socket).Post("http://lvsd/stop", "", nil)
+			resp, err := controlClient(socket).Post("http://lvsd/"+action, "", nil)
 			if err != nil {
 				return fmt.Errorf("is lvsd running? %w", err)
 			}
-			resp.Body.Close()
-			return nil
+			defer resp.Body.Close()
+			return report(cmd, resp)
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "control socket")
