@@ -49,8 +49,8 @@ start_daemon() { # kind ns conf
   local kind=$1 ns=$2 conf=$3
   ip netns add "$ns"; ip -n "$ns" link set lo up
   case $kind in
-    lvsd) ip netns exec "$ns" "$lvsd" run -C -f "$conf" --state-dir "$work/$ns" --metrics-addr "" >"$work/$ns.log" 2>&1 & ;;
-    keepalived) ip netns exec "$ns" keepalived -n -l -C -f "$conf" -p "$work/$ns.pid" -c "$work/$ns.cpid" >"$work/$ns.log" 2>&1 & ;;
+    lvsd) ip netns exec "$ns" env ${LVSD_BENCH_ENV:-} "$lvsd" run -C -f "$conf" --state-dir "$work/$ns" --metrics-addr "" ${LVSD_BENCH_ARGS:-} >"$work/$ns.log" 2>&1 & ;;
+    keepalived) ip netns exec "$ns" keepalived -n -C -f "$conf" -p "$work/$ns.pid" -c "$work/$ns.cpid" >"$work/$ns.log" 2>&1 & ;;
   esac
 }
 
@@ -69,6 +69,10 @@ ticks() { # total utime+stime of the daemon's processes in ns (not the listener)
     t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0)))
   done
   echo $t
+}
+
+opens() { # TCP connects made in ns so far (the checkers' connects)
+  ip netns exec "$1" nstat -az TcpActiveOpens | awk '/TcpActiveOpens/ {print $2}'
 }
 
 rss_kb() {
@@ -141,13 +145,20 @@ for kind in lvsd keepalived; do
   start_daemon $kind $ns "$work/checks.conf"
   ip netns exec "$ns" "$listener" gateway bench 0.0.0.0:9000 "$work/$ns.count" >/dev/null 2>&1 &
   sleep 15
-  t0=$(ticks $ns); s=$(date +%s.%N)
+  o0=$(opens $ns); t0=$(ticks $ns); s=$(date +%s.%N)
   sleep 30
-  t1=$(ticks $ns); e=$(date +%s.%N)
+  t1=$(ticks $ns); e=$(date +%s.%N); o1=$(opens $ns)
   cpu[$kind]=$(echo "($t1 - $t0) / $hz / ($e - $s) * 100" | bc -l)
   rss[$kind]=$(rss_kb $ns)
   up=$(ip netns exec $ns ipvsadm -Ln | grep -c -- '->  *10.61' || true)
-  printf "  %-11s CPU %6.2f%% of one core   RSS %7.1f MiB   real servers in IPVS: %s\n" "$kind" "${cpu[$kind]}" "$(echo "${rss[$kind]} / 1024" | bc -l)" "$up"
+  if [ $kind = lvsd ]; then
+    echo "  lvsd log: $(grep -c 'up=false' "$work/$ns.log") real servers went down, $(grep -c 'ipvs reconciled' "$work/$ns.log") reconciles"
+    { "$lvsd" status --json --control-socket "$work/$ns/lvsd.sock" 2>&1 | grep -o '"last_error": *"[^"]*"' |
+      sed 's/[0-9.]*:[0-9]*//g' | sort | uniq -c | sort -rn | head -3 | sed 's/^/  last errors: /'; } || true
+  fi
+  rate=$(echo "($o1 - $o0) / ($e - $s)" | bc -l)
+  printf "  %-11s CPU %6.2f%% of one core   RSS %7.1f MiB   checks/s %7.0f   CPU ms per 1000 checks %6.1f   real servers in IPVS: %s\n" \
+    "$kind" "${cpu[$kind]}" "$(echo "${rss[$kind]} / 1024" | bc -l)" "$rate" "$(echo "${cpu[$kind]} * 10 / $rate * 1000" | bc -l)" "$up"
   stop_daemon $ns
 done
 printf "  ratio lvsd/keepalived: CPU %.2f, RSS %.2f\n" "$(echo "${cpu[lvsd]} / ${cpu[keepalived]}" | bc -l)" "$(echo "${rss[lvsd]} / ${rss[keepalived]}" | bc -l)"

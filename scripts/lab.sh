@@ -81,7 +81,7 @@ trap 'rm -f "$runner" "$out"' EXIT
 set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m "$mem" -smp 2 -nographic -no-reboot -nic none \
   -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 lvsd.run=$runner" \
+  -append "console=ttyS0 clocksource=tsc tsc=reliable quiet loglevel=3 panic=-1 lvsd.run=$runner" \
   -virtfs local,path=/,mount_tag=host,readonly=on,security_model=none,multidevs=remap \
   </dev/null 2>&1 | tr -d '\r' | sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e '/^SeaBIOS/d;/^Booting from ROM/d;/reboot: Power down/d' | tee "$out" | grep -v '^LVSD-LAB-EXIT='
 set -e

@@ -125,7 +125,7 @@ func desiredWeights(cfg *config.Config, m *Manager) string {
 	return strings.Join(parts, " ")
 }
 
-func startManager(t *testing.T, cfg *config.Config) (*Manager, *atomic.Int64) {
+func startManager(t testing.TB, cfg *config.Config) (*Manager, *atomic.Int64) {
 	t.Helper()
 	var changes atomic.Int64
 	m := NewManager(nil, nil, 8, func() { changes.Add(1) })

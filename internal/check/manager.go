@@ -64,7 +64,8 @@ type checkState struct {
 	key      Key
 	cfg      *config.Checker
 	rs       *config.RealServer
-	probe    Probe
+	probe    Probe    // HTTP_GET, SSL_GET, MISC_CHECK: run by a worker
+	dial     *tcpDial // TCP_CHECK: run by the connector
 	tr       tracker
 	next     time.Time
 	index    int // in the heap; -1 when not queued
@@ -106,7 +107,7 @@ type Manager struct {
 	vsCfg  map[string]*config.VirtualServer
 	byRS   map[rsKey][]*checkState
 	gen    int
-	wake   chan struct{}
+	loop   *connector // the running loop's, to wake it; nil when not running
 }
 
 type result struct {
@@ -133,7 +134,7 @@ func NewManager(log *slog.Logger, run ScriptRunner, workers int, changed func())
 	}
 	return &Manager{log: log, run: run, workers: workers, changed: changed, checks: map[Key]*checkState{},
 		rsUp: map[rsKey]bool{}, weight: map[rsKey]int{}, rsCfg: map[rsKey]*config.RealServer{},
-		quorum: map[string]bool{}, vsCfg: map[string]*config.VirtualServer{}, wake: make(chan struct{}, 1)}
+		quorum: map[string]bool{}, vsCfg: map[string]*config.VirtualServer{}}
 }
 
 // Update installs the checkers of cfg. Checkers that exist in both keep
@@ -156,12 +157,17 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 			m.rsCfg[rk] = rs
 			for i, c := range rs.Checkers {
 				k := Key{VS: rk.VS, RS: rk.RS, Index: i, Type: c.Type}
-				probe, err := NewProbe(c, vs, rs, m.run)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s %s: %w", k.VS, k.RS, err))
-					continue
+				st := &checkState{key: k, cfg: c, rs: rs, index: -1, gen: m.gen}
+				if c.Type == "TCP_CHECK" {
+					st.dial = newTCPDial(c, rs)
+				} else {
+					probe, err := NewProbe(c, vs, rs, m.run)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("%s %s: %w", k.VS, k.RS, err))
+						continue
+					}
+					st.probe = probe
 				}
-				st := &checkState{key: k, cfg: c, rs: rs, probe: probe, index: -1, gen: m.gen}
 				if prev, ok := old[k]; ok {
 					st.tr, st.last, st.lastDur, st.lastErr, st.checks, st.failures = prev.tr, prev.last, prev.lastDur, prev.lastErr, prev.checks, prev.failures
 					st.next = prev.next
@@ -193,10 +199,10 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	return nil
 }
 
+// poke makes the loop look at the schedule again; m.mu is held.
 func (m *Manager) poke() {
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	if m.loop != nil {
+		m.loop.wake()
 	}
 }
 
@@ -344,109 +350,163 @@ func (m *Manager) Status() []Status {
 	return out
 }
 
-// Run schedules checks until ctx ends. Probes run on a pool of workers
-// that grows while slow probes hold workers (up to maxWorkers) and
-// shrinks when they are done; every probe is bounded by its timeout, so a
-// slow real server delays only its own next check.
+// Run schedules checks until ctx ends. One loop, like keepalived's,
+// runs the schedule and every TCP_CHECK connect on an epoll instance;
+// HTTP_GET, SSL_GET and MISC_CHECK probes run on a pool of workers that
+// grows while slow probes hold workers (up to maxWorkers) and shrinks when
+// they are done. Every probe is bounded by its timeout, so a slow real
+// server delays only its own next check.
 func (m *Manager) Run(ctx context.Context) {
-	jobs := make(chan *checkState)
-	results := make(chan result, 64)
+	conn, err := newConnector()
+	if err != nil {
+		m.log.Error("health checks cannot run", "err", err)
+		<-ctx.Done()
+		return
+	}
+	m.mu.Lock()
+	m.loop = conn
+	m.mu.Unlock()
+	stopWaking := context.AfterFunc(ctx, conn.wake)
 	var wg sync.WaitGroup
+	defer func() {
+		stopWaking()
+		m.mu.Lock()
+		m.loop = nil
+		m.mu.Unlock()
+		wg.Wait()
+		conn.close()
+	}()
+
+	// Workers hand results back through done and wake the loop.
+	jobs := make(chan *checkState)
+	var doneMu sync.Mutex
+	var done []result
 	var idle, total atomic.Int64
-	// worker runs probes; extra workers (beyond the permanent ones) leave
-	// after a minute without work, so the pool grows only while slow
-	// probes hold workers and shrinks back when they stop.
-	worker := func(permanent bool) {
+	worker := func(first *checkState, permanent bool) {
 		defer wg.Done()
 		defer total.Add(-1)
 		linger := time.NewTimer(time.Minute)
 		defer linger.Stop()
+		st := first
 		for {
-			idle.Add(1)
-			var st *checkState
-			select {
-			case st = <-jobs:
-				idle.Add(-1)
-			case <-linger.C:
-				idle.Add(-1)
-				if !permanent {
+			if st == nil {
+				idle.Add(1)
+				select {
+				case st = <-jobs:
+					idle.Add(-1)
+				case <-linger.C:
+					idle.Add(-1)
+					if !permanent {
+						return
+					}
+					linger.Reset(time.Minute)
+					continue
+				case <-ctx.Done():
+					idle.Add(-1)
 					return
 				}
-				linger.Reset(time.Minute)
-				continue
-			case <-ctx.Done():
-				idle.Add(-1)
-				return
 			}
 			m.mu.Lock()
 			probe, cfg, gen := st.probe, st.cfg, st.gen
 			m.mu.Unlock()
-			timeout := cfg.ConnectTimeout
-			if cfg.Type == "MISC_CHECK" && cfg.MiscTimeout > 0 {
-				timeout = cfg.MiscTimeout
-			}
-			if timeout <= 0 {
-				timeout = 5 * time.Second
-			}
 			start := time.Now()
-			pctx, cancel := context.WithTimeout(ctx, timeout)
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout(cfg))
 			w, err := probe(pctx)
 			cancel()
-			select {
-			case results <- result{st: st, gen: gen, ok: err == nil, weight: w, err: err, at: start, dur: time.Since(start)}:
-			case <-ctx.Done():
-				return
-			}
+			doneMu.Lock()
+			done = append(done, result{st: st, gen: gen, ok: err == nil, weight: w, err: err, at: start, dur: time.Since(start)})
+			doneMu.Unlock()
+			conn.wake()
+			st = nil
 			linger.Reset(time.Minute)
 		}
 	}
-	spawn := func(permanent bool) {
+	spawn := func(first *checkState, permanent bool) {
 		total.Add(1)
 		wg.Add(1)
-		go worker(permanent)
+		go worker(first, permanent)
 	}
 	for range m.workers {
-		spawn(true)
+		spawn(nil, true)
 	}
-	defer wg.Wait()
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var pending []*checkState // due, waiting for a free worker
-	for {
-		m.mu.Lock()
+	var pending []*checkState // due, waiting for a worker
+	type dueConnect struct {
+		st      *checkState
+		gen     int
+		dial    *tcpDial
+		timeout time.Duration
+	}
+	var due []dueConnect
+	var results []result
+	for ctx.Err() == nil {
 		now := time.Now()
+		mono := now.Sub(clockBase) // no second clock read
+		m.mu.Lock()
 		for len(m.queue) > 0 && !m.queue[0].next.After(now) {
 			st := heap.Pop(&m.queue).(*checkState)
 			st.running = true
-			pending = append(pending, st)
-		}
-		wait := time.Hour
-		if len(m.queue) > 0 {
-			wait = m.queue[0].next.Sub(now)
-		}
-		m.mu.Unlock()
-		timer.Reset(wait)
-
-		var send chan *checkState
-		var head *checkState
-		if len(pending) > 0 {
-			send, head = jobs, pending[0]
-			// Every worker is busy with slow probes: add one rather than
-			// let the due checks wait behind them.
-			if idle.Load() == 0 && total.Load() < maxWorkers {
-				spawn(false)
+			if st.dial != nil {
+				due = append(due, dueConnect{st, st.gen, st.dial, probeTimeout(st.cfg)})
+			} else {
+				pending = append(pending, st)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case send <- head:
+		m.mu.Unlock()
+
+		// A bounded batch per round: completions are taken between
+		// batches, and a loop that fell behind does not fire thousands of
+		// SYNs at once. Each connect's timeout runs from its own start.
+		results = results[:0]
+		batch := min(len(due), maxConnectBatch)
+		for i, c := range due[:batch] {
+			if r, answered := conn.start(c.st, c.gen, c.dial, c.timeout, clock()); answered {
+				results = append(results, r)
+			}
+			due[i] = dueConnect{}
+		}
+		due = append(due[:0], due[batch:]...)
+		for len(pending) > 0 {
+			select {
+			case jobs <- pending[0]:
+			default:
+				if total.Load() >= maxWorkers {
+					goto dispatched // a worker's result wakes the loop
+				}
+				// Every worker is busy with slow probes: add one rather
+				// than let the due checks wait behind them.
+				spawn(pending[0], false)
+			}
+			pending[0] = nil
 			pending = pending[1:]
-		case r := <-results:
+		}
+	dispatched:
+		for _, r := range results {
 			m.handle(r)
-		case <-timer.C:
-		case <-m.wake:
+		}
+
+		wait := time.Duration(-1)
+		spent := time.Since(now) // the connects above took time
+		m.mu.Lock()
+		if len(m.queue) > 0 {
+			wait = max(m.queue[0].next.Sub(now)-spent, 0)
+		}
+		m.mu.Unlock()
+		if deadline, ok := conn.nextDeadline(); ok && (wait < 0 || deadline-mono-spent < wait) {
+			wait = max(deadline-mono-spent, 0)
+		}
+		if len(due) > 0 {
+			wait = 0 // more connects are due
+		}
+		results = conn.poll(wait, results[:0])
+		doneMu.Lock()
+		results = append(results, done...)
+		clear(done)
+		done = done[:0]
+		doneMu.Unlock()
+		for i, r := range results {
+			m.handle(r)
+			results[i] = result{}
 		}
 	}
 }
@@ -473,7 +533,9 @@ func (m *Manager) handle(r result) {
 	if next <= 0 {
 		next = time.Second
 	}
-	st.next = time.Now().Add(next)
+	// From when the check ended, as keepalived's timer does; r says when,
+	// so the clock is not read again.
+	st.next = r.at.Add(r.dur + next)
 	heap.Push(&m.queue, st)
 	changed := false
 	if trChanged {
@@ -488,6 +550,21 @@ func (m *Manager) handle(r result) {
 		m.changed()
 	}
 }
+
+// probeTimeout bounds one check attempt.
+func probeTimeout(c *config.Checker) time.Duration {
+	timeout := c.ConnectTimeout
+	if c.Type == "MISC_CHECK" && c.MiscTimeout > 0 {
+		timeout = c.MiscTimeout
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return timeout
+}
+
+// maxConnectBatch bounds the TCP_CHECK connects started per loop round.
+const maxConnectBatch = 64
 
 // maxWorkers bounds concurrent probes; each is bounded by its timeout.
 const maxWorkers = 4096

@@ -69,15 +69,6 @@ func dialer(c *config.Checker) *net.Dialer {
 // NewProbe builds the probe for one checker of rs in vs.
 func NewProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, run ScriptRunner) (Probe, error) {
 	switch c.Type {
-	case "TCP_CHECK":
-		addr, d := target(c, rs).String(), dialer(c)
-		return func(ctx context.Context) (int, error) {
-			conn, err := d.DialContext(ctx, "tcp", addr)
-			if err != nil {
-				return -1, err
-			}
-			return -1, conn.Close()
-		}, nil
 	case "HTTP_GET", "SSL_GET":
 		return httpProbe(c, vs, rs), nil
 	case "MISC_CHECK":
