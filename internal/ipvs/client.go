@@ -23,14 +23,34 @@ type Kernel interface {
 	RemoveDestination(cf.Service, cf.Destination) error
 }
 
-// NewNetlink opens the kernel's IPVS generic netlink family.
+// NewNetlink opens the kernel's IPVS generic netlink family: reads and
+// single writes through cloudflare/ipvs, runs of writes in batches.
 func NewNetlink() (Kernel, error) {
 	c, err := cf.New()
 	if err != nil {
 		return nil, fmt.Errorf("open IPVS netlink (is the ip_vs module loaded?): %w", err)
 	}
-	return c, nil
+	b, err := newBatchWriter()
+	if err != nil {
+		return nil, fmt.Errorf("open IPVS netlink for batches: %w", err)
+	}
+	return &netlinkKernel{Client: c, batch: b}, nil
 }
+
+// BatchWriter is a Kernel that can apply several ops in one send; the
+// syncer uses it when it has more than one op to write.
+type BatchWriter interface {
+	// WriteBatch applies ops in order and returns one error per op (nil
+	// where applied or already converged).
+	WriteBatch(ops []Op) []error
+}
+
+type netlinkKernel struct {
+	cf.Client
+	batch *batchWriter
+}
+
+func (k *netlinkKernel) WriteBatch(ops []Op) []error { return k.batch.write(ops) }
 
 // toLib builds the library's service from ours; every field is set so
 // that an update never resets an attribute to a zero value.

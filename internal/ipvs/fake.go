@@ -18,8 +18,23 @@ type FakeKernel struct {
 	svcs   map[ServiceKey]*fakeSvc
 	order  []ServiceKey
 	Writes int
+	// Batches counts WriteBatch calls (the kernel's sends of many writes).
+	Batches int
 	// FailNext, when set, makes the next write return this error.
 	FailNext error
+}
+
+// WriteBatch applies ops one by one, as the kernel does with the messages
+// of one send: an error in one does not stop the next.
+func (f *FakeKernel) WriteBatch(ops []Op) []error {
+	f.mu.Lock()
+	f.Batches++
+	f.mu.Unlock()
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		errs[i] = Apply(f, op)
+	}
+	return errs
 }
 
 type fakeSvc struct {

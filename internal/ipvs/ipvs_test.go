@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -413,5 +414,38 @@ func TestReconcileServicesUpdatesAttributesAndRemoves(t *testing.T) {
 	}
 	if observed, _ := ReadTable(k); observed.SaveFormat() != after.SaveFormat() {
 		t.Errorf("kernel after a targeted reload:\n%s\nwant\n%s", observed.SaveFormat(), after.SaveFormat())
+	}
+}
+
+// TestSyncerBatchesWrites: a cold sync goes out in sends of up to maxBatch
+// writes; a single change is one plain write.
+func TestSyncerBatchesWrites(t *testing.T) {
+	var b strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&b, "virtual_server 10.0.%d.1 80 {\n lb_kind DR\n protocol TCP\n", i)
+		for r := 1; r <= 4; r++ {
+			fmt.Fprintf(&b, " real_server 172.16.%d.%d 80 {\n  weight %d\n }\n", i, r, r)
+		}
+		b.WriteString("}\n")
+	}
+	k := NewFakeKernel()
+	s := NewSyncer(k, nil, "", false)
+	desired := DesiredTable(mustConfig(t, b.String()), nil)
+	if _, err := s.Reconcile(desired); err != nil {
+		t.Fatal(err)
+	}
+	if k.Writes != 500 || k.Batches != (500+maxBatch-1)/maxBatch {
+		t.Errorf("cold sync: %d writes in %d batches, want 500 in %d", k.Writes, k.Batches, (500+maxBatch-1)/maxBatch)
+	}
+	if observed, _ := ReadTable(k); observed.SaveFormat() != desired.SaveFormat() {
+		t.Errorf("batched cold sync did not converge")
+	}
+	changed := DesiredTable(mustConfig(t, strings.Replace(b.String(), "weight 1\n", "weight 9\n", 1)), nil)
+	k.Writes, k.Batches = 0, 0
+	if _, err := s.Reconcile(changed); err != nil {
+		t.Fatal(err)
+	}
+	if k.Writes != 1 || k.Batches != 0 {
+		t.Errorf("one weight change: %d writes in %d batches, want 1 plain write", k.Writes, k.Batches)
 	}
 }

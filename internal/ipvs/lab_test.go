@@ -49,6 +49,12 @@ func (c *countingKernel) RemoveDestination(s cf.Service, d cf.Destination) error
 	return c.Kernel.RemoveDestination(s, d)
 }
 
+// WriteBatch counts each op of a batch as a write, as the syncer does.
+func (c *countingKernel) WriteBatch(ops []Op) []error {
+	c.writes += len(ops)
+	return c.Kernel.(BatchWriter).WriteBatch(ops)
+}
+
 func realKernel(t *testing.T) *countingKernel {
 	t.Helper()
 	labtest.RequireVM(t)

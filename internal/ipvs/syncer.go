@@ -98,47 +98,84 @@ func (s *Syncer) ReconcileContext(ctx context.Context, desired Table) (Stats, er
 	return s.stats, firstErr
 }
 
-// apply writes ops in order. A failing op is logged with the object it
-// concerns, counted, and left for the next reconcile; it never stops the
-// others. It stops early when ctx is done. s.mu is held.
+// apply writes ops in order, in batches where the kernel connection
+// takes them. A failing op is logged with the object it concerns,
+// counted, and left for the next reconcile; it never stops the others.
+// It stops early when ctx is done. s.mu is held.
 func (s *Syncer) apply(ctx context.Context, ops []Op) error {
-	// Formatting 50,000 ops for a disabled debug log is not free.
-	debug := s.log.Enabled(ctx, slog.LevelDebug)
-	var firstErr error
-	failed := map[ServiceKey]bool{}
-	for _, op := range ops {
-		if ctx.Err() != nil {
-			return firstErr
-		}
-		if failed[op.Service.ServiceKey] && op.Kind != RemoveService {
-			continue // its service could not be created; retry next time
-		}
-		s.stats.Writes++
-		if err := Apply(s.k, op); err != nil {
-			s.stats.Errors++
-			s.log.Error("ipvs write failed", "op", op.Kind.String(), "service", op.Service.ServiceKey.String(), "dest", op.Dest.DestKey.String(), "err", err)
-			if op.Kind == CreateService {
-				failed[op.Service.ServiceKey] = true
+	w := opWriter{s: s, failed: map[ServiceKey]bool{}, debug: s.log.Enabled(ctx, slog.LevelDebug)}
+	bw, batched := s.k.(BatchWriter)
+	if !batched || len(ops) == 1 {
+		for _, op := range ops {
+			if ctx.Err() != nil {
+				break
 			}
-			if op.Kind == RemoveService {
-				continue // still owned: try again later
+			if w.skip(op) {
+				continue
 			}
-			if firstErr == nil {
-				firstErr = err
+			w.record(op, Apply(s.k, op))
+		}
+		return w.firstErr
+	}
+	batch := make([]Op, 0, maxBatch)
+	for next := 0; next < len(ops) && ctx.Err() == nil; {
+		batch = batch[:0]
+		for next < len(ops) && len(batch) < maxBatch {
+			if op := ops[next]; !w.skip(op) {
+				batch = append(batch, op)
 			}
-			continue
+			next++
 		}
-		switch op.Kind {
-		case RemoveService:
-			delete(s.owned, op.Service.ServiceKey)
-		case CreateService:
-			s.owned[op.Service.ServiceKey] = true // even if interrupted later
-		}
-		if debug {
-			s.log.Debug("ipvs write", "op", op.String())
+		for i, err := range bw.WriteBatch(batch) {
+			// A destination sent in the same batch as its service, which
+			// failed: that failure is the one to report.
+			if err != nil && w.skip(batch[i]) {
+				s.stats.Writes++
+				continue
+			}
+			w.record(batch[i], err)
 		}
 	}
-	return firstErr
+	return w.firstErr
+}
+
+// opWriter keeps the bookkeeping of one apply.
+type opWriter struct {
+	s        *Syncer
+	failed   map[ServiceKey]bool // services whose creation failed
+	firstErr error
+	debug    bool // formatting 50,000 ops for a disabled debug log is not free
+}
+
+// skip says op is not worth sending: its service could not be created
+// (retried next time).
+func (w *opWriter) skip(op Op) bool {
+	return w.failed[op.Service.ServiceKey] && op.Kind != RemoveService
+}
+
+func (w *opWriter) record(op Op, err error) {
+	s := w.s
+	s.stats.Writes++
+	if err != nil {
+		s.stats.Errors++
+		s.log.Error("ipvs write failed", "op", op.Kind.String(), "service", op.Service.ServiceKey.String(), "dest", op.Dest.DestKey.String(), "err", err)
+		if op.Kind == CreateService {
+			w.failed[op.Service.ServiceKey] = true
+		}
+		if op.Kind != RemoveService && w.firstErr == nil { // a removal stays owned: tried again later
+			w.firstErr = err
+		}
+		return
+	}
+	switch op.Kind {
+	case RemoveService:
+		delete(s.owned, op.Service.ServiceKey)
+	case CreateService:
+		s.owned[op.Service.ServiceKey] = true // even if interrupted later
+	}
+	if w.debug {
+		s.log.Debug("ipvs write", "op", op.String())
+	}
 }
 
 // ReconcileServices brings only the listed services of desired into line,

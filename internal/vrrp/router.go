@@ -79,8 +79,6 @@ type Router struct {
 	keep    map[InstanceKey]bool
 	handoff *Handoff
 	adopted map[*instance]*handed
-	// unknownVRID counts packets for VRIDs no instance runs, per socket.
-	unknownVRID uint64
 }
 
 type sockKey struct {
@@ -516,7 +514,12 @@ func (r *Router) received(s *sock, pkt Received) {
 	}
 	in, ok := s.insts[pkt.Payload[1]]
 	if !ok {
-		r.unknownVRID++
+		// No instance owns it, so every instance on this interface and
+		// family counts it: a peer with a wrong virtual_router_id shows
+		// up where its operator looks.
+		for _, other := range s.insts {
+			other.stats.Drops[DropVRID]++
+		}
 		return
 	}
 	if pkt.Src == in.src {

@@ -220,9 +220,12 @@ func TestRouterDropsBadAdverts(t *testing.T) {
 	bad[6] ^= 0xff
 	p.conns[0].in <- Received{Payload: bad, Src: peer, Dst: group, TTL: 255}
 	p.conns[0].in <- Received{Payload: b, Src: netip.MustParseAddr("10.0.0.2"), Dst: group, TTL: 255} // our own
+	otherVRID := &Advert{Version: 3, VRID: 77, Priority: 100, Interval: time.Second, Addrs: adv.Addrs}
+	ob, _ := otherVRID.Marshal(peer, group)
+	p.conns[0].in <- Received{Payload: ob, Src: peer, Dst: group, TTL: 255}
 	labtest.WaitFor(t, "drops counted by reason", 3*time.Second, func() bool {
 		d := r.Status()[0].Stats.Drops
-		return d[DropTTL] == 1 && d[DropChecksum] == 1 && d[DropOwn] == 1
+		return d[DropTTL] == 1 && d[DropChecksum] == 1 && d[DropOwn] == 1 && d[DropVRID] == 1
 	})
 	// A good higher-priority advert keeps VI_A backup.
 	for range 10 {
