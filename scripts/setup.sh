@@ -12,6 +12,7 @@ have busybox || [ -x /bin/busybox ] || need+=(busybox-static)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have tshark || need+=(tshark)
 have systemd-analyze || need+=(systemd)
+have promtool || need+=(prometheus) # promtool check metrics
 ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || need+=(linux-image-amd64)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2

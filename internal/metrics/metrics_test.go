@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"bytes"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +11,11 @@ import (
 	cf "github.com/cloudflare/ipvs"
 	"github.com/lvsd/lvsd/internal/check"
 	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/labtest"
 	"github.com/lvsd/lvsd/internal/vrrp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 )
 
 type fakeSource struct{}
@@ -65,5 +69,34 @@ lvsd_ipvs_backend_connections_active{local_address="10.0.0.1",local_mark="",loca
 	}
 	if n := testutil.CollectAndCount(c, "lvsd_vrrp_state"); n != 5 {
 		t.Errorf("lvsd_vrrp_state has %d series, want one per state (5)", n)
+	}
+}
+
+// TestPromtoolCheckMetrics feeds a full scrape, in the text format the
+// metrics endpoint serves, to `promtool check metrics` (Debian's
+// prometheus package); it must find nothing to fix.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool := labtest.NeedBinary(t, "promtool")
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(fakeSource{}))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scrape bytes.Buffer
+	for _, mf := range families {
+		if _, err := expfmt.MetricFamilyToText(&scrape, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := scrape.String()
+	if !strings.Contains(text, "lvsd_vrrp_state") || !strings.Contains(text, "lvsd_ipvs_backend_connections_active") {
+		t.Fatalf("scrape is missing series:\n%s", text)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
