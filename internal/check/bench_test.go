@@ -2,7 +2,6 @@ package check
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"syscall"
@@ -17,26 +16,13 @@ import (
 // and reports the check rate, the connect time the checkers saw and the
 // CPU of the whole process. One iteration is 10 s.
 func BenchmarkTCPCheckers10k(b *testing.B) {
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	// Listening on every address: the targets are 127.0.x.y.
+	port := newServerAt(b, "0.0.0.0:0", nil).port()
 	var cfgText strings.Builder
 	for v := range 100 {
 		fmt.Fprintf(&cfgText, "virtual_server 10.60.%d.1 80 {\n delay_loop 1\n protocol TCP\n", v)
 		for r := range 100 {
-			fmt.Fprintf(&cfgText, " real_server 10.61.%d.%d 80 {\n  TCP_CHECK {\n connect_ip 127.0.%d.%d\n connect_port %d\n connect_timeout 3\n }\n }\n", v, r+1, v, r+1, port)
+			fmt.Fprintf(&cfgText, " real_server 10.61.%d.%d 80 {\n  TCP_CHECK {\n connect_ip 127.0.%d.%d\n connect_port %s\n connect_timeout 3\n }\n }\n", v, r+1, v, r+1, port)
 		}
 		cfgText.WriteString("}\n")
 	}

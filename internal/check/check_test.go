@@ -48,9 +48,9 @@ func TestTrackerRetrySemantics(t *testing.T) {
 }
 
 // server is a real-server stand-in on loopback that can be stopped and
-// restarted on the same port.
+// restarted on the same port; without a handler it accepts and closes.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	mu   sync.Mutex
 	ln   net.Listener
@@ -58,9 +58,14 @@ type server struct {
 	h    http.Handler
 }
 
-func newServer(t *testing.T, h http.Handler) *server {
+func newServer(t testing.TB, h http.Handler) *server {
+	return newServerAt(t, "127.0.0.1:0", h)
+}
+
+// newServerAt listens on addr (port 0: any free port).
+func newServerAt(t testing.TB, addr string, h http.Handler) *server {
 	s := &server{t: t, h: h}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

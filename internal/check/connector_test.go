@@ -65,20 +65,7 @@ func unansweredListener(t *testing.T) netip.AddrPort {
 }
 
 func TestConnectorOutcomes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := netip.MustParseAddrPort(ln.Addr().String())
+	open := netip.MustParseAddrPort(newServer(t, nil).addr)
 	closedLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := netip.MustParseAddrPort(closedLn.Addr().String())
 	closedLn.Close()
@@ -128,21 +115,7 @@ var errTimeout = errors.New("timeout")
 // a silent one; every one is answered once and no descriptor outlives
 // the connector.
 func TestConnectorManyAndNoLeak(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := netip.MustParseAddrPort(ln.Addr().String())
+	open := netip.MustParseAddrPort(newServer(t, nil).addr)
 	silent := unansweredListener(t)
 	before := openFDs(t)
 	t.Run("run", func(t *testing.T) {
