@@ -83,17 +83,14 @@ func TestVMDaemonEndToEnd(t *testing.T) {
 			t.Logf("--- lvsd log ---\n%s", log.String())
 		}
 	})
+	// Every 50 ms: most conditions run ipvsadm. A failure shows the table.
 	wait := func(what string, limit time.Duration, cond func() bool) time.Duration {
 		t.Helper()
-		start := time.Now()
-		for time.Since(start) < limit {
-			if cond() {
-				return time.Since(start)
-			}
-			time.Sleep(50 * time.Millisecond)
+		took, ok := labtest.Poll(limit, 50*time.Millisecond, cond)
+		if !ok {
+			t.Fatalf("%s: not within %s\n%s", what, limit, ipvsadmList(t))
 		}
-		t.Fatalf("%s: not within %s\n%s", what, limit, ipvsadmList(t))
-		return 0
+		return took
 	}
 	wait("both services with 4 real servers", 5*time.Second, func() bool {
 		s := ipvsadmList(t)

@@ -11,15 +11,25 @@ import (
 // took; the test fails if it does not hold within limit.
 func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) time.Duration {
 	t.Helper()
+	took, ok := Poll(limit, 5*time.Millisecond, cond)
+	if !ok {
+		t.Fatalf("%s: not within %s", what, limit)
+	}
+	return took
+}
+
+// Poll checks cond every interval until it holds (true, and how long that
+// took) or limit passes (false). For conditions too costly to check every
+// 5 ms, or whose failure message needs more than WaitFor's.
+func Poll(limit, interval time.Duration, cond func() bool) (time.Duration, bool) {
 	start := time.Now()
 	for time.Since(start) < limit {
 		if cond() {
-			return time.Since(start)
+			return time.Since(start), true
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(interval)
 	}
-	t.Fatalf("%s: not within %s", what, limit)
-	return 0
+	return 0, false
 }
 
 // Config parses a keepalived.conf given as text (config id "lab") and
