@@ -38,8 +38,7 @@ func sockaddr(ap netip.AddrPort) unix.Sockaddr {
 	if ap.Addr().Is4() || ap.Addr().Is4In6() {
 		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
 	}
-	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
-	return sa
+	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 }
 
 // connect opens a non-blocking socket and starts connecting. done is true
@@ -53,23 +52,16 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 	if err != nil {
 		return -1, true, fmt.Errorf("socket: %w", err)
 	}
-	fail := func(what string, err error) (int, bool, error) {
+	fail := func(err error) (int, bool, error) {
 		unix.Close(fd)
-		return -1, true, fmt.Errorf("%s: %w", what, err)
+		return -1, true, err
 	}
-	if d.mark != 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(d.mark)); err != nil {
-			return fail("SO_MARK", err)
-		}
-	}
-	if d.bindIf != "" {
-		if err := unix.BindToDevice(fd, d.bindIf); err != nil {
-			return fail("bind to "+d.bindIf, err)
-		}
+	if err := markAndBindDevice(fd, d.mark, d.bindIf); err != nil {
+		return fail(err)
 	}
 	if d.bind.IsValid() {
 		if err := unix.Bind(fd, sockaddr(d.bind)); err != nil {
-			return fail("bind "+d.bind.String(), err)
+			return fail(fmt.Errorf("bind %s: %w", d.bind, err))
 		}
 	}
 	switch err := unix.Connect(fd, sockaddr(d.addr)); {
@@ -80,7 +72,7 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 		// EINTR: the connect goes on in the background, like EINPROGRESS.
 		return fd, false, nil
 	default:
-		return fail("connect "+d.addr.String(), err)
+		return fail(fmt.Errorf("connect %s: %w", d.addr, err))
 	}
 }
 

@@ -41,6 +41,22 @@ func target(c *config.Checker, rs *config.RealServer) netip.AddrPort {
 	return netip.AddrPortFrom(ip, port)
 }
 
+// markAndBindDevice applies a checker's fwmark and bindto interface to a
+// socket before it connects (0 and "" leave them alone).
+func markAndBindDevice(fd int, mark uint32, bindIf string) error {
+	if mark != 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark)); err != nil {
+			return fmt.Errorf("SO_MARK: %w", err)
+		}
+	}
+	if bindIf != "" {
+		if err := unix.BindToDevice(fd, bindIf); err != nil {
+			return fmt.Errorf("bind to %s: %w", bindIf, err)
+		}
+	}
+	return nil
+}
+
 func dialer(c *config.Checker) *net.Dialer {
 	d := &net.Dialer{Timeout: c.ConnectTimeout}
 	if c.BindTo.IsValid() || c.BindPort != 0 {
@@ -49,14 +65,7 @@ func dialer(c *config.Checker) *net.Dialer {
 	if c.FWMark != 0 || c.BindIf != "" {
 		d.Control = func(_, _ string, rc syscall.RawConn) error {
 			var serr error
-			err := rc.Control(func(fd uintptr) {
-				if c.FWMark != 0 {
-					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(c.FWMark))
-				}
-				if serr == nil && c.BindIf != "" {
-					serr = unix.BindToDevice(int(fd), c.BindIf)
-				}
-			})
+			err := rc.Control(func(fd uintptr) { serr = markAndBindDevice(int(fd), c.FWMark, c.BindIf) })
 			if err != nil {
 				return err
 			}
