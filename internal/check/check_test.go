@@ -1,7 +1,9 @@
 package check
 
 import (
+	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -403,5 +405,38 @@ func TestManyCheckersAreCheap(t *testing.T) {
 	}
 	if behind > 0 {
 		t.Errorf("%d of 2000 checkers ran fewer than 3 checks in 2.5 s with delay_loop 0.5", behind)
+	}
+}
+
+// TestResultOfReplacedCheckerIgnored: a check still running when a reload
+// replaced its checker reports into the old state, and the new state (which
+// carried the old one's history over) does not see it, nor is the old
+// one scheduled again.
+func TestResultOfReplacedCheckerIgnored(t *testing.T) {
+	cfg := labtest.Config(t, `
+virtual_server 10.0.0.1 80 {
+  protocol TCP
+  real_server 127.0.0.1 80 {
+    TCP_CHECK { connect_timeout 1 }
+  }
+}`)
+	m := NewManager(nil, nil, 1, nil)
+	if err := m.Update(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	old := heap.Pop(&m.queue).(*checkState) // as the loop does when it is due
+	m.handle(result{st: old, ok: true, weight: -1, at: time.Now()})
+	old = heap.Pop(&m.queue).(*checkState) // due again, and running when the reload comes
+	if err := m.Update(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	m.handle(result{st: old, ok: false, weight: -1, err: errors.New("refused"), at: time.Now()})
+	if len(m.queue) != 1 {
+		t.Fatalf("%d checkers scheduled, want 1: the replaced one must not come back", len(m.queue))
+	}
+	for _, s := range m.Status() {
+		if s.Checks != 1 || s.Failures != 0 || !s.Up {
+			t.Fatalf("after a stale failure: checks %d failures %d up %v, want 1, 0, true", s.Checks, s.Failures, s.Up)
+		}
 	}
 }

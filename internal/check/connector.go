@@ -48,12 +48,12 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 	if d.addr.Addr().Is6() && !d.addr.Addr().Is4In6() {
 		family = unix.AF_INET6
 	}
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err = rawSocket(family)
 	if err != nil {
 		return -1, true, fmt.Errorf("socket: %w", err)
 	}
 	fail := func(err error) (int, bool, error) {
-		unix.Close(fd)
+		rawClose(fd)
 		return -1, true, err
 	}
 	if err := markAndBindDevice(fd, d.mark, d.bindIf); err != nil {
@@ -64,9 +64,9 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 			return fail(fmt.Errorf("bind %s: %w", d.bind, err))
 		}
 	}
-	switch err := unix.Connect(fd, sockaddr(d.addr)); {
+	switch err := rawConnect(fd, d.addr); {
 	case err == nil:
-		unix.Close(fd)
+		rawClose(fd)
 		return -1, true, nil
 	case errors.Is(err, unix.EINPROGRESS) || errors.Is(err, unix.EINTR):
 		// EINTR: the connect goes on in the background, like EINPROGRESS.
@@ -92,7 +92,6 @@ type attempt struct {
 	fd       int32
 	addr     netip.AddrPort
 	st       *checkState
-	gen      int
 	start    time.Duration // monotonic, see clock
 	deadline time.Duration
 	index    int
@@ -106,7 +105,7 @@ var clockBase = time.Now()
 func clock() time.Duration { return time.Since(clockBase) }
 
 func (a *attempt) result(err error, now time.Duration) result {
-	return result{st: a.st, gen: a.gen, ok: err == nil, weight: -1, err: err, at: clockBase.Add(a.start), dur: now - a.start}
+	return result{st: a.st, ok: err == nil, weight: -1, err: err, at: clockBase.Add(a.start), dur: now - a.start}
 }
 
 func newConnector() (*connector, error) {
@@ -131,15 +130,15 @@ func newConnector() (*connector, error) {
 // start begins one check at now. If the kernel answers at once the result
 // is returned (done true); otherwise poll returns it when the connect
 // completes, fails or times out.
-func (c *connector) start(st *checkState, gen int, d *tcpDial, timeout, now time.Duration) (r result, done bool) {
-	a := &attempt{addr: d.addr, st: st, gen: gen, start: now, deadline: now + timeout}
+func (c *connector) start(st *checkState, d *tcpDial, timeout, now time.Duration) (r result, done bool) {
+	a := &attempt{addr: d.addr, st: st, start: now, deadline: now + timeout}
 	fd, answered, err := d.connect()
 	if answered {
 		return a.result(err, clock()), true
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT, Fd: int32(fd)}
-	if err := unix.EpollCtl(c.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		unix.Close(fd)
+	if err := rawEpollAdd(c.epfd, fd, &ev); err != nil {
+		rawClose(fd)
 		return a.result(fmt.Errorf("epoll_ctl: %w", err), now), true
 	}
 	a.fd = int32(fd)
@@ -201,7 +200,7 @@ func (c *connector) poll(wait time.Duration, out []result) []result {
 
 // soError is how a's connect ended (nil: connected) once epoll reported it.
 func (a *attempt) soError() error {
-	soerr, err := unix.GetsockoptInt(int(a.fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	soerr, err := rawSoError(int(a.fd))
 	switch {
 	case err != nil:
 		return fmt.Errorf("SO_ERROR: %w", err)
@@ -222,7 +221,7 @@ func (a *attempt) writable() bool {
 func (c *connector) finish(a *attempt, err error, now time.Duration) result {
 	delete(c.byFD, a.fd)
 	heap.Remove(&c.byTime, a.index)
-	unix.Close(int(a.fd))
+	rawClose(int(a.fd))
 	return a.result(err, now)
 }
 
