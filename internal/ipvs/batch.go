@@ -24,6 +24,8 @@ const (
 	ipvsCmdNewDest    = 5
 	ipvsCmdSetDest    = 6
 	ipvsCmdDelDest    = 7
+	ipvsCmdGetDest    = 8
+	ipvsCmdGetService = 4
 
 	ipvsCmdAttrService = 1
 	ipvsCmdAttrDest    = 2
@@ -54,11 +56,13 @@ const (
 // the socket's receive buffer.
 const maxBatch = 64
 
-// batchWriter sends many IPVS writes in one netlink send and reads their
-// acknowledgements. The kernel handles each message as if sent alone (an
-// error in one does not stop the next), but a cold sync of 50,000 writes
-// pays for 800 round trips instead of 50,000.
-type batchWriter struct {
+// genlConn is a raw IPVS generic netlink socket for the two jobs the
+// library does slowly at scale. Writes: many in one send, with one
+// acknowledgement each; the kernel handles each message as if sent alone
+// (an error in one does not stop the next), but a cold sync of 50,000
+// writes pays for 800 round trips instead of 50,000. Reads: dumps decoded
+// into the table's own types (dump.go).
+type genlConn struct {
 	fd     int
 	family uint16
 	seq    uint32
@@ -66,7 +70,7 @@ type batchWriter struct {
 	rbuf   []byte
 }
 
-func newBatchWriter() (*batchWriter, error) {
+func newGenlConn() (*genlConn, error) {
 	gc, err := genetlink.Dial(nil)
 	if err != nil {
 		return nil, err
@@ -90,14 +94,14 @@ func newBatchWriter() (*batchWriter, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
-	return &batchWriter{fd: fd, family: fam.ID, seq: uint32(time.Now().UnixNano()), rbuf: make([]byte, 64<<10)}, nil
+	return &genlConn{fd: fd, family: fam.ID, seq: uint32(time.Now().UnixNano()), rbuf: make([]byte, 64<<10)}, nil
 }
 
-func (b *batchWriter) Close() error { return unix.Close(b.fd) }
+func (b *genlConn) Close() error { return unix.Close(b.fd) }
 
 // write applies ops (at most maxBatch) and returns one error per op, nil
 // where the kernel acknowledged it or it had already converged.
-func (b *batchWriter) write(ops []Op) []error {
+func (b *genlConn) write(ops []Op) []error {
 	errs := make([]error, len(ops))
 	first := b.seq + 1
 	b.buf = b.buf[:0]
@@ -108,7 +112,7 @@ func (b *batchWriter) write(ops []Op) []error {
 			errs[i] = fmt.Errorf("%s: %w", op, err)
 			continue
 		}
-		b.buf = appendMessage(b.buf, b.family, b.seq, msg)
+		b.buf = appendMessage(b.buf, b.family, unix.NLM_F_REQUEST|unix.NLM_F_ACK, b.seq, msg)
 	}
 	if err := unix.Sendto(b.fd, b.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		for i := range errs {
@@ -174,14 +178,14 @@ func parseAcks(buf []byte, first uint32, n int, ack func(i int, code int32)) {
 
 func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
 
-// appendMessage frames one generic netlink request asking for an ack.
-func appendMessage(buf []byte, family uint16, seq uint32, msg genetlink.Message) []byte {
+// appendMessage frames one generic netlink request.
+func appendMessage(buf []byte, family, flags uint16, seq uint32, msg genetlink.Message) []byte {
 	body, _ := msg.MarshalBinary()
 	total := unix.NLMSG_HDRLEN + len(body)
 	var hdr [unix.NLMSG_HDRLEN]byte
 	binary.NativeEndian.PutUint32(hdr[0:4], uint32(total))
 	binary.NativeEndian.PutUint16(hdr[4:6], family)
-	binary.NativeEndian.PutUint16(hdr[6:8], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	binary.NativeEndian.PutUint16(hdr[6:8], flags)
 	binary.NativeEndian.PutUint32(hdr[8:12], seq)
 	buf = append(buf, hdr[:]...)
 	buf = append(buf, body...)

@@ -30,11 +30,11 @@ func NewNetlink() (Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open IPVS netlink (is the ip_vs module loaded?): %w", err)
 	}
-	b, err := newBatchWriter()
+	b, err := newGenlConn()
 	if err != nil {
 		return nil, fmt.Errorf("open IPVS netlink for batches: %w", err)
 	}
-	return &netlinkKernel{Client: c, batch: b}, nil
+	return &netlinkKernel{Client: c, conn: b}, nil
 }
 
 // BatchWriter is a Kernel that can apply several ops in one send; the
@@ -47,10 +47,10 @@ type BatchWriter interface {
 
 type netlinkKernel struct {
 	cf.Client
-	batch *batchWriter
+	conn *genlConn
 }
 
-func (k *netlinkKernel) WriteBatch(ops []Op) []error { return k.batch.write(ops) }
+func (k *netlinkKernel) WriteBatch(ops []Op) []error { return k.conn.write(ops) }
 
 // toLib builds the library's service from ours; every field is set so
 // that an update never resets an attribute to a zero value.
@@ -146,6 +146,9 @@ func ReadTable(k Kernel) (Table, error) {
 // ReadTableContext is ReadTable that gives up between services once ctx
 // is done: a big table takes a while to read.
 func ReadTableContext(ctx context.Context, k Kernel) (Table, error) {
+	if r, ok := k.(TableReader); ok {
+		return r.ReadTable(ctx)
+	}
 	t := Table{}
 	err := eachService(ctx, k, func(sx cf.ServiceExtended, dests []cf.DestinationExtended) {
 		s := fromLib(sx.Service)

@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,4 +55,18 @@ func helperSync(confPath, stateFile string) {
 		}
 		fmt.Printf("{\"writes\":%d}\n", ck.writes)
 	}
+}
+
+// tablesEqual compares every field of two tables (SaveFormat leaves some out).
+func tablesEqual(a, b Table) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, sa := range a {
+		sb, ok := b[k]
+		if !ok || sa.ServiceKey != sb.ServiceKey || !sameAttrs(sa, sb) || !maps.Equal(sa.Dests, sb.Dests) {
+			return false
+		}
+	}
+	return true
 }

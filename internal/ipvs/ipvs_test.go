@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
 )
@@ -307,6 +309,17 @@ func TestSyncerStateSurvivesRestart(t *testing.T) {
 	if _, err := s.Reconcile(desired); err != nil {
 		t.Fatal(err)
 	}
+	// A reconcile that changes nothing (every repair) leaves the file alone.
+	past := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(state, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reconcile(desired); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(state); err != nil || !fi.ModTime().Equal(past) {
+		t.Errorf("a no-op reconcile rewrote the state file (%v)", err)
+	}
 	// "kill -9", then a restart with a config that dropped fwmark 300: the
 	// new process adopts what is there (no writes for unchanged services)
 	// and removes only the dropped service.
@@ -318,6 +331,9 @@ func TestSyncerStateSurvivesRestart(t *testing.T) {
 	}
 	if k.Writes != 1 {
 		t.Errorf("restart: %d writes, want 1 (remove fwmark 300)", k.Writes)
+	}
+	if again := NewSyncer(k, nil, state, false); again.owned[ServiceKey{FWMark: 300}] || len(again.owned) != 3 {
+		t.Errorf("state file after the removal owns %v, want the 3 remaining services", again.owned)
 	}
 	if err := restarted.Stop(StopKeep); err != nil || len(mustRead(t, k)) != 3 {
 		t.Errorf("StopKeep changed the table")

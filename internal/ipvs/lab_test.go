@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -54,6 +55,14 @@ func (c *countingKernel) WriteBatch(ops []Op) []error {
 	c.writes += len(ops)
 	return c.Kernel.(BatchWriter).WriteBatch(ops)
 }
+
+// ReadTable reads through the kernel's own dump reader, as the daemon does.
+func (c *countingKernel) ReadTable(ctx context.Context) (Table, error) {
+	return c.Kernel.(TableReader).ReadTable(ctx)
+}
+
+// libraryReads hides the raw dump reader: its reads go through cloudflare/ipvs.
+type libraryReads struct{ Kernel }
 
 func realKernel(t *testing.T) *countingKernel {
 	t.Helper()
@@ -145,6 +154,16 @@ func TestVMMatrixMatchesDesiredTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := observed.SaveFormat(), desired.SaveFormat(); got != want {
+		t.Errorf("kernel (via lvsd's dump reader) differs from desired:\n%s", lineDiff(want, got))
+	}
+	viaLib, err := ReadTable(libraryReads{k.Kernel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tablesEqual(viaLib, observed) {
+		t.Errorf("the dump reader and the library read different tables:\n%s", lineDiff(viaLib.SaveFormat(), observed.SaveFormat()))
+	}
+	if got, want := viaLib.SaveFormat(), desired.SaveFormat(); got != want {
 		t.Errorf("kernel (via the library) differs from desired:\n%s", lineDiff(want, got))
 	}
 	if got, want := ipvsadmSave(t), desired.SaveFormat(); got != want {

@@ -40,9 +40,24 @@ type Syncer struct {
 	// stateFile remembers owned services across restarts, so that a service
 	// dropped from the config while lvsd was down is still removed, and
 	// foreign services are never touched. Empty disables it.
-	stateFile string
-	flush     bool
-	stats     Stats
+	stateFile  string
+	ownedDirty bool // owned differs from what stateFile holds
+	flush      bool
+	stats      Stats
+}
+
+func (s *Syncer) own(k ServiceKey) {
+	if !s.owned[k] {
+		s.owned[k] = true
+		s.ownedDirty = true
+	}
+}
+
+func (s *Syncer) disown(k ServiceKey) {
+	if s.owned[k] {
+		delete(s.owned, k)
+		s.ownedDirty = true
+	}
 }
 
 // NewSyncer returns a syncer over k. stateFile may be empty.
@@ -84,13 +99,13 @@ func (s *Syncer) ReconcileContext(ctx context.Context, desired Table) (Stats, er
 		return s.stats, err
 	}
 	for k := range desired {
-		s.owned[k] = true
+		s.own(k)
 	}
 	// Owned services no longer desired and not in the kernel are forgotten.
 	for k := range s.owned {
 		if _, want := desired[k]; !want {
 			if _, there := observed[k]; !there {
-				delete(s.owned, k)
+				s.disown(k)
 			}
 		}
 	}
@@ -169,9 +184,9 @@ func (w *opWriter) record(op Op, err error) {
 	}
 	switch op.Kind {
 	case RemoveService:
-		delete(s.owned, op.Service.ServiceKey)
+		s.disown(op.Service.ServiceKey)
 	case CreateService:
-		s.owned[op.Service.ServiceKey] = true // even if interrupted later
+		s.own(op.Service.ServiceKey) // even if interrupted later
 	}
 	if w.debug {
 		s.log.Debug("ipvs write", "op", op.String())
@@ -227,7 +242,7 @@ func (s *Syncer) ReconcileServices(ctx context.Context, prev, desired Table, cha
 	s.stats.LastOps = ops
 	err := s.apply(ctx, ops)
 	for k := range sub {
-		s.owned[k] = true
+		s.own(k)
 	}
 	s.saveState()
 	return s.stats, err
@@ -259,7 +274,7 @@ func (s *Syncer) Stop(mode StopMode) error {
 		if err := Apply(s.k, Op{Kind: RemoveService, Service: svc}); err != nil && firstErr == nil {
 			firstErr = err
 		}
-		delete(s.owned, svc.ServiceKey)
+		s.disown(svc.ServiceKey)
 	}
 	s.saveState()
 	return firstErr
@@ -294,8 +309,10 @@ func (s *Syncer) loadState() {
 	}
 }
 
+// saveState writes the owned services if they changed (a repair that
+// changes nothing writes nothing).
 func (s *Syncer) saveState() {
-	if s.stateFile == "" {
+	if s.stateFile == "" || !s.ownedDirty {
 		return
 	}
 	doc := stateDoc{}
@@ -308,6 +325,7 @@ func (s *Syncer) saveState() {
 		if err := os.WriteFile(tmp, b, 0o600); err == nil {
 			err = os.Rename(tmp, s.stateFile)
 			if err == nil {
+				s.ownedDirty = false
 				return
 			}
 		}
