@@ -11,7 +11,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/netip"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -437,7 +436,6 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 	var due []dueConnect
 	var results []result
-	ranSince := clock()
 	for ctx.Err() == nil {
 		now := time.Now()
 		mono := now.Sub(clockBase) // no second clock read
@@ -459,16 +457,7 @@ func (m *Manager) Run(ctx context.Context) {
 		results = results[:0]
 		batch := min(len(due), maxConnectBatch)
 		for i, c := range due[:batch] {
-			started := clock()
-			if started-ranSince > yieldAfter {
-				// The raw connect calls look like one long computation to
-				// the scheduler, which would interrupt it with a signal
-				// after 10 ms; yielding first is cheaper.
-				runtime.Gosched()
-				started = clock()
-				ranSince = started
-			}
-			if r, answered := conn.start(c.st, c.dial, c.timeout, started); answered {
+			if r, answered := conn.start(c.st, c.dial, c.timeout, clock()); answered {
 				results = append(results, r)
 			}
 			due[i] = dueConnect{}
@@ -573,10 +562,6 @@ func probeTimeout(c *config.Checker) time.Duration {
 
 // maxConnectBatch bounds the TCP_CHECK connects started per loop round.
 const maxConnectBatch = 64
-
-// yieldAfter is how long the loop starts connects before it lets the
-// scheduler run something else (below the runtime's 10 ms preemption).
-const yieldAfter = 5 * time.Millisecond
 
 // maxWorkers bounds concurrent probes; each is bounded by its timeout.
 const maxWorkers = 4096
