@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -142,6 +143,7 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	d.log.Info("lvsd started", "config", opts.ConfigFile, "hash", res.Hash,
 		"vrrp_instances", len(d.cfg.Instances), "virtual_servers", len(d.cfg.VirtualServers))
 	notifySystemd("READY=1\nSTATUS=serving " + res.Hash)
+	releaseLoadMemory()
 
 	// Signals are read here, not in the loop below, so that SIGTERM can
 	// interrupt a reconcile in progress.
@@ -205,6 +207,14 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 		}
 	}
 }
+
+// releaseLoadMemory ends the load's peak: loading a configuration (the
+// parse, the first tables) takes twice the memory that stays live after
+// it (for 10,000 checked real servers, 37 MB against 16 MB), and the
+// collector would set its next goal from the peak and keep that much as
+// RSS. One full collection after a start or reload resets the goal and
+// returns the pages.
+func releaseLoadMemory() { debug.FreeOSMemory() }
 
 func (d *Daemon) load() (*config.Result, error) {
 	res := config.Load(d.opts.ConfigFile, config.Options{ConfigID: d.opts.ConfigID})
@@ -333,11 +343,18 @@ func (d *Daemon) reconcileIPVS(why string) {
 	if d.syncer == nil {
 		return
 	}
-	var health ipvs.Health
-	if d.checks != nil {
-		health = d.checks.Snapshot()
+	desired := d.lastDesired
+	if why != "repair" || desired == nil {
+		// Health changes and reloads reconcile as they happen, so between
+		// them the last desired table is current: a repair only compares
+		// it with the kernel, without building a new 10,000-service table
+		// every interval.
+		var health ipvs.Health
+		if d.checks != nil {
+			health = d.checks.Snapshot()
+		}
+		desired = ipvs.DesiredTable(d.cfg, health)
 	}
-	desired := ipvs.DesiredTable(d.cfg, health)
 	var st ipvs.Stats
 	var err error
 	if (why == "health" || why == "reload") && d.lastDesired != nil {
@@ -391,6 +408,7 @@ func (d *Daemon) interruptRepair() {
 func (d *Daemon) reload(ctx context.Context) error {
 	notifySystemd(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicMicros()))
 	defer notifySystemd("READY=1")
+	defer releaseLoadMemory()
 	fail := func(err error) error {
 		d.ReloadsFailed.Add(1)
 		msg := err.Error()

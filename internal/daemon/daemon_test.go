@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,7 +43,10 @@ type harness struct {
 	client  *http.Client
 }
 
-func start(t *testing.T, conf string) *harness {
+func start(t *testing.T, conf string) *harness { t.Helper(); return startWith(t, conf, nil) }
+
+// startWith is start with options adjusted by adjust (if not nil).
+func startWith(t *testing.T, conf string, adjust func(*Options)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, dir: dir, conf: filepath.Join(dir, "keepalived.conf"), kernel: ipvs.NewFakeKernel(),
@@ -54,6 +58,9 @@ func start(t *testing.T, conf string) *harness {
 	}}}
 	opts := Options{ConfigFile: h.conf, StateDir: dir, Log: slog.New(slog.DiscardHandler),
 		Kernel: func() (ipvs.Kernel, error) { return h.kernel, nil }}
+	if adjust != nil {
+		adjust(&opts)
+	}
 	go func() { h.done <- Run(context.Background(), opts, h.signals) }()
 	t.Cleanup(func() {
 		select {
@@ -202,5 +209,57 @@ virtual_server 10.0.0.3 443 {
 	one := func(string) (string, bool) { return "1", true }
 	if a := sysctlAdvice(res.Config, one); len(a) != 0 {
 		t.Errorf("advice with every sysctl set: %v", a)
+	}
+}
+
+// TestRepairRestoresHandRemovedDest: the periodic repair puts back a real
+// server removed behind lvsd's back, with the weight of the configuration
+// as last reloaded.
+func TestRepairRestoresHandRemovedDest(t *testing.T) {
+	h := startWith(t, baseConf, func(o *Options) { o.RepairInterval = 20 * time.Millisecond })
+	removeByHand := func() {
+		t.Helper()
+		svcs, err := h.kernel.Services()
+		if err != nil || len(svcs) != 1 {
+			t.Fatalf("services %v, err %v", svcs, err)
+		}
+		dests, err := h.kernel.Destinations(svcs[0].Service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dests {
+			if d.Address.String() == "10.1.0.1" {
+				if err := h.kernel.RemoveDestination(svcs[0].Service, d.Destination); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	weightOf := func() string {
+		tab, err := ipvs.ReadTable(h.kernel)
+		if err != nil {
+			return err.Error()
+		}
+		for _, s := range tab {
+			for k, d := range s.Dests {
+				if k.Addr.String() == "10.1.0.1" {
+					return fmt.Sprint(d.Weight)
+				}
+			}
+		}
+		return "missing"
+	}
+	removeByHand()
+	h.waitWrites(3 + 1 + 1) // start, the hand removal, the repair
+	if w := weightOf(); w != "3" {
+		t.Fatalf("after repair: weight %s, want 3", w)
+	}
+	h.write(strings.Replace(baseConf, "weight 3", "weight 5", 1))
+	h.signals <- syscall.SIGHUP
+	h.waitWrites(6)
+	removeByHand()
+	h.waitWrites(8)
+	if w := weightOf(); w != "5" {
+		t.Fatalf("after reload and repair: weight %s, want 5", w)
 	}
 }
