@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -89,6 +90,7 @@ type Daemon struct {
 // error; one that does not load at reload is logged and the running one
 // kept.
 func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
+	noHugePages()
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
@@ -215,6 +217,12 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 // RSS. One full collection after a start or reload resets the goal and
 // returns the pages.
 func releaseLoadMemory() { debug.FreeOSMemory() }
+
+// noHugePages keeps the kernel from backing lvsd's memory with transparent
+// huge pages (Debian's kernels default to "always"): the heap churns in
+// small pieces, and 2 MB pages made a 16 MB live heap anywhere from 50 to
+// 67 MB of RSS in the lab from one run to the next.
+func noHugePages() { _ = unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0) }
 
 func (d *Daemon) load() (*config.Result, error) {
 	res := config.Load(d.opts.ConfigFile, config.Options{ConfigID: d.opts.ConfigID})
