@@ -9,14 +9,9 @@
 #       bash "$PWD/scripts/bench-check-rounds.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 w=/tmp/c3; mkdir -p $w; hz=$(getconf CLK_TCK)
-awk 'BEGIN {
-    for (v = 0; v < 100; v++) {
-      printf "virtual_server 10.60.%d.1 80 {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n", v
-      for (r = 0; r < 100; r++)
-        printf "  real_server 10.61.%d.%d 80 {\n    weight 1\n    TCP_CHECK {\n      connect_ip 127.0.%d.%d\n      connect_port 9000\n      connect_timeout 3\n    }\n  }\n", v, r+1, v, r+1
-      print "}"
-    } }' > $w/checks.conf
-for spec in ${KINDS:-lvsd-head lvsd-raw keepalived}; do
+source "$here/scripts/bench-configs.sh"
+gen_checks > $w/checks.conf
+for spec in ${KINDS:?set KINDS, e.g. "lvsd-a keepalived lvsd-b"}; do
   kind=${spec%%:*}; envs=; [ "$spec" != "$kind" ] && envs=$(echo ${spec#*:} | tr , " ")
   ns=c3-$kind; ip netns add $ns; ip -n $ns link set lo up
   ip netns exec $ns $here/.lab/bin/bench-demo gateway bench 0.0.0.0:9000 $w/count >/dev/null 2>&1 &
