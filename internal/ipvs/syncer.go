@@ -119,29 +119,25 @@ func (s *Syncer) ReconcileContext(ctx context.Context, desired Table) (Stats, er
 // It stops early when ctx is done. s.mu is held.
 func (s *Syncer) apply(ctx context.Context, ops []Op) error {
 	w := opWriter{s: s, failed: map[ServiceKey]bool{}, debug: s.log.Enabled(ctx, slog.LevelDebug)}
-	bw, batched := s.k.(BatchWriter)
-	if !batched || len(ops) == 1 {
-		for _, op := range ops {
-			if ctx.Err() != nil {
-				break
-			}
-			if w.skip(op) {
-				continue
-			}
-			w.record(op, Apply(s.k, op))
-		}
-		return w.firstErr
+	// One op at a time through the library, unless the kernel connection
+	// takes batches and there is more than one.
+	write, size := func(batch []Op) []error { return []error{Apply(s.k, batch[0])} }, 1
+	if bw, ok := s.k.(BatchWriter); ok && len(ops) > 1 {
+		write, size = bw.WriteBatch, maxBatch
 	}
-	batch := make([]Op, 0, maxBatch)
+	batch := make([]Op, 0, size)
 	for next := 0; next < len(ops) && ctx.Err() == nil; {
 		batch = batch[:0]
-		for next < len(ops) && len(batch) < maxBatch {
+		for next < len(ops) && len(batch) < size {
 			if op := ops[next]; !w.skip(op) {
 				batch = append(batch, op)
 			}
 			next++
 		}
-		for i, err := range bw.WriteBatch(batch) {
+		if len(batch) == 0 {
+			continue // all skipped
+		}
+		for i, err := range write(batch) {
 			// A destination sent in the same batch as its service, which
 			// failed: that failure is the one to report.
 			if err != nil && w.skip(batch[i]) {
