@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 
@@ -32,6 +33,9 @@ func NewNetlink() (Kernel, error) {
 	}
 	b, err := newGenlConn()
 	if err != nil {
+		if closer, ok := c.(io.Closer); ok {
+			closer.Close()
+		}
 		return nil, fmt.Errorf("open IPVS netlink for batches: %w", err)
 	}
 	return &netlinkKernel{Client: c, conn: b}, nil
