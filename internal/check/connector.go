@@ -78,7 +78,8 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 
 // connector runs every TCP_CHECK connect on one epoll instance owned by
 // the manager's loop, as keepalived's event loop does: a check costs a
-// socket, a connect, an epoll registration, a getsockopt and a close, with
+// socket, a connect, an epoll registration and a close (and a getsockopt
+// when it failed), with
 // no goroutine, timer, channel or thread hand-off of its own, so 10,000
 // checkers a second stay cheap. Only wake may be called from elsewhere.
 type connector struct {
@@ -182,7 +183,15 @@ func (c *connector) poll(wait time.Duration, out []result) []result {
 			continue
 		}
 		if a := c.byFD[ev.Fd]; a != nil {
-			out = append(out, c.finish(a, a.soError(), now))
+			// A connect that failed always raises EPOLLERR (the socket
+			// has an error) or EPOLLHUP (it is closed); EPOLLOUT alone
+			// is an established connection, so SO_ERROR is read only
+			// when there is an error to name.
+			var err error
+			if ev.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+				err = a.soError() // nil, as for keepalived, if it has none
+			}
+			out = append(out, c.finish(a, err, now))
 		}
 	}
 	for len(c.byTime) > 0 && c.byTime[0].deadline <= now {
