@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
@@ -365,91 +364,22 @@ func (m *Manager) Run(ctx context.Context) {
 	m.loop = conn
 	m.mu.Unlock()
 	stopWaking := context.AfterFunc(ctx, conn.wake)
-	var wg sync.WaitGroup
+	workers := newWorkerPool(ctx, m, conn.wake)
 	defer func() {
 		stopWaking()
 		m.mu.Lock()
 		m.loop = nil
 		m.mu.Unlock()
-		wg.Wait()
+		workers.wait()
 		conn.close()
 	}()
 
-	// Workers hand results back through done and wake the loop.
-	jobs := make(chan *checkState)
-	var doneMu sync.Mutex
-	var done []result
-	var idle, total atomic.Int64
-	worker := func(first *checkState, permanent bool) {
-		defer wg.Done()
-		defer total.Add(-1)
-		linger := time.NewTimer(time.Minute)
-		defer linger.Stop()
-		st := first
-		for {
-			if st == nil {
-				idle.Add(1)
-				select {
-				case st = <-jobs:
-					idle.Add(-1)
-				case <-linger.C:
-					idle.Add(-1)
-					if !permanent {
-						return
-					}
-					linger.Reset(time.Minute)
-					continue
-				case <-ctx.Done():
-					idle.Add(-1)
-					return
-				}
-			}
-			m.mu.Lock()
-			probe, cfg := st.probe, st.cfg
-			m.mu.Unlock()
-			start := time.Now()
-			pctx, cancel := context.WithTimeout(ctx, probeTimeout(cfg))
-			w, err := probe(pctx)
-			cancel()
-			doneMu.Lock()
-			done = append(done, result{st: st, ok: err == nil, weight: w, err: err, at: start, dur: time.Since(start)})
-			doneMu.Unlock()
-			conn.wake()
-			st = nil
-			linger.Reset(time.Minute)
-		}
-	}
-	spawn := func(first *checkState, permanent bool) {
-		total.Add(1)
-		wg.Add(1)
-		go worker(first, permanent)
-	}
-	for range m.workers {
-		spawn(nil, true)
-	}
-
-	var pending []*checkState // due, waiting for a worker
-	type dueConnect struct {
-		st      *checkState
-		dial    *tcpDial
-		timeout time.Duration
-	}
 	var due []dueConnect
 	var results []result
 	for ctx.Err() == nil {
 		now := time.Now()
 		mono := now.Sub(clockBase) // no second clock read
-		m.mu.Lock()
-		for len(m.queue) > 0 && m.queue[0].at <= mono {
-			st := heap.Pop(&m.queue).(*checkState)
-			st.running = true
-			if st.dial != nil {
-				due = append(due, dueConnect{st, st.dial, probeTimeout(st.cfg)})
-			} else {
-				pending = append(pending, st)
-			}
-		}
-		m.mu.Unlock()
+		due = m.takeDue(mono, due, workers)
 
 		// A bounded batch per round: completions are taken between
 		// batches, and a loop that fell behind does not fire thousands of
@@ -463,49 +393,61 @@ func (m *Manager) Run(ctx context.Context) {
 			due[i] = dueConnect{}
 		}
 		due = append(due[:0], due[batch:]...)
-		for len(pending) > 0 {
-			select {
-			case jobs <- pending[0]:
-			default:
-				if total.Load() >= maxWorkers {
-					goto dispatched // a worker's result wakes the loop
-				}
-				// Every worker is busy with slow probes: add one rather
-				// than let the due checks wait behind them.
-				spawn(pending[0], false)
-			}
-			pending[0] = nil
-			pending = pending[1:]
-		}
-	dispatched:
+		workers.dispatch()
 		for _, r := range results {
 			m.handle(r)
 		}
 
-		wait := time.Duration(-1)
-		spent := time.Since(now) // the connects above took time
-		m.mu.Lock()
-		if len(m.queue) > 0 {
-			wait = max(m.queue[0].at-mono-spent, 0)
-		}
-		m.mu.Unlock()
-		if deadline, ok := conn.nextDeadline(); ok && (wait < 0 || deadline-mono-spent < wait) {
-			wait = max(deadline-mono-spent, 0)
-		}
-		if len(due) > 0 {
-			wait = 0 // more connects are due
+		wait := time.Duration(0) // more connects are due
+		if len(due) == 0 {
+			wait = m.idleWait(conn, mono+time.Since(now)) // the connects above took time
 		}
 		results = conn.poll(wait, results[:0])
-		doneMu.Lock()
-		results = append(results, done...)
-		clear(done)
-		done = done[:0]
-		doneMu.Unlock()
+		results = workers.collect(results)
 		for i, r := range results {
 			m.handle(r)
 			results[i] = result{}
 		}
 	}
+}
+
+// dueConnect is a TCP_CHECK waiting for its turn in a connect batch.
+type dueConnect struct {
+	st      *checkState
+	dial    *tcpDial
+	timeout time.Duration
+}
+
+// takeDue moves the checks due at mono off the schedule: TCP_CHECKs onto
+// due for the connector, the others to the workers.
+func (m *Manager) takeDue(mono time.Duration, due []dueConnect, workers *workerPool) []dueConnect {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for len(m.queue) > 0 && m.queue[0].at <= mono {
+		st := heap.Pop(&m.queue).(*checkState)
+		st.running = true
+		if st.dial != nil {
+			due = append(due, dueConnect{st, st.dial, probeTimeout(st.cfg)})
+		} else {
+			workers.pending = append(workers.pending, st)
+		}
+	}
+	return due
+}
+
+// idleWait is how long the loop may wait at mono for events: until the
+// next check is due or the next connect times out (negative: no limit).
+func (m *Manager) idleWait(conn *connector, mono time.Duration) time.Duration {
+	wait := time.Duration(-1)
+	m.mu.Lock()
+	if len(m.queue) > 0 {
+		wait = max(m.queue[0].at-mono, 0)
+	}
+	m.mu.Unlock()
+	if deadline, ok := conn.nextDeadline(); ok && (wait < 0 || deadline-mono < wait) {
+		wait = max(deadline-mono, 0)
+	}
+	return wait
 }
 
 func (m *Manager) handle(r result) {
