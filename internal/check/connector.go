@@ -2,7 +2,6 @@ package check
 
 import (
 	"container/heap"
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -64,15 +63,15 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 			return fail(fmt.Errorf("bind %s: %w", d.bind, err))
 		}
 	}
-	switch err := rawConnect(fd, d.addr); {
-	case err == nil:
+	switch errno := rawConnect(fd, d.addr); errno {
+	case 0:
 		rawClose(fd)
 		return -1, true, nil
-	case errors.Is(err, unix.EINPROGRESS) || errors.Is(err, unix.EINTR):
+	case unix.EINPROGRESS, unix.EINTR:
 		// EINTR: the connect goes on in the background, like EINPROGRESS.
 		return fd, false, nil
 	default:
-		return fail(fmt.Errorf("connect %s: %w", d.addr, err))
+		return fail(fmt.Errorf("connect %s: %w", d.addr, errno))
 	}
 }
 
@@ -84,7 +83,7 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 // checkers a second stay cheap. Only wake may be called from elsewhere.
 type connector struct {
 	epfd, wakefd int
-	byFD         map[int32]*attempt
+	byFD         []*attempt // indexed by descriptor: descriptors are small and reused lowest first
 	byTime       attemptHeap
 	events       []unix.EpollEvent
 }
@@ -125,14 +124,17 @@ func newConnector() (*connector, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
-	return &connector{epfd: epfd, wakefd: wakefd, byFD: map[int32]*attempt{}, events: make([]unix.EpollEvent, 256)}, nil
+	return &connector{epfd: epfd, wakefd: wakefd, events: make([]unix.EpollEvent, 256)}, nil
 }
 
 // start begins one check at now. If the kernel answers at once the result
 // is returned (done true); otherwise poll returns it when the connect
 // completes, fails or times out.
 func (c *connector) start(st *checkState, d *tcpDial, timeout, now time.Duration) (r result, done bool) {
-	a := &attempt{addr: d.addr, st: st, start: now, deadline: now + timeout}
+	// A checker has one connect at a time, so its attempt lives in its
+	// state: no allocation per check.
+	a := &st.attempt
+	*a = attempt{addr: d.addr, st: st, start: now, deadline: now + timeout}
 	fd, answered, err := d.connect()
 	if answered {
 		return a.result(err, clock()), true
@@ -143,7 +145,10 @@ func (c *connector) start(st *checkState, d *tcpDial, timeout, now time.Duration
 		return a.result(fmt.Errorf("epoll_ctl: %w", err), now), true
 	}
 	a.fd = int32(fd)
-	c.byFD[a.fd] = a
+	if fd >= len(c.byFD) {
+		c.byFD = append(c.byFD, make([]*attempt, fd+1-len(c.byFD))...)
+	}
+	c.byFD[fd] = a
 	heap.Push(&c.byTime, a)
 	return result{}, false
 }
@@ -182,7 +187,7 @@ func (c *connector) poll(wait time.Duration, out []result) []result {
 			_, _ = unix.Read(c.wakefd, drain[:])
 			continue
 		}
-		if a := c.byFD[ev.Fd]; a != nil {
+		if a := c.lookup(ev.Fd); a != nil {
 			// A connect that failed always raises EPOLLERR (the socket
 			// has an error) or EPOLLHUP (it is closed); EPOLLOUT alone
 			// is an established connection, so SO_ERROR is read only
@@ -226,9 +231,17 @@ func (a *attempt) writable() bool {
 	return err == nil && n == 1 && pfd[0].Revents&unix.POLLOUT != 0
 }
 
+// lookup is the attempt connecting on fd, nil if none.
+func (c *connector) lookup(fd int32) *attempt {
+	if fd < 0 || int(fd) >= len(c.byFD) {
+		return nil
+	}
+	return c.byFD[fd]
+}
+
 // finish closes a's socket (which also drops it from epoll) and forgets it.
 func (c *connector) finish(a *attempt, err error, now time.Duration) result {
-	delete(c.byFD, a.fd)
+	c.byFD[a.fd] = nil
 	heap.Remove(&c.byTime, a.index)
 	rawClose(int(a.fd))
 	return a.result(err, now)
@@ -236,8 +249,10 @@ func (c *connector) finish(a *attempt, err error, now time.Duration) result {
 
 // close releases every socket and the epoll instance.
 func (c *connector) close() {
-	for fd := range c.byFD {
-		unix.Close(int(fd))
+	for fd, a := range c.byFD {
+		if a != nil {
+			unix.Close(fd)
+		}
 	}
 	c.byFD, c.byTime = nil, nil
 	unix.Close(c.epfd)

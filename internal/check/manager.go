@@ -65,6 +65,7 @@ type checkState struct {
 	rs       *config.RealServer
 	probe    Probe    // HTTP_GET, SSL_GET, MISC_CHECK: run by a worker
 	dial     *tcpDial // TCP_CHECK: run by the connector
+	attempt  attempt  // TCP_CHECK: the connect in flight, if running
 	tr       tracker
 	next     time.Time
 	running  bool

@@ -33,21 +33,22 @@ func rawSocket(family int) (int, error) {
 	return int(fd), nil
 }
 
-// rawConnect starts connecting fd to ap (IPv4, IPv4-mapped or IPv6).
-func rawConnect(fd int, ap netip.AddrPort) error {
+// rawConnect starts connecting fd to ap (IPv4, IPv4-mapped or IPv6); 0
+// when connected at once.
+func rawConnect(fd int, ap netip.AddrPort) unix.Errno {
 	port := ap.Port()
 	if a := ap.Addr(); a.Is4() || a.Is4In6() {
 		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.Unmap().As4()}
 		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
 		p[0], p[1] = byte(port>>8), byte(port)
 		_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
-		return errnoErr(e)
+		return e
 	}
 	sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
 	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
 	p[0], p[1] = byte(port>>8), byte(port)
 	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet6)
-	return errnoErr(e)
+	return e
 }
 
 // rawSoError reads and clears fd's pending error (SO_ERROR).
