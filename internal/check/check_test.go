@@ -1,11 +1,11 @@
 package check
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -424,9 +424,9 @@ virtual_server 10.0.0.1 80 {
 	if err := m.Update(cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	old := heap.Pop(&m.queue).(*checkState) // as the loop does when it is due
+	old := m.queue.pop() // as the loop does when it is due
 	m.handle(result{st: old, ok: true, weight: -1, at: time.Now()})
-	old = heap.Pop(&m.queue).(*checkState) // due again, and running when the reload comes
+	old = m.queue.pop() // due again, and running when the reload comes
 	if err := m.Update(cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -437,6 +437,31 @@ virtual_server 10.0.0.1 80 {
 	for _, s := range m.Status() {
 		if s.Checks != 1 || s.Failures != 0 || !s.Up {
 			t.Fatalf("after a stale failure: checks %d failures %d up %v, want 1, 0, true", s.Checks, s.Failures, s.Up)
+		}
+	}
+}
+
+// TestCheckHeapOrder interleaves pushes and pops, as the loop does, and
+// requires every pop to return the earliest due checker still queued.
+func TestCheckHeapOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var h checkHeap
+	var queued []time.Duration // the due times in h, kept sorted
+	for step := range 20000 {
+		if len(queued) == 0 || rng.IntN(3) != 0 {
+			at := time.Duration(rng.IntN(1000)) * time.Millisecond // many equal times
+			h.push(&checkState{next: clockBase.Add(at)})
+			i, _ := slices.BinarySearch(queued, at)
+			queued = slices.Insert(queued, i, at)
+			continue
+		}
+		got := h.pop().next.Sub(clockBase)
+		if got != queued[0] {
+			t.Fatalf("step %d: popped a checker due at %s, the earliest is due at %s", step, got, queued[0])
+		}
+		queued = queued[1:]
+		if len(h) != len(queued) {
+			t.Fatalf("step %d: %d queued, want %d", step, len(h), len(queued))
 		}
 	}
 }

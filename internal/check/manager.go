@@ -4,7 +4,6 @@
 package check
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"log/slog"
@@ -186,7 +185,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 					st.next = now.Add(jitter)
 				}
 				m.checks[k] = st
-				heap.Push(&m.queue, st)
+				m.queue.push(st)
 			}
 		}
 	}
@@ -431,7 +430,7 @@ func (m *Manager) takeDue(mono time.Duration, due []dueConnect, workers *workerP
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(m.queue) > 0 && m.queue[0].at <= mono {
-		st := heap.Pop(&m.queue).(*checkState)
+		st := m.queue.pop()
 		st.running = true
 		if st.dial != nil {
 			due = append(due, dueConnect{st, st.dial, probeTimeout(st.cfg)})
@@ -482,7 +481,7 @@ func (m *Manager) handle(r result) {
 	// From when the check ended, as keepalived's timer does; r says when,
 	// so the clock is not read again.
 	st.next = r.at.Add(r.dur + next)
-	heap.Push(&m.queue, st)
+	m.queue.push(st)
 	changed := false
 	if trChanged {
 		rk := st.key.rs()
@@ -532,19 +531,51 @@ type queued struct {
 	st *checkState
 }
 
-func (h checkHeap) Len() int           { return len(h) }
-func (h checkHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h checkHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *checkHeap) Push(x any) {
-	st := x.(*checkState)
-	*h = append(*h, queued{at: st.next.Sub(clockBase), st: st})
+// push schedules st at st.next.
+func (h *checkHeap) push(st *checkState) {
+	q := append(*h, queued{at: st.next.Sub(clockBase), st: st})
+	item, i := q[len(q)-1], len(q)-1
+	for i > 0 {
+		parent := (i - 1) / 2
+		if q[parent].at <= item.at {
+			break
+		}
+		q[i] = q[parent]
+		i = parent
+	}
+	q[i] = item
+	*h = q
 }
-func (h *checkHeap) Pop() any {
-	old := *h
-	st := old[len(old)-1].st
-	old[len(old)-1] = queued{}
-	*h = old[:len(old)-1]
-	return st
+
+// pop removes and returns the checker due first; h must not be empty.
+// (A typed heap rather than container/heap: its interface calls could
+// not be inlined and were most of the loop's own CPU with 10,000
+// checkers.)
+func (h *checkHeap) pop() *checkState {
+	q := *h
+	first, last := q[0].st, q[len(q)-1]
+	q[len(q)-1] = queued{}
+	q = q[:len(q)-1]
+	if n := len(q); n > 0 {
+		i := 0
+		for {
+			child := 2*i + 1
+			if child >= n {
+				break
+			}
+			if right := child + 1; right < n && q[right].at < q[child].at {
+				child = right
+			}
+			if last.at <= q[child].at {
+				break
+			}
+			q[i] = q[child]
+			i = child
+		}
+		q[i] = last
+	}
+	*h = q
+	return first
 }
 
 // Snapshot is the checkers' verdicts at one moment, read without locks:
