@@ -11,6 +11,13 @@
 #
 #   scripts/bench-lab.sh [ipvs|checks]   (boots the VM and runs itself inside;
 #                                         no argument runs both)
+#
+# KINDS sets the health-check rounds, in order (default "lvsd keepalived
+# keepalived lvsd"): keepalived, lvsd (this tree), or the name of a binary
+# in .lab/bin, optionally with environment settings, KIND:VAR=x,VAR2=y. To
+# compare builds:
+#   go build -o .lab/bin/lvsd-old ./cmd/lvsd     # at the older commit
+#   KINDS="lvsd lvsd-old keepalived lvsd-old lvsd keepalived" scripts/bench-lab.sh checks
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${LVSD_IN_LAB:-}" != 1 ]; then
@@ -18,7 +25,7 @@ if [ "${LVSD_IN_LAB:-}" != 1 ]; then
   mkdir -p .lab/bin
   go build -o .lab/bin/bench-lvsd ./cmd/lvsd
   go build -o .lab/bin/bench-demo ./scripts/demo
-  exec env LAB_TIMEOUT=1500 "$here/scripts/lab.sh" bash "$here/scripts/bench-lab.sh" "$@"
+  exec env LAB_TIMEOUT=1500 "$here/scripts/lab.sh" env KINDS="${KINDS:-}" bash "$here/scripts/bench-lab.sh" "$@"
 fi
 
 lvsd=$here/.lab/bin/bench-lvsd
@@ -27,15 +34,37 @@ work=/tmp/bench
 mkdir -p "$work"
 hz=$(getconf CLK_TCK)
 
-# gen_sync, gen_checks: the benchmark configurations.
-source "$here/scripts/bench-configs.sh"
+# The benchmark configurations (each prints a keepalived.conf).
+gen_sync() { # 10,000 x 4, no checkers
+  awk 'BEGIN {
+    for (i = 0; i < 10000; i++) {
+      printf "virtual_server 10.%d.%d.1 80 {\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n", int(i/250), i%250
+      for (r = 1; r <= 4; r++) printf "  real_server 172.16.%d.%d 80 {\n    weight %d\n  }\n", i%250, r, r
+      print "}"
+    } }'
+}
 
-start_daemon() { # kind ns conf
-  local kind=$1 ns=$2 conf=$3
+gen_checks() { # 100 x 100 TCP_CHECK targets at 127.0.A.B:9000
+  awk 'BEGIN {
+    for (v = 0; v < 100; v++) {
+      printf "virtual_server 10.60.%d.1 80 {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n", v
+      for (r = 0; r < 100; r++)
+        printf "  real_server 10.61.%d.%d 80 {\n    weight 1\n    TCP_CHECK {\n      connect_ip 127.0.%d.%d\n      connect_port 9000\n      connect_timeout 3\n    }\n  }\n", v, r+1, v, r+1
+      print "}"
+    } }'
+}
+
+# lvsd_binary KIND: "lvsd" is this tree's build; any other name a binary in
+# .lab/bin (an older build to compare, see KINDS).
+lvsd_binary() { if [ "$1" = lvsd ]; then echo "$lvsd"; else echo "$here/.lab/bin/$1"; fi; }
+
+start_daemon() { # spec ns conf; spec is keepalived, lvsd or KIND[:VAR=x,VAR2=y]
+  local kind=${1%%:*} envs=${LVSD_BENCH_ENV:-} ns=$2 conf=$3
+  [ "$1" != "$kind" ] && envs=$(echo "${1#*:}" | tr , " ")
   ip netns add "$ns"; ip -n "$ns" link set lo up
   case $kind in
-    lvsd) ip netns exec "$ns" env ${LVSD_BENCH_ENV:-} "$lvsd" run -C -f "$conf" --state-dir "$work/$ns" --metrics-addr "" ${LVSD_BENCH_ARGS:-} >"$work/$ns.log" 2>&1 & ;;
     keepalived) ip netns exec "$ns" keepalived -n -C -f "$conf" -p "$work/$ns.pid" -c "$work/$ns.cpid" >"$work/$ns.log" 2>&1 & ;;
+    *) ip netns exec "$ns" env $envs "$(lvsd_binary "$kind")" run -C -f "$conf" --state-dir "$work/$ns" --metrics-addr "" ${LVSD_BENCH_ARGS:-} >"$work/$ns.log" 2>&1 & ;;
   esac
 }
 
@@ -47,13 +76,14 @@ stop_daemon() { # ns
   ip netns del "$1"
 }
 
-ticks() { # total utime+stime of the daemon's processes in ns (not the listener)
-  local t=0 p
+cpu_ticks() { # "user system" clock ticks of the daemon's processes in ns (not the listener)
+  local u=0 y=0 p
   for p in $(ip netns pids "$1"); do
     [ "$(cat /proc/$p/comm 2>/dev/null)" = bench-demo ] && continue
-    t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0)))
+    set -- $(awk '{print $14, $15}' /proc/$p/stat 2>/dev/null || echo 0 0)
+    u=$((u + $1)); y=$((y + $2))
   done
-  echo $t
+  echo $u $y
 }
 
 opens() { # TCP connects made in ns so far (the checkers' connects)
@@ -127,48 +157,59 @@ printf "  ratio lvsd/keepalived: cold sync %.2f, weight change %.2f\n" \
 fi
 
 if [ "$only" = all ] || [ "$only" = checks ]; then
-echo "== Health checks: 10,000 TCP_CHECK targets, delay_loop 1, 30 s windows after 15 s, rounds lvsd keepalived keepalived lvsd"
-gen_checks > "$work/checks.conf"
 # Rounds alternate (ABBA) because the emulated machine's speed drifts
-# within a boot; the totals divide all CPU by all checks of each daemon.
-declare -A ticks_sum checks_sum secs_sum rss_max
+# within a boot; the totals divide all CPU by all checks of each kind.
+kinds=${KINDS:-lvsd keepalived keepalived lvsd}
+echo "== Health checks: 10,000 TCP_CHECK targets, delay_loop 1, 30 s windows after 15 s, rounds: $kinds"
+gen_checks > "$work/checks.conf"
+declare -A user_sum sys_sum checks_sum secs_sum rss_max
+order=()
 round=0
-for kind in lvsd keepalived keepalived lvsd; do
+for spec in $kinds; do
   round=$((round + 1))
-  ns=bc-$kind-$round
+  kind=${spec%%:*}
+  [ -n "${checks_sum[$spec]+x}" ] || order+=("$spec")
+  ns=bc-$round
   # The listener shares the daemon's namespace (its loopback is the targets).
-  start_daemon $kind $ns "$work/checks.conf"
+  start_daemon "$spec" $ns "$work/checks.conf"
   ip netns exec "$ns" "$listener" gateway bench 0.0.0.0:9000 "$work/$ns.count" >/dev/null 2>&1 &
   sleep 15
-  o0=$(opens $ns); t0=$(ticks $ns); s=$(date +%s.%N)
+  o0=$(opens $ns); set -- $(cpu_ticks $ns); u0=$1 y0=$2; s=$(date +%s.%N)
   sleep 30
-  t1=$(ticks $ns); e=$(date +%s.%N); o1=$(opens $ns)
+  set -- $(cpu_ticks $ns); u1=$1 y1=$2; e=$(date +%s.%N); o1=$(opens $ns)
   secs=$(echo "$e - $s" | bc -l)
-  cpu=$(echo "($t1 - $t0) / $hz / $secs * 100" | bc -l)
+  cpu=$(echo "($u1 - $u0 + $y1 - $y0) / $hz / $secs * 100" | bc -l)
   rss=$(rss_kb $ns)
   up=$(ip netns exec $ns ipvsadm -Ln | grep -c -- '->  *10.61' || true)
-  if [ $kind = lvsd ]; then
-    echo "  lvsd log: $(grep -c 'up=false' "$work/$ns.log") real servers went down, $(grep -c 'ipvs reconciled' "$work/$ns.log") reconciles"
-    { "$lvsd" status --json --control-socket "$work/$ns/lvsd.sock" 2>&1 | grep -o '"last_error": *"[^"]*"' |
+  if [ "$kind" != keepalived ]; then
+    echo "  $spec log: $(grep -c 'up=false' "$work/$ns.log") real servers went down, $(grep -c 'ipvs reconciled' "$work/$ns.log") reconciles"
+    { "$(lvsd_binary "$kind")" status --json --control-socket "$work/$ns/lvsd.sock" 2>&1 | grep -o '"last_error": *"[^"]*"' |
       sed 's/[0-9.]*:[0-9]*//g' | sort | uniq -c | sort -rn | head -3 | sed 's/^/  last errors: /'; } || true
   fi
   rate=$(echo "($o1 - $o0) / $secs" | bc -l)
-  printf "  round %d %-11s CPU %6.2f%% of one core   RSS %7.1f MiB   checks/s %7.0f   CPU ms per 1000 checks %6.1f   real servers in IPVS: %s\n" \
-    $round "$kind" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$rate" "$(echo "$cpu * 10 / $rate * 1000" | bc -l)" "$up"
-  ticks_sum[$kind]=$(( ${ticks_sum[$kind]:-0} + t1 - t0 ))
-  checks_sum[$kind]=$(( ${checks_sum[$kind]:-0} + o1 - o0 ))
-  secs_sum[$kind]=$(echo "${secs_sum[$kind]:-0} + $secs" | bc -l)
-  [ "$rss" -gt "${rss_max[$kind]:-0}" ] && rss_max[$kind]=$rss
+  printf "  round %d %-11s CPU %6.2f%% of one core (user %5.2f, system %6.2f)   RSS %7.1f MiB   checks/s %7.0f   CPU ms per 1000 checks %6.1f   real servers in IPVS: %s\n" \
+    $round "$spec" "$cpu" "$(echo "($u1 - $u0) / $hz / $secs * 100" | bc -l)" "$(echo "($y1 - $y0) / $hz / $secs * 100" | bc -l)" \
+    "$(echo "$rss / 1024" | bc -l)" "$rate" "$(echo "$cpu * 10 / $rate * 1000" | bc -l)" "$up"
+  user_sum[$spec]=$(( ${user_sum[$spec]:-0} + u1 - u0 ))
+  sys_sum[$spec]=$(( ${sys_sum[$spec]:-0} + y1 - y0 ))
+  checks_sum[$spec]=$(( ${checks_sum[$spec]:-0} + o1 - o0 ))
+  secs_sum[$spec]=$(echo "${secs_sum[$spec]:-0} + $secs" | bc -l)
+  [ "$rss" -gt "${rss_max[$spec]:-0}" ] && rss_max[$spec]=$rss
   stop_daemon $ns
 done
 declare -A cpu_tot per_check
-for kind in lvsd keepalived; do
-  cpu_tot[$kind]=$(echo "${ticks_sum[$kind]} / $hz / ${secs_sum[$kind]} * 100" | bc -l)
-  per_check[$kind]=$(echo "${ticks_sum[$kind]} / $hz * 1000000 / ${checks_sum[$kind]}" | bc -l)
-  printf "  %-11s both rounds: CPU %6.2f%% of one core   CPU ms per 1000 checks %6.1f   checks/s %7.0f   RSS max %7.1f MiB\n" "$kind" \
-    "${cpu_tot[$kind]}" "${per_check[$kind]}" "$(echo "${checks_sum[$kind]} / ${secs_sum[$kind]}" | bc -l)" "$(echo "${rss_max[$kind]} / 1024" | bc -l)"
+for spec in "${order[@]}"; do
+  ticks=$(( ${user_sum[$spec]} + ${sys_sum[$spec]} ))
+  cpu_tot[$spec]=$(echo "$ticks / $hz / ${secs_sum[$spec]} * 100" | bc -l)
+  per_check[$spec]=$(echo "$ticks / $hz * 1000000 / ${checks_sum[$spec]}" | bc -l)
+  printf "  %-11s all rounds: CPU %6.2f%% of one core   CPU ms per 1000 checks %6.1f   checks/s %7.0f   RSS max %7.1f MiB\n" "$spec" \
+    "${cpu_tot[$spec]}" "${per_check[$spec]}" "$(echo "${checks_sum[$spec]} / ${secs_sum[$spec]}" | bc -l)" "$(echo "${rss_max[$spec]} / 1024" | bc -l)"
 done
-printf "  ratio lvsd/keepalived: CPU per check %.2f, CPU %.2f, RSS %.2f\n" "$(echo "${per_check[lvsd]} / ${per_check[keepalived]}" | bc -l)" \
-  "$(echo "${cpu_tot[lvsd]} / ${cpu_tot[keepalived]}" | bc -l)" "$(echo "${rss_max[lvsd]} / ${rss_max[keepalived]}" | bc -l)"
+if [ -n "${per_check[keepalived]:-}" ]; then
+  for spec in "${order[@]}"; do
+    [ "$spec" = keepalived ] && continue
+    printf "  ratio %s/keepalived: CPU per check %.2f, CPU %.2f, RSS %.2f\n" "$spec" "$(echo "${per_check[$spec]} / ${per_check[keepalived]}" | bc -l)" \
+      "$(echo "${cpu_tot[$spec]} / ${cpu_tot[keepalived]}" | bc -l)" "$(echo "${rss_max[$spec]} / ${rss_max[keepalived]}" | bc -l)"
+  done
 fi
-
+fi
