@@ -25,7 +25,7 @@ if [ "${LVSD_IN_LAB:-}" != 1 ]; then
   mkdir -p .lab/bin
   go build -o .lab/bin/bench-lvsd ./cmd/lvsd
   go build -o .lab/bin/bench-demo ./scripts/demo
-  exec env LAB_TIMEOUT=1500 "$here/scripts/lab.sh" env KINDS="${KINDS:-}" bash "$here/scripts/bench-lab.sh" "$@"
+  exec env LAB_TIMEOUT=${LAB_TIMEOUT:-1500} "$here/scripts/lab.sh" env KINDS="${KINDS:-}" bash "$here/scripts/bench-lab.sh" "$@"
 fi
 
 lvsd=$here/.lab/bin/bench-lvsd

@@ -378,13 +378,16 @@ func (m *Manager) Run(ctx context.Context) {
 	var due []dueConnect
 	var results []result
 	var yielded time.Duration
+	yieldIfDue := func(now time.Duration) {
+		if now-yielded > yieldEvery {
+			runtime.Gosched()
+			yielded = now
+		}
+	}
 	for ctx.Err() == nil {
 		now := time.Now()
 		mono := now.Sub(clockBase) // no second clock read
-		if mono-yielded > yieldEvery {
-			runtime.Gosched()
-			yielded = mono
-		}
+		yieldIfDue(mono)
 		due = m.takeDue(mono, due, workers)
 
 		// A bounded batch per round: completions are taken between
@@ -393,7 +396,9 @@ func (m *Manager) Run(ctx context.Context) {
 		results = results[:0]
 		batch := min(len(due), maxConnectBatch)
 		for i, c := range due[:batch] {
-			if r, answered := conn.start(c.st, c.dial, c.timeout, clock()); answered {
+			started := clock()
+			yieldIfDue(started) // a batch takes tens of ms under emulation
+			if r, answered := conn.start(c.st, c.dial, c.timeout, started); answered {
 				results = append(results, r)
 			}
 			due[i] = dueConnect{}
@@ -513,9 +518,9 @@ const maxConnectBatch = 64
 
 // yieldEvery is how often the loop passes through the Go scheduler. Its
 // raw system calls and epoll waits never do, and a goroutine the scheduler
-// has not seen for 10 ms is preempted: its processor is taken from it in
-// the middle of a wait and the runtime's monitor thread starts polling
-// every 20 µs again.
+// has not seen for 10 ms is preempted: with a signal while it connects,
+// or by having its processor taken in the middle of an epoll wait, and
+// each time the runtime's monitor thread starts polling every 20 µs again.
 const yieldEvery = 2 * time.Millisecond
 
 // maxWorkers bounds concurrent probes; each is bounded by its timeout.
