@@ -130,10 +130,7 @@ func (b *genlConn) write(ops []Op) []error {
 		}
 	}
 	for pending > 0 {
-		n, _, err := unix.Recvfrom(b.fd, b.rbuf, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		reply, err := b.receive()
 		if err != nil {
 			for i := range errs {
 				if errs[i] == nil && !acked[i] {
@@ -142,7 +139,7 @@ func (b *genlConn) write(ops []Op) []error {
 			}
 			return errs
 		}
-		parseAcks(b.rbuf[:n], first, len(ops), func(i int, code int32) {
+		parseAcks(reply, first, len(ops), func(i int, code int32) {
 			if acked[i] || errs[i] != nil {
 				return
 			}
@@ -162,17 +159,50 @@ func (b *genlConn) write(ops []Op) []error {
 // numbered from first (ack's i is the request's index, code the kernel's
 // negative errno or 0). Anything else, or anything malformed, is skipped.
 func parseAcks(buf []byte, first uint32, n int, ack func(i int, code int32)) {
+	_ = eachMessage(buf, func(h nlHeader, body []byte) bool {
+		i := int64(h.seq - first) // wraps with the sequence
+		if h.typ == unix.NLMSG_ERROR && len(body) >= 4 && i < int64(n) {
+			ack(int(i), int32(binary.NativeEndian.Uint32(body[0:4])))
+		}
+		return true
+	})
+}
+
+// nlHeader is the part of a netlink message header the parsers read.
+type nlHeader struct {
+	typ, flags uint16
+	seq        uint32
+}
+
+// eachMessage calls fn for every netlink message in buf until fn returns
+// false; a malformed length stops the walk with an error.
+func eachMessage(buf []byte, fn func(h nlHeader, body []byte) bool) error {
 	for len(buf) >= unix.NLMSG_HDRLEN {
 		l := int(binary.NativeEndian.Uint32(buf[0:4]))
 		if l < unix.NLMSG_HDRLEN || l > len(buf) {
-			return
+			return fmt.Errorf("malformed netlink message (length %d of %d)", l, len(buf))
 		}
-		typ := binary.NativeEndian.Uint16(buf[4:6])
-		i := int64(binary.NativeEndian.Uint32(buf[8:12]) - first) // wraps with the sequence
-		if typ == unix.NLMSG_ERROR && l >= unix.NLMSG_HDRLEN+4 && i < int64(n) {
-			ack(int(i), int32(binary.NativeEndian.Uint32(buf[16:20])))
-		}
+		h := nlHeader{typ: binary.NativeEndian.Uint16(buf[4:6]), flags: binary.NativeEndian.Uint16(buf[6:8]),
+			seq: binary.NativeEndian.Uint32(buf[8:12])}
+		body := buf[unix.NLMSG_HDRLEN:l]
 		buf = buf[min(nlmsgAlign(l), len(buf)):]
+		if !fn(h, body) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// receive reads one datagram of replies into the receive buffer.
+func (b *genlConn) receive() ([]byte, error) {
+	for {
+		n, _, err := unix.Recvfrom(b.fd, b.rbuf, 0)
+		if !errors.Is(err, unix.EINTR) {
+			if err != nil {
+				return nil, err
+			}
+			return b.rbuf[:n], nil
+		}
 	}
 }
 

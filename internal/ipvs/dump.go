@@ -87,14 +87,11 @@ func (c *genlConn) dump(cmd uint8, attrs []byte, each func(attrs []byte) error) 
 	}
 	var firstErr error
 	for {
-		n, _, err := unix.Recvfrom(c.fd, c.rbuf, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		reply, err := c.receive()
 		if err != nil {
 			return fmt.Errorf("netlink receive: %w", err)
 		}
-		done, err := parseDump(c.rbuf[:n], seq, each)
+		done, err := parseDump(reply, seq, each)
 		if firstErr == nil {
 			firstErr = err
 		}
@@ -114,41 +111,37 @@ func parseDump(buf []byte, seq uint32, each func(attrs []byte) error) (done bool
 			err = e
 		}
 	}
-	for len(buf) >= unix.NLMSG_HDRLEN {
-		l := int(binary.NativeEndian.Uint32(buf[0:4]))
-		if l < unix.NLMSG_HDRLEN || l > len(buf) {
-			keep(fmt.Errorf("malformed netlink message (length %d of %d)", l, len(buf)))
-			return true, err
-		}
-		typ := binary.NativeEndian.Uint16(buf[4:6])
-		flags := binary.NativeEndian.Uint16(buf[6:8])
-		msgSeq := binary.NativeEndian.Uint32(buf[8:12])
-		body := buf[unix.NLMSG_HDRLEN:l]
-		buf = buf[min(nlmsgAlign(l), len(buf)):]
-		if msgSeq != seq {
-			continue
+	walkErr := eachMessage(buf, func(h nlHeader, body []byte) bool {
+		if h.seq != seq {
+			return true
 		}
 		switch {
-		case typ == unix.NLMSG_DONE || typ == unix.NLMSG_ERROR:
+		case h.typ == unix.NLMSG_DONE || h.typ == unix.NLMSG_ERROR:
 			if len(body) >= 4 {
 				if code := int32(binary.NativeEndian.Uint32(body[0:4])); code < 0 {
 					keep(unix.Errno(-code))
 				}
 			}
-			return true, err
-		case typ < unix.NLMSG_MIN_TYPE:
-			continue // NOOP, OVERRUN
+			done = true
+			return false
+		case h.typ < unix.NLMSG_MIN_TYPE:
+			return true // NOOP, OVERRUN
 		}
-		if flags&unix.NLM_F_DUMP_INTR != 0 {
+		if h.flags&unix.NLM_F_DUMP_INTR != 0 {
 			keep(errDumpInterrupted)
 		}
 		if len(body) < 4 { // the generic netlink header
 			keep(errors.New("generic netlink message without header"))
-			continue
+			return true
 		}
 		keep(each(body[4:]))
+		return true
+	})
+	if walkErr != nil {
+		keep(walkErr)
+		return true, err
 	}
-	return false, err
+	return done, err
 }
 
 // eachAttr calls fn for every netlink attribute in b.
