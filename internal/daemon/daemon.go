@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
 	"github.com/lvsd/lvsd/internal/vrrp"
+	"golang.org/x/sys/unix"
 )
 
 // Options configure a daemon run.
