@@ -78,9 +78,9 @@ func (d *tcpDial) connect() (fd int, done bool, err error) {
 // connector runs every TCP_CHECK connect on one epoll instance owned by
 // the manager's loop, as keepalived's event loop does: a check costs a
 // socket, a connect, an epoll registration and a close (and a getsockopt
-// when it failed), with
-// no goroutine, timer, channel or thread hand-off of its own, so 10,000
-// checkers a second stay cheap. Only wake may be called from elsewhere.
+// when it failed), with no goroutine, timer, channel or thread hand-off of
+// its own, so 10,000 checkers a second stay cheap. Only wake may be called
+// from elsewhere.
 type connector struct {
 	epfd, wakefd int
 	byFD         []*attempt // indexed by descriptor: descriptors are small and reused lowest first
