@@ -129,6 +129,16 @@ func LinkUp(dev string) (bool, error) {
 	return ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0, nil
 }
 
+// LinkIndex is dev's interface index. An interface deleted and created
+// again under the same name has a new one.
+func LinkIndex(dev string) (int, error) {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		return 0, err
+	}
+	return ifi.Index, nil
+}
+
 // WatchLinks calls fn with an interface name whenever a link changes,
 // until done is closed. The caller re-reads state with LinkUp.
 func WatchLinks(done <-chan struct{}, fn func(name string), onErr func(error)) error {

@@ -28,6 +28,13 @@ func (acc *Acceptance) Check(a *Advert, ttl int, multicast bool) error {
 	if a.Version != acc.Version {
 		return drop(DropVersion, "version %d, instance runs %d", a.Version, acc.Version)
 	}
+	if a.Version == 3 && a.Interval == 0 {
+		// No VRRPv3 router can advertise every 0 s (keepalived rounds a
+		// configured interval up to 10 ms). Obeyed, it would make the
+		// master-down interval the skew alone: a forger could flip the
+		// instance between MASTER and BACKUP on every advert.
+		return drop(DropInterval, "VRRPv3 advert interval 0")
+	}
 	if a.Version == 2 {
 		if a.AuthType != acc.AuthType {
 			return drop(DropAuthType, "auth type %d, want %d", a.AuthType, acc.AuthType)

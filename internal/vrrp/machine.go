@@ -61,6 +61,10 @@ type GARPSchedule struct {
 	RefreshRepeat   int
 	LowerPrioRepeat int // batch when a lower priority advert is heard; 0 = none
 	LowerPrioDelay  time.Duration
+	// Interval (vrrp_garp_interval) spaces the rounds of a batch: a batch
+	// of n becomes a train of n rounds, one per Interval, driven by the
+	// machine's deadline so that it ends the moment MASTER does.
+	Interval time.Duration
 }
 
 // ActionKind says what the shell must do.
@@ -102,6 +106,8 @@ type Machine struct {
 	garpAt         time.Time // delayed second GARP batch
 	garpCount      int
 	refreshAt      time.Time
+	trainAt        time.Time // next round of a GARP train
+	trainLeft      int       // rounds still to send in the train
 	preemptAt      time.Time
 
 	MasterAddr     netip.Addr // the current master, as last heard (or own)
@@ -123,7 +129,7 @@ func (m *Machine) MasterDown() time.Duration { return 3*m.masterInterval + m.ske
 // Deadline is when Tick must next be called; zero when nothing is due.
 func (m *Machine) Deadline() time.Time {
 	var d time.Time
-	for _, t := range []time.Time{m.timer, m.garpAt, m.refreshAt} {
+	for _, t := range []time.Time{m.timer, m.garpAt, m.refreshAt, m.trainAt} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -212,7 +218,7 @@ func (m *Machine) Received(now time.Time, from netip.Addr, a *Advert) []Action {
 			acts = append(acts, Action{Kind: SendAdvert, Priority: uint8(m.prio)})
 		}
 		if n := m.p.GARP.LowerPrioRepeat; n > 0 {
-			acts = append(acts, Action{Kind: SendGARP, Count: n})
+			acts = append(acts, m.garpBatch(now, n)...)
 			if m.p.GARP.LowerPrioDelay > 0 {
 				m.garpAt, m.garpCount = now.Add(m.p.GARP.LowerPrioDelay), n
 			}
@@ -235,15 +241,43 @@ func (m *Machine) Tick(now time.Time) []Action {
 		acts = append(acts, Action{Kind: SendAdvert, Priority: uint8(m.prio)})
 		m.timer = now.Add(m.p.Interval)
 	}
+	if !m.trainAt.IsZero() && !now.Before(m.trainAt) {
+		acts = append(acts, Action{Kind: SendGARP, Count: 1})
+		m.trainLeft--
+		m.trainAt = time.Time{}
+		if m.trainLeft > 0 {
+			m.trainAt = now.Add(m.p.GARP.Interval)
+		}
+	}
 	if !m.garpAt.IsZero() && !now.Before(m.garpAt) {
-		acts = append(acts, Action{Kind: SendGARP, Count: m.garpCount})
+		acts = append(acts, m.garpBatch(now, m.garpCount)...)
 		m.garpAt = time.Time{}
 	}
 	if !m.refreshAt.IsZero() && !now.Before(m.refreshAt) {
-		acts = append(acts, Action{Kind: SendGARP, Count: m.p.GARP.RefreshRepeat})
+		acts = append(acts, m.garpBatch(now, m.p.GARP.RefreshRepeat)...)
 		m.refreshAt = now.Add(m.p.GARP.Refresh)
 	}
 	return acts
+}
+
+// garpBatch sends a batch of n GARP rounds: all at once without an
+// interval, otherwise the first now and the rest as a train on the
+// machine's deadline. A batch that starts while a train runs extends it
+// to whichever is longer; it never runs two trains side by side.
+func (m *Machine) garpBatch(now time.Time, n int) []Action {
+	if n <= 0 {
+		return nil
+	}
+	if m.p.GARP.Interval <= 0 || n == 1 {
+		return []Action{{Kind: SendGARP, Count: n}}
+	}
+	if m.trainLeft < n-1 {
+		m.trainLeft = n - 1
+	}
+	if m.trainAt.IsZero() {
+		m.trainAt = now.Add(m.p.GARP.Interval)
+	}
+	return []Action{{Kind: SendGARP, Count: 1}}
 }
 
 // SetFault holds the instance in FAULT (a tracked interface or script
@@ -327,6 +361,7 @@ func (m *Machine) adoptFrom(old *Machine) {
 		m.masterInterval = m.p.Interval
 	}
 	m.timer, m.garpAt, m.garpCount, m.refreshAt, m.preemptAt = old.timer, old.garpAt, old.garpCount, old.refreshAt, old.preemptAt
+	m.trainAt, m.trainLeft = old.trainAt, old.trainLeft
 	m.MasterAddr, m.MasterPriority = old.MasterAddr, old.MasterPriority
 	m.Transitions, m.LastTransition = old.Transitions, old.LastTransition
 	if m.state == StateMaster {
@@ -345,12 +380,9 @@ func (m *Machine) becomeMaster(now time.Time) []Action {
 	if m.p.GARP.Refresh > 0 {
 		m.refreshAt = now.Add(m.p.GARP.Refresh)
 	}
-	return []Action{
-		{Kind: SendAdvert, Priority: uint8(m.prio)},
-		{Kind: AddVIPs},
-		{Kind: SendGARP, Count: m.p.GARP.Repeat},
-		{Kind: Notify, State: StateMaster},
-	}
+	acts := []Action{{Kind: SendAdvert, Priority: uint8(m.prio)}, {Kind: AddVIPs}}
+	acts = append(acts, m.garpBatch(now, m.p.GARP.Repeat)...)
+	return append(acts, Action{Kind: Notify, State: StateMaster})
 }
 
 func (m *Machine) leaveMaster(now time.Time, to State) []Action {
@@ -394,6 +426,9 @@ func (m *Machine) setState(now time.Time, s State) {
 	}
 }
 
+// clearTimers stops everything a MASTER does on time, GARP trains
+// included: a node that no longer holds the VIP never announces it.
 func (m *Machine) clearTimers() {
-	m.timer, m.garpAt, m.refreshAt = time.Time{}, time.Time{}, time.Time{}
+	m.timer, m.garpAt, m.refreshAt, m.trainAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	m.trainLeft = 0
 }

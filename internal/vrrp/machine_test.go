@@ -196,6 +196,32 @@ func TestMachineScenarios(t *testing.T) {
 			{0, "start", "notify(BACKUP)", StateBackup},
 			{time.Second, "stop", "notify(STOP)", StateStopped},
 		}},
+		// vrrp_garp_interval spaces a batch's rounds on the machine's own
+		// deadline, and leaving MASTER ends the train at once: a node that
+		// no longer holds the VIP must not announce it.
+		{"garp_interval: a train of rounds that stops with MASTER", params(100), func(p *Params) {
+			p.GARP.Interval = 100 * time.Millisecond
+			p.GARP.Delay = 0
+		}, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{down100, "tick", "advert(100) add garp(1) notify(MASTER)", StateMaster},
+			{down100 + 100*time.Millisecond, "tick", "garp(1)", StateMaster},
+			{down100 + 200*time.Millisecond, "tick", "garp(1)", StateMaster},
+			{down100 + 250*time.Millisecond, "rx:150", "advert(100) remove notify(BACKUP)", StateBackup},
+			{down100 + 300*time.Millisecond, "tick", "", StateBackup},
+			{down100 + 400*time.Millisecond, "tick", "", StateBackup},
+		}},
+		{"garp_interval: the whole train, then quiet", params(100), func(p *Params) {
+			p.GARP.Interval = 100 * time.Millisecond
+			p.GARP.Repeat = 3
+			p.GARP.Delay = 0
+		}, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{down100, "tick", "advert(100) add garp(1) notify(MASTER)", StateMaster},
+			{down100 + 100*time.Millisecond, "tick", "garp(1)", StateMaster},
+			{down100 + 200*time.Millisecond, "tick", "garp(1)", StateMaster},
+			{down100 + 300*time.Millisecond, "tick", "", StateMaster},
+		}},
 		{"start in fault", params(100), nil, []step{
 			{0, "fault", "", StateInit},
 			{0, "start", "notify(FAULT)", StateFault},
@@ -289,6 +315,20 @@ func TestAcceptance(t *testing.T) {
 		}
 		if got != c.want {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	acc3 := &Acceptance{Version: 3, Interval: time.Second, VIPs: []netip.Addr{vip}}
+	for _, c := range []struct {
+		interval time.Duration
+		want     DropReason
+	}{{0, DropInterval}, {10 * time.Millisecond, ""}, {3 * time.Second, ""}} {
+		a := &Advert{Version: 3, VRID: 51, Priority: 200, Interval: c.interval, Addrs: []netip.Addr{vip}}
+		var got DropReason
+		if err := acc3.Check(a, 255, true); err != nil {
+			got = ReasonOf(err)
+		}
+		if got != c.want {
+			t.Errorf("v3 interval %s: %q, want %q", c.interval, got, c.want)
 		}
 	}
 	if !slices.Equal(acc.VIPs, []netip.Addr{vip}) {

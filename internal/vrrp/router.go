@@ -25,6 +25,9 @@ type Platform interface {
 	GARP(dev string, ip netip.Addr) error
 	PrimaryAddr(dev string, v6 bool) (netip.Addr, error)
 	LinkUp(dev string) (bool, error)
+	// LinkIndex is dev's interface index; a new index under the same
+	// name means the interface was deleted and created again.
+	LinkIndex(dev string) (int, error)
 	// WatchLinks reports link changes by name until done closes.
 	WatchLinks(done <-chan struct{}, changed func(dev string)) error
 	// Run executes a notify or track script and returns its exit code.
@@ -66,19 +69,29 @@ type Router struct {
 	insts   []*instance
 	socks   map[sockKey]*sock
 	scripts map[string]*scriptState
-	links   map[string]bool
+	links   map[string]linkState
 
 	events chan func()
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
-	done   chan struct{}
+	// readers are the socket read loops: Run waits for them, they end
+	// the moment their socket closes. scriptLoops run track scripts:
+	// Stop waits for them (the runner kills a script's process group
+	// when cancelled), a reload does not.
+	readers     sync.WaitGroup
+	scriptLoops sync.WaitGroup
+	stopCh      chan struct{}
+	stopOnce    sync.Once
+	done        chan struct{}
+	// notifier runs notify scripts; it moves to the next router on a
+	// reload and is closed by the router that stops for good.
+	notifier *Notifier
 
 	// keep, set by StopHandingOver, names the instances that stop quietly
 	// and go to the successor in handoff; adopted holds what this router
 	// took over from its predecessor.
-	keep    map[InstanceKey]bool
-	handoff *Handoff
-	adopted map[*instance]*handed
+	keep        map[InstanceKey]bool
+	handingOver bool
+	handoff     *Handoff
+	adopted     map[*instance]*handed
 }
 
 type sockKey struct {
@@ -89,8 +102,22 @@ type sockKey struct {
 
 type sock struct {
 	key   sockKey
+	group netip.Addr
+	ttl   int
+	index int // of the interface the socket was opened on
 	conn  Conn
 	insts map[uint8]*instance
+	// dead: the socket's interface is gone or was replaced by another of
+	// the same name; nothing sent on it leaves. Its instances are held
+	// in FAULT until it is opened again on the interface now there.
+	dead bool
+}
+
+// linkState is what the router last saw of an interface; index 0 means
+// it does not exist.
+type linkState struct {
+	up    bool
+	index int
 }
 
 type instance struct {
@@ -123,12 +150,31 @@ func keyOf(ic *config.Instance) InstanceKey {
 // the router of the new configuration.
 type Handoff struct {
 	instances map[InstanceKey]*handed
+	// scripts carries track-script results by name, so that a reload
+	// does not reset a failing script to its initial state.
+	scripts  map[string]scriptResult
+	notifier *Notifier
+}
+
+type scriptResult struct {
+	ok     bool
+	streak int
 }
 
 type handed struct {
 	m     *Machine
 	vips  []netif.VIP
 	stats Stats
+}
+
+// Close releases what a handoff holds when no router adopts it (the new
+// configuration has no instances): running notify scripts get drain to
+// finish, then are killed.
+func (h *Handoff) Close(drain, kill time.Duration) {
+	if h != nil && h.notifier != nil {
+		h.notifier.Close(drain, kill)
+		h.notifier = nil
+	}
 }
 
 // Keys lists the instances of this router's configuration.
@@ -143,17 +189,32 @@ func (r *Router) Keys() map[InstanceKey]bool {
 // StopHandingOver stops the router for a reload: instances in keep stop
 // without a word (no priority 0, VIPs stay) and are returned for Adopt;
 // the others stop as at shutdown.
+// It waits only for the protocol loop and the socket readers, never for
+// a script: notify scripts keep running under the handed-on notifier,
+// and track scripts in flight are cancelled without being waited for.
 func (r *Router) StopHandingOver(keep map[InstanceKey]bool) *Handoff {
 	select {
-	case r.events <- func() { r.keep = keep; r.cancel() }:
+	case r.events <- func() { r.keep = keep; r.handingOver = true; r.signalStop() }:
 	case <-r.done:
 	}
 	<-r.done
 	if r.handoff == nil {
-		return &Handoff{instances: map[InstanceKey]*handed{}}
+		r.handoff = &Handoff{instances: map[InstanceKey]*handed{}}
+	}
+	if r.handingOver {
+		r.handoff.notifier = r.notifier
+		r.handoff.scripts = map[string]scriptResult{}
+		for name, sc := range r.scripts {
+			r.handoff.scripts[name] = scriptResult{ok: sc.ok, streak: sc.streak}
+		}
+	} else {
+		// Run had already ended: nothing to hand on.
+		r.closeNotifier()
 	}
 	return r.handoff
 }
+
+func (r *Router) signalStop() { r.stopOnce.Do(func() { close(r.stopCh) }) }
 
 // Adopt makes instances of h continue in this router, which must not be
 // running yet: same state, timers, master and counters.
@@ -167,6 +228,12 @@ func (r *Router) Adopt(h *Handoff) {
 			r.adopted[in] = old
 		}
 	}
+	for name, res := range h.scripts {
+		if sc, ok := r.scripts[name]; ok {
+			sc.ok, sc.streak = res.ok, res.streak
+		}
+	}
+	r.notifier, h.notifier = h.notifier, nil
 }
 
 type scriptState struct {
@@ -182,7 +249,8 @@ func NewRouter(cfg *config.Config, plat Platform, log *slog.Logger) (*Router, er
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Router{log: log, plat: plat, now: time.Now, cfg: cfg, socks: map[sockKey]*sock{},
-		scripts: map[string]*scriptState{}, links: map[string]bool{}, events: make(chan func(), 256), done: make(chan struct{})}
+		scripts: map[string]*scriptState{}, links: map[string]linkState{}, events: make(chan func(), 256),
+		stopCh: make(chan struct{}), done: make(chan struct{})}
 	for _, s := range cfg.Scripts {
 		r.scripts[s.Name] = &scriptState{cfg: s, ok: !s.InitFail}
 	}
@@ -274,11 +342,18 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	key := sockKey{dev: ic.Interface, v6: v6, unicast: unicast}
 	s, ok := r.socks[key]
 	if !ok {
+		// The index is read first: if the interface is replaced between
+		// the two calls, the next link check sees a stale index and
+		// opens the socket again.
+		index, err := r.plat.LinkIndex(ic.Interface)
+		if err != nil {
+			return nil, err
+		}
 		conn, err := r.plat.Listen(ic.Interface, v6, group, ic.UnicastTTL)
 		if err != nil {
 			return nil, err
 		}
-		s = &sock{key: key, conn: conn, insts: map[uint8]*instance{}}
+		s = &sock{key: key, group: group, ttl: ic.UnicastTTL, index: index, conn: conn, insts: map[uint8]*instance{}}
 		r.socks[key] = s
 	}
 	if _, dup := s.insts[uint8(ic.VRID)]; dup {
@@ -308,6 +383,7 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 		Delay:         pick(ic.GARPMasterDelay, g.GARPMasterDelay),
 		Refresh:       pick(ic.GARPMasterRefresh, g.GARPMasterRefresh),
 		RefreshRepeat: pickN(ic.GARPMasterRefreshRep, g.GARPMasterRefreshRep),
+		Interval:      g.GARPInterval,
 	}
 	// keepalived falls back to the master schedule when the lower
 	// priority one is not set at either level.
@@ -330,13 +406,17 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	return in, nil
 }
 
-// Run starts every instance and serves events until ctx ends; then it
-// stops the instances (priority 0 adverts, VIPs removed) and returns.
+// Run starts every instance and serves events until ctx ends or Stop is
+// called; then it stops the instances (priority 0 adverts, VIPs removed)
+// and returns. It waits for its socket readers only: nothing a script
+// does can hold it up.
 func (r *Router) Run(ctx context.Context) error {
 	defer close(r.done)
 	ctx, cancel := context.WithCancel(ctx)
-	r.cancel = cancel
 	defer cancel()
+	if r.notifier == nil {
+		r.notifier = NewNotifier(r.log)
+	}
 
 	// VIPs left behind by a crash would answer ARP on a backup.
 	for _, in := range r.insts {
@@ -350,32 +430,28 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	for _, s := range r.socks {
-		r.wg.Add(1)
-		go r.readLoop(ctx, s)
+		r.startReader(ctx, s)
 	}
-	watched := map[string]bool{}
-	for _, in := range r.insts {
-		for _, n := range r.trackedLinks(in) {
-			watched[n] = true
-		}
-	}
+	watched := r.watchedLinks()
 	for n := range watched {
-		up, err := r.plat.LinkUp(n)
-		if err != nil {
-			r.log.Warn("tracked interface", "interface", n, "err", err)
+		r.links[n] = r.readLink(n)
+	}
+	for _, s := range r.socks {
+		if s.index != r.links[s.key.dev].index {
+			// The interface changed between NewRouter and now.
+			r.rebind(ctx, s)
 		}
-		r.links[n] = up
 	}
 	if err := r.plat.WatchLinks(ctx.Done(), func(dev string) {
 		if watched[dev] {
-			r.post(ctx, func() { r.linkChanged(dev) })
+			r.post(ctx, func() { r.linkChanged(ctx, dev) })
 		}
 	}); err != nil {
 		r.log.Warn("link watch unavailable; tracked interfaces are polled", "err", err)
 	}
 	for _, sc := range r.scripts {
 		if r.scriptUsed(sc.cfg.Name) {
-			r.wg.Add(1)
+			r.scriptLoops.Add(1)
 			go r.scriptLoop(ctx, sc.cfg)
 		}
 	}
@@ -399,19 +475,10 @@ func (r *Router) Run(ctx context.Context) error {
 		r.resetTimer(timer)
 		select {
 		case <-ctx.Done():
-			now := r.now()
-			for _, in := range r.insts {
-				if r.keep[keyOf(in.cfg)] {
-					if r.handoff == nil {
-						r.handoff = &Handoff{instances: map[InstanceKey]*handed{}}
-					}
-					r.handoff.instances[keyOf(in.cfg)] = &handed{m: in.m, vips: in.vips, stats: in.stats}
-					continue
-				}
-				r.apply(in, now, in.m.Stop(now))
-			}
-			r.closeSockets()
-			r.wg.Wait()
+			r.shutdown()
+			return nil
+		case <-r.stopCh:
+			r.shutdown()
 			return nil
 		case <-timer.C:
 			now := r.now()
@@ -423,12 +490,66 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-poll.C:
 			// Link watch can miss events (buffer overrun); poll is cheap.
 			for n := range watched {
-				r.linkChanged(n)
+				r.linkChanged(ctx, n)
 			}
 		case fn := <-r.events:
 			fn()
 		}
 	}
+}
+
+// shutdown stops or hands over every instance, closes the sockets and
+// waits for their readers.
+func (r *Router) shutdown() {
+	now := r.now()
+	for _, in := range r.insts {
+		if r.keep[keyOf(in.cfg)] {
+			if r.handoff == nil {
+				r.handoff = &Handoff{instances: map[InstanceKey]*handed{}}
+			}
+			r.handoff.instances[keyOf(in.cfg)] = &handed{m: in.m, vips: in.vips, stats: in.stats}
+			continue
+		}
+		r.apply(in, now, in.m.Stop(now))
+	}
+	r.closeSockets()
+	r.readers.Wait()
+}
+
+func (r *Router) startReader(ctx context.Context, s *sock) {
+	r.readers.Add(1)
+	go r.readLoop(ctx, s, s.conn)
+}
+
+// watchedLinks are the interfaces whose changes matter: tracked ones,
+// those with a VRRP socket, and those holding VIPs.
+func (r *Router) watchedLinks() map[string]bool {
+	watched := map[string]bool{}
+	for _, in := range r.insts {
+		for _, n := range r.trackedLinks(in) {
+			watched[n] = true
+		}
+		for _, v := range in.vips {
+			watched[v.Dev] = true
+		}
+	}
+	for _, s := range r.socks {
+		watched[s.key.dev] = true
+	}
+	return watched
+}
+
+func (r *Router) readLink(dev string) linkState {
+	var st linkState
+	if idx, err := r.plat.LinkIndex(dev); err == nil {
+		st.index = idx
+	}
+	if st.index != 0 {
+		if up, err := r.plat.LinkUp(dev); err == nil {
+			st.up = up
+		}
+	}
+	return st
 }
 
 // continueInstance carries an adopted instance on: its machine's state
@@ -456,12 +577,35 @@ func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio
 	r.apply(in, now, in.m.SetFault(now, fault))
 }
 
-// Stop ends Run and waits for it.
+// Stop ends Run and waits for it, then gives running scripts a bounded
+// grace: notify scripts (notify_stop among them) StopScriptDrain to end on
+// their own, then the runner kills their process groups. Stop returns
+// within about StopScriptDrain + StopScriptKill whatever scripts do.
 func (r *Router) Stop() {
-	if r.cancel != nil {
-		r.cancel()
-	}
+	r.signalStop()
 	<-r.done
+	done := make(chan struct{})
+	go func() { r.scriptLoops.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(StopScriptKill):
+		r.log.Warn("track scripts still running after stop")
+	}
+	r.closeNotifier()
+}
+
+// Bounds on what a stop waits for scripts; SIGTERM must end lvsd well
+// inside systemd's 10 s, and keepalived's peers take over in 3 intervals.
+const (
+	StopScriptDrain = 500 * time.Millisecond
+	StopScriptKill  = 1 * time.Second
+)
+
+func (r *Router) closeNotifier() {
+	if r.notifier != nil {
+		r.notifier.Close(StopScriptDrain, StopScriptKill)
+		r.notifier = nil
+	}
 }
 
 func (r *Router) post(ctx context.Context, fn func()) {
@@ -485,11 +629,13 @@ func (r *Router) resetTimer(t *time.Timer) {
 	t.Reset(wait)
 }
 
-func (r *Router) readLoop(ctx context.Context, s *sock) {
-	defer r.wg.Done()
+// readLoop reads conn, one of s's sockets over time: a rebind closes it
+// and starts a reader for the new one.
+func (r *Router) readLoop(ctx context.Context, s *sock, conn Conn) {
+	defer r.readers.Done()
 	buf := make([]byte, 2048)
 	for {
-		rcv, err := s.conn.Read(buf)
+		rcv, err := conn.Read(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -504,7 +650,11 @@ func (r *Router) readLoop(ctx context.Context, s *sock) {
 		}
 		pkt := rcv
 		pkt.Payload = append([]byte(nil), rcv.Payload...)
-		r.post(ctx, func() { r.received(s, pkt) })
+		r.post(ctx, func() {
+			if s.conn == conn {
+				r.received(s, pkt)
+			}
+		})
 	}
 }
 
@@ -589,31 +739,22 @@ func (r *Router) sendAdvert(in *instance, prio uint8) {
 	}
 }
 
+// sendGARPs sends count rounds at once; spaced rounds (garp_interval)
+// come from the machine one at a time, so nothing here sleeps.
 func (r *Router) sendGARPs(in *instance, count int) {
-	interval := r.cfg.Global.GARPInterval
-	send := func() {
-		for i := 0; i < count; i++ {
-			if i > 0 && interval > 0 {
-				time.Sleep(interval)
+	for i := 0; i < count; i++ {
+		for _, v := range in.vips {
+			if err := r.plat.GARP(v.Dev, v.Prefix.Addr()); err != nil {
+				r.log.Warn("gratuitous ARP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
+				continue
 			}
-			for _, v := range in.vips {
-				if err := r.plat.GARP(v.Dev, v.Prefix.Addr()); err != nil {
-					r.log.Warn("gratuitous ARP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
-				}
-			}
+			in.stats.GARPsSent++
 		}
 	}
-	in.stats.GARPsSent += uint64(count * len(in.vips))
-	if interval <= 0 || count <= 1 {
-		send()
-		return
-	}
-	r.wg.Add(1)
-	go func() { defer r.wg.Done(); send() }()
 }
 
-// notify runs notify_<state> and notify with keepalived's arguments, in
-// the background: a slow script never holds up the state machine.
+// notify queues notify_<state> and notify with keepalived's arguments on
+// the notifier: a slow script never holds up the state machine.
 func (r *Router) notify(in *instance, s State) {
 	type job struct {
 		script *config.Script
@@ -636,15 +777,7 @@ func (r *Router) notify(in *instance, s State) {
 		add(g.Notify, "GROUP", g.Name, s.String(), fmt.Sprint(in.m.prio))
 	}
 	for _, j := range jobs {
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if code, err := r.plat.Run(ctx, j.script, j.args...); err != nil || code != 0 {
-				r.log.Warn("notify script", "instance", in.cfg.Name, "argv", j.script.Argv, "exit", code, "err", err)
-			}
-		}()
+		r.notifier.Submit(in.cfg.Name, r.plat.Run, j.script, j.args...)
 	}
 }
 
@@ -699,7 +832,12 @@ func (r *Router) scriptUsed(name string) bool {
 // is clamped to 1..254, and the address owner ignores weights.
 func (r *Router) effective(in *instance) (int, bool) {
 	prio, fault := in.cfg.Priority, false
-	if !in.cfg.DontTrackPrimary && !r.links[in.cfg.Interface] {
+	if !in.cfg.DontTrackPrimary && !r.links[in.cfg.Interface].up {
+		fault = true
+	}
+	if in.sock.dead {
+		// Whatever tracking says, adverts on this socket reach nobody:
+		// a MASTER here would be a second, silent master.
 		fault = true
 	}
 	apply := func(t config.TrackItem, up bool, defWeight int) {
@@ -727,7 +865,7 @@ func (r *Router) effective(in *instance) (int, bool) {
 		scripts = append(append([]config.TrackItem{}, scripts...), in.syncCfg.TrackScripts...)
 	}
 	for _, t := range items {
-		apply(t, r.links[t.Name], 0)
+		apply(t, r.links[t.Name].up, 0)
 	}
 	for _, t := range scripts {
 		sc, ok := r.scripts[t.Name]
@@ -754,21 +892,83 @@ func (r *Router) retrack(now time.Time) {
 	}
 }
 
-func (r *Router) linkChanged(dev string) {
-	up, err := r.plat.LinkUp(dev)
+// linkChanged re-reads dev. An interface that is gone kills the sockets
+// on it; one that came back under the same name with a new index gets
+// its sockets opened again and, where an instance is MASTER, its VIPs
+// (which went with the old interface) added and announced again.
+func (r *Router) linkChanged(ctx context.Context, dev string) {
+	old := r.links[dev]
+	cur := r.readLink(dev)
+	r.links[dev] = cur
+	retrack := old.up != cur.up
+	if cur.up != old.up {
+		r.log.Info("interface", "interface", dev, "up", cur.up)
+	}
+	for _, s := range r.socks {
+		if s.key.dev != dev {
+			continue
+		}
+		switch {
+		case cur.index == 0 && !s.dead:
+			r.log.Warn("vrrp socket's interface is gone; its instances are held in FAULT", "interface", dev)
+			s.dead, retrack = true, true
+		case cur.index != 0 && cur.index != s.index:
+			if r.rebind(ctx, s) {
+				retrack = true
+			}
+		}
+	}
+	if cur.index != 0 && old.index != 0 && cur.index != old.index || cur.index != 0 && old.index == 0 {
+		r.restoreVIPs(dev)
+	}
+	if retrack {
+		r.retrack(r.now())
+	}
+}
+
+// rebind opens s again on the interface now called s.key.dev; until it
+// succeeds (the next link event or poll tries again) s stays dead.
+func (r *Router) rebind(ctx context.Context, s *sock) bool {
+	index := r.links[s.key.dev].index
+	conn, err := r.plat.Listen(s.key.dev, s.key.v6, s.group, s.ttl)
 	if err != nil {
-		up = false
+		if !s.dead {
+			r.log.Warn("vrrp socket cannot be opened on the new interface; its instances are held in FAULT", "interface", s.key.dev, "err", err)
+		}
+		s.dead = true
+		return true
 	}
-	if r.links[dev] == up {
-		return
+	_ = s.conn.Close()
+	s.conn, s.index, s.dead = conn, index, false
+	r.log.Info("vrrp socket opened again on a new interface of the same name", "interface", s.key.dev, "ifindex", index)
+	r.startReader(ctx, s)
+	return true
+}
+
+// restoreVIPs adds again, and announces, the VIPs on dev of every MASTER:
+// they went away with the interface dev replaced.
+func (r *Router) restoreVIPs(dev string) {
+	for _, in := range r.insts {
+		if in.m.State() != StateMaster {
+			continue
+		}
+		for _, v := range in.vips {
+			if v.Dev != dev {
+				continue
+			}
+			if err := r.plat.AddVIP(v); err != nil {
+				r.log.Error("adding VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
+				continue
+			}
+			if err := r.plat.GARP(v.Dev, v.Prefix.Addr()); err == nil {
+				in.stats.GARPsSent++
+			}
+		}
 	}
-	r.links[dev] = up
-	r.log.Info("tracked interface", "interface", dev, "up", up)
-	r.retrack(r.now())
 }
 
 func (r *Router) scriptLoop(ctx context.Context, sc *config.VRRPScript) {
-	defer r.wg.Done()
+	defer r.scriptLoops.Done()
 	interval := sc.Interval
 	if interval <= 0 {
 		interval = time.Second

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -21,14 +22,20 @@ type fakePlatform struct {
 	mu      sync.Mutex
 	vips    map[string]bool
 	links   map[string]bool
-	scripts map[string]int // argv[0] -> exit code for track scripts
-	ran     []string       // argv of every script run, joined
+	scripts map[string]int           // argv[0] -> exit code for track scripts
+	hold    map[string]time.Duration // argv[0] -> how long the script runs (until its context ends)
+	running int                      // scripts running now
+	ran     []string                 // argv of every script run, joined
 	sent    []*Advert
 	conns   []*fakeConn
+	index   map[string]int // interface index; absent = no such interface
+	garps   int
 }
 
 type fakeConn struct {
 	p      *fakePlatform
+	dev    string
+	index  int // the interface it was opened on
 	in     chan Received
 	closed chan struct{}
 	once   sync.Once
@@ -43,29 +50,49 @@ func (c *fakeConn) Read(buf []byte) (Received, error) {
 	}
 }
 
+// Write records the advert, unless the socket's interface is gone or was
+// replaced: then, as a raw socket bound to a dead ifindex, it reaches
+// nobody (and the kernel reports no error for it).
 func (c *fakeConn) Write(b []byte, src, dst netip.Addr) error {
 	a, err := Parse(b, src, dst, false)
 	if err != nil {
 		return err
 	}
 	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if c.p.index[c.dev] != c.index {
+		return nil
+	}
 	c.p.sent = append(c.p.sent, a)
-	c.p.mu.Unlock()
 	return nil
 }
 
 func (c *fakeConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
 
 func newFakePlatform() *fakePlatform {
-	return &fakePlatform{vips: map[string]bool{}, links: map[string]bool{"eth0": true, "eth1": true}, scripts: map[string]int{}}
+	return &fakePlatform{vips: map[string]bool{}, links: map[string]bool{"eth0": true, "eth1": true}, scripts: map[string]int{}, hold: map[string]time.Duration{},
+		index: map[string]int{"eth0": 2, "eth1": 3}}
 }
 
 func (p *fakePlatform) Listen(dev string, v6 bool, group netip.Addr, ttl int) (Conn, error) {
-	c := &fakeConn{p: p, in: make(chan Received, 16), closed: make(chan struct{})}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	idx, ok := p.index[dev]
+	if !ok {
+		return nil, errors.New("no such device")
+	}
+	c := &fakeConn{p: p, dev: dev, index: idx, in: make(chan Received, 16), closed: make(chan struct{})}
 	p.conns = append(p.conns, c)
-	p.mu.Unlock()
 	return c, nil
+}
+func (p *fakePlatform) LinkIndex(dev string) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	idx, ok := p.index[dev]
+	if !ok {
+		return 0, errors.New("no such link")
+	}
+	return idx, nil
 }
 func (p *fakePlatform) AddVIP(v netif.VIP) error {
 	p.mu.Lock()
@@ -79,7 +106,12 @@ func (p *fakePlatform) DelVIP(v netif.VIP) error {
 	delete(p.vips, v.Prefix.String())
 	return nil
 }
-func (p *fakePlatform) GARP(string, netip.Addr) error { return nil }
+func (p *fakePlatform) GARP(string, netip.Addr) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.garps++
+	return nil
+}
 func (p *fakePlatform) PrimaryAddr(dev string, v6 bool) (netip.Addr, error) {
 	return netip.MustParseAddr("10.0.0.2"), nil
 }
@@ -95,9 +127,25 @@ func (p *fakePlatform) LinkUp(dev string) (bool, error) {
 func (p *fakePlatform) WatchLinks(done <-chan struct{}, fn func(string)) error { return nil }
 func (p *fakePlatform) Run(ctx context.Context, s *config.Script, args ...string) (int, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.ran = append(p.ran, strings.Join(append(slices.Clone(s.Argv), args...), " "))
-	return p.scripts[s.Argv[0]], nil
+	hold, code := p.hold[s.Argv[0]], p.scripts[s.Argv[0]]
+	p.running++
+	p.mu.Unlock()
+	defer func() { p.mu.Lock(); p.running--; p.mu.Unlock() }()
+	if hold > 0 {
+		select {
+		case <-time.After(hold):
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+	}
+	return code, nil
+}
+
+func (p *fakePlatform) counts() (sent, garps, running, ran int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sent), p.garps, p.running, len(p.ran)
 }
 
 func (p *fakePlatform) hasVIP(v string) bool {
@@ -234,5 +282,174 @@ func TestRouterDropsBadAdverts(t *testing.T) {
 	}
 	if st := r.Status()[0]; st.State != "BACKUP" || st.MasterAddr != "10.0.0.9" || st.MasterPriority != 200 {
 		t.Errorf("after a higher priority master: %+v", st)
+	}
+}
+
+const slowNotifyConf = `
+global_defs {
+  vrrp_garp_interval 0.1
+  vrrp_garp_master_repeat 5
+  vrrp_garp_master_delay 0
+}
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 1
+  priority 255
+  version 3
+  advert_int 0.05
+  notify_master /usr/local/bin/slow
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+}
+`
+
+// A notify script that runs for 30 s holds up neither a reload's hand-over
+// nor a stop: the protocol loop never waits for a script.
+func TestRouterNeverWaitsForNotifyScripts(t *testing.T) {
+	p := newFakePlatform()
+	p.hold["/usr/local/bin/slow"] = 30 * time.Second
+	cfg := labtest.Config(t, slowNotifyConf)
+	r, err := NewRouter(cfg, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.Run(context.Background())
+	labtest.WaitFor(t, "notify_master running", 3*time.Second, func() bool { _, _, running, _ := p.counts(); return running == 1 })
+
+	start := time.Now()
+	h := r.StopHandingOver(r.Keys())
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("hand-over waited %s for a notify script", took)
+	}
+	next, err := NewRouter(cfg, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Adopt(h)
+	go next.Run(context.Background())
+	sent, _, _, _ := p.counts()
+	labtest.WaitFor(t, "adverts continue from the new router", 3*time.Second, func() bool { s, _, _, _ := p.counts(); return s >= sent+3 })
+	if st := next.Status()[0]; st.State != "MASTER" {
+		t.Errorf("after the hand-over: %s", st.State)
+	}
+	if _, _, running, _ := p.counts(); running != 1 {
+		t.Errorf("the script was not carried on across the reload: %d running", running)
+	}
+
+	start = time.Now()
+	next.Stop()
+	if took := time.Since(start); took > StopScriptDrain+StopScriptKill+500*time.Millisecond {
+		t.Errorf("stop took %s with a notify script running", took)
+	}
+	if _, _, running, _ := p.counts(); running != 0 {
+		t.Errorf("%d scripts still running after stop", running)
+	}
+}
+
+// garp_interval spaces the GARP train on the machine's timers; leaving
+// MASTER ends it at once.
+func TestRouterGARPTrainStopsWithMaster(t *testing.T) {
+	p := newFakePlatform()
+	r := startRouter(t, strings.Replace(slowNotifyConf, "priority 255", "priority 100", 1), p)
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") })
+	_, garps, _, _ := p.counts()
+	if garps != 1 {
+		t.Errorf("%d GARPs at once on becoming master, want 1 (the rest spaced by 100 ms)", garps)
+	}
+	labtest.WaitFor(t, "sockets open", time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) == 1 })
+	adv := &Advert{Version: 3, VRID: 1, Priority: 200, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
+	peer, group := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("224.0.0.18")
+	b, _ := adv.Marshal(peer, group)
+	p.conns[0].in <- Received{Payload: b, Src: peer, Dst: group, TTL: 255}
+	labtest.WaitFor(t, "backup", time.Second, func() bool { return r.Status()[0].State == "BACKUP" })
+	_, atBackup, _, _ := p.counts()
+	for range 6 { // the peer stays master
+		time.Sleep(50 * time.Millisecond)
+		p.conns[0].in <- Received{Payload: b, Src: peer, Dst: group, TTL: 255}
+	}
+	if _, garps, _, _ := p.counts(); garps != atBackup || atBackup >= 5 {
+		t.Errorf("GARPs: %d when it left MASTER, %d 300 ms later; want no more after MASTER and fewer than the whole train of 5", atBackup, garps)
+	}
+}
+
+// An interface deleted and created again under the same name: the
+// instance is held in FAULT while it is gone, and afterwards its socket is
+// opened on the new interface, so a MASTER is never a silent one.
+func TestRouterInterfaceRecreated(t *testing.T) {
+	p := newFakePlatform()
+	r := startRouter(t, strings.Replace(slowNotifyConf, "notify_master /usr/local/bin/slow", "", 1), p)
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+
+	p.mu.Lock()
+	delete(p.index, "eth0")
+	delete(p.links, "eth0")
+	delete(p.vips, "10.0.0.100/24") // addresses go with the interface
+	p.mu.Unlock()
+	labtest.WaitFor(t, "FAULT while the interface is gone", 3*time.Second, func() bool { return r.Status()[0].State == "FAULT" })
+
+	p.mu.Lock()
+	p.index["eth0"] = 12
+	p.links["eth0"] = true
+	p.mu.Unlock()
+	labtest.WaitFor(t, "master again", 6*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+	sent, _, _, _ := p.counts()
+	labtest.WaitFor(t, "adverts reach the new interface", 3*time.Second, func() bool { s, _, _, _ := p.counts(); return s >= sent+3 })
+	if !p.hasVIP("10.0.0.100/24") {
+		t.Error("VIP not on the new interface")
+	}
+
+	// Replaced between two looks (no event seen while it was gone): the
+	// index alone tells, and the VIPs that went with it come back.
+	p.mu.Lock()
+	p.index["eth0"] = 13
+	delete(p.vips, "10.0.0.100/24")
+	p.mu.Unlock()
+	labtest.WaitFor(t, "VIP restored on the replaced interface", 3*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") })
+	sent, _, _, _ = p.counts()
+	labtest.WaitFor(t, "adverts reach the replaced interface", 3*time.Second, func() bool { s, _, _, _ := p.counts(); return s >= sent+3 })
+}
+
+// A flood of transitions never runs more than the notifier's bounds of
+// scripts; what is dropped is counted.
+func TestNotifierBounds(t *testing.T) {
+	n := NewNotifier(nil)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	running, peak, ran := 0, 0, 0
+	run := func(ctx context.Context, s *config.Script, args ...string) (int, error) {
+		mu.Lock()
+		running++
+		ran++
+		peak = max(peak, running)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return 0, nil
+	}
+	sc := &config.Script{Argv: []string{"/bin/notify"}}
+	for i := range 600 {
+		n.Submit(fmt.Sprintf("VI_%d", i%3), run, sc, "INSTANCE", "x", "MASTER")
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if !n.Close(2*time.Second, time.Second) {
+		t.Fatal("scripts still running after close")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > maxRunning {
+		t.Errorf("%d scripts at once, bound %d", peak, maxRunning)
+	}
+	if want := maxRunning + 3*maxPendingPerKey; ran > want {
+		t.Errorf("%d scripts ran for 600 transitions of 3 instances, want at most %d", ran, want)
+	}
+	if got := n.Dropped.Load(); got != uint64(600-ran) {
+		t.Errorf("dropped %d, ran %d: %d transitions unaccounted for", got, ran, 600-ran-int(got))
 	}
 }
