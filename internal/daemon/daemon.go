@@ -5,7 +5,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -327,6 +326,9 @@ func (d *Daemon) handOver(ctx context.Context, next *vrrp.Router) {
 	}
 	d.vrrpKey = vrrpFingerprint(d.cfg)
 	if next == nil {
+		// No instances any more: notify scripts still running from the
+		// old router get the same bounded grace as at a stop.
+		go handoff.Close(vrrp.StopScriptDrain, vrrp.StopScriptKill)
 		return
 	}
 	next.Adopt(handoff)
@@ -482,13 +484,7 @@ func (d *Daemon) stop() error {
 	return nil
 }
 
-// vrrpFingerprint identifies the VRRP part of a configuration.
-func vrrpFingerprint(c *config.Config) string {
-	b, _ := json.Marshal(struct {
-		I any
-		S any
-		G any
-		V any
-	}{c.Instances, c.SyncGroups, c.Scripts, []any{c.Global.VRRPVersion, c.Global.VRRPMcastGroup4, c.Global.GARPInterval, c.Global.ScriptUser}})
-	return string(b)
-}
+// vrrpFingerprint identifies the VRRP part of a configuration: the
+// resolved spec the router runs, without source positions, so that a
+// reload hands over exactly when what the router does would change.
+func vrrpFingerprint(c *config.Config) string { return vrrp.ResolveSpec(c).Fingerprint() }

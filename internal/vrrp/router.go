@@ -286,57 +286,20 @@ func NewRouter(cfg *config.Config, plat Platform, log *slog.Logger) (*Router, er
 }
 
 func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
-	v6 := ic.IPv6()
-	version := ic.Version
-	if version == 0 {
-		version = r.cfg.Global.VRRPVersion
-	}
-	if v6 {
-		version = 3
-	}
-	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}}
-	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
-		for _, v := range list {
-			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
-			if nv.Dev == "" {
-				nv.Dev = ic.Interface
-			}
-			if b, err := netip.ParseAddr(v.Broadcast); err == nil {
-				nv.Broadcast = b
-			}
-			in.vips = append(in.vips, nv)
-			if !v.Excluded && v.Prefix.Addr().Is6() == v6 {
-				in.advAddrs = append(in.advAddrs, v.Prefix.Addr())
-			}
-		}
-	}
-	switch {
-	case ic.UnicastSrcIP.IsValid():
-		in.src = ic.UnicastSrcIP
-	case ic.McastSrcIP.IsValid():
-		in.src = ic.McastSrcIP
-	default:
+	sp := resolveInstance(r.cfg.Global, ic)
+	v6 := sp.IPv6
+	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}, vips: sp.VIPs, advAddrs: sp.AdvAddrs, src: sp.Src}
+	if !in.src.IsValid() {
 		a, err := r.plat.PrimaryAddr(ic.Interface, v6)
 		if err != nil {
 			return nil, err
 		}
 		in.src = a
 	}
-	unicast := len(ic.UnicastPeers) > 0
-	group := r.cfg.Global.VRRPMcastGroup4
-	if !group.IsValid() {
-		group = netip.MustParseAddr("224.0.0.18")
-	}
-	if v6 {
-		group = r.cfg.Global.VRRPMcastGroup6
-		if !group.IsValid() {
-			group = netip.MustParseAddr("ff02::12")
-		}
-	}
-	if unicast {
-		in.dsts = ic.UnicastPeers
-		group = netip.Addr{}
-	} else {
+	unicast := len(sp.Peers) > 0
+	group := sp.Group
+	in.dsts = sp.Peers
+	if !unicast {
 		in.dsts = []netip.Addr{group}
 	}
 	key := sockKey{dev: ic.Interface, v6: v6, unicast: unicast}
@@ -361,48 +324,10 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	}
 	s.insts[uint8(ic.VRID)] = in
 	in.sock = s
-	in.acc = Acceptance{Version: version, Interval: ic.AdvertInterval, VIPs: in.advAddrs}
-	if ic.AuthType == "PASS" && version == 2 {
-		in.acc.AuthType, in.acc.AuthData = AuthPass, PassData(ic.AuthPass)
-	}
-	g := r.cfg.Global
-	pick := func(own, global time.Duration) time.Duration {
-		if own >= 0 {
-			return own
-		}
-		return global
-	}
-	pickN := func(own, global int) int {
-		if own >= 0 {
-			return own
-		}
-		return global
-	}
-	garp := GARPSchedule{
-		Repeat:        pickN(ic.GARPMasterRepeat, g.GARPMasterRepeat),
-		Delay:         pick(ic.GARPMasterDelay, g.GARPMasterDelay),
-		Refresh:       pick(ic.GARPMasterRefresh, g.GARPMasterRefresh),
-		RefreshRepeat: pickN(ic.GARPMasterRefreshRep, g.GARPMasterRefreshRep),
-		Interval:      g.GARPInterval,
-	}
-	// keepalived falls back to the master schedule when the lower
-	// priority one is not set at either level.
-	garp.LowerPrioRepeat = pickN(ic.GARPLowerPrioRepeat, pickN(g.GARPLowerPrioRepeat, garp.Repeat))
-	garp.LowerPrioDelay = pick(ic.GARPLowerPrioDelay, pick(g.GARPLowerPrioDelay, garp.Delay))
-	higher := true // lvsd's default; keepalived's is false
-	if g.HigherPrioSendAdvert != nil {
-		higher = *g.HigherPrioSendAdvert
-	}
-	if ic.HigherPrioSendAdvert != nil {
-		higher = *ic.HigherPrioSendAdvert
-	}
-	lowerNoAdvert := g.LowerPrioNoAdvert
-	if ic.LowerPrioNoAdvert != nil {
-		lowerNoAdvert = *ic.LowerPrioNoAdvert
-	}
-	in.m = New(Params{VRID: uint8(ic.VRID), Version: version, Priority: ic.Priority, Interval: ic.AdvertInterval,
-		Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay, Addr: in.src, GARP: garp,
-		HigherPrioSendAdvert: higher, LowerPrioNoAdvert: lowerNoAdvert})
+	in.acc = Acceptance{Version: sp.Version, Interval: sp.Interval, VIPs: in.advAddrs, AuthType: sp.AuthType, AuthData: sp.AuthData}
+	in.m = New(Params{VRID: uint8(sp.VRID), Version: sp.Version, Priority: sp.Priority, Interval: sp.Interval,
+		Preempt: sp.Preempt, PreemptDelay: sp.PreemptDelay, Addr: in.src, GARP: sp.GARP,
+		HigherPrioSendAdvert: sp.HigherPrioSendAdvert, LowerPrioNoAdvert: sp.LowerPrioNoAdvert})
 	return in, nil
 }
 

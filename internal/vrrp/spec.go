@@ -1,0 +1,233 @@
+package vrrp
+
+import (
+	"encoding/json"
+	"net/netip"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/netif"
+)
+
+// Spec is what the router runs of a configuration: every instance,
+// script and sync group with global_defs inheritance and defaults
+// resolved, and no source positions. Two configurations with equal specs
+// run the same VRRP, so a reload between them hands nothing over.
+type Spec struct {
+	Instances  []InstanceSpec
+	Scripts    []TrackScriptSpec
+	SyncGroups []SyncGroupSpec
+	// ScriptUser and ScriptSecurity decide how every script runs.
+	ScriptUser, ScriptGroup string
+	ScriptSecurity          bool
+}
+
+// InstanceSpec is one vrrp_instance as the router runs it.
+type InstanceSpec struct {
+	Name         string
+	Interface    string
+	VRID         int
+	IPv6         bool
+	Version      int
+	Priority     int
+	Interval     time.Duration
+	Preempt      bool
+	PreemptDelay time.Duration
+	AuthType     uint8
+	AuthData     [8]byte
+	// VIPs are virtual_ipaddress and virtual_ipaddress_excluded, each with
+	// its device resolved; AdvAddrs those that go into adverts.
+	VIPs     []netif.VIP
+	AdvAddrs []netip.Addr
+	// Src is the configured source address; invalid means the
+	// interface's primary address.
+	Src        netip.Addr
+	Group      netip.Addr // multicast group; invalid for unicast
+	Peers      []netip.Addr
+	UnicastTTL int
+	GARP       GARPSchedule
+	// HigherPrioSendAdvert and LowerPrioNoAdvert with global_defs applied.
+	HigherPrioSendAdvert bool
+	LowerPrioNoAdvert    bool
+	DontTrackPrimary     bool
+	TrackInterfaces      []TrackSpec
+	TrackScripts         []TrackSpec
+	Notify               NotifySpec
+}
+
+// TrackSpec is a track_interface or track_script entry.
+type TrackSpec struct {
+	Name          string
+	Weight        int
+	HasWeight     bool
+	WeightReverse bool
+}
+
+// ScriptSpec is a command as it is run.
+type ScriptSpec struct {
+	Argv        []string
+	User, Group string
+}
+
+// NotifySpec holds an instance's or a group's notify scripts.
+type NotifySpec struct {
+	Any, Master, Backup, Fault, Stop *ScriptSpec
+}
+
+// SyncGroupSpec is a vrrp_sync_group.
+type SyncGroupSpec struct {
+	Name            string
+	Members         []string
+	Notify          NotifySpec
+	TrackInterfaces []TrackSpec
+	TrackScripts    []TrackSpec
+	GlobalTracking  bool
+}
+
+// TrackScriptSpec is a vrrp_script block.
+type TrackScriptSpec struct {
+	Name              string
+	Script            *ScriptSpec
+	Interval, Timeout time.Duration
+	Weight            int
+	WeightReverse     bool
+	Rise, Fall        int
+	InitFail          bool
+}
+
+// ResolveSpec resolves cfg's VRRP part. It is what the router builds its
+// instances from and what a reload compares.
+func ResolveSpec(cfg *config.Config) Spec {
+	g := cfg.Global
+	s := Spec{ScriptUser: g.ScriptUser, ScriptGroup: g.ScriptGroup, ScriptSecurity: g.EnableScriptSecurity}
+	for _, ic := range cfg.Instances {
+		s.Instances = append(s.Instances, resolveInstance(g, ic))
+	}
+	for _, sc := range cfg.Scripts {
+		ts := TrackScriptSpec{Name: sc.Name, Script: scriptSpec(sc.Script), Interval: sc.Interval, Timeout: sc.Timeout,
+			Weight: sc.Weight, WeightReverse: sc.WeightReverse, Rise: sc.Rise, Fall: sc.Fall, InitFail: sc.InitFail}
+		if ts.Script != nil && ts.Script.User == "" {
+			ts.Script.User, ts.Script.Group = sc.User, sc.Group
+		}
+		s.Scripts = append(s.Scripts, ts)
+	}
+	for _, sg := range cfg.SyncGroups {
+		s.SyncGroups = append(s.SyncGroups, SyncGroupSpec{Name: sg.Name, Members: sg.Members,
+			Notify:          notifySpec(sg.Notify, sg.NotifyMaster, sg.NotifyBackup, sg.NotifyFault, sg.NotifyStop),
+			TrackInterfaces: trackSpecs(sg.TrackIfaces), TrackScripts: trackSpecs(sg.TrackScripts), GlobalTracking: sg.GlobalTracking})
+	}
+	return s
+}
+
+// Fingerprint identifies a Spec: equal fingerprints, equal VRRP.
+func (s Spec) Fingerprint() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
+	v6 := ic.IPv6()
+	version := ic.Version
+	if version == 0 {
+		version = g.VRRPVersion
+	}
+	if v6 {
+		version = 3
+	}
+	s := InstanceSpec{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, IPv6: v6, Version: version,
+		Priority: ic.Priority, Interval: ic.AdvertInterval, Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
+		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
+		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
+		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
+	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
+		for _, v := range list {
+			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
+			if nv.Dev == "" {
+				nv.Dev = ic.Interface
+			}
+			if b, err := netip.ParseAddr(v.Broadcast); err == nil {
+				nv.Broadcast = b
+			}
+			s.VIPs = append(s.VIPs, nv)
+			if !v.Excluded && v.Prefix.Addr().Is6() == v6 {
+				s.AdvAddrs = append(s.AdvAddrs, v.Prefix.Addr())
+			}
+		}
+	}
+	switch {
+	case ic.UnicastSrcIP.IsValid():
+		s.Src = ic.UnicastSrcIP
+	case ic.McastSrcIP.IsValid():
+		s.Src = ic.McastSrcIP
+	}
+	if len(ic.UnicastPeers) > 0 {
+		s.Peers = ic.UnicastPeers
+	} else if v6 {
+		s.Group = g.VRRPMcastGroup6
+		if !s.Group.IsValid() {
+			s.Group = netip.MustParseAddr("ff02::12")
+		}
+	} else {
+		s.Group = g.VRRPMcastGroup4
+		if !s.Group.IsValid() {
+			s.Group = netip.MustParseAddr("224.0.0.18")
+		}
+	}
+	if ic.AuthType == "PASS" && version == 2 {
+		s.AuthType, s.AuthData = AuthPass, PassData(ic.AuthPass)
+	}
+	pick := func(own, global time.Duration) time.Duration {
+		if own >= 0 {
+			return own
+		}
+		return global
+	}
+	pickN := func(own, global int) int {
+		if own >= 0 {
+			return own
+		}
+		return global
+	}
+	s.GARP = GARPSchedule{
+		Repeat:        pickN(ic.GARPMasterRepeat, g.GARPMasterRepeat),
+		Delay:         pick(ic.GARPMasterDelay, g.GARPMasterDelay),
+		Refresh:       pick(ic.GARPMasterRefresh, g.GARPMasterRefresh),
+		RefreshRepeat: pickN(ic.GARPMasterRefreshRep, g.GARPMasterRefreshRep),
+		Interval:      g.GARPInterval,
+	}
+	// keepalived falls back to the master schedule when the lower
+	// priority one is not set at either level.
+	s.GARP.LowerPrioRepeat = pickN(ic.GARPLowerPrioRepeat, pickN(g.GARPLowerPrioRepeat, s.GARP.Repeat))
+	s.GARP.LowerPrioDelay = pick(ic.GARPLowerPrioDelay, pick(g.GARPLowerPrioDelay, s.GARP.Delay))
+	s.HigherPrioSendAdvert = true // lvsd's default; keepalived's is false
+	if g.HigherPrioSendAdvert != nil {
+		s.HigherPrioSendAdvert = *g.HigherPrioSendAdvert
+	}
+	if ic.HigherPrioSendAdvert != nil {
+		s.HigherPrioSendAdvert = *ic.HigherPrioSendAdvert
+	}
+	s.LowerPrioNoAdvert = g.LowerPrioNoAdvert
+	if ic.LowerPrioNoAdvert != nil {
+		s.LowerPrioNoAdvert = *ic.LowerPrioNoAdvert
+	}
+	return s
+}
+
+func scriptSpec(s *config.Script) *ScriptSpec {
+	if s == nil {
+		return nil
+	}
+	return &ScriptSpec{Argv: s.Argv, User: s.User, Group: s.Group}
+}
+
+func notifySpec(any, master, backup, fault, stop *config.Script) NotifySpec {
+	return NotifySpec{Any: scriptSpec(any), Master: scriptSpec(master), Backup: scriptSpec(backup), Fault: scriptSpec(fault), Stop: scriptSpec(stop)}
+}
+
+func trackSpecs(items []config.TrackItem) []TrackSpec {
+	var out []TrackSpec
+	for _, t := range items {
+		out = append(out, TrackSpec{Name: t.Name, Weight: t.Weight, HasWeight: t.HasWeight, WeightReverse: t.WeightReverse})
+	}
+	return out
+}
