@@ -7,7 +7,7 @@ BIN     := bin/lvsd
 # coordinator can report its own deadline as a failure (go.dev/issue/75804).
 FUZZN ?= 100000
 
-.PHONY: all build test unit fuzz lint bench demo setup clean
+.PHONY: all build test unit race fuzz lint bench demo setup clean
 
 all: build
 
@@ -19,9 +19,15 @@ setup:
 
 # Everything CI runs: set-up, lint, unit + integration tests (as root, with
 # CI=true so a lab that cannot start fails), and a short fuzz of each parser.
+# The race pass runs every package's unit tests under the race detector;
+# -short skips the labs there, which the first pass has run.
 test: setup lint build
 	CI=$${CI:-true} $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) race
 	$(MAKE) fuzz
+
+race:
+	CI=$${CI:-true} $(GO) test -race -short -count=1 -timeout 10m ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLexer$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/config

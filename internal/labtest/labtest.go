@@ -18,8 +18,15 @@ func InCI() bool { return os.Getenv("CI") == "true" }
 
 // Need stops the test when a lab prerequisite is missing: fatal in CI,
 // skip elsewhere.
+//
+// Under -short every lab test skips: `make test` runs the whole suite once
+// without -short, then again with -race -short for the unit tests, where
+// the race detector's cost would only slow the labs (several boot a VM).
 func Need(t testing.TB, ok bool, format string, args ...any) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: runs in make test's pass without -short")
+	}
 	if ok {
 		return
 	}
