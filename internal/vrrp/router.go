@@ -509,14 +509,18 @@ func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio
 func (r *Router) Stop() {
 	r.signalStop()
 	<-r.done
-	done := make(chan struct{})
-	go func() { r.scriptLoops.Wait(); close(done) }()
+	// Track scripts were cancelled when Run ended; notify scripts drain
+	// meanwhile, so the two waits overlap.
+	notified := make(chan struct{})
+	go func() { r.closeNotifier(); close(notified) }()
+	tracked := make(chan struct{})
+	go func() { r.scriptLoops.Wait(); close(tracked) }()
 	select {
-	case <-done:
+	case <-tracked:
 	case <-time.After(StopScriptKill):
 		r.log.Warn("track scripts still running after stop")
 	}
-	r.closeNotifier()
+	<-notified
 }
 
 // Bounds on what a stop waits for scripts; SIGTERM must end lvsd well
