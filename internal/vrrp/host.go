@@ -2,28 +2,34 @@ package vrrp
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/netip"
-	"os/exec"
-	"os/user"
-	"strconv"
-	"syscall"
 
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/netif"
+	"github.com/lvsd/lvsd/internal/script"
 )
 
 // hostPlatform is the real machine.
 type hostPlatform struct {
-	ann        *netif.Announcer
-	scriptUser string
+	ann     *netif.Announcer
+	scripts *script.Runner
 }
 
-// Host returns the Platform of the running machine. scriptUser is
-// global_defs' script_user, used for scripts that name none.
+// NewHost returns the Platform of the running machine; its scripts run
+// through scripts, whose settings (script_user, enable_script_security)
+// the daemon updates at each reload.
+func NewHost(scripts *script.Runner) Platform {
+	return &hostPlatform{ann: netif.NewAnnouncer(), scripts: scripts}
+}
+
+// Host returns the Platform of the running machine with a runner of its
+// own. scriptUser is global_defs' script_user, used for scripts that name
+// none; nothing else of global_defs applies.
+//
+// Deprecated: use NewHost with the daemon's runner, which follows the
+// configuration's script_user group and enable_script_security.
 func Host(scriptUser string) Platform {
-	return &hostPlatform{ann: netif.NewAnnouncer(), scriptUser: scriptUser}
+	return NewHost(script.New(nil, &config.Global{ScriptUser: scriptUser}))
 }
 
 func (h *hostPlatform) Listen(dev string, v6 bool, group netip.Addr, ttl int) (Conn, error) {
@@ -43,49 +49,9 @@ func (h *hostPlatform) WatchLinks(done <-chan struct{}, fn func(string)) error {
 	return netif.WatchLinks(done, fn, nil)
 }
 
-// Run executes the script's argv directly, never through a shell, as its
-// user (or script_user), and returns the exit code.
+// Run executes the script (see script.Runner.Run): directly, never
+// through a shell, as its user after keepalived's security rules, in its
+// own process group, killed as a whole when ctx ends.
 func (h *hostPlatform) Run(ctx context.Context, s *config.Script, args ...string) (int, error) {
-	if s == nil || len(s.Argv) == 0 {
-		return 0, errors.New("empty script")
-	}
-	argv := append(append([]string{}, s.Argv...), args...)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	name := s.User
-	if name == "" {
-		name = h.scriptUser
-	}
-	if name != "" {
-		cred, err := credential(name, s.Group)
-		if err != nil {
-			return -1, err
-		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), nil
-	}
-	if err != nil {
-		return -1, err
-	}
-	return 0, nil
-}
-
-func credential(userName, group string) (*syscall.Credential, error) {
-	u, err := user.Lookup(userName)
-	if err != nil {
-		return nil, fmt.Errorf("script user %q: %w", userName, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if group != "" {
-		g, err := user.LookupGroup(group)
-		if err != nil {
-			return nil, fmt.Errorf("script group %q: %w", group, err)
-		}
-		gid, _ = strconv.Atoi(g.Gid)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return h.scripts.Run(ctx, s, args...)
 }
