@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lvsd/lvsd/internal/script/secure"
 )
 
 // Options control how a configuration is read.
@@ -174,44 +176,47 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 	}
 }
 
-// checkScript applies keepalived's script-security rules: the script must
-// exist and be executable, and when it runs as root (enable_script_security)
-// neither it nor any directory above it may be writable by non-root users.
+// checkScript applies the rules the script runner applies at run time
+// (internal/script/secure, keepalived 2.2's check_script_secure): the
+// script's user must exist (its own, script_user, or keepalived_script,
+// which enable_script_security requires when no user is named), the
+// script must be an executable regular file for that user, and when it
+// runs as root every component of its resolved path must be owned by root
+// and writable by no other user, nor by a non-root group, except
+// directories with the sticky bit. enable_script_security refuses an
+// unsafe script; without it the script runs, with a warning.
 func checkScript(c *Config, s *Script, h HostEnv, d *Diagnostics) {
 	if s == nil || len(s.Argv) == 0 {
 		return
 	}
-	path, err := h.LookPath(s.Argv[0])
-	if err != nil {
-		d.Errorf(s.Pos, "script %s is not found in PATH", s.Argv[0])
-		return
-	}
-	st, err := h.Stat(path)
-	if err != nil {
-		d.Errorf(s.Pos, "script %s does not exist", path)
-		return
-	}
-	if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-		d.Errorf(s.Pos, "script %s is not executable", path)
-		return
-	}
-	runsAsRoot := (s.User == "" && (c.Global.ScriptUser == "" || c.Global.ScriptUser == "root")) || s.User == "root"
-	if !runsAsRoot {
-		return
-	}
-	for p := path; ; p = filepath.Dir(p) {
-		st, err := h.Stat(p)
-		if err == nil && st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0 {
-			msg := "script %s runs as root but %s is writable by non-root users"
-			if c.Global.EnableScriptSecurity {
-				d.Errorf(s.Pos, msg+" (enable_script_security refuses it)", s.Argv[0], p)
-			} else {
-				d.Warnf(s.Pos, msg+"; enable_script_security would refuse it", s.Argv[0], p)
-			}
-			return
+	g := &c.Global
+	user, group := s.User, s.Group
+	for _, vs := range c.Scripts {
+		// A vrrp_script's user keyword is kept beside its script.
+		if vs.Script == s && user == "" {
+			user, group = vs.User, vs.Group
 		}
-		if p == "/" || p == "." {
-			return
-		}
+	}
+	cred, _, err := secure.Resolve(secure.Users{Own: user, OwnGroup: group,
+		Global: g.ScriptUser, GlobalGroup: g.ScriptGroup, Security: g.EnableScriptSecurity})
+	if err != nil {
+		d.Errorf(s.Pos, "script %s will not run: %v", s.Argv[0], err)
+		return
+	}
+	fsys := secure.FS{LookPath: h.LookPath}
+	if _, ok := h.(LocalHost); !ok {
+		// A host that is not this machine: its own files, which give
+		// existence and modes but maybe not owners.
+		fsys.Lstat = h.Stat
+		fsys.EvalSymlinks = func(p string) (string, error) { return p, nil }
+	}
+	plan, err := secure.Inspect(s.Argv[0], cred, fsys)
+	switch {
+	case err != nil:
+		d.Errorf(s.Pos, "%v", err)
+	case plan.Insecure != nil && g.EnableScriptSecurity:
+		d.Errorf(s.Pos, "%v: enable_script_security refuses it", plan.Insecure)
+	case plan.Insecure != nil:
+		d.Warnf(s.Pos, "%v: it runs as root; enable_script_security would refuse it", plan.Insecure)
 	}
 }
