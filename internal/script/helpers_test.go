@@ -198,17 +198,48 @@ func groupMembers(pgid int) []int {
 	return live
 }
 
-func readPID(t *testing.T, p string) int {
+// readPIDs reads the pids a script wrote, one a line: its own (its
+// process group's id) first, then its children's.
+func readPIDs(t *testing.T, p string) []int {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatalf("script did not write its pid: %v", err)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, n)
 	}
-	return n
+	if len(pids) == 0 {
+		t.Fatal("script wrote no pid")
+	}
+	return pids
+}
+
+// alive reports whether pid runs (is not a zombie), reaping it if it is
+// a zombie child of this process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return false
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		if f[1] == strconv.Itoa(os.Getpid()) {
+			var ws syscall.WaitStatus
+			_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		}
+		return false
+	}
+	return true
 }
 
 func describeGroup(pgid int) string {

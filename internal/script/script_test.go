@@ -19,6 +19,7 @@ import (
 // (SIGKILL after the grace).
 func TestRunKillsProcessGroup(t *testing.T) {
 	const timeout, grace = 300 * time.Millisecond, 400 * time.Millisecond
+	const rec = `echo $! >> "$1"; `
 	cases := []struct {
 		name string
 		body string
@@ -26,10 +27,10 @@ func TestRunKillsProcessGroup(t *testing.T) {
 		// grace before SIGKILL.
 		minGrace bool
 	}{
-		{"background children", `sleep 60 & sleep 60 & sleep 60`, false},
-		{"grandchildren in a subshell", `( sleep 60 & sleep 60 ) & sleep 60`, false},
-		{"everything ignores SIGTERM", `trap '' TERM; sleep 60 & sleep 60 & while :; do sleep 1; done`, true},
-		{"leader dies, children ignore SIGTERM", `(trap '' TERM; exec sleep 60) & (trap '' TERM; exec sleep 60) & sleep 60`, true},
+		{"background children", `sleep 60 & ` + rec + `sleep 60 & ` + rec + `sleep 60`, false},
+		{"grandchildren in a subshell", `( sleep 60 & ` + rec + `sleep 60 ) & ` + rec + `sleep 60`, false},
+		{"everything ignores SIGTERM", `trap '' TERM; sleep 60 & ` + rec + `sleep 60 & ` + rec + `while :; do sleep 1; done`, true},
+		{"leader dies, children ignore SIGTERM", `(trap '' TERM; exec sleep 60) & ` + rec + `(trap '' TERM; exec sleep 60) & ` + rec + `sleep 60`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,8 +45,14 @@ func TestRunKillsProcessGroup(t *testing.T) {
 			start := time.Now()
 			code, err := runUnderTest(r)(ctx, s, pidFile)
 			took := time.Since(start)
-			pgid := readPID(t, pidFile)
-			t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL); groupMembers(pgid) })
+			pids := readPIDs(t, pidFile)
+			pgid := pids[0]
+			t.Cleanup(func() {
+				for _, p := range pids {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			})
 			if err == nil || code != -1 {
 				t.Errorf("Run = %d, %v; want -1 and the context's error", code, err)
 			} else if !errors.Is(err, context.DeadlineExceeded) {
@@ -57,7 +64,18 @@ func TestRunKillsProcessGroup(t *testing.T) {
 			if tc.minGrace && took < timeout+grace-50*time.Millisecond {
 				t.Errorf("Run took %v: SIGKILL before the grace of %v", took, grace)
 			}
+			if len(pids) < 3 {
+				t.Fatalf("the script recorded %d pids, want itself and 2 children", len(pids))
+			}
 			deadline := time.Now().Add(2 * time.Second)
+			for _, p := range pids {
+				for alive(p) && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if alive(p) {
+					t.Errorf("process %d of the script is still alive", p)
+				}
+			}
 			for len(groupMembers(pgid)) > 0 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
