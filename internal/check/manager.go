@@ -75,6 +75,7 @@ type checkState struct {
 	lastErr  string
 	checks   uint64
 	failures uint64
+	unknown  uint64 // attempts without a verdict (localResourceError)
 }
 
 // Status is one checker's state for `lvsd status` and the metrics.
@@ -86,6 +87,9 @@ type Status struct {
 	LastError    string
 	Checks       uint64
 	Failures     uint64
+	// Unknown counts attempts that could not run for want of a local
+	// resource (EMFILE, ENOBUFS...): neither checks nor failures.
+	Unknown uint64
 }
 
 // Manager schedules every checker from one goroutine, runs probes on a
@@ -107,7 +111,13 @@ type Manager struct {
 	byRS   map[rsKey][]*checkState
 	gen    int
 	loop   *connector // the running loop's, to wake it; nil when not running
+	// A burst of attempts without a verdict is logged once, at its start,
+	// and summed up at the first verdict after localQuiet without one.
+	localBurst uint64
+	localLast  time.Time
 }
+
+const localQuiet = 5 * time.Second
 
 type result struct {
 	st     *checkState
@@ -333,7 +343,7 @@ func (m *Manager) Status() []Status {
 	defer m.mu.Unlock()
 	out := make([]Status, 0, len(m.checks))
 	for _, st := range m.checks {
-		out = append(out, Status{Key: st.key, Up: st.tr.up, LastCheck: st.last, LastDuration: st.lastDur, LastError: st.lastErr, Checks: st.checks, Failures: st.failures})
+		out = append(out, Status{Key: st.key, Up: st.tr.up, LastCheck: st.last, LastDuration: st.lastDur, LastError: st.lastErr, Checks: st.checks, Failures: st.failures, Unknown: st.unknown})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].Key, out[j].Key
@@ -469,6 +479,15 @@ func (m *Manager) handle(r result) {
 		return // replaced by a reload while running (Update made a new state)
 	}
 	st.running = false
+	if r.err != nil && localResourceError(r.err) {
+		m.noVerdict(st, r)
+		m.mu.Unlock()
+		return
+	}
+	if m.localBurst > 0 && r.at.Sub(m.localLast) > localQuiet {
+		m.log.Info("health checks have verdicts again after a local resource shortage", "attempts_without_verdict", m.localBurst)
+		m.localBurst = 0
+	}
 	st.checks++
 	st.last, st.lastDur = r.at, r.dur
 	st.lastErr = ""
@@ -499,6 +518,26 @@ func (m *Manager) handle(r result) {
 	if changed {
 		m.changed()
 	}
+}
+
+// noVerdict records an attempt that could not run for want of a local
+// resource: the tracker (and so the real server) is left as it is, and
+// the check is tried again after delay_before_retry. m.mu is held.
+func (m *Manager) noVerdict(st *checkState, r result) {
+	st.unknown++
+	st.lastErr = r.err.Error()
+	if m.localBurst == 0 {
+		m.log.Warn("health check skipped: no local resource to run it; real servers keep their state until checks run again",
+			"checker", describe(st.cfg, st.rs), "err", r.err)
+	}
+	m.localBurst++
+	m.localLast = r.at
+	next := st.cfg.DelayBeforeRetry
+	if next <= 0 {
+		next = time.Second
+	}
+	st.next = r.at.Add(r.dur + next)
+	m.queue.push(st)
 }
 
 // probeTimeout bounds one check attempt.

@@ -195,6 +195,20 @@ func statusOK(code int, ranges [][2]int) bool {
 	return false
 }
 
+// localResourceError says whether a check attempt failed for want of a
+// resource on this host (descriptors, socket buffers, memory: EMFILE,
+// ENFILE, ENOBUFS, ENOMEM, from socket(), connect(), epoll_ctl() or an
+// HTTP dial, however wrapped). Such an attempt says nothing about the
+// real server: it has no verdict, and the real server keeps its state.
+func localResourceError(err error) bool {
+	for _, e := range [...]unix.Errno{unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 func describe(c *config.Checker, rs *config.RealServer) string {
 	return c.Type + " " + target(c, rs).String()
 }

@@ -48,6 +48,9 @@ var (
 		[]string{"virtual_server", "real_server", "checker"}, nil)
 	checkFailures = prometheus.NewDesc(ns+"_check_failures_total", "Failed checker attempts.",
 		[]string{"virtual_server", "real_server", "checker"}, nil)
+	checkUnknown = prometheus.NewDesc(ns+"_check_unknown_total",
+		"Checker attempts without a verdict: lvsd was out of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM) and the real server kept its state.",
+		[]string{"virtual_server", "real_server", "checker"}, nil)
 
 	svcLabels     = []string{"local_address", "local_port", "local_mark", "proto"}
 	backendLabels = []string{"local_address", "local_port", "local_mark", "proto", "remote_address", "remote_port"}
@@ -77,7 +80,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs,
-		checkUp, checkDuration, checkRuns, checkFailures, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
+		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
 		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, cfgHash} {
 		ch <- d
 	}
@@ -118,6 +121,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(checkDuration, st.LastDuration.Seconds(), l...)
 		counter(checkRuns, float64(st.Checks), l...)
 		counter(checkFailures, float64(st.Failures), l...)
+		counter(checkUnknown, float64(st.Unknown), l...)
 	}
 	stats, err := c.src.IPVSStats()
 	if err != nil {

@@ -27,7 +27,7 @@ func (fakeSource) VRRPStatus() []vrrp.InstanceStatus {
 
 func (fakeSource) CheckStatus() []check.Status {
 	return []check.Status{{Key: check.Key{VS: "10.0.0.1:80/TCP", RS: netip.MustParseAddrPort("10.1.0.1:80"), Type: "TCP_CHECK"},
-		Up: true, LastDuration: 3 * time.Millisecond, Checks: 7, Failures: 1}}
+		Up: true, LastDuration: 3 * time.Millisecond, Checks: 7, Failures: 1, Unknown: 2}}
 }
 
 func (fakeSource) IPVSStats() ([]ipvs.ServiceStats, error) {
@@ -63,8 +63,11 @@ lvsd_vrrp_priority{instance="VI_1",interface="eth0",vrid="51"} 100
 # HELP lvsd_ipvs_backend_connections_active Active connections to the real server.
 # TYPE lvsd_ipvs_backend_connections_active gauge
 lvsd_ipvs_backend_connections_active{local_address="10.0.0.1",local_mark="",local_port="80",proto="TCP",remote_address="10.1.0.1",remote_port="80"} 4
+# HELP lvsd_check_unknown_total Checker attempts without a verdict: lvsd was out of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM) and the real server kept its state.
+# TYPE lvsd_check_unknown_total counter
+lvsd_check_unknown_total{checker="TCP_CHECK#0",real_server="10.1.0.1:80",virtual_server="10.0.0.1:80/TCP"} 2
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active", "lvsd_check_unknown_total"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(c, "lvsd_vrrp_state"); n != 5 {
