@@ -20,16 +20,21 @@ func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) t
 
 // Poll checks cond every interval until it holds (true, and how long that
 // took) or limit passes (false). For conditions too costly to check every
-// 5 ms, or whose failure message needs more than WaitFor's.
+// 5 ms, or whose failure message needs more than WaitFor's. cond is always
+// checked at least once, and once more at the limit, so a limit already
+// spent (or a slow check) never reports false without looking.
 func Poll(limit, interval time.Duration, cond func() bool) (time.Duration, bool) {
 	start := time.Now()
-	for time.Since(start) < limit {
+	for {
 		if cond() {
 			return time.Since(start), true
 		}
-		time.Sleep(interval)
+		left := limit - time.Since(start)
+		if left <= 0 {
+			return 0, false
+		}
+		time.Sleep(min(interval, left))
 	}
-	return 0, false
 }
 
 // Config parses a keepalived.conf given as text (config id "lab") and
