@@ -210,36 +210,30 @@ func (r *Runner) exec(ctx context.Context, cmd *exec.Cmd, name string) (int, err
 	return -1, fmt.Errorf("script %s: %w; its process group was killed", name, context.Cause(ctx))
 }
 
-// killGroup ends a cancelled script's process group: SIGTERM, then, once
-// the group is empty or Grace has passed, SIGKILL to whatever is left, and
-// a bounded wait for the leader to be reaped.
+// killGroup ends a cancelled script's process group: SIGTERM, then
+// SIGKILL to whatever is left of it when Grace has passed, and a bounded
+// wait for the leader to be reaped.
 func (r *Runner) killGroup(pgid int, done <-chan exit) {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	grace := time.NewTimer(r.grace())
 	defer grace.Stop()
-	reaped := false
 	select {
 	case <-done:
-		reaped = true
-	case <-grace.C:
-	}
-	if reaped {
-		// The leader is gone; its children may still be ending. Give
-		// them the rest of the grace (a group with members left cannot
-		// have its id reused).
+		// The leader is gone; its children may still be ending: they
+		// get the rest of the grace. (A group with members left cannot
+		// have its id reused, and an empty one is not signalled again.)
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
-	wait:
 		for syscall.Kill(-pgid, 0) == nil {
 			select {
 			case <-tick.C:
 			case <-grace.C:
-				break wait
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+				return
 			}
 		}
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	if !reaped {
+	case <-grace.C:
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		select {
 		case <-done:
 		case <-time.After(reapWait):
