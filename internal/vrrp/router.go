@@ -14,6 +14,7 @@ import (
 
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/netif"
+	"github.com/lvsd/lvsd/internal/script"
 )
 
 // Platform is everything the router does to the machine. The real one is
@@ -240,6 +241,10 @@ type scriptState struct {
 	cfg    *config.VRRPScript
 	ok     bool
 	streak int // consecutive results against the current state
+	// refused: the runner will not run it (its user does not exist, or
+	// enable_script_security finds it unsafe). As keepalived does, it is
+	// then no longer tracked, until a reload builds a new router.
+	refused bool
 }
 
 // NewRouter validates what the configuration asks of the machine
@@ -798,7 +803,7 @@ func (r *Router) effective(in *instance) (int, bool) {
 	}
 	for _, t := range scripts {
 		sc, ok := r.scripts[t.Name]
-		if !ok {
+		if !ok || sc.refused {
 			continue
 		}
 		def := sc.cfg.Weight
@@ -904,11 +909,20 @@ func (r *Router) scriptLoop(ctx context.Context, sc *config.VRRPScript) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// The block's own user applies to its script (vrrp_script { user }).
+	run := sc.Script
+	if run != nil && run.User == "" && sc.User != "" {
+		run = &config.Script{Argv: run.Argv, User: sc.User, Group: sc.Group, Pos: run.Pos}
+	}
 	for {
 		tctx, cancel := context.WithTimeout(ctx, max(sc.Timeout, interval))
-		code, err := r.plat.Run(tctx, sc.Script, nil...)
+		code, err := r.plat.Run(tctx, run, nil...)
 		cancel()
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, script.ErrRefused) {
+			r.post(ctx, func() { r.scriptRefused(sc.Name, err) })
 			return
 		}
 		ok := err == nil && code == 0
@@ -919,6 +933,18 @@ func (r *Router) scriptLoop(ctx context.Context, sc *config.VRRPScript) {
 		case <-t.C:
 		}
 	}
+}
+
+// scriptRefused stops tracking a script the runner refuses, as keepalived
+// removes it from the instances that track it.
+func (r *Router) scriptRefused(name string, err error) {
+	s := r.scripts[name]
+	if s.refused {
+		return
+	}
+	s.refused = true
+	r.log.Error("vrrp_script refused; it is no longer tracked until a reload", "script", name, "err", err)
+	r.retrack(r.now())
 }
 
 // scriptResult applies rise/fall: the state flips after rise successes or

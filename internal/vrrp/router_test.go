@@ -15,6 +15,7 @@ import (
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/labtest"
 	"github.com/lvsd/lvsd/internal/netif"
+	"github.com/lvsd/lvsd/internal/script"
 )
 
 // fakePlatform records what the router does to the machine.
@@ -24,6 +25,7 @@ type fakePlatform struct {
 	links   map[string]bool
 	scripts map[string]int           // argv[0] -> exit code for track scripts
 	hold    map[string]time.Duration // argv[0] -> how long the script runs (until its context ends)
+	refuse  map[string]bool          // argv[0] -> the runner refuses it
 	running int                      // scripts running now
 	ran     []string                 // argv of every script run, joined
 	sent    []*Advert
@@ -70,7 +72,7 @@ func (c *fakeConn) Write(b []byte, src, dst netip.Addr) error {
 func (c *fakeConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
 
 func newFakePlatform() *fakePlatform {
-	return &fakePlatform{vips: map[string]bool{}, links: map[string]bool{"eth0": true, "eth1": true}, scripts: map[string]int{}, hold: map[string]time.Duration{},
+	return &fakePlatform{vips: map[string]bool{}, links: map[string]bool{"eth0": true, "eth1": true}, scripts: map[string]int{}, hold: map[string]time.Duration{}, refuse: map[string]bool{},
 		index: map[string]int{"eth0": 2, "eth1": 3}}
 }
 
@@ -129,6 +131,10 @@ func (p *fakePlatform) Run(ctx context.Context, s *config.Script, args ...string
 	p.mu.Lock()
 	p.ran = append(p.ran, strings.Join(append(slices.Clone(s.Argv), args...), " "))
 	hold, code := p.hold[s.Argv[0]], p.scripts[s.Argv[0]]
+	if p.refuse[s.Argv[0]] {
+		p.mu.Unlock()
+		return -1, &script.RefusedError{Argv0: s.Argv[0], Reason: errors.New("unsafe")}
+	}
 	p.running++
 	p.mu.Unlock()
 	defer func() { p.mu.Lock(); p.running--; p.mu.Unlock() }()
@@ -451,5 +457,31 @@ func TestNotifierBounds(t *testing.T) {
 	}
 	if got := n.Dropped.Load(); got != uint64(600-ran) {
 		t.Errorf("dropped %d, ran %d: %d transitions unaccounted for", got, ran, 600-ran-int(got))
+	}
+}
+
+// A track script the runner refuses (unsafe under enable_script_security,
+// or its user missing) is dropped from tracking, as keepalived removes it:
+// its weight does not apply and it is not run again.
+func TestRouterRefusedTrackScriptIsUntracked(t *testing.T) {
+	p := newFakePlatform()
+	p.refuse["/usr/local/bin/chk_app"] = true
+	p.scripts["/usr/local/bin/chk_app"] = 1 // were it run and counted, it would fail
+	r := startRouter(t, routerConf, p)
+	labtest.WaitFor(t, "VI_A master", 3*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") })
+	time.Sleep(300 * time.Millisecond) // six script intervals
+	if st := r.Status()[0]; st.Priority != 100 {
+		t.Errorf("priority %d: a refused script's weight was applied", st.Priority)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, ran := range p.ran {
+		if ran == "/usr/local/bin/chk_app" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("refused script tried %d times, want once", n)
 	}
 }
