@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -168,14 +167,16 @@ func newControlCommand(action, short string, sig syscall.Signal, report func(*co
 	return cmd
 }
 
+// signalPID sends sig to the process named in a pid file, which must be
+// one lvsd could have written (see daemon.ReadPIDFile): a pid file that
+// another user owns or can write could name any process.
 func signalPID(file string, sig syscall.Signal) error {
-	b, err := os.ReadFile(file)
+	pid, err := daemon.ReadPIDFile(file)
 	if err != nil {
-		return err
+		return fmt.Errorf("pid file: %w", err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		return fmt.Errorf("%s: no pid in it", file)
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("pid %d from %s: %w", pid, file, err)
 	}
-	return syscall.Kill(pid, sig)
+	return nil
 }

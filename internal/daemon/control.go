@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/check"
@@ -20,6 +23,7 @@ import (
 	"github.com/lvsd/lvsd/internal/vrrp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
 )
 
 // StatusDoc is `lvsd status --json`.
@@ -166,26 +170,117 @@ func (d *Daemon) Status() StatusDoc {
 	return doc
 }
 
-// serveControl listens on the control socket (0600) until ctx ends.
-func (d *Daemon) serveControl(ctx context.Context, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("control socket directory: %w", err)
+// controlListener is the control socket, bound (so that a second lvsd is
+// refused before anything is touched) but served only once the daemon has
+// started.
+type controlListener struct {
+	ln       *net.UnixListener
+	path     string
+	dev, ino uint64
+	once     sync.Once
+}
+
+// listenControl binds the control socket at path with mode 0600.
+//
+// A socket there that nobody listens on (left by a crash) is replaced;
+// one that answers means another lvsd runs, and anything that is not a
+// socket is an error and stays. The socket is bound in a private
+// directory (0700, next to path), given its mode there, and moved to path
+// without replacing anything: it never exists at path with another mode.
+// (Setting the umask around bind would do too, but the umask is the whole
+// process's, and other goroutines may be creating files meanwhile.)
+func listenControl(path, stateDir string) (*controlListener, error) {
+	dir := filepath.Dir(path)
+	if filepath.Clean(dir) != filepath.Clean(stateDir) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("control socket directory: %w", err)
+		}
+		if err := checkParentDir("control socket", dir); err != nil {
+			return nil, err
+		}
 	}
-	// A socket left by a crashed lvsd would make Listen fail; a live one
-	// answers, and two daemons must not share it.
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return fmt.Errorf("control socket %s: another lvsd is running", path)
-	}
-	_ = os.Remove(path)
-	ln, err := net.Listen("unix", path)
+	old, err := socketAt(path)
 	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	var oldDev, oldIno uint64
+	if old {
+		c, err := net.DialTimeout("unix", path, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("control socket %s: another lvsd is running (it answers there)", path)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("control socket %s: cannot tell whether another lvsd listens there, so it stays: %w", path, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			return nil, fmt.Errorf("control socket %s: %w", path, err)
+		}
+		oldDev, oldIno = st.Dev, st.Ino
+	}
+	private, err := os.MkdirTemp(dir, ".lvsd")
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer os.RemoveAll(private) // empty once the socket moved
+	tmp := filepath.Join(private, "s")
+	if len(tmp) >= len(unix.RawSockaddrUnix{}.Path) {
+		return nil, fmt.Errorf("control socket %s: path too long for a unix socket (lvsd binds it at %s first)", path, tmp)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(false) // it moves; close removes it at path
+	fail := func(err error) (*controlListener, error) {
 		ln.Close()
-		return fmt.Errorf("control socket: %w", err)
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(tmp, &st); err != nil {
+		return fail(err)
+	}
+	if old && sameFile(path, oldDev, oldIno) {
+		_ = os.Remove(path) // the stale socket looked at above, nothing else
+	}
+	if err := moveNoReplace(tmp, path); err != nil {
+		return fail(err)
+	}
+	return &controlListener{ln: ln, path: path, dev: st.Dev, ino: st.Ino}, nil
+}
+
+// moveNoReplace renames from to to unless something is at to.
+func moveNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// A file system without RENAME_NOREPLACE: link fails as well if
+		// something is there.
+		if err = os.Link(from, to); err == nil {
+			_ = os.Remove(from)
+		}
+	}
+	if errors.Is(err, unix.EEXIST) || errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("something appeared at the path meanwhile; lvsd does not replace it")
+	}
+	return err
+}
+
+// close stops listening and removes the socket if it is still lvsd's.
+func (c *controlListener) close() {
+	c.once.Do(func() {
+		c.ln.Close()
+		if sameFile(c.path, c.dev, c.ino) {
+			_ = os.Remove(c.path)
+		}
+	})
+}
+
+// serveControl serves the control socket until ctx ends.
+func (d *Daemon) serveControl(ctx context.Context, cl *controlListener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -216,29 +311,33 @@ func (d *Daemon) serveControl(ctx context.Context, path string) error {
 		}
 		_, _ = w.Write([]byte("{\"ok\":true}\n"))
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	srv := endpointServer(mux, controlWriteTimeout, d.log)
+	ln := namedListener{cl.ln, &net.UnixAddr{Name: cl.path, Net: "unix"}}
+	go func() { _ = srv.Serve(limitListener(ln, controlMaxConns)) }()
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
-		_ = os.Remove(path)
+		cl.close()
 	}()
-	return nil
 }
 
-// serveMetrics runs the Prometheus endpoint until ctx ends.
-func (d *Daemon) serveMetrics(ctx context.Context, addr string) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(d))
+// listenMetrics binds the Prometheus listener; serveMetrics serves it.
+func listenMetrics(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics listener: %w", err)
+		return nil, fmt.Errorf("metrics listener: %w", err)
 	}
+	return ln, nil
+}
+
+// serveMetrics runs the Prometheus endpoint on ln until ctx ends.
+func (d *Daemon) serveMetrics(ctx context.Context, ln net.Listener) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(d))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	srv := endpointServer(mux, metricsWriteTimeout, d.log)
+	go func() { _ = srv.Serve(limitListener(ln, metricsMaxConns)) }()
 	go func() { <-ctx.Done(); _ = srv.Close() }()
-	d.log.Info("metrics", "addr", ln.Addr().String())
-	return nil
+	d.log.Info("metrics", "addr", ln.Addr().String(), "max_connections", metricsMaxConns)
 }

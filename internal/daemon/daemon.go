@@ -7,10 +7,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -48,7 +48,8 @@ type Options struct {
 
 // Daemon is one running lvsd. Fields below the first group belong to the
 // Run goroutine; the atomics are what other goroutines (control socket,
-// metrics) read.
+// metrics) read, besides checks and kernel, which start() sets before
+// those endpoints are served and which are not reassigned after.
 type Daemon struct {
 	opts    Options
 	log     *slog.Logger
@@ -118,28 +119,47 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	defer d.cancel()
 	d.stopping, d.stopNow = context.WithCancel(ctx)
 	defer d.stopNow()
-	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
-	if opts.ControlSocket != "-" {
-		if err := d.serveControl(ctx, opts.ControlSocket); err != nil {
-			return err
-		}
+	// Everything another process could hold or redirect is settled before
+	// anything is touched: the state directory, the pid file (a live lvsd
+	// in it refuses this start), the control socket (likewise), the
+	// metrics port.
+	if err := prepareStateDir(opts.StateDir); err != nil {
+		return err
 	}
 	if opts.PIDFile != "" {
-		if err := os.WriteFile(opts.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			return fmt.Errorf("pid file: %w", err)
-		}
-		defer os.Remove(opts.PIDFile)
-	}
-	if opts.MetricsAddr != "" {
-		if err := d.serveMetrics(ctx, opts.MetricsAddr); err != nil {
+		pid, err := writePIDFile(opts.PIDFile, d.log)
+		if err != nil {
 			return err
 		}
+		defer pid.remove()
 	}
+	var control *controlListener
+	if opts.ControlSocket != "-" {
+		if control, err = listenControl(opts.ControlSocket, opts.StateDir); err != nil {
+			return err
+		}
+		defer control.close()
+	}
+	var metricsLn net.Listener
+	if opts.MetricsAddr != "" {
+		if metricsLn, err = listenMetrics(opts.MetricsAddr); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
+	raiseFileLimit(fdNeed(res.Config), d.log)
 	if err := d.start(ctx, res); err != nil {
 		d.stop()
 		return err
+	}
+	// Served only now: the endpoints read what start() set (the checkers,
+	// the IPVS kernel), and requests made meanwhile waited in the
+	// listeners' backlogs.
+	if control != nil {
+		d.serveControl(ctx, control)
+	}
+	if metricsLn != nil {
+		d.serveMetrics(ctx, metricsLn)
 	}
 	d.log.Info("lvsd started", "config", opts.ConfigFile, "hash", res.Hash,
 		"vrrp_instances", len(d.cfg.Instances), "virtual_servers", len(d.cfg.VirtualServers))
