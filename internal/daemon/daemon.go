@@ -18,6 +18,7 @@ import (
 	"github.com/lvsd/lvsd/internal/check"
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/script"
 	"github.com/lvsd/lvsd/internal/vrrp"
 	"golang.org/x/sys/unix"
 )
@@ -64,11 +65,14 @@ type Daemon struct {
 	lastDesired ipvs.Table
 	kernel      ipvs.Kernel
 	checks      *check.Manager
-	checksDone  chan struct{}
-	healthChg   chan struct{}
-	reloadReq   chan chan error
-	stopReq     chan struct{}
-	cancel      context.CancelFunc
+	// scripts runs every script, VRRP and checker alike; setConfig
+	// re-applies script_user and enable_script_security at each load.
+	scripts    *script.Runner
+	checksDone chan struct{}
+	healthChg  chan struct{}
+	reloadReq  chan chan error
+	stopReq    chan struct{}
+	cancel     context.CancelFunc
 	// stopping ends when a stop is asked for, from any goroutine, so that
 	// a long IPVS reconcile gives way at once.
 	stopping context.Context
@@ -103,14 +107,15 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	if opts.RepairInterval <= 0 {
 		opts.RepairInterval = 10 * time.Second
 	}
+	scripts := script.New(opts.Log, nil)
 	if opts.Platform == nil {
-		opts.Platform = func(cfg *config.Config) vrrp.Platform { return vrrp.Host(cfg.Global.ScriptUser) }
+		opts.Platform = func(*config.Config) vrrp.Platform { return vrrp.NewHost(scripts) }
 	}
 	if opts.Kernel == nil {
 		opts.Kernel = ipvs.NewNetlink
 	}
 	d := &Daemon{opts: opts, log: opts.Log, started: time.Now(), healthChg: make(chan struct{}, 1),
-		reloadReq: make(chan chan error), stopReq: make(chan struct{}, 1)}
+		reloadReq: make(chan chan error), stopReq: make(chan struct{}, 1), scripts: scripts}
 	res, err := d.load()
 	if err != nil {
 		return err
@@ -264,6 +269,7 @@ func (d *Daemon) load() (*config.Result, error) {
 
 func (d *Daemon) setConfig(res *config.Result) {
 	d.cfg = res.Config
+	d.scripts.Configure(&res.Config.Global)
 	var advice []string
 	if !d.opts.VRRPOnly {
 		advice = sysctlAdvice(res.Config, readProcSys)
@@ -277,7 +283,7 @@ func (d *Daemon) setConfig(res *config.Result) {
 func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 	d.setConfig(res)
 	if !d.opts.VRRPOnly {
-		run := vrrp.Host(d.cfg.Global.ScriptUser).Run
+		run := d.scripts.Run
 		d.checks = check.NewManager(d.log, run, 0, func() {
 			d.interruptRepair()
 			select {
@@ -477,9 +483,12 @@ func (d *Daemon) stop() error {
 	notifySystemd("STOPPING=1")
 	start := time.Now()
 	d.stopNow()
+	// Cancelling the run's context stops the checkers while VRRP hands
+	// over (the router stops on it too, as on Stop): each side may wait up
+	// to a script's kill grace, and SIGTERM must end lvsd within 2 s.
+	d.cancel()
 	d.stopRouter()
 	vrrpDone := time.Now()
-	d.cancel()
 	if d.checksDone != nil {
 		<-d.checksDone
 	}

@@ -22,16 +22,6 @@ func NewHost(scripts *script.Runner) Platform {
 	return &hostPlatform{ann: netif.NewAnnouncer(), scripts: scripts}
 }
 
-// Host returns the Platform of the running machine with a runner of its
-// own. scriptUser is global_defs' script_user, used for scripts that name
-// none; nothing else of global_defs applies.
-//
-// Deprecated: use NewHost with the daemon's runner, which follows the
-// configuration's script_user group and enable_script_security.
-func Host(scriptUser string) Platform {
-	return NewHost(script.New(nil, &config.Global{ScriptUser: scriptUser}))
-}
-
 func (h *hostPlatform) Listen(dev string, v6 bool, group netip.Addr, ttl int) (Conn, error) {
 	if v6 {
 		return ListenIPv6(dev, group, ttl)

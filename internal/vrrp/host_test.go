@@ -43,10 +43,6 @@ func TestHostRunsScriptsThroughTheRunner(t *testing.T) {
 	if code, err := plat.Run(context.Background(), s); err != nil || code != 4 {
 		t.Errorf("Run after Configure = %d, %v; want 4", code, err)
 	}
-	// The deprecated Host(scriptUser) still works.
-	if code, err := Host(currentUser(t)).Run(context.Background(), s); err != nil || code != 4 {
-		t.Errorf("Host(user).Run = %d, %v; want 4", code, err)
-	}
 }
 
 func currentUser(t *testing.T) string {
