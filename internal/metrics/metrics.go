@@ -39,6 +39,9 @@ var (
 		[]string{"instance", "interface", "vrid", "reason"}, nil)
 	vrrpGARPs = prometheus.NewDesc(ns+"_vrrp_gratuitous_arps_sent_total", "Gratuitous ARPs sent.",
 		[]string{"instance", "interface", "vrid"}, nil)
+	vrrpNotifyDropped = prometheus.NewDesc(ns+"_vrrp_notify_dropped_total",
+		"Notify script runs dropped because the instance changed state faster than its scripts ran.",
+		[]string{"instance", "interface", "vrid"}, nil)
 
 	checkUp = prometheus.NewDesc(ns+"_check_up", "Health checker result: 1 passing, 0 failing.",
 		[]string{"virtual_server", "real_server", "checker"}, nil)
@@ -79,7 +82,7 @@ type Collector struct{ src Source }
 func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs,
+	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs, vrrpNotifyDropped,
 		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
 		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, cfgHash} {
 		ch <- d
@@ -107,6 +110,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(vrrpSent, float64(in.Stats.AdvertsSent), l...)
 		counter(vrrpReceived, float64(in.Stats.AdvertsReceived), l...)
 		counter(vrrpGARPs, float64(in.Stats.GARPsSent), l...)
+		counter(vrrpNotifyDropped, float64(in.Stats.NotifyDropped), l...)
 		for _, r := range vrrp.AllDropReasons {
 			counter(vrrpDropped, float64(in.Stats.Drops[r]), append(l, string(r))...)
 		}

@@ -37,7 +37,8 @@ type Notifier struct {
 	running    int
 	closed     bool
 	dropLogged bool
-	idle       chan struct{} // closed when nothing runs or waits; nil while busy
+	idle       chan struct{}     // closed when nothing runs or waits; nil while busy
+	droppedBy  map[string]uint64 // by instance (or group)
 
 	Dropped atomic.Uint64
 	Started atomic.Uint64
@@ -101,11 +102,22 @@ func (n *Notifier) Submit(key string, run RunFunc, s *config.Script, args ...str
 
 func (n *Notifier) dropped(key string) {
 	n.Dropped.Add(1)
+	if n.droppedBy == nil {
+		n.droppedBy = map[string]uint64{}
+	}
+	n.droppedBy[key]++
 	if !n.dropLogged {
 		n.dropLogged = true
 		n.log.Warn("notify scripts are queued faster than they run; older ones are dropped (logged once per burst)",
 			"instance", key, "running", n.running, "queued", len(n.queue))
 	}
+}
+
+// DroppedFor is how many of key's notifications were dropped.
+func (n *Notifier) DroppedFor(key string) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.droppedBy[key]
 }
 
 // startLocked starts queued jobs up to the concurrency bound.

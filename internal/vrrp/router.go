@@ -41,7 +41,10 @@ type Stats struct {
 	AdvertsReceived uint64
 	Transitions     uint64
 	GARPsSent       uint64
-	Drops           map[DropReason]uint64
+	// NotifyDropped counts transitions whose notify scripts were dropped
+	// because the instance flapped faster than they ran.
+	NotifyDropped uint64
+	Drops         map[DropReason]uint64
 }
 
 // InstanceStatus is what `lvsd status` and the metrics show of an instance.
@@ -1002,6 +1005,9 @@ func (r *Router) status() []InstanceStatus {
 			st.VIPs = append(st.VIPs, v.Prefix.String())
 		}
 		st.Stats = in.stats
+		if r.notifier != nil {
+			st.Stats.NotifyDropped = r.notifier.DroppedFor(in.cfg.Name)
+		}
 		st.Stats.Drops = map[DropReason]uint64{}
 		for k, v := range in.stats.Drops {
 			st.Stats.Drops[k] = v

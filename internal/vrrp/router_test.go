@@ -458,6 +458,9 @@ func TestNotifierBounds(t *testing.T) {
 	if got := n.Dropped.Load(); got != uint64(600-ran) {
 		t.Errorf("dropped %d, ran %d: %d transitions unaccounted for", got, ran, 600-ran-int(got))
 	}
+	if by := n.DroppedFor("VI_0") + n.DroppedFor("VI_1") + n.DroppedFor("VI_2"); by != n.Dropped.Load() {
+		t.Errorf("dropped %d in all, %d by instance", n.Dropped.Load(), by)
+	}
 }
 
 // A track script the runner refuses (unsafe under enable_script_security,
