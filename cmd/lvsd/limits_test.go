@@ -166,7 +166,7 @@ func floodTest(t *testing.T, nofile int, wrap []string, raised bool) {
 	})
 	labtest.WaitFor(t, "lvsd started", 10*time.Second, func() bool { return strings.Contains(log.String(), "lvsd started") })
 	time.Sleep(1500 * time.Millisecond) // every real server checked at least once
-	pid := cmd.Process.Pid // ip netns exec, prlimit and setpriv exec, not fork
+	pid := cmd.Process.Pid              // ip netns exec, prlimit and setpriv exec, not fork
 	if downs := strings.Count(log.String(), "up=false"); downs != 0 {
 		t.Fatalf("%d real servers down before the flood", downs)
 	}

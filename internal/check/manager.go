@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/script"
 )
 
 // Key names one checker across reloads: its virtual server, real server
@@ -95,10 +96,11 @@ type Status struct {
 // Manager schedules every checker from one goroutine, runs probes on a
 // fixed pool of workers, and answers ipvs.Health.
 type Manager struct {
-	log     *slog.Logger
-	run     ScriptRunner
-	workers int
-	changed func() // called (from the scheduler goroutine) after state changes
+	log      *slog.Logger
+	run      ScriptRunner
+	notifier *script.Notifier // notify_up/down, quorum_up/down
+	workers  int
+	changed  func() // called (from the scheduler goroutine) after state changes
 
 	mu     sync.Mutex
 	checks map[Key]*checkState
@@ -140,7 +142,7 @@ func NewManager(log *slog.Logger, run ScriptRunner, workers int, changed func())
 	if changed == nil {
 		changed = func() {}
 	}
-	return &Manager{log: log, run: run, workers: workers, changed: changed, checks: map[Key]*checkState{},
+	return &Manager{log: log, run: run, notifier: script.NewNotifier(log), workers: workers, changed: changed, checks: map[Key]*checkState{},
 		rsUp: map[rsKey]bool{}, weight: map[rsKey]int{}, rsCfg: map[rsKey]*config.RealServer{},
 		quorum: map[string]bool{}, vsCfg: map[string]*config.VirtualServer{}}
 }
@@ -268,7 +270,7 @@ func (m *Manager) recomputeRS(rk rsKey) bool {
 		m.log.Info("real server", "virtual_server", rk.VS, "real_server", rk.RS.String(), "up", up)
 		if rs := m.rsCfg[rk]; rs != nil {
 			if s := map[bool]*config.Script{true: rs.NotifyUp, false: rs.NotifyDown}[up]; s != nil {
-				m.script(s)
+				m.script(rk.VS+" "+rk.RS.String(), s)
 			}
 		}
 	}
@@ -317,24 +319,21 @@ func (m *Manager) recomputeQuorum(key string) bool {
 	if known && now != prev {
 		m.log.Info("quorum", "virtual_server", key, "up", now, "alive_weight", alive)
 		if s := map[bool]*config.Script{true: vs.QuorumUp, false: vs.QuorumDown}[now]; s != nil {
-			m.script(s)
+			m.script(key, s)
 		}
 		return true
 	}
 	return false
 }
 
-func (m *Manager) script(s *config.Script) {
+// script queues a notify_up/down or quorum_up/down script for key (the
+// real or virtual server) on the notifier: never waited for here, bounded
+// in number, and killed with its process group when Run ends.
+func (m *Manager) script(key string, s *config.Script) {
 	if m.run == nil {
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if code, err := m.run(ctx, s); err != nil || code != 0 {
-			m.log.Warn("notify script", "argv", s.Argv, "exit", code, "err", err)
-		}
-	}()
+	m.notifier.Submit(key, script.RunFunc(m.run), s)
 }
 
 // Status returns every checker's state, sorted.
@@ -377,6 +376,7 @@ func (m *Manager) Run(ctx context.Context) {
 	stopWaking := context.AfterFunc(ctx, conn.wake)
 	workers := newWorkerPool(ctx, m, conn.wake)
 	defer func() {
+		m.notifier.Close(script.StopDrain, script.StopKill)
 		stopWaking()
 		m.mu.Lock()
 		m.loop = nil

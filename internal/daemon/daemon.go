@@ -354,7 +354,7 @@ func (d *Daemon) handOver(ctx context.Context, next *vrrp.Router) {
 	if next == nil {
 		// No instances any more: notify scripts still running from the
 		// old router get the same bounded grace as at a stop.
-		go handoff.Close(vrrp.StopScriptDrain, vrrp.StopScriptKill)
+		go handoff.Close(script.StopDrain, script.StopKill)
 		return
 	}
 	next.Adopt(handoff)

@@ -87,7 +87,7 @@ type Router struct {
 	done        chan struct{}
 	// notifier runs notify scripts; it moves to the next router on a
 	// reload and is closed by the router that stops for good.
-	notifier *Notifier
+	notifier *script.Notifier
 
 	// keep, set by StopHandingOver, names the instances that stop quietly
 	// and go to the successor in handoff; adopted holds what this router
@@ -157,7 +157,7 @@ type Handoff struct {
 	// scripts carries track-script results by name, so that a reload
 	// does not reset a failing script to its initial state.
 	scripts  map[string]scriptResult
-	notifier *Notifier
+	notifier *script.Notifier
 }
 
 type scriptResult struct {
@@ -348,7 +348,7 @@ func (r *Router) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if r.notifier == nil {
-		r.notifier = NewNotifier(r.log)
+		r.notifier = script.NewNotifier(r.log)
 	}
 
 	// VIPs left behind by a crash would answer ARP on a backup.
@@ -511,9 +511,9 @@ func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio
 }
 
 // Stop ends Run and waits for it, then gives running scripts a bounded
-// grace: notify scripts (notify_stop among them) StopScriptDrain to end on
+// grace: notify scripts (notify_stop among them) script.StopDrain to end on
 // their own, then the runner kills their process groups. Stop returns
-// within about StopScriptDrain + StopScriptKill whatever scripts do.
+// within about script.StopDrain + script.StopKill whatever scripts do.
 func (r *Router) Stop() {
 	r.signalStop()
 	<-r.done
@@ -525,22 +525,15 @@ func (r *Router) Stop() {
 	go func() { r.scriptLoops.Wait(); close(tracked) }()
 	select {
 	case <-tracked:
-	case <-time.After(StopScriptKill):
+	case <-time.After(script.StopKill):
 		r.log.Warn("track scripts still running after stop")
 	}
 	<-notified
 }
 
-// Bounds on what a stop waits for scripts; SIGTERM must end lvsd well
-// inside systemd's 10 s, and keepalived's peers take over in 3 intervals.
-const (
-	StopScriptDrain = 500 * time.Millisecond
-	StopScriptKill  = 1 * time.Second
-)
-
 func (r *Router) closeNotifier() {
 	if r.notifier != nil {
-		r.notifier.Close(StopScriptDrain, StopScriptKill)
+		r.notifier.Close(script.StopDrain, script.StopKill)
 		r.notifier = nil
 	}
 }

@@ -1,4 +1,4 @@
-package vrrp
+package script
 
 import (
 	"context"
@@ -13,15 +13,17 @@ import (
 // RunFunc runs one script with arguments and returns its exit code.
 type RunFunc func(ctx context.Context, s *config.Script, args ...string) (int, error)
 
-// Notifier runs notify scripts off the protocol path. The router only
-// queues; it never waits for a script, so a 30 s notify_master delays no
-// advert, no reload and no stop. A reload hands the notifier to the next
-// router, so scripts already running keep running and the bounds below
+// Notifier runs notify scripts off the caller's path: VRRP transitions,
+// real servers and quorum changes only queue; nothing waits for a script,
+// so a 30 s notify_master delays no advert, no check, no reload and no
+// stop. The VRRP router hands its notifier to the next router at a
+// reload, so scripts already running keep running and the bounds below
 // hold across reloads.
 //
 // Bounds: at most maxRunning scripts at once, at most maxPendingPerKey
-// queued per instance (a flapping instance keeps only its latest
-// transitions: the state it ends in is what its scripts must hear last),
+// queued per key, an instance or a real server (a flapping one keeps only
+// its latest transitions: the state it ends in is what its scripts must
+// hear last),
 // and maxPending in all. What is dropped is counted and logged once per
 // burst.
 type Notifier struct {
@@ -58,6 +60,15 @@ const (
 	// notifyTimeout bounds one script, as keepalived's default
 	// script timeout does not: a hung notify would hold a slot forever.
 	notifyTimeout = time.Minute
+)
+
+// Bounds on what a stop waits for notify scripts: StopDrain to end on
+// their own, then StopKill for their process groups to die. SIGTERM must
+// end lvsd well inside systemd's 10 s, and keepalived's peers take over
+// in 3 advert intervals.
+const (
+	StopDrain = 500 * time.Millisecond
+	StopKill  = 1 * time.Second
 )
 
 // NewNotifier returns a notifier; Close ends it.
