@@ -22,6 +22,12 @@ type Kernel interface {
 	CreateDestination(cf.Service, cf.Destination) error
 	UpdateDestination(cf.Service, cf.Destination) error
 	RemoveDestination(cf.Service, cf.Destination) error
+
+	// The kernel's connection sync daemons (syncdaemon.go): at most one
+	// master and one backup per network namespace.
+	StartSyncDaemon(SyncDaemon) error
+	StopSyncDaemon(SyncState) error
+	SyncDaemons() ([]SyncDaemon, error)
 }
 
 // NewNetlink opens the kernel's IPVS generic netlink family: reads and

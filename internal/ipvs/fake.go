@@ -22,6 +22,15 @@ type FakeKernel struct {
 	Batches int
 	// FailNext, when set, makes the next write return this error.
 	FailNext error
+
+	// The sync daemons, by state. DaemonWrites counts start and stop
+	// calls (apart from Writes, which counts table writes);
+	// FailNextDaemon fails the next one; SyncInterfaces, when set, lists
+	// the interfaces a daemon may use (others get ENODEV).
+	daemons        map[SyncState]SyncDaemon
+	DaemonWrites   int
+	FailNextDaemon error
+	SyncInterfaces map[string]bool
 }
 
 // WriteBatch applies ops one by one, as the kernel does with the messages
@@ -209,4 +218,66 @@ func (f *FakeKernel) WriteCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.Writes
+}
+
+// StartSyncDaemon starts a daemon as the kernel does: EINVAL for a bad
+// state, name or group, then EEXIST when one of that state runs, then
+// ENODEV for an empty interface name or one outside SyncInterfaces (when
+// set). The
+// kernel's defaults are filled in (group, port, TTL, a length for an MTU
+// of 1500), so that SyncDaemons reports what the kernel would.
+func (f *FakeKernel) StartSyncDaemon(d SyncDaemon) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.DaemonWrites++
+	if err := f.FailNextDaemon; err != nil {
+		f.FailNextDaemon = nil
+		return err
+	}
+	if err := d.check(); err != nil {
+		return err
+	}
+	if _, ok := f.daemons[d.State]; ok {
+		return syscall.EEXIST
+	}
+	if d.Interface == "" || f.SyncInterfaces != nil && !f.SyncInterfaces[d.Interface] {
+		return syscall.ENODEV
+	}
+	if f.daemons == nil {
+		f.daemons = map[SyncState]SyncDaemon{}
+	}
+	f.daemons[d.State] = d.kernelDefaults()
+	return nil
+}
+
+// StopSyncDaemon stops the daemon of that state: ESRCH when none runs.
+func (f *FakeKernel) StopSyncDaemon(state SyncState) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.DaemonWrites++
+	if err := f.FailNextDaemon; err != nil {
+		f.FailNextDaemon = nil
+		return err
+	}
+	if state != SyncMaster && state != SyncBackup {
+		return syscall.EINVAL
+	}
+	if _, ok := f.daemons[state]; !ok {
+		return syscall.ESRCH
+	}
+	delete(f.daemons, state)
+	return nil
+}
+
+// SyncDaemons lists the running daemons, master first, as the kernel does.
+func (f *FakeKernel) SyncDaemons() ([]SyncDaemon, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []SyncDaemon
+	for _, s := range []SyncState{SyncMaster, SyncBackup} {
+		if d, ok := f.daemons[s]; ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
