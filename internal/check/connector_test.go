@@ -102,8 +102,10 @@ func TestConnectorOutcomes(t *testing.T) {
 			case tc.wantErr != nil && tc.wantErr != errTimeout && !errors.Is(r.err, tc.wantErr):
 				t.Fatalf("ok %v err %v, want %v", r.ok, r.err, tc.wantErr)
 			}
-			if r.dur < tc.minDur || r.dur > tc.timeout+200*time.Millisecond {
-				t.Errorf("took %s, want between %s and %s", r.dur, tc.minDur, tc.timeout+200*time.Millisecond)
+			// The upper bound is a safety net against a hang, not a
+			// benchmark: make test runs beside VM boots on two cores.
+			if limit := tc.timeout + time.Second; r.dur < tc.minDur || r.dur > limit {
+				t.Errorf("took %s, want between %s and %s", r.dur, tc.minDur, limit)
 			}
 		})
 	}
