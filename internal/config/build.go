@@ -244,6 +244,7 @@ var globalTable = table[*Global]{
 			g.GARPInterval = v
 		}
 	}},
+	"lvs_sync_daemon": {handle: lvsSyncDaemon},
 }
 
 func init() {
@@ -280,7 +281,7 @@ func init() {
 			"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier",
 		},
 		"not implemented yet": {
-			"lvs_sync_daemon", "lvs_timeouts", "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
+			"lvs_timeouts", "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
 			"vrrp_gna_interval", "vrrp_min_garp",
 			"vrrp_garp_extra_if", "vrrp_down_timer_adverts", "vrrp_startup_delay", "vrrp_notify_priority_changes",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
@@ -613,7 +614,7 @@ func init() {
 		"track_bfd":                  {ignored: "BFD is not implemented"},
 		"track_src_ip":               {ignored: "not implemented yet"},
 		"promote_secondaries":        {ignored: "not implemented yet"},
-		"lvs_sync_daemon_interface":  {ignored: "the IPVS sync daemon is not managed by lvsd"},
+		"lvs_sync_daemon_interface":  {handle: lvsSyncDaemonInterface},
 		"debug":                      {ignored: "use lvsd --log-detail"},
 		"linkbeat_use_polling":       {ignored: "lvsd uses netlink link events"},
 		"skip_check_adv_addr":        {ignored: "not implemented yet"},

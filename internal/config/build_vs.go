@@ -269,7 +269,7 @@ func init() {
 		"smtp_alert":         {ignored: "lvsd has no SMTP alerts"},
 		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
 		"nat_mask":           {ignored: "obsolete since keepalived 1.x; the kernel ignores it"},
-		"lvs_sync_daemon":    {ignored: "the IPVS sync daemon is not managed by lvsd"},
+		"lvs_sync_daemon":    {ignored: "it belongs in global_defs; keepalived does not know it in a virtual_server either"},
 	}
 }
 

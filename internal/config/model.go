@@ -50,9 +50,42 @@ type Global struct {
 	// lvsd's default, on (keepalived's is off; see docs/compatibility.md).
 	HigherPrioSendAdvert *bool `json:"vrrp_higher_prio_send_advert,omitempty"`
 	LowerPrioNoAdvert    bool  `json:"vrrp_lower_prio_no_advert,omitempty"`
+	// LVSSyncDaemon is lvs_sync_daemon (or a vrrp_instance's
+	// lvs_sync_daemon_interface); nil when not configured or when its
+	// vrrp_instance does not exist (keepalived then clears it too).
+	LVSSyncDaemon *SyncDaemon `json:"lvs_sync_daemon,omitempty"`
 	// Ignored lists global keywords lvsd accepts for compatibility but does
 	// not act on (SNMP, DBus, process priorities...).
 	Ignored []string `json:"ignored,omitempty"`
+}
+
+// SyncDaemon is the kernel's IPVS connection sync daemon as keepalived
+// 2.2.7 drives it (global_parser.c lvs_syncd_handler, vrrp.c,
+// check_daemon.c). With an Instance, the daemon follows that instance: a
+// backup daemon from start-up, the master daemon (and no backup) while the
+// instance is MASTER. Without one, a master and a backup daemon run at the
+// same time for as long as lvsd runs.
+type SyncDaemon struct {
+	// Interface carries the sync messages (IFNAMSIZ-1 bytes at most).
+	Interface string `json:"interface"`
+	// Instance is the vrrp_instance the daemon follows ("" for none).
+	Instance string `json:"vrrp_instance,omitempty"`
+	// SyncID is id, resolved as keepalived resolves it: when not given,
+	// the instance's virtual_router_id, or 0 without an instance or when
+	// configured by lvs_sync_daemon_interface.
+	SyncID int `json:"syncid"`
+	// MaxLen, Port, TTL and Group are 0 or invalid when not given: the
+	// kernel's defaults apply (a length from the MTU, 8848, 1,
+	// 224.0.0.81).
+	MaxLen int        `json:"maxlen,omitempty"`
+	Port   int        `json:"port,omitempty"`
+	TTL    int        `json:"ttl,omitempty"`
+	Group  netip.Addr `json:"group,omitzero"`
+	Pos    Pos        `json:"pos"`
+	// InstancePos is where Instance is named.
+	InstancePos Pos `json:"-"`
+
+	syncIDGiven bool
 }
 
 type VRRPScript struct {

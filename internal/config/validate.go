@@ -10,6 +10,7 @@ func validate(c *Config, d *Diagnostics) {
 	validateInstances(c, d)
 	validateSyncGroups(c, d)
 	validateVirtualServers(c, d)
+	validateSyncDaemon(c, d)
 }
 
 func validateInstances(c *Config, d *Diagnostics) {
