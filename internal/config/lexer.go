@@ -3,27 +3,123 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// Limits that keep hostile or mistaken input from hanging or exhausting the
-// process. keepalived has MAXBUF (1024) for a physical line; the others are
-// lvsd's own bounds, far above anything a real director needs.
-const (
-	maxLineBytes     = 1024
-	maxIncludeDepth  = 32
-	maxExpandDepth   = 32
-	maxExpandedBytes = 64 * 1024
-	maxTotalLines    = 1_000_000
-	maxSeqIterations = 1_000_000
-)
+// budget is everything one load of the configuration may consume. A
+// reload runs in the live daemon, so hostile or mistaken input (a 1 KB file
+// of nested ~SEQ and $DEF, an include of /dev/zero or of a FIFO) must end in
+// one error diagnostic at the file:line that crossed the limit, within
+// seconds and a bounded amount of memory, never in a stack overflow, an
+// out-of-memory kill or a read that blocks: the daemon then keeps serving
+// the configuration it has.
+//
+// keepalived has MAXBUF (1024 bytes) for a physical line and refuses
+// includes that are not regular files; it bounds nothing else. The other
+// limits are lvsd's own. The yardstick for "real" is
+// scripts/genconfig -n 10000: 300,000 lines, 5.6 MB, 910,000 tokens, 10,000
+// virtual servers with 40,000 checked real servers, far more than any
+// director runs (keepalived's own samples are under 200 lines). Every limit
+// is at least twice that; TestBudgetRealConfigs checks the margins.
+//
+// Memory at the limits: a token is 72 bytes, and tokens are collected in
+// chunks that are never copied while lexing, so 2,000,000 tokens are 137 MiB
+// and the text they point into is bounded by Bytes; a bomb stops with
+// well under 256 MiB allocated in total (check-config runs with the
+// collector off, so allocation, not the live heap, is what it costs).
+type budget struct {
+	// LineBytes is keepalived's MAXBUF: it reads at most 1024 bytes of a
+	// physical line. Longer lines are an error (not fatal: each is reported).
+	LineBytes int
+	// LineExpandedBytes bounds one logical line after $NAME expansion.
+	LineExpandedBytes int
+	// ExpandDepth bounds $NAME-inside-$NAME and ~SEQ/@id/multi-line
+	// parameter nesting; a parameter that refers to itself hits it.
+	ExpandDepth int
+	// Bytes bounds the text the pre-processor handles in the whole load:
+	// every logical line (file lines, ~SEQ repetitions, multi-line
+	// parameter lines) plus every level of every expansion. This is the
+	// bound on time: 32 MiB is about 0.3 s of lexing. genconfig's 300k
+	// lines are 5.6 MB.
+	Bytes int64
+	// Lines bounds the logical lines, including those ~SEQ produces.
+	Lines int
+	// SeqIterations bounds the lines all ~SEQ and ~LST together repeat.
+	// A ~SEQ whose count does not fit in what is left is refused before
+	// it runs.
+	SeqIterations int64
+	// Tokens bounds the pre-processed token stream (words, braces, line
+	// ends): this is the bound on memory. genconfig's 300k lines are
+	// 910,000 tokens.
+	Tokens int
+	// BlockDepth bounds '{' nesting. keepalived's deepest real block is
+	// four levels (virtual_server, real_server, HTTP_GET, url); the tree
+	// parser recurses once per level.
+	BlockDepth int
+	// IncludeDepth bounds include-inside-include.
+	IncludeDepth int
+	// Files bounds the files read, the main file included: symlinks let
+	// a file include itself under many names, which cycle detection (by
+	// path) does not see, so fan-out is bounded here.
+	Files int
+	// FileBytes bounds one file (16 MiB; genconfig's 300k lines are 5.6
+	// MB); TotalFileBytes bounds all of them together.
+	FileBytes      int64
+	TotalFileBytes int64
+	// GlobEntries bounds the directory entries all include patterns of the
+	// load may read (a pattern like /*/*/*/* would otherwise walk the
+	// whole file system, and a pattern repeated by ~SEQ would read a big
+	// directory again and again). One pattern matches at most Files files.
+	GlobEntries int
+	// Errors bounds the errors the pre-processor reports before it gives
+	// up (a ~SEQ repeating a bad line would otherwise report it a million
+	// times); Warnings beyond the same number are dropped.
+	Errors int
+}
+
+var defaultBudget = budget{
+	LineBytes:         1024,
+	LineExpandedBytes: 64 << 10,
+	ExpandDepth:       32,
+	Bytes:             32 << 20,
+	Lines:             1_000_000,
+	SeqIterations:     1_000_000,
+	Tokens:            2_000_000,
+	BlockDepth:        64,
+	IncludeDepth:      32,
+	Files:             4096,
+	FileBytes:         16 << 20,
+	TotalFileBytes:    64 << 20,
+	GlobEntries:       1 << 17,
+	Errors:            1000,
+}
+
+// loadBudget is the budget Load runs with: defaultBudget, except in the
+// fuzzers, which set a proportionally smaller one so that an input at the
+// limits costs milliseconds, not the second the real limits allow.
+var loadBudget = &defaultBudget
+
+// mib renders a byte limit for a diagnostic.
+func mib(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 // Token is one word of the configuration after pre-processing. Braces are
 // tokens of their own; EOL marks the end of a logical line.
@@ -51,8 +147,194 @@ type FileSystem interface {
 
 type osFS struct{}
 
-func (osFS) ReadFile(name string) ([]byte, error)  { return os.ReadFile(name) }
-func (osFS) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
+// ReadFile reads a regular file of at most defaultBudget.FileBytes.
+func (osFS) ReadFile(name string) ([]byte, error) { return readRegular(name, defaultBudget.FileBytes) }
+
+// Glob is filepath.Glob with the default budget's bounds.
+func (osFS) Glob(pattern string) ([]string, error) {
+	m, _, err := osFS{}.globBounded(pattern, defaultBudget.GlobEntries, defaultBudget.Files)
+	return m, err
+}
+
+func (osFS) readFileBounded(name string, max int64) ([]byte, error) { return readRegular(name, max) }
+
+func (osFS) globBounded(pattern string, maxEntries, maxMatches int) ([]string, int, error) {
+	g := &globber{maxEntries: maxEntries, maxMatches: maxMatches}
+	m, err := g.glob(pattern, true)
+	return m, g.entries, err
+}
+
+// boundedFS is implemented by file systems that can stop a read or a glob
+// at the load's remaining budget rather than after the fact.
+type boundedFS interface {
+	readFileBounded(name string, max int64) ([]byte, error)
+	// globBounded returns the matches and how many directory entries it
+	// read; past maxEntries it fails with errGlobEntries, past maxMatches
+	// with errGlobMatches.
+	globBounded(pattern string, maxEntries, maxMatches int) ([]string, int, error)
+}
+
+var (
+	errGlobEntries = errors.New("too many directory entries")
+	errGlobMatches = errors.New("too many matches")
+)
+
+// errTooLarge is a file past the per-file or the total byte budget.
+type errTooLarge struct{ max int64 }
+
+func (e errTooLarge) Error() string { return "file is larger than " + mib(e.max) }
+
+// errNotRegular is an include (or the main file) that is a FIFO, a device,
+// a directory or a socket: keepalived refuses them too, and reading one
+// could block forever (a FIFO) or never end (/dev/zero).
+type errNotRegular struct{ mode fs.FileMode }
+
+func (e errNotRegular) Error() string {
+	kind := "not a regular file"
+	switch {
+	case e.mode&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case e.mode&fs.ModeCharDevice != 0:
+		kind = "a character device"
+	case e.mode&fs.ModeDevice != 0:
+		kind = "a block device"
+	case e.mode&fs.ModeDir != 0:
+		kind = "a directory"
+	case e.mode&fs.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return "is " + kind + ", not a regular file"
+}
+
+// readRegular reads a regular file (a symlink to one is fine) of at most
+// max bytes. It stats before opening, so no device is ever opened (opening
+// some has side effects), and opens with O_NONBLOCK and checks again, so
+// a file swapped for a FIFO in between cannot block the load; O_NONBLOCK
+// also makes /proc files such as kmsg fail rather than wait.
+func readRegular(name string, max int64) ([]byte, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular{st.Mode()}}
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular{st.Mode()}}
+	}
+	if st.Size() > max {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errTooLarge{max}}
+	}
+	// The size is a hint (files in /proc say 0); the limit is the reader's.
+	buf := bytes.NewBuffer(make([]byte, 0, st.Size()+512))
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	if int64(buf.Len()) > max {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errTooLarge{max}}
+	}
+	return buf.Bytes(), nil
+}
+
+// globber is filepath.Glob (same matching, same order) reading directories
+// a batch at a time, so that a directory of a million files or a pattern
+// that walks the whole file system stops at the budget instead of being
+// read whole first.
+type globber struct {
+	entries, maxEntries, maxMatches int
+}
+
+func (g *globber) glob(pattern string, top bool) ([]string, error) {
+	if strings.Count(pattern, "/") > 256 {
+		return nil, filepath.ErrBadPattern
+	}
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	if !strings.ContainsAny(pattern, `*?[\`) {
+		if err := g.charge(1); err != nil {
+			return nil, err
+		}
+		if _, err := os.Lstat(pattern); err != nil {
+			return nil, nil
+		}
+		return []string{pattern}, nil
+	}
+	dir, file := filepath.Split(pattern)
+	switch dir {
+	case "":
+		dir = "."
+	case "/":
+	default:
+		dir = dir[:len(dir)-1]
+	}
+	limit := -1 // the directories of a pattern are not the matches
+	if top {
+		limit = g.maxMatches
+	}
+	if !strings.ContainsAny(dir, `*?[\`) {
+		return g.globDir(dir, file, nil, limit)
+	}
+	if dir == pattern {
+		return nil, filepath.ErrBadPattern
+	}
+	dirs, err := g.glob(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	var matches []string
+	for _, d := range dirs {
+		if matches, err = g.globDir(d, file, matches, limit); err != nil {
+			return nil, err
+		}
+	}
+	return matches, nil
+}
+
+func (g *globber) charge(n int) error {
+	g.entries += n
+	if g.entries > g.maxEntries {
+		return errGlobEntries
+	}
+	return nil
+}
+
+func (g *globber) globDir(dir, pattern string, matches []string, limit int) ([]string, error) {
+	// O_DIRECTORY: a FIFO where a directory was expected fails, not blocks.
+	f, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return matches, nil // as filepath.Glob: an unreadable directory matches nothing
+	}
+	defer f.Close()
+	first := len(matches)
+	for {
+		names, rerr := f.Readdirnames(256)
+		if err := g.charge(len(names)); err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			if ok, _ := filepath.Match(pattern, n); ok {
+				matches = append(matches, filepath.Join(dir, n))
+				if limit >= 0 && len(matches) > limit {
+					return nil, errGlobMatches
+				}
+			}
+		}
+		if rerr != nil || len(names) == 0 {
+			break
+		}
+	}
+	sort.Strings(matches[first:])
+	return matches, nil
+}
 
 // MapFS is an in-memory FileSystem for tests and fuzzing.
 type MapFS map[string]string
@@ -66,16 +348,38 @@ func (m MapFS) ReadFile(name string) ([]byte, error) {
 }
 
 func (m MapFS) Glob(pattern string) ([]string, error) {
+	out, _, err := m.globBounded(pattern, math.MaxInt, math.MaxInt)
+	return out, err
+}
+
+func (m MapFS) readFileBounded(name string, max int64) ([]byte, error) {
+	s, ok := m[filepath.Clean(name)]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	if int64(len(s)) > max {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errTooLarge{max}}
+	}
+	return []byte(s), nil
+}
+
+func (m MapFS) globBounded(pattern string, maxEntries, maxMatches int) ([]string, int, error) {
+	if len(m) > maxEntries {
+		return nil, len(m), errGlobEntries
+	}
 	var out []string
 	for name := range m {
 		if ok, err := filepath.Match(pattern, name); err != nil {
-			return nil, err
+			return nil, len(m), err
 		} else if ok {
 			out = append(out, name)
+			if len(out) > maxMatches {
+				return nil, len(m), errGlobMatches
+			}
 		}
 	}
 	sort.Strings(out)
-	return out, nil
+	return out, len(m), nil
 }
 
 // definition is a $NAME=value parameter; multi-line values keep their lines.
@@ -88,21 +392,168 @@ type lexer struct {
 	configID string
 	diags    *Diagnostics
 	defs     map[string]*definition
-	tokens   []Token
+	b        *budget
+	toks     tokenStore
 	stack    []string // absolute paths of files being read, for cycle detection
 	files    []string // every file read, in order
-	lines    int      // logical lines produced, bounded by maxTotalLines
-	aborted  bool
 	pwd      string
+
+	// What the load has used of its budget.
+	lines      int
+	bytes      int64 // pre-processed text, see budget.Bytes
+	fileBytes  int64
+	seqIters   int64
+	globbed    int // directory entries read by include patterns
+	blockDepth int // '{' open at the end of the tokens so far
+	// srcPos is the file line being processed (at its first non-blank);
+	// exact says whether the text being processed is still that line as
+	// written, so that columns within it are columns in the file.
+	srcPos   Pos
+	exact    bool
+	errors   int
+	warnings int
+	aborted  bool // a limit was crossed: stop, and return no tokens
+}
+
+// tokenStore collects tokens in chunks that are never copied while lexing:
+// growing one slice by append copies it again and again, and the copies,
+// not the tokens, would dominate the memory of a load that hits the token
+// budget. A single-chunk store (every real single-file configuration, see
+// lex) is returned as is; otherwise the chunks are joined once at the end.
+type tokenStore struct {
+	chunks [][]Token
+	cur    []Token
+	n      int
+	max    int
+}
+
+// tokenChunk is 1.1 MiB of tokens: small enough that joining the chunks
+// is many short copies, each a point where the collector can stop the
+// goroutine (one long copy of pointers made it spin for seconds).
+const tokenChunk = 16 << 10
+
+func (ts *tokenStore) push(t Token) {
+	if len(ts.cur) == cap(ts.cur) {
+		if ts.cur != nil {
+			ts.chunks = append(ts.chunks, ts.cur)
+		}
+		ts.cur = make([]Token, 0, min(max(ts.n, 256), tokenChunk, ts.max-ts.n+1))
+	}
+	ts.cur = append(ts.cur, t)
+	ts.n++
+}
+
+// reserve sizes the first chunk from an estimate, at most half the budget
+// (a file of comments estimates many tokens and has none).
+func (ts *tokenStore) reserve(n int) {
+	if ts.cur == nil && ts.chunks == nil {
+		ts.cur = make([]Token, 0, min(n, ts.max/2+1))
+	}
+}
+
+func (ts *tokenStore) all() []Token {
+	if len(ts.chunks) == 0 {
+		return ts.cur
+	}
+	out := make([]Token, 0, ts.n)
+	for _, c := range ts.chunks {
+		out = append(out, c...)
+	}
+	return append(out, ts.cur...)
 }
 
 var defNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*`)
 
-// lex reads path and everything it includes into a token stream.
+// lex reads path and everything it includes into a token stream, within
+// loadBudget. When a limit is crossed it reports one error there
+// and returns no tokens, so that nothing downstream reports the truncated
+// remainder.
 func lex(fsys FileSystem, path, configID string, diags *Diagnostics) ([]Token, []string) {
-	lx := &lexer{fs: fsys, configID: configID, diags: diags, defs: map[string]*definition{}}
+	return lexBudget(fsys, path, configID, diags, loadBudget)
+}
+
+func lexBudget(fsys FileSystem, path, configID string, diags *Diagnostics, b *budget) ([]Token, []string) {
+	lx := &lexer{fs: fsys, configID: configID, diags: diags, defs: map[string]*definition{}, b: b}
+	lx.toks.max = b.Tokens
 	lx.readFile(path, Pos{})
-	return lx.tokens, lx.files
+	if lx.aborted {
+		return nil, lx.files
+	}
+	return lx.toks.all(), lx.files
+}
+
+// at is where to report a problem found at pos. A column in text that
+// expansion or ~SEQ produced is no column of the file, so those are
+// reported at the start of the line they came from.
+func (lx *lexer) at(pos Pos) Pos {
+	if !lx.exact && pos.File == lx.srcPos.File && pos.Line == lx.srcPos.Line {
+		return lx.srcPos
+	}
+	return pos
+}
+
+// fail reports that the load crossed a limit and stops it.
+func (lx *lexer) fail(pos Pos, format string, args ...any) {
+	if lx.aborted {
+		return
+	}
+	lx.diags.Errorf(lx.at(pos), format, args...)
+	lx.aborted = true
+}
+
+// errorf reports an error the load carries on after, up to budget.Errors.
+func (lx *lexer) errorf(pos Pos, format string, args ...any) {
+	if lx.aborted {
+		return
+	}
+	if lx.errors >= lx.b.Errors {
+		lx.fail(pos, "more than %d errors; giving up", lx.b.Errors)
+		return
+	}
+	lx.errors++
+	lx.diags.Errorf(lx.at(pos), format, args...)
+}
+
+func (lx *lexer) warnf(pos Pos, format string, args ...any) {
+	lx.warnings++
+	switch {
+	case lx.warnings <= lx.b.Errors:
+		lx.diags.Warnf(lx.at(pos), format, args...)
+	case lx.warnings == lx.b.Errors+1:
+		lx.diags.Warnf(lx.at(pos), "more than %d warnings; the rest are not shown", lx.b.Errors)
+	}
+}
+
+// spend charges n bytes of pre-processed text to the load.
+func (lx *lexer) spend(n int, pos Pos) bool {
+	lx.bytes += int64(n)
+	if lx.bytes > lx.b.Bytes {
+		lx.fail(pos, "configuration expands to more than %s of text (lvsd's limit; $NAME or ~SEQ repeated without bound?)", mib(lx.b.Bytes))
+		return false
+	}
+	return true
+}
+
+// emit appends one token, keeping the token budget and the block depth.
+func (lx *lexer) emit(t Token) bool {
+	if lx.toks.n >= lx.b.Tokens {
+		lx.fail(t.Pos, "configuration expands to more than %d tokens (words, braces and line ends; lvsd's limit)", lx.b.Tokens)
+		return false
+	}
+	switch t.Kind {
+	case TokOpen:
+		lx.blockDepth++
+		if lx.blockDepth > lx.b.BlockDepth {
+			lx.fail(t.Pos, "configuration nests blocks deeper than %d levels", lx.b.BlockDepth)
+			return false
+		}
+	case TokClose:
+		if lx.blockDepth > 0 {
+			lx.blockDepth--
+		}
+	}
+	lx.toks.push(t)
+	return true
 }
 
 func (lx *lexer) readFile(path string, from Pos) {
@@ -115,31 +566,52 @@ func (lx *lexer) readFile(path string, from Pos) {
 	}
 	for _, open := range lx.stack {
 		if open == abs {
-			lx.diags.Errorf(from, "include cycle: %s includes itself (via %s)", path, strings.Join(lx.stack, " -> "))
+			lx.errorf(from, "include cycle: %s includes itself (via %s)", path, strings.Join(lx.stack, " -> "))
 			return
 		}
 	}
-	if len(lx.stack) >= maxIncludeDepth {
-		lx.diags.Errorf(from, "include nesting deeper than %d files at %s", maxIncludeDepth, path)
+	if len(lx.stack) >= lx.b.IncludeDepth {
+		lx.fail(from, "include nesting deeper than %d files at %s", lx.b.IncludeDepth, path)
 		return
 	}
-	data, err := lx.fs.ReadFile(path)
+	if len(lx.files) >= lx.b.Files {
+		lx.fail(from, "configuration reads more than %d files (lvsd's limit) at %s", lx.b.Files, path)
+		return
+	}
+	left := min(lx.b.FileBytes, lx.b.TotalFileBytes-lx.fileBytes)
+	var data []byte
+	if bfs, ok := lx.fs.(boundedFS); ok {
+		data, err = bfs.readFileBounded(path, left)
+	} else if data, err = lx.fs.ReadFile(path); err == nil && int64(len(data)) > left {
+		err = &fs.PathError{Op: "read", Path: path, Err: errTooLarge{left}}
+	}
 	if err != nil {
+		if tl := (errTooLarge{}); errors.As(err, &tl) {
+			at := from
+			if at.File == "" {
+				at = Pos{File: path}
+			}
+			if tl.max < lx.b.FileBytes {
+				lx.fail(at, "%s: the files of the configuration come to more than %s (lvsd's limit)", path, mib(lx.b.TotalFileBytes))
+			} else {
+				lx.fail(at, "%s is larger than %s (lvsd's limit for one configuration file)", path, mib(lx.b.FileBytes))
+			}
+			return
+		}
 		if from.File == "" {
-			lx.diags.Errorf(Pos{File: path}, "cannot read configuration: %v", err)
+			lx.errorf(Pos{File: path}, "cannot read configuration: %v", err)
 		} else {
-			lx.diags.Errorf(from, "cannot read included file: %v", err)
+			lx.errorf(from, "cannot read included file: %v", err)
 		}
 		return
 	}
+	lx.fileBytes += int64(len(data))
 	lx.diags.noteFile(path)
 	lx.files = append(lx.files, path)
 	lx.stack = append(lx.stack, abs)
-	if lx.tokens == nil {
-		// About one token per 6 bytes in real configs; growing a slice of
-		// 100k+ tokens by doubling dominated parse time.
-		lx.tokens = make([]Token, 0, len(data)/6+16)
-	}
+	// About one token per 6 bytes in real configs; growing the store by
+	// chunks would cost one copy at the end.
+	lx.toks.reserve(len(data)/6 + 16)
 	savedPWD := lx.pwd
 	lx.pwd = filepath.Dir(abs)
 	defer func() {
@@ -156,8 +628,8 @@ func (lx *lexer) readFile(path string, from Pos) {
 		lineNo++
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		pos := Pos{File: path, Line: lineNo, Col: 1}
-		if len(line) > maxLineBytes {
-			lx.diags.Errorf(pos, "line is %d bytes long; keepalived reads at most %d bytes per line", len(line), maxLineBytes)
+		if len(line) > lx.b.LineBytes {
+			lx.errorf(pos, "line is %d bytes long; keepalived reads at most %d bytes per line", len(line), lx.b.LineBytes)
 			continue
 		}
 		if pendingDef != nil {
@@ -273,14 +745,16 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 	if lx.aborted {
 		return
 	}
-	if depth > maxExpandDepth {
-		lx.diags.Errorf(pos, "parameter or ~SEQ expansion nested deeper than %d levels", maxExpandDepth)
+	if depth > lx.b.ExpandDepth {
+		lx.fail(pos, "parameter or ~SEQ expansion nested deeper than %d levels", lx.b.ExpandDepth)
 		return
 	}
 	lx.lines++
-	if lx.lines > maxTotalLines {
-		lx.diags.Errorf(pos, "configuration expands to more than %d lines; refusing to continue", maxTotalLines)
-		lx.aborted = true
+	if lx.lines > lx.b.Lines {
+		lx.fail(pos, "configuration expands to more than %d lines; refusing to continue", lx.b.Lines)
+		return
+	}
+	if !lx.spend(len(line), pos) {
 		return
 	}
 	stripped := stripComment(line)
@@ -289,6 +763,11 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 		return
 	}
 	pos.Col += len(stripped) - len(s)
+	if depth == 0 {
+		lx.srcPos, lx.exact = pos, true
+	} else {
+		lx.exact = false
+	}
 	if strings.HasPrefix(s, "@") {
 		rest, keep := lx.conditional(s)
 		if !keep {
@@ -335,12 +814,10 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 		lx.include(expanded, pos)
 		return
 	}
-	words := lx.tokenize(expanded, pos)
-	if len(words) == 0 {
-		return
+	lx.exact = depth == 0 && expanded == s
+	if lx.tokenize(expanded, pos) > 0 {
+		lx.emit(Token{Kind: TokEOL, Pos: pos})
 	}
-	lx.tokens = append(lx.tokens, words...)
-	lx.tokens = append(lx.tokens, Token{Kind: TokEOL, Pos: pos})
 }
 
 func soleParameter(s string) (string, bool) {
@@ -362,48 +839,88 @@ func (lx *lexer) expand(s string, pos Pos, depth int) (string, bool) {
 	if !strings.Contains(s, "$") {
 		return s, true
 	}
-	if depth > maxExpandDepth {
-		lx.diags.Errorf(pos, "parameter expansion nested deeper than %d levels (a parameter refers to itself?)", maxExpandDepth)
+	if depth > lx.b.ExpandDepth {
+		lx.fail(pos, "parameter expansion nested deeper than %d levels (a parameter refers to itself?)", lx.b.ExpandDepth)
 		return "", false
 	}
-	var b strings.Builder
-	changed := false
+	// Measure first, so that an oversized line is refused before it is
+	// built and the line is built in one allocation: a builder growing by
+	// doubling allocated twice the text the budget allows.
+	n, changed := 0, false
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' {
-			b.WriteByte(s[i])
+			n++
 			continue
 		}
-		name, width, braced := "", 0, false
-		if i+1 < len(s) && s[i+1] == '{' {
-			end := strings.IndexByte(s[i+2:], '}')
-			if end >= 0 {
-				name, width, braced = s[i+2:i+2+end], end+3, true
-			}
-		} else {
-			name = defNameRE.FindString(s[i+1:])
-			width = 1 + len(name)
-			// keepalived only substitutes an unbraced name followed by whitespace or the end.
-			if next := i + width; next < len(s) && s[next] != ' ' && s[next] != '\t' {
-				name = ""
-			}
-		}
-		value, ok := lx.lookup(name, braced)
+		name, width, braced := parameterAt(s, i)
+		l, ok := lx.valueLen(name, braced)
 		if name == "" || !ok {
-			b.WriteByte('$')
+			n++
 			continue
 		}
-		b.WriteString(value)
+		n += l
 		changed = true
 		i += width - 1
-		if b.Len() > maxExpandedBytes {
-			lx.diags.Errorf(pos, "parameter expansion produces a line longer than %d bytes", maxExpandedBytes)
+		if n > lx.b.LineExpandedBytes {
+			lx.fail(pos, "parameter expansion produces a line longer than %s", mib(int64(lx.b.LineExpandedBytes)))
 			return "", false
 		}
 	}
 	if !changed {
 		return s, true
 	}
+	if !lx.spend(n, pos) {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		name, width, braced := parameterAt(s, i)
+		value, ok := lx.lookup(name, braced)
+		if name == "" || !ok {
+			b.WriteByte('$')
+			continue
+		}
+		b.WriteString(value)
+		i += width - 1
+	}
 	return lx.expand(b.String(), pos, depth+1)
+}
+
+// parameterAt reads the reference at s[i] == '$': $NAME (followed by
+// whitespace or the end, or keepalived does not substitute it) or ${NAME}.
+// The name is "" if there is none.
+func parameterAt(s string, i int) (name string, width int, braced bool) {
+	if i+1 < len(s) && s[i+1] == '{' {
+		end := strings.IndexByte(s[i+2:], '}')
+		if end >= 0 {
+			return s[i+2 : i+2+end], end + 3, true
+		}
+		return "", 0, false
+	}
+	name = defNameRE.FindString(s[i+1:])
+	width = 1 + len(name)
+	if next := i + width; next < len(s) && s[next] != ' ' && s[next] != '\t' {
+		name = ""
+	}
+	return name, width, false
+}
+
+// valueLen is len(lookup(name, braced)) without joining a multi-line value.
+func (lx *lexer) valueLen(name string, braced bool) (int, bool) {
+	if def, ok := lx.defs[name]; ok && !strings.HasPrefix(name, "_") {
+		n := max(len(def.lines)-1, 0)
+		for _, l := range def.lines {
+			n += len(l)
+		}
+		return n, true
+	}
+	v, ok := lx.lookup(name, braced)
+	return len(v), ok
 }
 
 func (lx *lexer) lookup(name string, braced bool) (string, bool) {
@@ -437,13 +954,13 @@ var seqRE = regexp.MustCompile(`^~(SEQx?|LST)\(`)
 func (lx *lexer) sequence(s string, pos Pos, depth int) {
 	m := seqRE.FindStringSubmatch(s)
 	if m == nil {
-		lx.diags.Errorf(pos, "malformed sequence %q: expected ~SEQ(var, [start, [step,]] end)", firstWord(s))
+		lx.errorf(pos, "malformed sequence %q: expected ~SEQ(var, [start, [step,]] end)", firstWord(s))
 		return
 	}
 	open := len(m[0])
 	closeIdx := matchingParen(s, open)
 	if closeIdx < 0 {
-		lx.diags.Errorf(pos, "unterminated %s( ... ): missing ')'", "~"+m[1])
+		lx.errorf(pos, "unterminated %s( ... ): missing ')'", "~"+m[1])
 		return
 	}
 	inner, rest := s[open:closeIdx], s[closeIdx+1:]
@@ -456,14 +973,14 @@ func (lx *lexer) sequence(s string, pos Pos, depth int) {
 		return
 	}
 	if len(args) < 2 || len(args) > 4 || defNameRE.FindString(args[0]) != args[0] {
-		lx.diags.Errorf(pos, "~%s needs (var, [start, [step,]] end), got (%s)", m[1], inner)
+		lx.errorf(pos, "~%s needs (var, [start, [step,]] end), got (%s)", m[1], inner)
 		return
 	}
 	nums := make([]int64, 0, 3)
 	for _, a := range args[1:] {
 		v, err := strconv.ParseInt(a, 0, 64)
 		if err != nil {
-			lx.diags.Errorf(pos, "~%s: %q is not an integer", m[1], a)
+			lx.errorf(pos, "~%s: %q is not an integer", m[1], a)
 			return
 		}
 		nums = append(nums, v)
@@ -490,14 +1007,23 @@ func (lx *lexer) sequence(s string, pos Pos, depth int) {
 	if (step > 0 && end < start) || (step < 0 && end > start) {
 		return
 	}
-	count := (end-start)/step + 1
-	if count > maxSeqIterations {
-		lx.diags.Errorf(pos, "~%s produces %d lines; the limit is %d", m[1], count, maxSeqIterations)
+	// In uint64, so that no start, step or end overflows: the differences
+	// wrap to their true value, and only the whole int64 range (2^64
+	// lines) wraps the count, to 0.
+	count := uint64(end-start)/uint64(step) + 1
+	if step < 0 {
+		count = uint64(start-end)/uint64(-step) + 1
+	}
+	if count == 0 {
+		count = math.MaxUint64
+	}
+	if !lx.repeat(count, "~"+m[1], pos) {
 		return
 	}
 	name := args[0]
 	saved, had := lx.defs[name]
-	for v := start; (step > 0 && v <= end) || (step < 0 && v >= end); v += step {
+	// Counted, not compared: v += step past end may wrap around int64.
+	for k, v := uint64(0), start; k < count; k, v = k+1, v+step {
 		val := strconv.FormatInt(v, 10)
 		if m[1] == "SEQx" {
 			val = strconv.FormatInt(v, 16)
@@ -515,18 +1041,37 @@ func (lx *lexer) sequence(s string, pos Pos, depth int) {
 	}
 }
 
+// repeat charges count ~SEQ or ~LST repetitions to the load before they
+// run, so an oversized one is refused at once rather than part way.
+func (lx *lexer) repeat(count uint64, what string, pos Pos) bool {
+	left := lx.b.SeqIterations - lx.seqIters
+	if count > uint64(left) {
+		if lx.seqIters == 0 {
+			lx.fail(pos, "%s produces %d lines; the limit is %d per configuration", what, count, lx.b.SeqIterations)
+		} else {
+			lx.fail(pos, "%s: ~SEQ and ~LST produce more than %d lines (lvsd's limit; %d produced, %d more asked)", what, lx.b.SeqIterations, lx.seqIters, count)
+		}
+		return false
+	}
+	lx.seqIters += int64(count)
+	return true
+}
+
 func (lx *lexer) list(args []string, rest string, pos Pos, depth int) {
 	if len(args) < 2 {
-		lx.diags.Errorf(pos, "~LST needs (var, value, ...)")
+		lx.errorf(pos, "~LST needs (var, value, ...)")
 		return
 	}
 	names := splitTopLevel(strings.Trim(args[0], "{}"))
 	for i := range names {
 		names[i] = strings.TrimSpace(names[i])
 		if defNameRE.FindString(names[i]) != names[i] {
-			lx.diags.Errorf(pos, "~LST: %q is not a parameter name", names[i])
+			lx.errorf(pos, "~LST: %q is not a parameter name", names[i])
 			return
 		}
+	}
+	if !lx.repeat(uint64(len(args)-1), "~LST", pos) {
+		return
 	}
 	for _, a := range args[1:] {
 		vals := []string{a}
@@ -534,13 +1079,16 @@ func (lx *lexer) list(args []string, rest string, pos Pos, depth int) {
 			vals = splitTopLevel(strings.Trim(a, "{}"))
 		}
 		if len(vals) != len(names) {
-			lx.diags.Errorf(pos, "~LST: value %s does not match %d variable(s)", a, len(names))
+			lx.errorf(pos, "~LST: value %s does not match %d variable(s)", a, len(names))
 			return
 		}
 		for i, n := range names {
 			lx.defs[n] = &definition{lines: []string{strings.TrimSpace(vals[i])}}
 		}
 		lx.processLine(rest, pos, depth+1)
+		if lx.aborted {
+			break
+		}
 	}
 	for _, n := range names {
 		delete(lx.defs, n)
@@ -593,8 +1141,8 @@ func firstWord(s string) string {
 // tokenize splits a line into words with keepalived's quoting rules: a
 // quoted part may sit inside a word, escapes work inside quotes, and braces
 // outside quotes are tokens of their own.
-func (lx *lexer) tokenize(s string, pos Pos) []Token {
-	var out []Token
+func (lx *lexer) tokenize(s string, pos Pos) int {
+	n := 0
 	var text, raw strings.Builder
 	inWord := false
 	start := 0
@@ -607,14 +1155,16 @@ func (lx *lexer) tokenize(s string, pos Pos) []Token {
 			} else {
 				tok.Text, tok.Raw = text.String(), raw.String()
 			}
-			out = append(out, tok)
+			if lx.emit(tok) {
+				n++
+			}
 		}
 		plain = true
 		text.Reset()
 		raw.Reset()
 		inWord = false
 	}
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s) && !lx.aborted; i++ {
 		c := s[i]
 		switch {
 		case c == ' ' || c == '\t':
@@ -636,7 +1186,9 @@ func (lx *lexer) tokenize(s string, pos Pos) []Token {
 			if c == '}' {
 				kind = TokClose
 			}
-			out = append(out, Token{Kind: kind, Text: string(c), Raw: string(c), Pos: Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}})
+			if lx.emit(Token{Kind: kind, Text: string(c), Raw: string(c), Pos: Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}}) {
+				n++
+			}
 		case c == '"' || c == '\'':
 			if !inWord {
 				inWord, start = true, i
@@ -666,7 +1218,7 @@ func (lx *lexer) tokenize(s string, pos Pos) []Token {
 				text.WriteByte(d)
 			}
 			if !closed {
-				lx.diags.Errorf(Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}, "unterminated quoted string")
+				lx.errorf(Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}, "unterminated quoted string")
 			}
 			i = end
 		default:
@@ -680,7 +1232,7 @@ func (lx *lexer) tokenize(s string, pos Pos) []Token {
 		}
 	}
 	flush(len(s))
-	return out
+	return n
 }
 
 // unescape decodes one escape sequence (the text after the backslash) and
@@ -739,33 +1291,63 @@ func isHex(c byte) bool {
 func (lx *lexer) include(line string, pos Pos) {
 	args := splitArgs(line)
 	if len(args) < 2 {
-		lx.diags.Errorf(pos, "include needs a file name")
+		lx.errorf(pos, "include needs a file name")
 		return
 	}
 	for _, arg := range args[1:] {
-		w := Token{Text: arg, Pos: pos}
-		pattern := w.Text
+		pattern := arg
 		if !filepath.IsAbs(pattern) {
 			pattern = filepath.Join(lx.pwd, pattern)
 		}
 		var matches []string
 		for _, p := range expandBraces(pattern) {
-			ms, err := lx.fs.Glob(p)
-			if err != nil {
-				lx.diags.Errorf(w.Pos, "bad include pattern %q: %v", w.Text, err)
+			ms, err := lx.glob(p)
+			switch {
+			case errors.Is(err, errGlobEntries):
+				lx.fail(pos, "include %q: the configuration's include patterns read more than %d directory entries (lvsd's limit)", arg, lx.b.GlobEntries)
+				return
+			case errors.Is(err, errGlobMatches):
+				lx.fail(pos, "include %q: the configuration reads more than %d files (lvsd's limit)", arg, lx.b.Files)
+				return
+			case err != nil:
+				lx.errorf(pos, "bad include pattern %q: %v", arg, err)
 				continue
 			}
 			matches = append(matches, ms...)
 		}
 		if len(matches) == 0 {
 			// keepalived logs and carries on; so does lvsd, as a warning.
-			lx.diags.Warnf(w.Pos, "include %q matches no file", w.Text)
+			lx.warnf(pos, "include %q matches no file", arg)
 			continue
 		}
 		for _, m := range matches {
-			lx.readFile(m, w.Pos)
+			lx.readFile(m, pos)
+			if lx.aborted {
+				return
+			}
 		}
 	}
+}
+
+// glob runs one include pattern within what is left of the load's budget.
+func (lx *lexer) glob(pattern string) ([]string, error) {
+	maxMatches := lx.b.Files - len(lx.files)
+	if bfs, ok := lx.fs.(boundedFS); ok {
+		ms, entries, err := bfs.globBounded(pattern, lx.b.GlobEntries-lx.globbed, maxMatches)
+		lx.globbed += entries
+		return ms, err
+	}
+	ms, err := lx.fs.Glob(pattern)
+	lx.globbed += len(ms) + 1
+	switch {
+	case err != nil:
+		return nil, err
+	case lx.globbed > lx.b.GlobEntries:
+		return nil, errGlobEntries
+	case len(ms) > maxMatches:
+		return nil, errGlobMatches
+	}
+	return ms, nil
 }
 
 // expandBraces turns "a{b,c}d" into ["abd", "acd"], nesting allowed.

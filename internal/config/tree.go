@@ -37,16 +37,35 @@ func (n *Node) RawTail() string {
 // parseTree turns the token stream into statements. A brace may sit anywhere
 // on a line; an opening brace alone on the next line belongs to the
 // statement before it. Unbalanced braces are reported, never guessed at.
+//
+// The parser recurses once per block level, so nesting is bounded: past
+// budget.BlockDepth it reports the brace and stops. The lexer already
+// refuses such a stream (with the same depth, counted the same way); this
+// is the parser's own guard against a Go stack overflow.
 func parseTree(tokens []Token, diags *Diagnostics) []*Node {
-	p := &treeParser{toks: tokens, diags: diags}
+	p := &treeParser{toks: tokens, diags: diags, maxDepth: loadBudget.BlockDepth}
 	root := p.block(0, Pos{})
 	return root
 }
 
 type treeParser struct {
-	toks  []Token
-	i     int
-	diags *Diagnostics
+	toks     []Token
+	i        int
+	diags    *Diagnostics
+	maxDepth int
+	stopped  bool // past maxDepth: the rest is not parsed, nor reported
+}
+
+// open enters the block whose '{' is at pos; false (after reporting it, and
+// skipping the rest of the input) if that is one level too many.
+func (p *treeParser) open(depth int, pos Pos) bool {
+	if depth+1 <= p.maxDepth {
+		return true
+	}
+	p.diags.Errorf(pos, "configuration nests blocks deeper than %d levels", p.maxDepth)
+	p.i = len(p.toks)
+	p.stopped = true
+	return false
 }
 
 func (p *treeParser) peek() (Token, bool) {
@@ -63,7 +82,7 @@ func (p *treeParser) block(depth int, open Pos) []*Node {
 	for {
 		t, ok := p.peek()
 		if !ok {
-			if depth > 0 {
+			if depth > 0 && !p.stopped {
 				p.diags.Errorf(open, "block opened here is never closed: missing '}'")
 			}
 			return nodes
@@ -80,7 +99,9 @@ func (p *treeParser) block(depth int, open Pos) []*Node {
 		case TokOpen:
 			p.i++
 			p.diags.Errorf(t.Pos, "'{' without a keyword before it")
-			p.block(depth+1, t.Pos) // skip the anonymous block whole
+			if p.open(depth, t.Pos) {
+				p.block(depth+1, t.Pos) // skip the anonymous block whole
+			}
 		default:
 			nodes = append(nodes, p.statement(depth))
 		}
@@ -103,7 +124,9 @@ func (p *treeParser) statement(depth int) *Node {
 		case TokOpen:
 			p.i++
 			n.HasBlock = true
-			n.Children = p.block(depth+1, t.Pos)
+			if p.open(depth, t.Pos) {
+				n.Children = p.block(depth+1, t.Pos)
+			}
 			return n
 		case TokClose:
 			return n // the enclosing block consumes it
@@ -113,7 +136,9 @@ func (p *treeParser) statement(depth int) *Node {
 			if nt, ok := p.peek(); ok && nt.Kind == TokOpen {
 				p.i++
 				n.HasBlock = true
-				n.Children = p.block(depth+1, nt.Pos)
+				if p.open(depth, nt.Pos) {
+					n.Children = p.block(depth+1, nt.Pos)
+				}
 			}
 			return n
 		}
