@@ -24,6 +24,9 @@ func BenchmarkLoad5000x4(b *testing.B) {
 
 // TestLargeConfigUnderOneSecond is the bound, checked in every test run.
 func TestLargeConfigUnderOneSecond(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a time bound: checked in make test's first pass, not under -race -short")
+	}
 	path := filepath.Join(t.TempDir(), "big.conf")
 	src := GenerateLargeConfig(5000)
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
