@@ -41,7 +41,7 @@ func walk[T any](b *builder, nodes []*Node, t table[T], x T, where string) {
 	for _, n := range nodes {
 		kw, ok := t[n.Key]
 		if !ok {
-			b.unknown(n, t.names(), where)
+			b.unknown(n, t.names, where)
 			continue
 		}
 		if kw.ignored != "" {
@@ -60,12 +60,18 @@ var unsupportedCheckers = map[string]bool{
 	"UDP_CHECK": true, "FILE_CHECK": true,
 }
 
-func (b *builder) unknown(n *Node, known []string, where string) {
+// unknown reports n; known lists the block's keywords for a suggestion,
+// and is only called while diagnostics are still kept.
+func (b *builder) unknown(n *Node, known func() []string, where string) {
+	if b.d.Full() {
+		b.d.Errorf(n.Pos(), "unknown keyword") // counted only
+		return
+	}
 	skipped := ""
 	if n.HasBlock {
 		skipped = "; its block is skipped"
 	}
-	if s := suggest(n.Key, known); s != "" {
+	if s := suggest(n.Key, known()); s != "" {
 		b.d.Errorf(n.Pos(), "unknown keyword %q in %s (did you mean %q?)%s", n.Key, where, s, skipped)
 		return
 	}

@@ -52,15 +52,41 @@ func (d Diagnostic) String() string {
 	return fmt.Sprintf("%s: %s: %s", d.Pos, d.Severity, d.Message)
 }
 
+// maxDiagnostics bounds what one load records: a configuration within
+// the loader's budget can still hold a million unknown keywords, and
+// formatting, suggesting and sorting a diagnostic for each took seconds and
+// hundreds of MB. Past the bound they are counted, not kept. It is above
+// the pre-processor's own limit (budget.Errors), whose "giving up" line
+// must be kept.
+const maxDiagnostics = 2000
+
 // Diagnostics collects findings; Sorted returns them once each in file order.
 type Diagnostics struct {
 	list []Diagnostic
 	// order records the order files were first opened so that diagnostics
 	// from an included file sort where the include sits, not alphabetically.
 	fileOrder map[string]int
+	// Past maxDiagnostics: how many were not kept, and where the first was.
+	droppedErrors, droppedWarnings int
+	firstDropped                   Pos
 }
 
+// Full reports that further diagnostics are only counted, so callers can
+// skip costly work on their text (keyword suggestions).
+func (ds *Diagnostics) Full() bool { return len(ds.list) >= maxDiagnostics }
+
 func (ds *Diagnostics) add(pos Pos, sev Severity, format string, args ...any) {
+	if ds.Full() {
+		if ds.droppedErrors+ds.droppedWarnings == 0 {
+			ds.firstDropped = pos
+		}
+		if sev == SeverityError {
+			ds.droppedErrors++
+		} else {
+			ds.droppedWarnings++
+		}
+		return
+	}
 	ds.list = append(ds.list, Diagnostic{Pos: pos, Severity: sev, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -109,11 +135,22 @@ func (ds *Diagnostics) Sorted() []Diagnostic {
 		}
 		return a.Col < b.Col
 	})
+	if n := ds.droppedErrors + ds.droppedWarnings; n > 0 {
+		sev := SeverityWarning
+		if ds.droppedErrors > 0 {
+			sev = SeverityError
+		}
+		out = append(out, Diagnostic{Pos: ds.firstDropped, Severity: sev,
+			Message: fmt.Sprintf("%d more errors and %d more warnings from here on are not shown (at most %d are)", ds.droppedErrors, ds.droppedWarnings, maxDiagnostics)})
+	}
 	return out
 }
 
 // HasErrors reports whether any error was recorded.
 func (ds *Diagnostics) HasErrors() bool {
+	if ds.droppedErrors > 0 {
+		return true
+	}
 	for _, d := range ds.list {
 		if d.Severity == SeverityError {
 			return true
@@ -131,5 +168,13 @@ func (ds *Diagnostics) Count() (errors, warnings int) {
 			warnings++
 		}
 	}
-	return
+	if ds.droppedErrors+ds.droppedWarnings > 0 {
+		// The summary line counted once above stands for these.
+		if ds.droppedErrors > 0 {
+			errors--
+		} else {
+			warnings--
+		}
+	}
+	return errors + ds.droppedErrors, warnings + ds.droppedWarnings
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -149,5 +150,27 @@ func TestSuggest(t *testing.T) {
 	}
 	if got := suggest("auth_password", authTable.names()); got != "auth_pass" {
 		t.Errorf("suggest(auth_password) = %q", got)
+	}
+}
+
+// A configuration full of mistakes is reported in bounded time and
+// memory: the first maxDiagnostics are kept, the rest counted under one
+// closing line, and the count is still exact.
+func TestDiagnosticsBounded(t *testing.T) {
+	src := strings.Repeat("no_such_keyword 1\n", 5000)
+	res := Load("/c.conf", Options{ConfigID: "x", FS: MapFS{"/c.conf": src}})
+	sorted := res.Diags.Sorted()
+	if len(sorted) != maxDiagnostics+1 {
+		t.Fatalf("%d diagnostics shown, want %d and a summary", len(sorted), maxDiagnostics)
+	}
+	last := sorted[len(sorted)-1]
+	if last.Severity != SeverityError || last.Pos.Line != maxDiagnostics+1 || !strings.Contains(last.Message, fmt.Sprintf("%d more errors", 5000-maxDiagnostics)) {
+		t.Errorf("summary: %s", last)
+	}
+	if errs, warns := res.Diags.Count(); errs != 5000 || warns != 0 {
+		t.Errorf("Count = %d errors, %d warnings; want 5000, 0", errs, warns)
+	}
+	if !res.Diags.HasErrors() || res.OK() {
+		t.Error("a configuration with 5000 errors is OK")
 	}
 }
