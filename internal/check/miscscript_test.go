@@ -96,18 +96,18 @@ virtual_server 10.0.0.1 80 {
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for _, p := range children {
-		for liveProcess(p) && time.Now().Before(deadline) {
+		for labtest.ProcessAlive(p) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if liveProcess(p) {
+		if labtest.ProcessAlive(p) {
 			t.Errorf("process %d started by a timed-out MISC_CHECK is still alive", p)
 		}
 	}
 	for _, g := range groups {
-		for liveInGroup(g) > 0 && time.Now().Before(deadline) {
+		for len(labtest.GroupMembers(g)) > 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if n := liveInGroup(g); n > 0 {
+		if n := len(labtest.GroupMembers(g)); n > 0 {
 			t.Errorf("process group %d of a timed-out MISC_CHECK still has %d live processes", g, n)
 		} else if err := syscall.Kill(-g, 0); err != syscall.ESRCH {
 			t.Errorf("kill(-%d, 0) = %v, want ESRCH", g, err)
@@ -124,57 +124,4 @@ func readInts(file string) []int {
 		}
 	}
 	return out
-}
-
-// liveProcess reports whether pid runs (is not a zombie), reaping it if
-// it is a zombie child of this process.
-func liveProcess(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 2 {
-		return false
-	}
-	if f[0] == "Z" || f[0] == "X" {
-		if f[1] == strconv.Itoa(os.Getpid()) {
-			var ws syscall.WaitStatus
-			_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		}
-		return false
-	}
-	return true
-}
-
-// liveInGroup counts the processes of group pgid that are not zombies,
-// reaping the zombies that are this process's children.
-func liveInGroup(pgid int) int {
-	n := 0
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
-			continue
-		}
-		if f[0] == "Z" || f[0] == "X" {
-			if f[1] == strconv.Itoa(os.Getpid()) {
-				var ws syscall.WaitStatus
-				_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-			}
-			continue
-		}
-		n++
-	}
-	return n
 }

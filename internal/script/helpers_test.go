@@ -7,14 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/labtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -161,43 +160,6 @@ func tempUser(t *testing.T) (name, group string, uid, gid, sgid int) {
 	return name, group, uid, gid, sgid
 }
 
-// groupMembers lists the processes of process group pgid that are alive
-// (not zombies), reaping the zombies that are this process's children.
-func groupMembers(pgid int) []int {
-	var live []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 3 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		pg, _ := strconv.Atoi(f[2])
-		if pg != pgid {
-			continue
-		}
-		if f[0] == "Z" || f[0] == "X" {
-			if ppid == os.Getpid() {
-				var ws syscall.WaitStatus
-				_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-			}
-			continue
-		}
-		live = append(live, pid)
-	}
-	return live
-}
-
 // readPIDs reads the pids a script wrote, one a line: its own (its
 // process group's id) first, then its children's.
 func readPIDs(t *testing.T, p string) []int {
@@ -220,31 +182,9 @@ func readPIDs(t *testing.T, p string) []int {
 	return pids
 }
 
-// alive reports whether pid runs (is not a zombie), reaping it if it is
-// a zombie child of this process.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 2 {
-		return false
-	}
-	if f[0] == "Z" || f[0] == "X" {
-		if f[1] == strconv.Itoa(os.Getpid()) {
-			var ws syscall.WaitStatus
-			_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		}
-		return false
-	}
-	return true
-}
-
 func describeGroup(pgid int) string {
 	var out []string
-	for _, pid := range groupMembers(pgid) {
+	for _, pid := range labtest.GroupMembers(pgid) {
 		c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		out = append(out, fmt.Sprintf("%d %q", pid, strings.ReplaceAll(string(c), "\x00", " ")))
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/labtest"
 )
 
 // A cancelled script's whole process group ends within the grace: the
@@ -69,14 +70,14 @@ func TestRunKillsProcessGroup(t *testing.T) {
 			}
 			deadline := time.Now().Add(2 * time.Second)
 			for _, p := range pids {
-				for alive(p) && time.Now().Before(deadline) {
+				for labtest.ProcessAlive(p) && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
 				}
-				if alive(p) {
+				if labtest.ProcessAlive(p) {
 					t.Errorf("process %d of the script is still alive", p)
 				}
 			}
-			for len(groupMembers(pgid)) > 0 && time.Now().Before(deadline) {
+			for len(labtest.GroupMembers(pgid)) > 0 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			if live := describeGroup(pgid); live != "" {
