@@ -85,6 +85,23 @@ func TestFault(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Daemons: a thin wrapper over vrrpLab.start's way of running lvsd and
 // keepalived, with a command prefix (prlimit, taskset), extra arguments, the
+// startFaultPair starts d2 (the backup, of kind backupKind) and then d1, an
+// lvsd VRRP-only master, under a holder sampler, and returns once d1 alone
+// holds the VIP (armed: when it did).
+func startFaultPair(t *testing.T, l *vrrpLab, name, d1Conf, backupKind, d2Conf string, d2Opts faultOpts) (s *holderSampler, d1, d2 *faultDaemon, armed time.Time) {
+	t.Helper()
+	s = newHolderSampler(t, l, "d1", "d2")
+	d2 = startFaultDaemon(t, l, backupKind, "d2", d2Conf, d2Opts)
+	d1 = startFaultDaemon(t, l, "lvsd", "d1", d1Conf, faultOpts{args: []string{"-P"}})
+	s.watch("d1", d1)
+	s.watch("d2", d2)
+	limit := masterDown(100) + 3*time.Second
+	if armed = s.waitSole("d1", limit); armed.IsZero() {
+		t.Fatalf("%s: d1 is not the only holder after %s: %v", name, limit, s.current())
+	}
+	return s, d1, d2, armed
+}
+
 // control socket's directory and one waiter that records the exit.
 
 type faultDaemon struct {
@@ -794,15 +811,7 @@ func faultReloadDuringNotify(t *testing.T, backupKind string) {
 	l := newVRRPLab(t, "d1", "d2")
 	script, pids := faultSleepScript(t, t.TempDir(), 30)
 	master := vrrpConf{priority: 150, auth: true, extra: "  notify_master " + script + "\n"}
-	s := newHolderSampler(t, l, "d1", "d2")
-	d2 := startFaultDaemon(t, l, backupKind, "d2", vrrpConf{priority: 100, auth: true}.render(), faultOpts{})
-	d1 := startFaultDaemon(t, l, "lvsd", "d1", master.render(), faultOpts{args: []string{"-P"}})
-	s.watch("d1", d1)
-	s.watch("d2", d2)
-	armed := s.waitSole("d1", masterDown(100)+3*time.Second)
-	if armed.IsZero() {
-		t.Fatalf("%s: d1 is not the only holder after %s: %v", name, masterDown(100)+3*time.Second, s.current())
-	}
+	s, d1, _, armed := startFaultPair(t, l, name, master.render(), backupKind, vrrpConf{priority: 100, auth: true}.render(), faultOpts{})
 	if _, ok := labtest.Poll(3*time.Second, 20*time.Millisecond, func() bool { return len(faultLivePids(pids)) > 0 }); !ok {
 		t.Fatalf("%s: notify_master did not start", name)
 	}
@@ -865,15 +874,7 @@ func faultSigtermDuringScript(t *testing.T) {
 	const name = "sigterm-during-script"
 	l := newVRRPLab(t, "d1", "d2")
 	script, pids := faultSleepScript(t, t.TempDir(), 30)
-	s := newHolderSampler(t, l, "d1", "d2")
-	d2 := startFaultDaemon(t, l, "lvsd", "d2", vrrpConf{priority: 100}.render(), faultOpts{args: []string{"-P"}})
-	d1 := startFaultDaemon(t, l, "lvsd", "d1", vrrpConf{priority: 150, extra: "  notify_master " + script + "\n"}.render(), faultOpts{args: []string{"-P"}})
-	s.watch("d1", d1)
-	s.watch("d2", d2)
-	armed := s.waitSole("d1", masterDown(100)+3*time.Second)
-	if armed.IsZero() {
-		t.Fatalf("%s: d1 is not the only holder: %v", name, s.current())
-	}
+	s, d1, _, armed := startFaultPair(t, l, name, vrrpConf{priority: 150, extra: "  notify_master " + script + "\n"}.render(), "lvsd", vrrpConf{priority: 100}.render(), faultOpts{args: []string{"-P"}})
 	if _, ok := labtest.Poll(3*time.Second, 20*time.Millisecond, func() bool { return len(faultLivePids(pids)) == 2 }); !ok {
 		t.Fatalf("%s: notify_master and its child did not start", name)
 	}
@@ -908,15 +909,7 @@ func faultSigtermDuringScript(t *testing.T) {
 func faultIfaceRecreate(t *testing.T) {
 	const name = "iface-recreate"
 	l := newVRRPLab(t, "d1", "d2")
-	s := newHolderSampler(t, l, "d1", "d2")
-	d2 := startFaultDaemon(t, l, "lvsd", "d2", vrrpConf{priority: 100}.render(), faultOpts{args: []string{"-P"}})
-	d1 := startFaultDaemon(t, l, "lvsd", "d1", vrrpConf{priority: 150}.render(), faultOpts{args: []string{"-P"}})
-	s.watch("d1", d1)
-	s.watch("d2", d2)
-	armed := s.waitSole("d1", masterDown(100)+3*time.Second)
-	if armed.IsZero() {
-		t.Fatalf("%s: d1 is not the only holder: %v", name, s.current())
-	}
+	s, _, _, armed := startFaultPair(t, l, name, vrrpConf{priority: 150}.render(), "lvsd", vrrpConf{priority: 100}.render(), faultOpts{args: []string{"-P"}})
 	capt := startRawCapture(t, l, "d2")
 	time.Sleep(time.Second)
 	l.sh("ip -n %s link del eth0", l.ns("d1"))
@@ -1082,15 +1075,7 @@ func faultFatalLine(log string) string {
 func faultHUPStorm(t *testing.T) {
 	const name = "hup-storm"
 	l := newVRRPLab(t, "d1", "d2")
-	s := newHolderSampler(t, l, "d1", "d2")
-	d2 := startFaultDaemon(t, l, "lvsd", "d2", vrrpConf{priority: 100}.render(), faultOpts{args: []string{"-P"}})
-	d1 := startFaultDaemon(t, l, "lvsd", "d1", vrrpConf{priority: 150}.render(), faultOpts{args: []string{"-P"}})
-	s.watch("d1", d1)
-	s.watch("d2", d2)
-	armed := s.waitSole("d1", masterDown(100)+3*time.Second)
-	if armed.IsZero() {
-		t.Fatalf("%s: d1 is not the only holder: %v", name, s.current())
-	}
+	s, d1, _, armed := startFaultPair(t, l, name, vrrpConf{priority: 150}.render(), "lvsd", vrrpConf{priority: 100}.render(), faultOpts{args: []string{"-P"}})
 	time.Sleep(time.Second)
 	start := time.Now()
 	for i := range 50 {
@@ -1135,15 +1120,7 @@ func faultAdvertFlood(t *testing.T) {
 		notes[h] = filepath.Join(dir, h+".notify")
 		faultScript(t, filepath.Join(dir, h+".sh"), "echo \"$@\" >> "+notes[h]+"\n")
 	}
-	s := newHolderSampler(t, l, "d1", "d2")
-	d2 := startFaultDaemon(t, l, "lvsd", "d2", vrrpConf{priority: 100, version: 3, extra: "  notify " + filepath.Join(dir, "d2.sh") + "\n"}.render(), faultOpts{args: []string{"-P"}})
-	d1 := startFaultDaemon(t, l, "lvsd", "d1", vrrpConf{priority: 150, version: 3, extra: "  notify " + filepath.Join(dir, "d1.sh") + "\n"}.render(), faultOpts{args: []string{"-P"}})
-	s.watch("d1", d1)
-	s.watch("d2", d2)
-	armed := s.waitSole("d1", masterDown(100)+3*time.Second)
-	if armed.IsZero() {
-		t.Fatalf("%s: d1 is not the only holder: %v", name, s.current())
-	}
+	s, d1, d2, armed := startFaultPair(t, l, name, vrrpConf{priority: 150, version: 3, extra: "  notify " + filepath.Join(dir, "d1.sh") + "\n"}.render(), "lvsd", vrrpConf{priority: 100, version: 3, extra: "  notify " + filepath.Join(dir, "d2.sh") + "\n"}.render(), faultOpts{args: []string{"-P"}})
 	time.Sleep(time.Second)
 	lines := func() int {
 		n := 0
