@@ -70,9 +70,16 @@ type Daemon struct {
 	scripts    *script.Runner
 	checksDone chan struct{}
 	healthChg  chan struct{}
-	reloadReq  chan chan error
-	stopReq    chan struct{}
-	cancel     context.CancelFunc
+	// vrrpChg: an instance changed state (the sync daemons may follow).
+	vrrpChg chan struct{}
+	// The kernel's sync daemons: whether lvsd runs them, the last error
+	// logged, and a kernel handle of their own under -P.
+	syncdManaged bool
+	syncdLastErr string
+	syncdKernel  ipvs.Kernel
+	reloadReq    chan chan error
+	stopReq      chan struct{}
+	cancel       context.CancelFunc
 	// stopping ends when a stop is asked for, from any goroutine, so that
 	// a long IPVS reconcile gives way at once.
 	stopping context.Context
@@ -86,6 +93,8 @@ type Daemon struct {
 	lastReloadErr atomic.Pointer[string]
 	ReloadsOK     atomic.Uint64
 	ReloadsFailed atomic.Uint64
+	// SyncDaemonErrors counts failed attempts to set the sync daemons.
+	SyncDaemonErrors atomic.Uint64
 }
 
 // Run loads the configuration and serves until ctx ends, SIGTERM/SIGINT
@@ -114,7 +123,7 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	if opts.Kernel == nil {
 		opts.Kernel = ipvs.NewNetlink
 	}
-	d := &Daemon{opts: opts, log: opts.Log, started: time.Now(), healthChg: make(chan struct{}, 1),
+	d := &Daemon{opts: opts, log: opts.Log, started: time.Now(), healthChg: make(chan struct{}, 1), vrrpChg: make(chan struct{}, 1),
 		reloadReq: make(chan chan error), stopReq: make(chan struct{}, 1), scripts: scripts}
 	res, err := d.load()
 	if err != nil {
@@ -216,6 +225,11 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 		case <-repair.C:
 			if d.stopping.Err() == nil {
 				d.reconcileIPVS("repair")
+				d.applySyncDaemons()
+			}
+		case <-d.vrrpChg:
+			if d.stopping.Err() == nil {
+				d.applySyncDaemons()
 			}
 		case <-watchdog:
 			notifySystemd("WATCHDOG=1")
@@ -311,6 +325,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 			return err
 		}
 	}
+	d.applySyncDaemons()
 	return nil
 }
 
@@ -358,6 +373,7 @@ func (d *Daemon) handOver(ctx context.Context, next *vrrp.Router) {
 		return
 	}
 	next.Adopt(handoff)
+	next.OnTransition(d.vrrpChanged)
 	d.routerRef.Store(next)
 	d.routerDone = make(chan error, 1)
 	go func(done chan error) { done <- next.Run(ctx) }(d.routerDone)
@@ -473,6 +489,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 	if vrrpChanged {
 		d.handOver(ctx, next)
 	}
+	d.applySyncDaemons()
 	d.ReloadsOK.Add(1)
 	d.lastReloadErr.Store(nil)
 	d.log.Info("reloaded", "hash", res.Hash)
@@ -493,6 +510,7 @@ func (d *Daemon) stop() error {
 		<-d.checksDone
 	}
 	checksDone := time.Now()
+	d.stopSyncDaemons()
 	if d.syncer != nil {
 		// keepalived's default and lvs_flush_on_stop VS both leave foreign
 		// services alone; lvs_flush_on_stop without argument flushes all.

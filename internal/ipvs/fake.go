@@ -281,3 +281,14 @@ func (f *FakeKernel) SyncDaemons() ([]SyncDaemon, error) {
 	}
 	return out, nil
 }
+
+// SetSyncInterfaces replaces SyncInterfaces (the interfaces a sync daemon
+// may start on) while the fake is in use.
+func (f *FakeKernel) SetSyncInterfaces(names ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.SyncInterfaces = map[string]bool{}
+	for _, n := range names {
+		f.SyncInterfaces[n] = true
+	}
+}

@@ -88,6 +88,9 @@ type Router struct {
 	// notifier runs notify scripts; it moves to the next router on a
 	// reload and is closed by the router that stops for good.
 	notifier *script.Notifier
+	// onTransition, if set, is called on the router's goroutine after any
+	// instance changes state; it must not block.
+	onTransition func()
 
 	// keep, set by StopHandingOver, names the instances that stop quietly
 	// and go to the successor in handoff; adopted holds what this router
@@ -510,6 +513,10 @@ func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio
 	r.apply(in, now, in.m.SetFault(now, fault))
 }
 
+// OnTransition registers fn, called (and never waited on: it must not
+// block) whenever an instance changes state. Call it before Run.
+func (r *Router) OnTransition(fn func()) { r.onTransition = fn }
+
 // Stop ends Run and waits for it, then gives running scripts a bounded
 // grace: notify scripts (notify_stop among them) script.StopDrain to end on
 // their own, then the runner kills their process groups. Stop returns
@@ -644,6 +651,9 @@ func (r *Router) apply(in *instance, now time.Time, acts []Action) {
 			in.stats.Transitions++
 			r.log.Info("vrrp state", "instance", in.cfg.Name, "state", a.State.String(), "priority", in.m.prio)
 			r.notify(in, a.State)
+			if r.onTransition != nil {
+				r.onTransition()
+			}
 			if a.State != StateStopped && in.syncCfg != nil {
 				for _, o := range in.group {
 					r.apply(o, now, o.m.SyncTo(now, a.State))

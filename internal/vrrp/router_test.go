@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -439,4 +440,18 @@ func TestRouterRefusedTrackScriptIsUntracked(t *testing.T) {
 	if n != 1 {
 		t.Errorf("refused script tried %d times, want once", n)
 	}
+}
+
+// OnTransition's hook hears every state change, on the router's goroutine.
+func TestRouterOnTransition(t *testing.T) {
+	p := newFakePlatform()
+	r, err := NewRouter(labtest.Config(t, strings.Replace(slowNotifyConf, "notify_master /usr/local/bin/slow", "", 1)), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	r.OnTransition(func() { calls.Add(1) })
+	go r.Run(context.Background())
+	t.Cleanup(r.Stop)
+	labtest.WaitFor(t, "MASTER heard by the hook", 3*time.Second, func() bool { return calls.Load() == 1 && r.Status()[0].State == "MASTER" })
 }
