@@ -62,10 +62,8 @@ func (s SyncState) String() string {
 
 // The kernel's defaults for what a start request leaves out
 // (start_sync_thread): 224.0.0.81, port 8848, TTL 1, and a message
-// length that fits the interface's MTU (1500 assumed for masters).
-var (
-	DefaultSyncGroup = netip.AddrFrom4([4]byte{224, 0, 0, 81})
-)
+// length that fits the interface's MTU (a master assumes 1500).
+var DefaultSyncGroup = netip.AddrFrom4([4]byte{224, 0, 0, 81})
 
 const (
 	DefaultSyncPort = 8848
