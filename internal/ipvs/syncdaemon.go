@@ -363,18 +363,27 @@ func (d SyncDaemon) kernelDefaults() SyncDaemon {
 	if d.TTL == 0 {
 		d.TTL = DefaultSyncTTL
 	}
+	if d.MaxLen == 0 {
+		d.MaxLen = uint16(1500 - syncMsgHeaderLen(d.Group))
+	} else {
+		d.MaxLen = d.KernelMaxLen()
+	}
+	return d
+}
+
+// KernelMaxLen is the message length the kernel keeps (and reports) for a
+// start request with this MaxLen: at least 1024 for a backup, at most
+// 65535 less the IP and UDP headers (65507 for an IPv4 group, 65487 for
+// IPv6). 0 stays 0: the kernel then takes the interface's MTU. A running
+// daemon's MaxLen is to be compared with this, not with the request's.
+func (d SyncDaemon) KernelMaxLen() uint16 {
+	if d.MaxLen == 0 {
+		return 0
+	}
 	hlen := syncMsgHeaderLen(d.Group)
 	minLen := 1
 	if d.State == SyncBackup {
 		minLen = 1024
 	}
-	switch {
-	case d.MaxLen == 0:
-		d.MaxLen = uint16(1500 - hlen)
-	case int(d.MaxLen) < minLen:
-		d.MaxLen = uint16(minLen)
-	case int(d.MaxLen) > 65535-hlen:
-		d.MaxLen = uint16(65535 - hlen)
-	}
-	return d
+	return uint16(min(max(int(d.MaxLen), minLen), 65535-hlen))
 }

@@ -272,6 +272,25 @@ func TestKernelDefaults(t *testing.T) {
 	}
 }
 
+func TestKernelMaxLen(t *testing.T) {
+	g6 := netip.MustParseAddr("ff02::1:81")
+	for _, tc := range []struct {
+		d    SyncDaemon
+		want uint16
+	}{
+		{SyncDaemon{State: SyncBackup}, 0},
+		{SyncDaemon{State: SyncBackup, MaxLen: 1000}, 1024},
+		{SyncDaemon{State: SyncMaster, MaxLen: 1000}, 1000},
+		{SyncDaemon{State: SyncMaster, MaxLen: 1}, 1},
+		{SyncDaemon{State: SyncMaster, MaxLen: 65535}, 65507},
+		{SyncDaemon{State: SyncBackup, MaxLen: 65507, Group: g6}, 65487},
+	} {
+		if got := tc.d.KernelMaxLen(); got != tc.want {
+			t.Errorf("%+v: %d, want %d", tc.d, got, tc.want)
+		}
+	}
+}
+
 // FuzzDecodeDaemon: no reply, however malformed, makes the dump parser or
 // the daemon decoder panic, and what decodes re-encodes to itself.
 func FuzzDecodeDaemon(f *testing.F) {
