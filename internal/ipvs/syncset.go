@@ -49,6 +49,6 @@ func SetSyncDaemons(k Kernel, want []SyncDaemon) (int, error) {
 // syncSettingsMatch reports whether the running daemon r has what w asks.
 func syncSettingsMatch(w, r SyncDaemon) bool {
 	return w.Interface == r.Interface && w.SyncID == r.SyncID &&
-		(w.MaxLen == 0 || w.MaxLen == r.MaxLen) && (w.Port == 0 || w.Port == r.Port) &&
+		(w.MaxLen == 0 || w.KernelMaxLen() == r.MaxLen) && (w.Port == 0 || w.Port == r.Port) &&
 		(w.TTL == 0 || w.TTL == r.TTL) && (!w.Group.IsValid() || w.Group == r.Group)
 }

@@ -26,6 +26,16 @@ func TestSetSyncDaemons(t *testing.T) {
 			b.Group = netip.MustParseAddr("224.0.0.99")
 			return b
 		}()}, 2, []SyncState{SyncMaster, SyncBackup}},
+		{"a backup's maxlen below the kernel's 1024 is not restarted each time", []SyncDaemon{master, func() SyncDaemon {
+			b := backup
+			b.MaxLen = 100
+			return b
+		}()}, 2, []SyncState{SyncMaster, SyncBackup}},
+		{"... unchanged", []SyncDaemon{master, func() SyncDaemon {
+			b := backup
+			b.MaxLen = 100
+			return b
+		}()}, 0, []SyncState{SyncMaster, SyncBackup}},
 		{"none", nil, 2, nil},
 	}
 	for _, s := range steps {
