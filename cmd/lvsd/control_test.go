@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lvsd/internal/labtest"
 )
 
 // TestStopTrustsOnlyRootPIDFile: `lvsd stop -p FILE` signals the pid in
@@ -16,7 +18,7 @@ import (
 // write; otherwise anyone could have made it name any process.
 func TestStopTrustsOnlyRootPIDFile(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (file ownership)")
+		labtest.NeedRoot(t) // fatal under CI=true
 	}
 	victim := exec.Command("sleep", "60")
 	if err := victim.Start(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/labtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,7 +104,7 @@ func lstat(t *testing.T, p string) *syscall.Stat_t {
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (file ownership)")
+		labtest.NeedRoot(t) // fatal under CI=true
 	}
 }
 

@@ -63,7 +63,7 @@ func newRunner(s Settings) (*Runner, *logBuf) {
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (file ownership, other users)")
+		labtest.NeedRoot(t) // fatal under CI=true
 	}
 }
 
@@ -126,7 +126,7 @@ func tempUser(t *testing.T) (name, group string, uid, gid, sgid int) {
 	needRoot(t)
 	for _, tool := range []string{"useradd", "userdel", "groupadd", "groupdel"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not available", tool)
+			labtest.NeedBinary(t, tool)
 		}
 	}
 	suffix := strconv.Itoa(os.Getpid() % 100000)
