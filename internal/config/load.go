@@ -128,6 +128,9 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 			d.Errorf(pos, "%s: interface %s does not exist on this host", what, name)
 		}
 	}
+	if sd := c.Global.LVSSyncDaemon; sd != nil {
+		iface(sd.Interface, sd.Pos, "lvs_sync_daemon")
+	}
 	for _, in := range c.Instances {
 		iface(in.Interface, in.Pos, "vrrp_instance "+in.Name)
 		for _, t := range in.TrackInterfaces {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 )
@@ -148,5 +149,32 @@ func TestLVSSyncDaemonInterface(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkSyncDaemon(t, Load("k.conf", Options{FS: MapFS{"k.conf": tc.src}}), tc.want, tc.diags)
 		})
+	}
+}
+
+// hostWith is a host with only the named interfaces (and no scripts).
+type hostWith map[string]bool
+
+func (h hostWith) InterfaceAddrs(name string) ([]netip.Prefix, bool) { return nil, h[name] }
+func (hostWith) Stat(path string) (os.FileInfo, error)               { return nil, os.ErrNotExist }
+func (hostWith) LookPath(file string) (string, error)                { return "", os.ErrNotExist }
+
+// check-config --host names an lvs_sync_daemon interface the host lacks.
+func TestLVSSyncDaemonHostInterface(t *testing.T) {
+	src := "global_defs {\n  lvs_sync_daemon eth9 id 3\n}\n"
+	for _, c := range []struct {
+		host hostWith
+		want bool
+	}{{hostWith{"eth9": true}, false}, {hostWith{}, true}} {
+		res := Load("/c.conf", Options{ConfigID: "x", FS: MapFS{"/c.conf": src}, Host: c.host})
+		var got bool
+		for _, d := range res.Diags.Sorted() {
+			if d.Severity == SeverityError && strings.Contains(d.Message, "lvs_sync_daemon: interface eth9 does not exist") && d.Pos.Line == 2 {
+				got = true
+			}
+		}
+		if got != c.want {
+			t.Errorf("host %v: error %v, want %v: %v", c.host, got, c.want, res.Diags.Sorted())
+		}
 	}
 }
