@@ -158,7 +158,7 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 		}
 	}
 	for _, s := range c.Scripts {
-		checkScript(c, s.Script, h, d)
+		checkScript(c, s.Command(), h, d)
 	}
 	for _, g := range c.SyncGroups {
 		for _, s := range []*Script{g.Notify, g.NotifyMaster, g.NotifyBackup, g.NotifyFault, g.NotifyStop} {
@@ -193,14 +193,7 @@ func checkScript(c *Config, s *Script, h HostEnv, d *Diagnostics) {
 		return
 	}
 	g := &c.Global
-	user, group := s.User, s.Group
-	for _, vs := range c.Scripts {
-		// A vrrp_script's user keyword is kept beside its script.
-		if vs.Script == s && user == "" {
-			user, group = vs.User, vs.Group
-		}
-	}
-	cred, _, err := secure.Resolve(secure.Users{Own: user, OwnGroup: group,
+	cred, _, err := secure.Resolve(secure.Users{Own: s.User, OwnGroup: s.Group,
 		Global: g.ScriptUser, GlobalGroup: g.ScriptGroup, Security: g.EnableScriptSecurity})
 	if err != nil {
 		d.Errorf(s.Pos, "script %s will not run: %v", s.Argv[0], err)

@@ -104,6 +104,17 @@ type VRRPScript struct {
 	Pos           Pos    `json:"pos"`
 }
 
+// Command is the script as it runs: the block's own user and group
+// (vrrp_script { user }) apply when the script line names none.
+func (s *VRRPScript) Command() *Script {
+	if s.Script == nil || s.Script.User != "" || s.User == "" && s.Group == "" {
+		return s.Script
+	}
+	c := *s.Script
+	c.User, c.Group = s.User, s.Group
+	return &c
+}
+
 type SyncGroup struct {
 	Name           string      `json:"name"`
 	Members        []string    `json:"members"`

@@ -853,12 +853,11 @@ func (r *Router) linkChanged(ctx context.Context, dev string) {
 			r.log.Warn("vrrp socket's interface is gone; its instances are held in FAULT", "interface", dev)
 			s.dead, retrack = true, true
 		case cur.index != 0 && cur.index != s.index:
-			if r.rebind(ctx, s) {
-				retrack = true
-			}
+			r.rebind(ctx, s)
+			retrack = true
 		}
 	}
-	if cur.index != 0 && old.index != 0 && cur.index != old.index || cur.index != 0 && old.index == 0 {
+	if cur.index != 0 && cur.index != old.index {
 		r.restoreVIPs(dev)
 	}
 	if retrack {
@@ -868,7 +867,7 @@ func (r *Router) linkChanged(ctx context.Context, dev string) {
 
 // rebind opens s again on the interface now called s.key.dev; until it
 // succeeds (the next link event or poll tries again) s stays dead.
-func (r *Router) rebind(ctx context.Context, s *sock) bool {
+func (r *Router) rebind(ctx context.Context, s *sock) {
 	index := r.links[s.key.dev].index
 	conn, err := r.plat.Listen(s.key.dev, s.key.v6, s.group, s.ttl)
 	if err != nil {
@@ -876,13 +875,12 @@ func (r *Router) rebind(ctx context.Context, s *sock) bool {
 			r.log.Warn("vrrp socket cannot be opened on the new interface; its instances are held in FAULT", "interface", s.key.dev, "err", err)
 		}
 		s.dead = true
-		return true
+		return
 	}
 	_ = s.conn.Close()
 	s.conn, s.index, s.dead = conn, index, false
 	r.log.Info("vrrp socket opened again on a new interface of the same name", "interface", s.key.dev, "ifindex", index)
 	r.startReader(ctx, s)
-	return true
 }
 
 // restoreVIPs adds again, and announces, the VIPs on dev of every MASTER:
@@ -915,11 +913,7 @@ func (r *Router) scriptLoop(ctx context.Context, sc *config.VRRPScript) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	// The block's own user applies to its script (vrrp_script { user }).
-	run := sc.Script
-	if run != nil && run.User == "" && sc.User != "" {
-		run = &config.Script{Argv: run.Argv, User: sc.User, Group: sc.Group, Pos: run.Pos}
-	}
+	run := sc.Command()
 	for {
 		tctx, cancel := context.WithTimeout(ctx, max(sc.Timeout, interval))
 		code, err := r.plat.Run(tctx, run, nil...)

@@ -104,12 +104,8 @@ func ResolveSpec(cfg *config.Config) Spec {
 		s.Instances = append(s.Instances, resolveInstance(g, ic))
 	}
 	for _, sc := range cfg.Scripts {
-		ts := TrackScriptSpec{Name: sc.Name, Script: scriptSpec(sc.Script), Interval: sc.Interval, Timeout: sc.Timeout,
-			Weight: sc.Weight, WeightReverse: sc.WeightReverse, Rise: sc.Rise, Fall: sc.Fall, InitFail: sc.InitFail}
-		if ts.Script != nil && ts.Script.User == "" {
-			ts.Script.User, ts.Script.Group = sc.User, sc.Group
-		}
-		s.Scripts = append(s.Scripts, ts)
+		s.Scripts = append(s.Scripts, TrackScriptSpec{Name: sc.Name, Script: scriptSpec(sc.Command()), Interval: sc.Interval,
+			Timeout: sc.Timeout, Weight: sc.Weight, WeightReverse: sc.WeightReverse, Rise: sc.Rise, Fall: sc.Fall, InitFail: sc.InitFail})
 	}
 	for _, sg := range cfg.SyncGroups {
 		s.SyncGroups = append(s.SyncGroups, SyncGroupSpec{Name: sg.Name, Members: sg.Members,
