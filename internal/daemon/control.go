@@ -28,17 +28,19 @@ import (
 
 // StatusDoc is `lvsd status --json`.
 type StatusDoc struct {
-	PID            int                   `json:"pid"`
-	ConfigFile     string                `json:"config_file"`
-	ConfigHash     string                `json:"config_hash"`
-	Started        time.Time             `json:"started"`
-	ReloadsOK      uint64                `json:"reloads_ok"`
-	ReloadsFailed  uint64                `json:"reloads_failed"`
-	LastReloadErr  string                `json:"last_reload_error,omitempty"`
-	SysctlAdvice   []string              `json:"sysctl_advice,omitempty"`
-	VRRP           []vrrp.InstanceStatus `json:"vrrp_instances"`
-	VirtualServers []VSStatus            `json:"virtual_servers"`
-	IPVSError      string                `json:"ipvs_error,omitempty"`
+	PID           int       `json:"pid"`
+	ConfigFile    string    `json:"config_file"`
+	ConfigHash    string    `json:"config_hash"`
+	Started       time.Time `json:"started"`
+	ReloadsOK     uint64    `json:"reloads_ok"`
+	ReloadsFailed uint64    `json:"reloads_failed"`
+	LastReloadErr string    `json:"last_reload_error,omitempty"`
+	// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
+	SyncDaemonErrors uint64                `json:"sync_daemon_errors,omitempty"`
+	SysctlAdvice     []string              `json:"sysctl_advice,omitempty"`
+	VRRP             []vrrp.InstanceStatus `json:"vrrp_instances"`
+	VirtualServers   []VSStatus            `json:"virtual_servers"`
+	IPVSError        string                `json:"ipvs_error,omitempty"`
 }
 
 type VSStatus struct {
@@ -86,6 +88,9 @@ func (d *Daemon) IPVSStats() ([]ipvs.ServiceStats, error) {
 
 func (d *Daemon) Reloads() (uint64, uint64) { return d.ReloadsOK.Load(), d.ReloadsFailed.Load() }
 
+// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
+func (d *Daemon) SyncDaemonErrors() uint64 { return d.syncdErrors.Load() }
+
 func (d *Daemon) ConfigHash() string {
 	if s := d.snap.Load(); s != nil {
 		return s.hash
@@ -102,7 +107,8 @@ type snapshot struct {
 // Status assembles the status document; safe from any goroutine.
 func (d *Daemon) Status() StatusDoc {
 	doc := StatusDoc{PID: os.Getpid(), ConfigFile: d.opts.ConfigFile, Started: d.started,
-		ReloadsOK: d.ReloadsOK.Load(), ReloadsFailed: d.ReloadsFailed.Load(), VRRP: d.VRRPStatus()}
+		ReloadsOK: d.ReloadsOK.Load(), ReloadsFailed: d.ReloadsFailed.Load(), VRRP: d.VRRPStatus(),
+		SyncDaemonErrors: d.syncdErrors.Load()}
 	if e := d.lastReloadErr.Load(); e != nil {
 		doc.LastReloadErr = *e
 	}

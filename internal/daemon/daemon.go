@@ -93,8 +93,8 @@ type Daemon struct {
 	lastReloadErr atomic.Pointer[string]
 	ReloadsOK     atomic.Uint64
 	ReloadsFailed atomic.Uint64
-	// SyncDaemonErrors counts failed attempts to set the sync daemons.
-	SyncDaemonErrors atomic.Uint64
+	// syncdErrors counts failed attempts to set the sync daemons.
+	syncdErrors atomic.Uint64
 }
 
 // Run loads the configuration and serves until ctx ends, SIGTERM/SIGINT

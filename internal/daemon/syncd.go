@@ -61,7 +61,7 @@ func (d *Daemon) applySyncDaemons() {
 	writes, err := ipvs.SetSyncDaemons(k, want)
 	d.syncdManaged = managed
 	if err != nil {
-		d.SyncDaemonErrors.Add(1)
+		d.syncdErrors.Add(1)
 		if msg := err.Error(); msg != d.syncdLastErr {
 			d.syncdLastErr = msg
 			d.log.Error("ipvs sync daemon", "err", err)

@@ -64,7 +64,7 @@ func TestSyncDaemonFailureLoggedOnceAndRetried(t *testing.T) {
 	conf := "global_defs {\n  lvs_sync_daemon eth7\n}\n" + baseConf
 	logs := &labtest.LogBuffer{}
 	var kernel *ipvs.FakeKernel
-	startWith(t, conf, func(o *Options) {
+	h := startWith(t, conf, func(o *Options) {
 		o.RepairInterval = 20 * time.Millisecond
 		o.Log = logs.Logger()
 		inner := o.Kernel
@@ -76,6 +76,9 @@ func TestSyncDaemonFailureLoggedOnceAndRetried(t *testing.T) {
 		}
 	})
 	time.Sleep(300 * time.Millisecond) // some fifteen repair intervals
+	if n := h.status().SyncDaemonErrors; n < 2 {
+		t.Errorf("%d failed attempts counted over fifteen repair intervals", n)
+	}
 	if n := strings.Count(logs.String(), "ipvs sync daemon"); n != 1 {
 		t.Errorf("%d log lines for one failing reason, want 1:\n%s", n, logs.String())
 	}

@@ -19,6 +19,8 @@ type Source interface {
 	CheckStatus() []check.Status
 	IPVSStats() ([]ipvs.ServiceStats, error)
 	Reloads() (ok, failed uint64)
+	// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
+	SyncDaemonErrors() uint64
 	ConfigHash() string
 }
 
@@ -70,7 +72,9 @@ var (
 	beOutBytes    = prometheus.NewDesc(ns+"_ipvs_backend_outgoing_bytes_total", "Bytes out of the real server.", backendLabels, nil)
 	ipvsUp        = prometheus.NewDesc(ns+"_ipvs_scrape_success", "1 if the IPVS table could be read at this scrape.", nil, nil)
 
-	reloads = prometheus.NewDesc(ns+"_config_reloads_total", "Configuration reloads, by result.", []string{"result"}, nil)
+	reloads     = prometheus.NewDesc(ns+"_config_reloads_total", "Configuration reloads, by result.", []string{"result"}, nil)
+	syncdErrors = prometheus.NewDesc(ns+"_ipvs_sync_daemon_errors_total",
+		"Failed attempts to start or stop the kernel's IPVS sync daemons (lvs_sync_daemon).", nil, nil)
 	cfgHash = prometheus.NewDesc(ns+"_config_info", "The running configuration's hash, as a label.", []string{"hash"}, nil)
 )
 
@@ -84,7 +88,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs, vrrpNotifyDropped,
 		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
-		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, cfgHash} {
+		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, cfgHash} {
 		ch <- d
 	}
 }
@@ -159,5 +163,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ok, failed := c.src.Reloads()
 	counter(reloads, float64(ok), "success")
 	counter(reloads, float64(failed), "failure")
+	counter(syncdErrors, float64(c.src.SyncDaemonErrors()))
 	gauge(cfgHash, 1, c.src.ConfigHash())
 }

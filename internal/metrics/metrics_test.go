@@ -37,6 +37,7 @@ func (fakeSource) IPVSStats() ([]ipvs.ServiceStats, error) {
 }
 
 func (fakeSource) Reloads() (uint64, uint64) { return 3, 1 }
+func (fakeSource) SyncDaemonErrors() uint64  { return 2 }
 func (fakeSource) ConfigHash() string        { return "abc123" }
 
 // TestMetricsLint runs promtool's linter (promlint, via testutil) over a
