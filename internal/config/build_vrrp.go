@@ -1,0 +1,521 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// vrrpGlobalTable is global_defs' VRRP keywords, merged into globalTable.
+var vrrpGlobalTable = table[*Global]{
+	"vrrp_version": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 2, 3); ok {
+			g.VRRPVersion = v
+		}
+	}},
+	"vrrp_mcast_group4": {handle: func(b *builder, n *Node, g *Global) {
+		if t, ok := b.arg(n); ok {
+			if a, ok := b.addr(n.Key, t); ok {
+				if !a.Is4() || !a.IsMulticast() {
+					b.d.Errorf(t.Pos, "vrrp_mcast_group4 %s is not an IPv4 multicast address", a)
+					return
+				}
+				g.VRRPMcastGroup4 = a
+			}
+		}
+	}},
+	"vrrp_mcast_group6": {handle: func(b *builder, n *Node, g *Global) {
+		if t, ok := b.arg(n); ok {
+			if a, ok := b.addr(n.Key, t); ok {
+				if !a.Is6() || !a.IsMulticast() {
+					b.d.Errorf(t.Pos, "vrrp_mcast_group6 %s is not an IPv6 multicast address", a)
+					return
+				}
+				g.VRRPMcastGroup6 = a
+			}
+		}
+	}},
+	"vrrp_strict": {handle: func(b *builder, n *Node, g *Global) { g.VRRPStrict = true }},
+	"vrrp_higher_prio_send_advert": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.HigherPrioSendAdvert = &v
+		}
+	}},
+	"vrrp_lower_prio_no_advert": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.LowerPrioNoAdvert = v
+		}
+	}},
+	"vrrp_garp_master_delay": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, time.Hour); ok {
+			g.GARPMasterDelay = v
+		}
+	}},
+	"vrrp_garp_master_repeat": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			g.GARPMasterRepeat = v
+		}
+	}},
+	"vrrp_garp_master_refresh": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, 24*time.Hour); ok {
+			g.GARPMasterRefresh = v
+		}
+	}},
+	"vrrp_garp_master_refresh_repeat": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			g.GARPMasterRefreshRep = v
+		}
+	}},
+	"vrrp_garp_lower_prio_delay": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, time.Hour); ok {
+			g.GARPLowerPrioDelay = v
+		}
+	}},
+	"vrrp_garp_lower_prio_repeat": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 0, 1<<20); ok {
+			g.GARPLowerPrioRepeat = v
+		}
+	}},
+	"vrrp_garp_interval": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, 0, time.Minute); ok {
+			g.GARPInterval = v
+		}
+	}},
+}
+
+// ---- vrrp_script ------------------------------------------------------
+
+func (b *builder) vrrpScript(n *Node, c *Config) {
+	name, ok := b.blockName(n, "vrrp_script")
+	if !ok {
+		return
+	}
+	s := &VRRPScript{Name: name, Interval: time.Second, Rise: 1, Fall: 1, Pos: n.Pos()}
+	walk(b, n.Children, scriptTable, s, "vrrp_script "+name)
+	if s.Script == nil {
+		// keepalived removes such a script and its tracking; lvsd refuses it.
+		b.d.Errorf(n.Pos(), "vrrp_script %s has no script", name)
+	}
+	c.Scripts = append(c.Scripts, s)
+}
+
+var scriptTable = table[*VRRPScript]{
+	"script": {handle: func(b *builder, n *Node, s *VRRPScript) { s.Script = b.scriptLine(n) }},
+	"interval": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
+			s.Interval = v
+		}
+	}},
+	"timeout": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
+			s.Timeout = v
+		}
+	}},
+	"weight": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if len(n.Args) == 0 {
+			b.d.Errorf(n.Pos(), "weight needs a value")
+			return
+		}
+		if v, ok := b.parseInt("weight", n.Args[0], -253, 253); ok {
+			s.Weight = v
+		}
+		if len(n.Args) > 1 {
+			if n.Args[1].Text == "reverse" {
+				s.WeightReverse = true
+			} else {
+				b.d.Errorf(n.Args[1].Pos, "weight: expected \"reverse\", got %q", n.Args[1].Text)
+			}
+		}
+	}},
+	"rise": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			s.Rise = v
+		}
+	}},
+	"fall": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if v, ok := b.intArg(n, 1, 1<<20); ok {
+			s.Fall = v
+		}
+	}},
+	"init_fail": {handle: func(b *builder, n *Node, s *VRRPScript) { s.InitFail = true }},
+	"user": {handle: func(b *builder, n *Node, s *VRRPScript) {
+		if len(n.Args) == 0 {
+			b.d.Errorf(n.Pos(), "user needs a user name")
+			return
+		}
+		s.User = n.Args[0].Text
+		if len(n.Args) > 1 {
+			s.Group = n.Args[1].Text
+		}
+	}},
+}
+
+func (b *builder) blockName(n *Node, what string) (string, bool) {
+	if len(n.Args) == 0 {
+		b.d.Errorf(n.Pos(), "%s needs a name", what)
+		return "", false
+	}
+	if !n.HasBlock {
+		b.d.Errorf(n.Pos(), "%s %s has no { ... } block", what, n.Args[0].Text)
+		return "", false
+	}
+	return n.Args[0].Text, true
+}
+
+// ---- vrrp_sync_group -------------------------------------------------
+
+func (b *builder) syncGroup(n *Node, c *Config) {
+	name, ok := b.blockName(n, "vrrp_sync_group")
+	if !ok {
+		return
+	}
+	g := &SyncGroup{Name: name, Pos: n.Pos()}
+	walk(b, n.Children, syncGroupTable, g, "vrrp_sync_group "+name)
+	if len(g.Members) == 0 {
+		b.d.Errorf(n.Pos(), "vrrp_sync_group %s has no group { ... } of instances", name)
+	}
+	c.SyncGroups = append(c.SyncGroups, g)
+}
+
+var syncGroupTable = table[*SyncGroup]{
+	"group": {handle: func(b *builder, n *Node, g *SyncGroup) {
+		for _, m := range n.Children {
+			g.Members = append(g.Members, m.Key)
+			g.MemberPos = append(g.MemberPos, m.Pos())
+			for _, extra := range m.Args {
+				// keepalived 2.2 reports these as "Unknown keyword": several
+				// names on one line are not a list.
+				b.d.Errorf(extra.Pos, "vrrp_sync_group %s: put each instance on its own line (%q)", g.Name, extra.Text)
+			}
+		}
+	}},
+	"notify":                     {handle: func(b *builder, n *Node, g *SyncGroup) { g.Notify = b.scriptWithUser(n) }},
+	"notify_master":              {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyMaster = b.scriptWithUser(n) }},
+	"notify_backup":              {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyBackup = b.scriptWithUser(n) }},
+	"notify_fault":               {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyFault = b.scriptWithUser(n) }},
+	"notify_stop":                {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyStop = b.scriptWithUser(n) }},
+	"track_script":               {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackScripts = b.trackList(n) }},
+	"track_interface":            {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackIfaces = b.trackList(n) }},
+	"global_tracking":            {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
+	"sync_group_tracking_weight": {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
+	"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
+	"notify_deleted":             {ignored: "not implemented yet"},
+	"notify_priority_changes":    {ignored: "not implemented yet"},
+	"track_file":                 {ignored: "track files are not implemented yet"},
+	"track_process":              {ignored: "process tracking is not implemented yet"},
+	"track_bfd":                  {ignored: "BFD is not implemented"},
+}
+
+// trackList reads track_script / track_interface entries: NAME [weight N [reverse]].
+func (b *builder) trackList(n *Node) []TrackItem {
+	var out []TrackItem
+	for _, c := range n.Children {
+		it := TrackItem{Name: c.Key, Pos: c.Pos()}
+		args := c.Args
+		if len(args) > 0 {
+			if args[0].Text != "weight" || len(args) < 2 {
+				b.d.Errorf(args[0].Pos, "%s entry %s: expected \"weight N\", got %q", n.Key, c.Key, args[0].Text)
+			} else if v, ok := b.parseInt("weight", args[1], -254, 254); ok {
+				it.Weight, it.HasWeight = v, true
+				if len(args) > 2 {
+					if args[2].Text == "reverse" {
+						it.WeightReverse = true
+					} else {
+						b.d.Errorf(args[2].Pos, "%s entry %s: expected \"reverse\", got %q", n.Key, c.Key, args[2].Text)
+					}
+				}
+			}
+		}
+		if c.HasBlock {
+			b.d.Errorf(c.Pos(), "%s entry %s cannot open a block", n.Key, c.Key)
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// ---- vrrp_instance --------------------------------------------------
+
+func (b *builder) instance(n *Node, c *Config) {
+	name, ok := b.blockName(n, "vrrp_instance")
+	if !ok {
+		return
+	}
+	in := &Instance{
+		Name: name, InitialState: "BACKUP", Priority: 100, AdvertInterval: time.Second,
+		Accept: true, Pos: n.Pos(),
+		GARPMasterDelay: -1, GARPMasterRepeat: -1, GARPMasterRefresh: -1, GARPMasterRefreshRep: -1,
+		GARPLowerPrioDelay: -1, GARPLowerPrioRepeat: -1,
+	}
+	walk(b, n.Children, instanceTable, in, "vrrp_instance "+name)
+	c.Instances = append(c.Instances, in)
+}
+
+func instanceTimer(set func(*Instance, time.Duration), min, max time.Duration) keyword[*Instance] {
+	return keyword[*Instance]{handle: func(b *builder, n *Node, in *Instance) {
+		if v, ok := b.timerArg(n, min, max); ok {
+			set(in, v)
+		}
+	}}
+}
+
+func instanceInt(set func(*Instance, int), min, max int) keyword[*Instance] {
+	return keyword[*Instance]{handle: func(b *builder, n *Node, in *Instance) {
+		if v, ok := b.intArg(n, min, max); ok {
+			set(in, v)
+		}
+	}}
+}
+
+var instanceTable table[*Instance]
+
+func init() {
+	instanceTable = table[*Instance]{
+		"state": {handle: func(b *builder, n *Node, in *Instance) {
+			t, ok := b.arg(n)
+			if !ok {
+				return
+			}
+			switch s := strings.ToUpper(t.Text); s {
+			case "MASTER", "BACKUP":
+				in.InitialState, in.statePos = s, t.Pos
+			default:
+				b.d.Errorf(t.Pos, "state %q is not MASTER or BACKUP", t.Text)
+			}
+		}},
+		"interface": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.Interface = t.Text
+			}
+		}},
+		"virtual_router_id": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.vridPos = t.Pos
+				if v, ok := b.parseInt("virtual_router_id", t, 1, 255); ok {
+					in.VRID = v
+				}
+			}
+		}},
+		"priority": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.priorityPos = t.Pos
+				if v, ok := b.parseInt("priority", t, 1, 255); ok {
+					in.Priority = v
+				}
+			}
+		}},
+		"advert_int": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				in.advertPos = t.Pos
+				// Range depends on the version; checked in validate.
+				if v, ok := b.parseTimer("advert_int", t, 0, 255*time.Second); ok {
+					in.AdvertInterval = v
+				}
+			}
+		}},
+		"version": instanceInt(func(in *Instance, v int) { in.Version = v }, 2, 3),
+		"authentication": {handle: func(b *builder, n *Node, in *Instance) {
+			walk(b, n.Children, authTable, in, "authentication")
+		}},
+		"virtual_ipaddress": {handle: func(b *builder, n *Node, in *Instance) {
+			in.VIPs = append(in.VIPs, b.vipList(n, false)...)
+		}},
+		"virtual_ipaddress_excluded": {handle: func(b *builder, n *Node, in *Instance) {
+			in.ExcludedVIPs = append(in.ExcludedVIPs, b.vipList(n, true)...)
+		}},
+		"nopreempt":     {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt = true }},
+		"preempt":       {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt = false }},
+		"preempt_delay": instanceTimer(func(in *Instance, v time.Duration) { in.PreemptDelay = v }, 0, time.Hour),
+		"mcast_src_ip": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				if a, ok := b.addr(n.Key, t); ok {
+					in.McastSrcIP = a
+				}
+			}
+		}},
+		"unicast_src_ip": {handle: func(b *builder, n *Node, in *Instance) {
+			if t, ok := b.arg(n); ok {
+				if a, ok := b.addr(n.Key, t); ok {
+					in.UnicastSrcIP = a
+				}
+			}
+		}},
+		"unicast_peer": {handle: func(b *builder, n *Node, in *Instance) {
+			for _, p := range n.Children {
+				if a, ok := b.addr("unicast_peer", p.KeyTok); ok {
+					in.UnicastPeers = append(in.UnicastPeers, a)
+				}
+				if len(p.Args) > 0 {
+					b.d.Warnf(p.Args[0].Pos, "unicast_peer options (%s) are not supported by lvsd; ignored", p.Args[0].Text)
+				}
+			}
+		}},
+		"unicast_ttl": instanceInt(func(in *Instance, v int) { in.UnicastTTL = v }, 1, 255),
+		"track_interface": {handle: func(b *builder, n *Node, in *Instance) {
+			in.TrackInterfaces = append(in.TrackInterfaces, b.trackList(n)...)
+		}},
+		"track_script":               {handle: func(b *builder, n *Node, in *Instance) { in.TrackScripts = append(in.TrackScripts, b.trackList(n)...) }},
+		"dont_track_primary":         {handle: func(b *builder, n *Node, in *Instance) { in.DontTrackPrimary = true }},
+		"notify":                     {handle: func(b *builder, n *Node, in *Instance) { in.Notify = b.scriptWithUser(n) }},
+		"notify_master":              {handle: func(b *builder, n *Node, in *Instance) { in.NotifyMaster = b.scriptWithUser(n) }},
+		"notify_backup":              {handle: func(b *builder, n *Node, in *Instance) { in.NotifyBackup = b.scriptWithUser(n) }},
+		"notify_fault":               {handle: func(b *builder, n *Node, in *Instance) { in.NotifyFault = b.scriptWithUser(n) }},
+		"notify_stop":                {handle: func(b *builder, n *Node, in *Instance) { in.NotifyStop = b.scriptWithUser(n) }},
+		"garp_master_delay":          instanceTimer(func(in *Instance, v time.Duration) { in.GARPMasterDelay = v }, 0, time.Hour),
+		"garp_master_repeat":         instanceInt(func(in *Instance, v int) { in.GARPMasterRepeat = v }, 1, 1<<20),
+		"garp_master_refresh":        instanceTimer(func(in *Instance, v time.Duration) { in.GARPMasterRefresh = v }, 0, 24*time.Hour),
+		"garp_master_refresh_repeat": instanceInt(func(in *Instance, v int) { in.GARPMasterRefreshRep = v }, 1, 1<<20),
+		"garp_lower_prio_delay":      instanceTimer(func(in *Instance, v time.Duration) { in.GARPLowerPrioDelay = v }, 0, time.Hour),
+		"garp_lower_prio_repeat":     instanceInt(func(in *Instance, v int) { in.GARPLowerPrioRepeat = v }, 0, 1<<20),
+		"accept":                     {handle: func(b *builder, n *Node, in *Instance) { in.Accept = true }},
+		"no_accept":                  {handle: func(b *builder, n *Node, in *Instance) { in.Accept = false }},
+		"strict_mode":                {handle: func(b *builder, n *Node, in *Instance) { v, _ := b.boolArg(n); in.StrictMode = v }},
+		"use_vmac":                   {ignored: "VMAC interfaces are not implemented yet"},
+		"vmac_xmit_base":             {ignored: "VMAC interfaces are not implemented yet"},
+		"use_vmac_addr":              {ignored: "VMAC interfaces are not implemented yet"},
+		"use_ipvlan":                 {ignored: "ipvlan interfaces are not implemented"},
+		"native_ipv6":                {ignored: "not implemented yet"},
+		"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
+		"virtual_routes":             {ignored: "virtual routes are not implemented"},
+		"virtual_rules":              {ignored: "virtual rules are not implemented"},
+		"track_file":                 {ignored: "track files are not implemented yet"},
+		"track_process":              {ignored: "process tracking is not implemented yet"},
+		"track_bfd":                  {ignored: "BFD is not implemented"},
+		"track_src_ip":               {ignored: "not implemented yet"},
+		"promote_secondaries":        {ignored: "not implemented yet"},
+		"lvs_sync_daemon_interface":  {handle: lvsSyncDaemonInterface},
+		"debug":                      {ignored: "use lvsd --log-detail"},
+		"linkbeat_use_polling":       {ignored: "lvsd uses netlink link events"},
+		"skip_check_adv_addr":        {ignored: "not implemented yet"},
+		"check_unicast_src":          {ignored: "not implemented yet"},
+		"unicast_fault_no_peer":      {ignored: "not implemented yet"},
+		"old_unicast_checksum":       {ignored: "not implemented yet"},
+		"lower_prio_no_advert": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.boolArg(n); ok {
+				in.LowerPrioNoAdvert = &v
+			}
+		}},
+		"higher_prio_send_advert": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.boolArg(n); ok {
+				in.HigherPrioSendAdvert = &v
+			}
+		}},
+		"notify_master_rx_lower_pri": {ignored: "not implemented yet"},
+		"notify_priority_changes":    {ignored: "not implemented yet"},
+		"garp_extra_if":              {ignored: "not implemented yet"},
+		"down_timer_adverts":         {ignored: "not implemented yet"},
+		"kernel_rx_buf_size":         {ignored: "netlink buffer tuning is automatic in lvsd"},
+		"mcast_dst_ip":               {ignored: "not implemented yet"},
+		"vrf":                        {ignored: "not implemented yet"},
+	}
+}
+
+var authTable = table[*Instance]{
+	"auth_type": {handle: func(b *builder, n *Node, in *Instance) {
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		switch v := strings.ToUpper(t.Text); v {
+		case "PASS", "AH":
+			in.AuthType = v
+		default:
+			b.d.Errorf(t.Pos, "auth_type %q is not PASS or AH", t.Text)
+		}
+	}},
+	"auth_pass": {handle: func(b *builder, n *Node, in *Instance) {
+		if t, ok := b.arg(n); ok {
+			in.AuthPass, in.authPassPos = t.Text, t.Pos
+		}
+	}},
+}
+
+// vipList parses virtual_ipaddress entries:
+// <IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] [label <LABEL>] ...
+func (b *builder) vipList(n *Node, excluded bool) []VIP {
+	var out []VIP
+	for _, e := range n.Children {
+		v, ok := b.vip(e, excluded)
+		if ok {
+			out = append(out, v)
+		}
+	}
+	if !n.HasBlock && len(n.Args) > 0 {
+		b.d.Errorf(n.Pos(), "%s needs a { ... } block of addresses", n.Key)
+	}
+	return out
+}
+
+func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
+	v := VIP{Excluded: excluded, Pos: e.Pos()}
+	text := e.Key
+	var prefix netip.Prefix
+	var err error
+	if strings.Contains(text, "/") {
+		prefix, err = netip.ParsePrefix(text)
+	} else {
+		var a netip.Addr
+		a, err = netip.ParseAddr(text)
+		if err == nil {
+			prefix = netip.PrefixFrom(a, a.BitLen())
+		}
+	}
+	if err != nil {
+		b.d.Errorf(e.Pos(), "virtual address %q is not ADDRESS[/PREFIX]", text)
+		return v, false
+	}
+	v.Prefix = prefix
+	args := e.Args
+	for i := 0; i < len(args); i++ {
+		opt := args[i]
+		needValue := func() (Token, bool) {
+			if i+1 >= len(args) {
+				b.d.Errorf(opt.Pos, "%s needs a value", opt.Text)
+				return Token{}, false
+			}
+			i++
+			return args[i], true
+		}
+		switch opt.Text {
+		case "dev":
+			if t, ok := needValue(); ok {
+				v.Dev = t.Text
+			}
+		case "label":
+			if t, ok := needValue(); ok {
+				v.Label = t.Text
+			}
+		case "brd", "broadcast":
+			if t, ok := needValue(); ok {
+				if t.Text != "+" && t.Text != "-" {
+					if a, ok := b.addr("brd", t); ok && !a.Is4() {
+						b.d.Errorf(t.Pos, "brd %s: broadcast addresses are IPv4 only", t.Text)
+					}
+				}
+				v.Broadcast = t.Text
+			}
+		case "scope":
+			if t, ok := needValue(); ok {
+				switch t.Text {
+				case "global", "site", "link", "host", "nowhere":
+					v.Scope = t.Text
+				default:
+					if _, err := strconv.Atoi(t.Text); err != nil {
+						b.d.Errorf(t.Pos, "scope %q is not global, site, link, host, nowhere or a number", t.Text)
+					}
+					v.Scope = t.Text
+				}
+			}
+		case "no_track", "home", "-nodad", "nodad", "noprefixroute", "autojoin":
+			if opt.Text == "-nodad" || opt.Text == "nodad" {
+				v.NoDAD = true
+			}
+		case "preferred_lft":
+			needValue()
+		default:
+			b.d.Errorf(opt.Pos, "unknown virtual address option %q (expected dev, label, brd, scope)", opt.Text)
+		}
+	}
+	return v, true
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+type VRRPScript struct {
+	Name     string        `json:"name"`
+	Script   *Script       `json:"script,omitempty"`
+	Interval time.Duration `json:"interval"`
+	Timeout  time.Duration `json:"timeout"`
+	Weight   int           `json:"weight"`
+	// WeightReverse is keepalived's "weight N reverse".
+	WeightReverse bool   `json:"weight_reverse,omitempty"`
+	Rise          int    `json:"rise"`
+	Fall          int    `json:"fall"`
+	InitFail      bool   `json:"init_fail,omitempty"`
+	User          string `json:"user,omitempty"`
+	Group         string `json:"group,omitempty"`
+	Pos           Pos    `json:"pos"`
+}
+
+// Command is the script as it runs: the block's own user and group
+// (vrrp_script { user }) apply when the script line names none.
+func (s *VRRPScript) Command() *Script {
+	if s.Script == nil || s.Script.User != "" || s.User == "" && s.Group == "" {
+		return s.Script
+	}
+	c := *s.Script
+	c.User, c.Group = s.User, s.Group
+	return &c
+}
+
+type SyncGroup struct {
+	Name           string      `json:"name"`
+	Members        []string    `json:"members"`
+	MemberPos      []Pos       `json:"-"`
+	Notify         *Script     `json:"notify,omitempty"`
+	NotifyMaster   *Script     `json:"notify_master,omitempty"`
+	NotifyBackup   *Script     `json:"notify_backup,omitempty"`
+	NotifyFault    *Script     `json:"notify_fault,omitempty"`
+	NotifyStop     *Script     `json:"notify_stop,omitempty"`
+	TrackScripts   []TrackItem `json:"track_script,omitempty"`
+	TrackIfaces    []TrackItem `json:"track_interface,omitempty"`
+	GlobalTracking bool        `json:"global_tracking,omitempty"`
+	Pos            Pos         `json:"pos"`
+}
+
+// TrackItem is an entry of track_script or track_interface with its weight.
+type TrackItem struct {
+	Name          string `json:"name"`
+	Weight        int    `json:"weight"`
+	HasWeight     bool   `json:"has_weight,omitempty"`
+	WeightReverse bool   `json:"weight_reverse,omitempty"`
+	Pos           Pos    `json:"pos"`
+}
+
+// VIP is one entry of virtual_ipaddress or virtual_ipaddress_excluded.
+type VIP struct {
+	Prefix    netip.Prefix `json:"prefix"`
+	Broadcast string       `json:"brd,omitempty"`
+	Dev       string       `json:"dev,omitempty"`
+	Label     string       `json:"label,omitempty"`
+	Scope     string       `json:"scope,omitempty"`
+	NoDAD     bool         `json:"nodad,omitempty"`
+	Excluded  bool         `json:"excluded,omitempty"`
+	Pos       Pos          `json:"pos"`
+}
+
+type Instance struct {
+	Name                 string        `json:"name"`
+	InitialState         string        `json:"state"` // MASTER or BACKUP
+	Interface            string        `json:"interface"`
+	VRID                 int           `json:"virtual_router_id"`
+	Priority             int           `json:"priority"`
+	AdvertInterval       time.Duration `json:"advert_int"`
+	Version              int           `json:"version"`
+	AuthType             string        `json:"auth_type,omitempty"` // "", "PASS" or "AH"
+	AuthPass             string        `json:"auth_pass,omitempty"`
+	VIPs                 []VIP         `json:"virtual_ipaddress,omitempty"`
+	ExcludedVIPs         []VIP         `json:"virtual_ipaddress_excluded,omitempty"`
+	NoPreempt            bool          `json:"nopreempt"`
+	PreemptDelay         time.Duration `json:"preempt_delay"`
+	McastSrcIP           netip.Addr    `json:"mcast_src_ip,omitempty"`
+	UnicastSrcIP         netip.Addr    `json:"unicast_src_ip,omitempty"`
+	UnicastPeers         []netip.Addr  `json:"unicast_peer,omitempty"`
+	UnicastTTL           int           `json:"unicast_ttl,omitempty"`
+	TrackInterfaces      []TrackItem   `json:"track_interface,omitempty"`
+	TrackScripts         []TrackItem   `json:"track_script,omitempty"`
+	DontTrackPrimary     bool          `json:"dont_track_primary,omitempty"`
+	Notify               *Script       `json:"notify,omitempty"`
+	NotifyMaster         *Script       `json:"notify_master,omitempty"`
+	NotifyBackup         *Script       `json:"notify_backup,omitempty"`
+	NotifyFault          *Script       `json:"notify_fault,omitempty"`
+	NotifyStop           *Script       `json:"notify_stop,omitempty"`
+	GARPMasterDelay      time.Duration `json:"garp_master_delay"`
+	GARPMasterRepeat     int           `json:"garp_master_repeat"`
+	GARPMasterRefresh    time.Duration `json:"garp_master_refresh"`
+	GARPMasterRefreshRep int           `json:"garp_master_refresh_repeat"`
+	GARPLowerPrioDelay   time.Duration `json:"garp_lower_prio_delay"`
+	GARPLowerPrioRepeat  int           `json:"garp_lower_prio_repeat"`
+	UseVMAC              bool          `json:"use_vmac,omitempty"`
+	HigherPrioSendAdvert *bool         `json:"higher_prio_send_advert,omitempty"`
+	LowerPrioNoAdvert    *bool         `json:"lower_prio_no_advert,omitempty"`
+	Accept               bool          `json:"accept"`
+	StrictMode           bool          `json:"strict_mode,omitempty"`
+	SyncGroup            string        `json:"sync_group,omitempty"`
+	Pos                  Pos           `json:"pos"`
+	priorityPos          Pos
+	advertPos            Pos
+	authPassPos          Pos
+	statePos             Pos
+	vridPos              Pos
+}
+
+// IPv6 reports the instance's address family from its VIPs.
+func (in *Instance) IPv6() bool {
+	for _, v := range in.VIPs {
+		return v.Prefix.Addr().Is6()
+	}
+	return false
+}
