@@ -1,0 +1,133 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// VSGroupEntry is one line of a virtual_server_group: an address range and
+// port, or a fwmark.
+type VSGroupEntry struct {
+	First  netip.Addr `json:"first,omitempty"`
+	Last   netip.Addr `json:"last,omitempty"` // == First unless a range
+	Port   uint16     `json:"port,omitempty"`
+	FWMark uint32     `json:"fwmark,omitempty"`
+	Pos    Pos        `json:"pos"`
+}
+
+type VSGroup struct {
+	Name    string         `json:"name"`
+	Entries []VSGroupEntry `json:"entries"`
+	Pos     Pos            `json:"pos"`
+}
+
+// VirtualServer is a virtual_server block. Exactly one of Addr, FWMark or
+// Group identifies it.
+type VirtualServer struct {
+	Addr              netip.Addr    `json:"addr,omitempty"`
+	Port              uint16        `json:"port,omitempty"`
+	FWMark            uint32        `json:"fwmark,omitempty"`
+	Group             string        `json:"group,omitempty"`
+	Protocol          string        `json:"protocol"` // TCP, UDP, SCTP
+	Scheduler         string        `json:"lvs_sched"`
+	SchedFlags        []string      `json:"sched_flags,omitempty"`
+	OPS               bool          `json:"ops,omitempty"`
+	Method            string        `json:"lvs_method"` // NAT, DR, TUN
+	Persistence       time.Duration `json:"persistence_timeout"`
+	Persistent        bool          `json:"persistent"`
+	Granularity       netip.Addr    `json:"persistence_granularity,omitempty"`
+	PersistenceEngine string        `json:"persistence_engine,omitempty"`
+	DelayLoop         time.Duration `json:"delay_loop"`
+	Quorum            int           `json:"quorum"`
+	Hysteresis        int           `json:"hysteresis"`
+	QuorumUp          *Script       `json:"quorum_up,omitempty"`
+	QuorumDown        *Script       `json:"quorum_down,omitempty"`
+	Alpha             bool          `json:"alpha"`
+	Omega             bool          `json:"omega"`
+	HASuspend         bool          `json:"ha_suspend"`
+	InhibitOnFailure  bool          `json:"inhibit_on_failure"`
+	Virtualhost       string        `json:"virtualhost,omitempty"`
+	IPFamily          string        `json:"ip_family,omitempty"`
+	SorryServer       *RealServer   `json:"sorry_server,omitempty"`
+	SorryInhibit      bool          `json:"sorry_server_inhibit,omitempty"`
+	RealServers       []*RealServer `json:"real_servers"`
+	Pos               Pos           `json:"pos"`
+	// Checker defaults set at virtual-server level, inherited by checkers.
+	checkDefaults                    checkDefaults
+	schedPos, methodPos, protocolPos Pos
+}
+
+// Key names the virtual server as keepalived's logs do.
+func (vs *VirtualServer) Key() string {
+	switch {
+	case vs.Group != "":
+		return "group " + vs.Group
+	case vs.FWMark != 0:
+		return "FWM " + itoa(int(vs.FWMark))
+	}
+	return netip.AddrPortFrom(vs.Addr, vs.Port).String() + "/" + vs.Protocol
+}
+
+type RealServer struct {
+	Addr             netip.Addr `json:"addr"`
+	Port             uint16     `json:"port"`
+	Weight           int        `json:"weight"`
+	Method           string     `json:"lvs_method"`
+	InhibitOnFailure bool       `json:"inhibit_on_failure"`
+	UThreshold       int        `json:"uthreshold"`
+	LThreshold       int        `json:"lthreshold"`
+	NotifyUp         *Script    `json:"notify_up,omitempty"`
+	NotifyDown       *Script    `json:"notify_down,omitempty"`
+	Virtualhost      string     `json:"virtualhost,omitempty"`
+	Alpha            bool       `json:"alpha"`
+	Checkers         []*Checker `json:"checkers,omitempty"`
+	Pos              Pos        `json:"pos"`
+	portGiven        bool
+	checkDefaults    checkDefaults
+}
+
+// checkDefaults carries checker settings that may be given at virtual or
+// real server level (keepalived 2.x inherits them downwards).
+type checkDefaults struct {
+	connectTimeout, delayBeforeRetry, warmup, delayLoop *time.Duration
+	retry                                               *int
+	alpha                                               *bool
+}
+
+type URL struct {
+	Path         string   `json:"path"`
+	Digest       string   `json:"digest,omitempty"`
+	StatusCodes  [][2]int `json:"status_code"`
+	Virtualhost  string   `json:"virtualhost,omitempty"`
+	Regex        string   `json:"regex,omitempty"`
+	RegexNoMatch bool     `json:"regex_no_match,omitempty"`
+	Pos          Pos      `json:"pos"`
+}
+
+type Checker struct {
+	Type             string        `json:"type"` // TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK
+	ConnectIP        netip.Addr    `json:"connect_ip,omitempty"`
+	ConnectPort      uint16        `json:"connect_port"`
+	BindTo           netip.Addr    `json:"bindto,omitempty"`
+	BindIf           string        `json:"bind_if,omitempty"`
+	BindPort         uint16        `json:"bind_port,omitempty"`
+	FWMark           uint32        `json:"fwmark,omitempty"`
+	ConnectTimeout   time.Duration `json:"connect_timeout"`
+	Retry            int           `json:"retry"`
+	DelayBeforeRetry time.Duration `json:"delay_before_retry"`
+	Warmup           time.Duration `json:"warmup"`
+	DelayLoop        time.Duration `json:"delay_loop"`
+	Alpha            bool          `json:"alpha"`
+	LogAllFailures   bool          `json:"log_all_failures,omitempty"`
+	// HTTP_GET / SSL_GET
+	URLs         []URL  `json:"urls,omitempty"`
+	HTTPProtocol string `json:"http_protocol,omitempty"`
+	Virtualhost  string `json:"virtualhost,omitempty"`
+	EnableSNI    bool   `json:"enable_sni,omitempty"`
+	FastRecovery bool   `json:"fast_recovery,omitempty"`
+	// MISC_CHECK
+	MiscPath    *Script       `json:"misc_path,omitempty"`
+	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
+	MiscDynamic bool          `json:"misc_dynamic,omitempty"`
+	Pos         Pos           `json:"pos"`
+}
