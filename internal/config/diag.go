@@ -46,6 +46,11 @@ type Diagnostic struct {
 	Pos      Pos      `json:"pos"`
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
+	// Skipped marks an error keepalived 2.2.7 logs and runs past, leaving
+	// the offending item out (or at its default). The model leaves it out
+	// the same way, so lvsd run starts on it (never stricter than keepalived
+	// at run time); check-config still fails on it.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 func (d Diagnostic) String() string {
@@ -69,13 +74,18 @@ type Diagnostics struct {
 	// Past maxDiagnostics: how many were not kept, and where the first was.
 	droppedErrors, droppedWarnings int
 	firstDropped                   Pos
+	// fatal counts errors not marked Skipped, kept or not.
+	fatal int
 }
 
 // Full reports that further diagnostics are only counted, so callers can
 // skip costly work on their text (keyword suggestions).
 func (ds *Diagnostics) Full() bool { return len(ds.list) >= maxDiagnostics }
 
-func (ds *Diagnostics) add(pos Pos, sev Severity, format string, args ...any) {
+func (ds *Diagnostics) add(pos Pos, sev Severity, skipped bool, format string, args ...any) {
+	if sev == SeverityError && !skipped {
+		ds.fatal++
+	}
 	if ds.Full() {
 		if ds.droppedErrors+ds.droppedWarnings == 0 {
 			ds.firstDropped = pos
@@ -87,18 +97,31 @@ func (ds *Diagnostics) add(pos Pos, sev Severity, format string, args ...any) {
 		}
 		return
 	}
-	ds.list = append(ds.list, Diagnostic{Pos: pos, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	ds.list = append(ds.list, Diagnostic{Pos: pos, Severity: sev, Message: fmt.Sprintf(format, args...), Skipped: skipped})
 }
 
-// Errorf records an error at pos.
+// Errorf records an error at pos that stops lvsd run from using the
+// configuration (at start the daemon exits; at reload it keeps the running
+// configuration).
 func (ds *Diagnostics) Errorf(pos Pos, format string, args ...any) {
-	ds.add(pos, SeverityError, format, args...)
+	ds.add(pos, SeverityError, false, format, args...)
+}
+
+// Skipf records an error at pos that keepalived 2.2.7 logs and runs past;
+// the caller must leave the offending item out of the model (or at its
+// default) as keepalived does. check-config fails on it; lvsd run logs it
+// and runs.
+func (ds *Diagnostics) Skipf(pos Pos, format string, args ...any) {
+	ds.add(pos, SeverityError, true, format, args...)
 }
 
 // Warnf records a warning at pos.
 func (ds *Diagnostics) Warnf(pos Pos, format string, args ...any) {
-	ds.add(pos, SeverityWarning, format, args...)
+	ds.add(pos, SeverityWarning, false, format, args...)
 }
+
+// HasFatal reports whether any error not marked Skipped was recorded.
+func (ds *Diagnostics) HasFatal() bool { return ds.fatal > 0 }
 
 func (ds *Diagnostics) noteFile(name string) {
 	if ds.fileOrder == nil {

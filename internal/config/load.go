@@ -31,8 +31,12 @@ type Result struct {
 	Hash string
 }
 
-// OK reports whether the configuration has no errors.
+// OK reports whether the configuration has no errors (check-config's verdict).
 func (r *Result) OK() bool { return !r.Diags.HasErrors() }
+
+// Runnable reports whether lvsd run may use the configuration: every error
+// in it is one keepalived 2.2.7 runs past (Diagnostics.Skipf).
+func (r *Result) Runnable() bool { return !r.Diags.HasFatal() }
 
 // DefaultConfigID is keepalived's default: the host name up to the first dot.
 func DefaultConfigID() string {

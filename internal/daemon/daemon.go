@@ -266,16 +266,20 @@ func (d *Daemon) load() (*config.Result, error) {
 	res := config.Load(d.opts.ConfigFile, config.Options{ConfigID: d.opts.ConfigID})
 	var first string
 	for _, diag := range res.Diags.Sorted() {
-		if diag.Severity == config.SeverityError {
+		switch {
+		case diag.Severity == config.SeverityError && diag.Skipped:
+			// keepalived logs these and runs without the item; so does lvsd.
+			d.log.Error("config", "diagnostic", diag.String(), "effect", "skipped, as keepalived does")
+		case diag.Severity == config.SeverityError:
 			d.log.Error("config", "diagnostic", diag.String())
 			if first == "" {
 				first = diag.String()
 			}
-		} else {
+		default:
 			d.log.Warn("config", "diagnostic", diag.String())
 		}
 	}
-	if !res.OK() {
+	if !res.Runnable() {
 		return nil, fmt.Errorf("%s: configuration has errors; first: %s", d.opts.ConfigFile, first)
 	}
 	return res, nil
