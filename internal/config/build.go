@@ -3,7 +3,6 @@ package config
 import (
 	"net/netip"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -248,83 +247,4 @@ func lvsFlushOnStop(b *builder, n *Node, g *Global) {
 			b.d.Errorf(n.Args[0].Pos, "%s: %q is not VS (keepalived 2.2 knows no other argument)", n.Key, n.Args[0].Text)
 		}
 	}
-}
-
-// ---- virtual_server_group ------------------------------------------
-
-func (b *builder) vsGroup(n *Node, c *Config) {
-	name, ok := b.blockName(n, "virtual_server_group")
-	if !ok {
-		return
-	}
-	g := &VSGroup{Name: name, Pos: n.Pos()}
-	for _, e := range n.Children {
-		if e.Key == "fwmark" {
-			if len(e.Args) != 1 {
-				b.d.Errorf(e.Pos(), "fwmark entry needs one mark")
-				continue
-			}
-			if v, ok := b.parseInt("fwmark", e.Args[0], 1, 1<<32-1); ok {
-				g.Entries = append(g.Entries, VSGroupEntry{FWMark: uint32(v), Pos: e.Pos()})
-			}
-			continue
-		}
-		entry, ok := b.groupRange(e)
-		if ok {
-			g.Entries = append(g.Entries, entry)
-		}
-	}
-	c.VSGroups = append(c.VSGroups, g)
-}
-
-// groupRange parses "10.0.0.1 80" or "10.0.0.1-10 80" (last octet/hextet range).
-func (b *builder) groupRange(e *Node) (VSGroupEntry, bool) {
-	ent := VSGroupEntry{Pos: e.Pos()}
-	text := e.Key
-	rangeEnd := ""
-	if i := strings.LastIndexByte(text, '-'); i > 0 {
-		text, rangeEnd = text[:i], text[i+1:]
-	}
-	first, err := netip.ParseAddr(text)
-	if err != nil {
-		b.d.Errorf(e.Pos(), "virtual_server_group entry %q is not ADDRESS[-LAST] PORT or fwmark N", e.Key)
-		return ent, false
-	}
-	ent.First, ent.Last = first, first
-	if rangeEnd != "" {
-		base := 10
-		if first.Is6() {
-			base = 16
-		}
-		end, err := strconv.ParseUint(rangeEnd, base, 16)
-		raw := first.AsSlice()
-		var last netip.Addr
-		if first.Is4() {
-			if err != nil || end > 255 || end < uint64(raw[3]) {
-				b.d.Errorf(e.Pos(), "address range %q: the end must be a last octet not below the start", e.Key)
-				return ent, false
-			}
-			raw[3] = byte(end)
-			last, _ = netip.AddrFromSlice(raw)
-		} else {
-			cur := uint64(raw[14])<<8 | uint64(raw[15])
-			if err != nil || end < cur {
-				b.d.Errorf(e.Pos(), "address range %q: the end must be a last hextet not below the start", e.Key)
-				return ent, false
-			}
-			raw[14], raw[15] = byte(end>>8), byte(end)
-			last, _ = netip.AddrFromSlice(raw)
-		}
-		ent.Last = last
-	}
-	if len(e.Args) == 0 {
-		// keepalived 2.x allows a port-less entry (port 0, all ports).
-		return ent, true
-	}
-	p, ok := b.port("virtual_server_group entry", e.Args[0])
-	if !ok {
-		return ent, false
-	}
-	ent.Port = p
-	return ent, true
 }
