@@ -33,8 +33,11 @@ type InstanceSpec struct {
 	Interval     time.Duration
 	Preempt      bool
 	PreemptDelay time.Duration
-	AuthType     uint8
-	AuthData     [8]byte
+	// SyncFailbackHold: PreemptDelay was raised to SyncFailbackHold for
+	// lvs_sync_daemon (the configured delay was shorter).
+	SyncFailbackHold bool
+	AuthType         uint8
+	AuthData         [8]byte
 	// VIPs are virtual_ipaddress and virtual_ipaddress_excluded, each with
 	// its device resolved; AdvAddrs those that go into adverts.
 	VIPs     []netif.VIP
@@ -112,6 +115,7 @@ func ResolveSpec(cfg *config.Config) Spec {
 			Notify:          notifySpec(sg.Notify, sg.NotifyMaster, sg.NotifyBackup, sg.NotifyFault, sg.NotifyStop),
 			TrackInterfaces: trackSpecs(sg.TrackIfaces), TrackScripts: trackSpecs(sg.TrackScripts), GlobalTracking: sg.GlobalTracking})
 	}
+	applySyncFailbackHold(cfg, &s)
 	return s
 }
 
