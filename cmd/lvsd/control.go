@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,6 +91,7 @@ func printStatus(out io.Writer, doc daemon.StatusDoc) {
 		}
 		w.Flush()
 	}
+	printSyncDaemon(out, doc)
 	if len(doc.VirtualServers) > 0 {
 		fmt.Fprintln(out, "\nVirtual servers")
 		if doc.IPVSError != "" {
@@ -116,6 +118,40 @@ func printStatus(out io.Writer, doc daemon.StatusDoc) {
 			}
 		}
 		w.Flush()
+	}
+}
+
+// printSyncDaemon shows lvs_sync_daemon as the kernel runs it.
+func printSyncDaemon(out io.Writer, doc daemon.StatusDoc) {
+	sd := doc.SyncDaemon
+	if sd == nil {
+		return
+	}
+	follows := "no vrrp_instance: master and backup"
+	if sd.Instance != "" {
+		follows = "follows " + sd.Instance
+	}
+	fmt.Fprintf(out, "\nIPVS sync daemon (lvs_sync_daemon %s, sync id %d, %s; failback hold %ds; checked %s ago)\n",
+		sd.Interface, sd.SyncID, follows, sd.FailbackHoldSeconds, time.Since(sd.Checked).Round(time.Second))
+	if sd.LastError != "" {
+		fmt.Fprintf(out, "error: %s (%d failed attempts)\n", sd.LastError, doc.SyncDaemonErrors)
+	}
+	w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "STATE\tINTERFACE\tSYNC ID\tGROUP\tPORT\tMAXLEN\tTTL")
+	if len(sd.Running) == 0 {
+		fmt.Fprintln(w, "(none running)\t\t\t\t\t\t")
+	}
+	for _, r := range sd.Running {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\t%d\t%d\n", r.State, r.Interface, r.SyncID, r.Group, r.Port, r.MaxLen, r.TTL)
+	}
+	w.Flush()
+	keys := make([]string, 0, len(sd.Settings))
+	for k := range sd.Settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(out, "%s = %s\n", k, sd.Settings[k])
 	}
 }
 

@@ -36,11 +36,14 @@ type StatusDoc struct {
 	ReloadsFailed uint64    `json:"reloads_failed"`
 	LastReloadErr string    `json:"last_reload_error,omitempty"`
 	// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
-	SyncDaemonErrors uint64                `json:"sync_daemon_errors,omitempty"`
-	SysctlAdvice     []string              `json:"sysctl_advice,omitempty"`
-	VRRP             []vrrp.InstanceStatus `json:"vrrp_instances"`
-	VirtualServers   []VSStatus            `json:"virtual_servers"`
-	IPVSError        string                `json:"ipvs_error,omitempty"`
+	SyncDaemonErrors uint64 `json:"sync_daemon_errors,omitempty"`
+	// SyncDaemon is lvs_sync_daemon as the kernel runs it; absent when
+	// lvsd does not manage the sync daemons.
+	SyncDaemon     *SyncStatus           `json:"sync_daemon,omitempty"`
+	SysctlAdvice   []string              `json:"sysctl_advice,omitempty"`
+	VRRP           []vrrp.InstanceStatus `json:"vrrp_instances"`
+	VirtualServers []VSStatus            `json:"virtual_servers"`
+	IPVSError      string                `json:"ipvs_error,omitempty"`
 }
 
 type VSStatus struct {
@@ -108,7 +111,7 @@ type snapshot struct {
 func (d *Daemon) Status() StatusDoc {
 	doc := StatusDoc{PID: os.Getpid(), ConfigFile: d.opts.ConfigFile, Started: d.started,
 		ReloadsOK: d.ReloadsOK.Load(), ReloadsFailed: d.ReloadsFailed.Load(), VRRP: d.VRRPStatus(),
-		SyncDaemonErrors: d.syncdErrors.Load()}
+		SyncDaemonErrors: d.syncdErrors.Load(), SyncDaemon: d.syncStatus.Load()}
 	if e := d.lastReloadErr.Load(); e != nil {
 		doc.LastReloadErr = *e
 	}

@@ -45,6 +45,8 @@ type Options struct {
 	// Platform and Kernel replace the machine in tests.
 	Platform func(cfg *config.Config) vrrp.Platform
 	Kernel   func() (ipvs.Kernel, error)
+	// Sysctl reads and sets kernel settings; nil means /proc/sys.
+	Sysctl Sysctl
 }
 
 // Daemon is one running lvsd. Fields below the first group belong to the
@@ -77,6 +79,7 @@ type Daemon struct {
 	syncdManaged bool
 	syncdLastErr string
 	syncdKernel  ipvs.Kernel
+	syncKnobsSet bool
 	reloadReq    chan chan error
 	stopReq      chan struct{}
 	cancel       context.CancelFunc
@@ -95,6 +98,8 @@ type Daemon struct {
 	ReloadsFailed atomic.Uint64
 	// syncdErrors counts failed attempts to set the sync daemons.
 	syncdErrors atomic.Uint64
+	// syncStatus is the sync daemons as last read back from the kernel.
+	syncStatus atomic.Pointer[SyncStatus]
 }
 
 // Run loads the configuration and serves until ctx ends, SIGTERM/SIGINT
@@ -122,6 +127,9 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	}
 	if opts.Kernel == nil {
 		opts.Kernel = ipvs.NewNetlink
+	}
+	if opts.Sysctl == nil {
+		opts.Sysctl = procSysctl{}
 	}
 	d := &Daemon{opts: opts, log: opts.Log, started: time.Now(), healthChg: make(chan struct{}, 1), vrrpChg: make(chan struct{}, 1),
 		reloadReq: make(chan chan error), stopReq: make(chan struct{}, 1), scripts: scripts}

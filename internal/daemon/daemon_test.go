@@ -57,7 +57,7 @@ func startWith(t *testing.T, conf string, adjust func(*Options)) *harness {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
 	opts := Options{ConfigFile: h.conf, StateDir: dir, Log: slog.New(slog.DiscardHandler),
-		Kernel: func() (ipvs.Kernel, error) { return h.kernel, nil }}
+		Kernel: func() (ipvs.Kernel, error) { return h.kernel, nil }, Sysctl: newFakeSysctl()}
 	if adjust != nil {
 		adjust(&opts)
 	}

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"time"
+
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
 	"github.com/lvsd/lvsd/internal/vrrp"
@@ -43,13 +45,16 @@ func wantSyncDaemons(sd *config.SyncDaemon, opts Options, instanceState func(str
 }
 
 // applySyncDaemons brings the kernel's sync daemons to what the running
-// configuration and VRRP state want. A failure (interface missing, bad
-// group) is logged once per distinct reason and counted; the next
-// trigger tries again.
+// configuration and VRRP state want, and records what the kernel then
+// runs for the status and metrics. A failure (interface missing, bad
+// group) is logged once per distinct reason and counted; the next trigger
+// tries again.
 func (d *Daemon) applySyncDaemons() {
-	want, managed := wantSyncDaemons(d.cfg.Global.LVSSyncDaemon, d.opts, d.instanceState)
+	sd := d.cfg.Global.LVSSyncDaemon
+	want, managed := wantSyncDaemons(sd, d.opts, d.instanceState)
 	if !managed {
 		if !d.syncdManaged {
+			d.syncStatus.Store(nil)
 			return // never ours: leave the kernel's daemons alone
 		}
 		want = nil // the configuration dropped it: stop ours
@@ -57,6 +62,9 @@ func (d *Daemon) applySyncDaemons() {
 	k := d.syncdKernelOpen()
 	if k == nil {
 		return
+	}
+	if len(want) > 0 {
+		d.setSyncKnobs()
 	}
 	writes, err := ipvs.SetSyncDaemons(k, want)
 	d.syncdManaged = managed
@@ -66,12 +74,76 @@ func (d *Daemon) applySyncDaemons() {
 			d.syncdLastErr = msg
 			d.log.Error("ipvs sync daemon", "err", err)
 		}
+	} else {
+		d.syncdLastErr = ""
+		if writes > 0 {
+			d.log.Info("ipvs sync daemons set", "daemons", len(want), "writes", writes)
+		}
+	}
+	d.recordSyncStatus(k, sd, managed)
+}
+
+// SyncStatus is lvs_sync_daemon as the kernel runs it.
+type SyncStatus struct {
+	Interface string `json:"interface"`
+	Instance  string `json:"instance,omitempty"`
+	SyncID    int    `json:"sync_id"`
+	// Running is what the kernel reports (IPVS_CMD_GET_DAEMON), read back
+	// after every change and at every repair interval.
+	Running []SyncDaemonStatus `json:"running"`
+	// Settings are the kernel's sync settings (net.ipv4.vs.*).
+	Settings map[string]string `json:"settings,omitempty"`
+	// FailbackHoldSeconds is how long a returning director waits before it
+	// preempts (vrrp.SyncFailbackHold), for the instances it applies to.
+	FailbackHoldSeconds int       `json:"failback_hold_seconds"`
+	LastError           string    `json:"last_error,omitempty"`
+	Checked             time.Time `json:"checked"`
+
+	running []ipvs.SyncDaemon
+}
+
+// SyncDaemonStatus is one kernel sync daemon.
+type SyncDaemonStatus struct {
+	State     string `json:"state"`
+	Interface string `json:"interface"`
+	SyncID    uint32 `json:"sync_id"`
+	MaxLen    uint16 `json:"maxlen"`
+	Port      uint16 `json:"port"`
+	TTL       uint8  `json:"ttl"`
+	Group     string `json:"group"`
+}
+
+func (d *Daemon) recordSyncStatus(k ipvs.Kernel, sd *config.SyncDaemon, managed bool) {
+	if !managed || sd == nil {
+		d.syncStatus.Store(nil)
 		return
 	}
-	d.syncdLastErr = ""
-	if writes > 0 {
-		d.log.Info("ipvs sync daemons set", "daemons", len(want), "writes", writes)
+	st := &SyncStatus{Interface: sd.Interface, Instance: sd.Instance, SyncID: sd.SyncID, LastError: d.syncdLastErr,
+		Settings: d.readSyncKnobs(), FailbackHoldSeconds: int(vrrp.SyncFailbackHold / time.Second), Checked: time.Now()}
+	running, err := k.SyncDaemons()
+	if err != nil && st.LastError == "" {
+		st.LastError = "read sync daemons: " + err.Error()
 	}
+	st.running = running
+	for _, r := range running {
+		g := ""
+		if r.Group.IsValid() {
+			g = r.Group.String()
+		}
+		st.Running = append(st.Running, SyncDaemonStatus{State: r.State.String(), Interface: r.Interface, SyncID: r.SyncID,
+			MaxLen: r.MaxLen, Port: r.Port, TTL: r.TTL, Group: g})
+	}
+	d.syncStatus.Store(st)
+}
+
+// IPVSSyncDaemons is what the kernel ran at the last check, for the
+// metrics; managed is false when lvsd does not manage the sync daemons.
+func (d *Daemon) IPVSSyncDaemons() (running []ipvs.SyncDaemon, managed bool) {
+	st := d.syncStatus.Load()
+	if st == nil {
+		return nil, false
+	}
+	return st.running, true
 }
 
 // stopSyncDaemons stops the daemons lvsd runs, as keepalived does at stop.
@@ -85,6 +157,7 @@ func (d *Daemon) stopSyncDaemons() {
 		}
 	}
 	d.syncdManaged = false
+	d.syncStatus.Store(nil)
 }
 
 // syncdKernelOpen returns the IPVS kernel handle, opening one for the

@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -118,5 +120,94 @@ func TestWantSyncDaemons(t *testing.T) {
 		if strings.Join(got, " ") != c.want || managed != c.managed {
 			t.Errorf("%s: %v managed %v, want %q managed %v", c.name, got, managed, c.want, c.managed)
 		}
+	}
+}
+
+// fakeSysctl is /proc/sys/net with the kernel's defaults for the sync
+// settings; writes are recorded.
+type fakeSysctl struct {
+	mu     sync.Mutex
+	vals   map[string]string
+	writes []string
+}
+
+func newFakeSysctl() *fakeSysctl {
+	return &fakeSysctl{vals: map[string]string{"net.ipv4.vs.sync_threshold": "3\t50", "net.ipv4.vs.sync_refresh_period": "0"}}
+}
+
+func (f *fakeSysctl) Read(name string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.vals[name]
+	return v, ok
+}
+
+func (f *fakeSysctl) Write(name, value string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.vals[name] = value
+	f.writes = append(f.writes, name+"="+value)
+	return nil
+}
+
+func (f *fakeSysctl) written() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.writes, " ")
+}
+
+// With lvs_sync_daemon, lvsd sets the sync settings hitless failback needs
+// where they still have the kernel's defaults, keeps an operator's own,
+// and shows the daemons and settings as the kernel has them.
+func TestSyncKnobsAndStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		preset map[string]string
+		writes string
+		want   map[string]string
+	}{
+		{"kernel defaults", nil, "net.ipv4.vs.sync_threshold=3 0 net.ipv4.vs.sync_refresh_period=10",
+			map[string]string{"net.ipv4.vs.sync_threshold": "3 0", "net.ipv4.vs.sync_refresh_period": "10"}},
+		{"operator's threshold", map[string]string{"net.ipv4.vs.sync_threshold": "3 10"}, "net.ipv4.vs.sync_refresh_period=10",
+			map[string]string{"net.ipv4.vs.sync_threshold": "3 10", "net.ipv4.vs.sync_refresh_period": "10"}},
+		{"operator's period", map[string]string{"net.ipv4.vs.sync_refresh_period": "2"}, "net.ipv4.vs.sync_threshold=3 0",
+			map[string]string{"net.ipv4.vs.sync_threshold": "3 0", "net.ipv4.vs.sync_refresh_period": "2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sys := newFakeSysctl()
+			for k, v := range tc.preset {
+				sys.vals[k] = v
+			}
+			conf := "global_defs {\n  lvs_sync_daemon eth7 id 7\n}\n" + baseConf
+			h := startWith(t, conf, func(o *Options) { o.Sysctl = sys; o.RepairInterval = 20 * time.Millisecond })
+			labtest.WaitFor(t, "sync daemons in the status", 3*time.Second, func() bool {
+				sd := h.status().SyncDaemon
+				return sd != nil && len(sd.Running) == 2
+			})
+			if got := sys.written(); got != tc.writes {
+				t.Errorf("writes %q, want %q", got, tc.writes)
+			}
+			sd := h.status().SyncDaemon
+			if !reflect.DeepEqual(sd.Settings, tc.want) {
+				t.Errorf("settings %v, want %v", sd.Settings, tc.want)
+			}
+			got := fmt.Sprintf("%s %s %d %d; %s %s %d", sd.Running[0].State, sd.Running[0].Interface, sd.Running[0].SyncID, sd.FailbackHoldSeconds,
+				sd.Running[1].State, sd.Running[1].Interface, sd.Running[1].SyncID)
+			if want := "master eth7 7 35; backup eth7 7"; got != want {
+				t.Errorf("status %q, want %q", got, want)
+			}
+			// Later repair intervals do not write the settings again.
+			time.Sleep(50 * time.Millisecond)
+			if n := strings.Count(sys.written(), "="); n != strings.Count(tc.writes, "=") {
+				t.Errorf("settings written again at repair: %q", sys.written())
+			}
+		})
+	}
+	// Without lvs_sync_daemon nothing is touched and the status has no section.
+	sys := newFakeSysctl()
+	h := startWith(t, baseConf, func(o *Options) { o.Sysctl = sys })
+	time.Sleep(100 * time.Millisecond)
+	if sys.written() != "" || h.status().SyncDaemon != nil {
+		t.Errorf("without lvs_sync_daemon: writes %q, status %+v", sys.written(), h.status().SyncDaemon)
 	}
 }

@@ -21,6 +21,9 @@ type Source interface {
 	Reloads() (ok, failed uint64)
 	// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
 	SyncDaemonErrors() uint64
+	// IPVSSyncDaemons is what the kernel ran at the daemon's last check;
+	// managed is false when lvsd does not manage the sync daemons.
+	IPVSSyncDaemons() (running []ipvs.SyncDaemon, managed bool)
 	ConfigHash() string
 }
 
@@ -72,7 +75,13 @@ var (
 	beOutBytes    = prometheus.NewDesc(ns+"_ipvs_backend_outgoing_bytes_total", "Bytes out of the real server.", backendLabels, nil)
 	ipvsUp        = prometheus.NewDesc(ns+"_ipvs_scrape_success", "1 if the IPVS table could be read at this scrape.", nil, nil)
 
-	reloads     = prometheus.NewDesc(ns+"_config_reloads_total", "Configuration reloads, by result.", []string{"result"}, nil)
+	reloads      = prometheus.NewDesc(ns+"_config_reloads_total", "Configuration reloads, by result.", []string{"result"}, nil)
+	syncdRunning = prometheus.NewDesc(ns+"_ipvs_sync_daemon_running",
+		"The kernel's IPVS sync daemons lvsd manages (lvs_sync_daemon): 1 for a state running, 0 for one not running, as read back from the kernel.",
+		[]string{"state"}, nil)
+	syncdInfo = prometheus.NewDesc(ns+"_ipvs_sync_daemon_info",
+		"A running IPVS sync daemon's settings as the kernel reports them (always 1).",
+		[]string{"state", "interface", "sync_id", "group", "port", "maxlen", "ttl"}, nil)
 	syncdErrors = prometheus.NewDesc(ns+"_ipvs_sync_daemon_errors_total",
 		"Failed attempts to start or stop the kernel's IPVS sync daemons (lvs_sync_daemon).", nil, nil)
 	cfgHash = prometheus.NewDesc(ns+"_config_info", "The running configuration's hash, as a label.", []string{"hash"}, nil)
@@ -88,7 +97,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs, vrrpNotifyDropped,
 		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
-		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, cfgHash} {
+		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, syncdRunning, syncdInfo, cfgHash} {
 		ch <- d
 	}
 }
@@ -164,5 +173,25 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(reloads, float64(ok), "success")
 	counter(reloads, float64(failed), "failure")
 	counter(syncdErrors, float64(c.src.SyncDaemonErrors()))
+	if running, managed := c.src.IPVSSyncDaemons(); managed {
+		up := map[ipvs.SyncState]ipvs.SyncDaemon{}
+		for _, d := range running {
+			up[d.State] = d
+		}
+		for _, st := range []ipvs.SyncState{ipvs.SyncMaster, ipvs.SyncBackup} {
+			d, ok := up[st]
+			if !ok {
+				gauge(syncdRunning, 0, st.String())
+				continue
+			}
+			gauge(syncdRunning, 1, st.String())
+			group := ""
+			if d.Group.IsValid() {
+				group = d.Group.String()
+			}
+			gauge(syncdInfo, 1, st.String(), d.Interface, strconv.FormatUint(uint64(d.SyncID), 10), group,
+				strconv.Itoa(int(d.Port)), strconv.Itoa(int(d.MaxLen)), strconv.Itoa(int(d.TTL)))
+		}
+	}
 	gauge(cfgHash, 1, c.src.ConfigHash())
 }

@@ -39,6 +39,10 @@ func (fakeSource) IPVSStats() ([]ipvs.ServiceStats, error) {
 func (fakeSource) Reloads() (uint64, uint64) { return 3, 1 }
 func (fakeSource) SyncDaemonErrors() uint64  { return 2 }
 func (fakeSource) ConfigHash() string        { return "abc123" }
+func (fakeSource) IPVSSyncDaemons() ([]ipvs.SyncDaemon, bool) {
+	return []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 51, MaxLen: 1472, Port: 8848, TTL: 1,
+		Group: netip.MustParseAddr("224.0.0.81")}}, true
+}
 
 // TestMetricsLint runs promtool's linter (promlint, via testutil) over a
 // full scrape and checks a few values.
@@ -67,8 +71,16 @@ lvsd_ipvs_backend_connections_active{local_address="10.0.0.1",local_mark="",loca
 # HELP lvsd_check_unknown_total Checker attempts without a verdict: lvsd was out of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM) and the real server kept its state.
 # TYPE lvsd_check_unknown_total counter
 lvsd_check_unknown_total{checker="TCP_CHECK#0",real_server="10.1.0.1:80",virtual_server="10.0.0.1:80/TCP"} 2
+# HELP lvsd_ipvs_sync_daemon_running The kernel's IPVS sync daemons lvsd manages (lvs_sync_daemon): 1 for a state running, 0 for one not running, as read back from the kernel.
+# TYPE lvsd_ipvs_sync_daemon_running gauge
+lvsd_ipvs_sync_daemon_running{state="backup"} 1
+lvsd_ipvs_sync_daemon_running{state="master"} 0
+# HELP lvsd_ipvs_sync_daemon_info A running IPVS sync daemon's settings as the kernel reports them (always 1).
+# TYPE lvsd_ipvs_sync_daemon_info gauge
+lvsd_ipvs_sync_daemon_info{group="224.0.0.81",interface="eth1",maxlen="1472",port="8848",state="backup",sync_id="51",ttl="1"} 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active", "lvsd_check_unknown_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active", "lvsd_check_unknown_total",
+		"lvsd_ipvs_sync_daemon_running", "lvsd_ipvs_sync_daemon_info"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(c, "lvsd_vrrp_state"); n != 5 {
