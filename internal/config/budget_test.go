@@ -80,7 +80,7 @@ func bombs() []bomb {
 		{name: "fifo-include", setup: func(t *testing.T, dir string) string {
 			mkfifo(t, filepath.Join(dir, "pipe"))
 			p := filepath.Join(dir, "main.conf")
-			write(t, p, "global_defs {\n}\ninclude pipe\n")
+			write(t, p, "global_defs {\n}\nincluder pipe\n")
 			return p
 		}, want: "is a named pipe (FIFO), not a regular file", line: 3},
 		{name: "fifo-main", setup: func(t *testing.T, dir string) string {
@@ -450,7 +450,7 @@ func TestBudgetLimits(t *testing.T) {
 		{name: "line expansion past limit", files: MapFS{"/m": "$A=" + strings.Repeat("x", 90) + "\n$A $A $A\n"}, want: "longer than 200 bytes", wantLine: 2},
 		{name: "expansion depth", files: MapFS{"/m": "$A=$B\n$B=$C\n$C=$D\n$D=$E\n$E=$F\n$F=x\n$A\n"}, want: "nested deeper than 4 levels", wantLine: 7},
 		{name: "file size", files: MapFS{"/m": "include /i\n", "/i": strings.Repeat("!", 200) + "\n"}, want: "larger than 200 bytes", wantLine: 1, wantFile: "/m"},
-		{name: "total file size", files: MapFS{"/m": "include /i /j\n", "/i": strings.Repeat("!", 159) + "\n", "/j": strings.Repeat("!", 159) + "\n"}, want: "more than 300 bytes", wantLine: 1, wantFile: "/m"},
+		{name: "total file size", files: MapFS{"/m": "include /i\ninclude /j\n", "/i": strings.Repeat("!", 159) + "\n", "/j": strings.Repeat("!", 159) + "\n"}, want: "more than 300 bytes", wantLine: 2, wantFile: "/m"},
 		{name: "include depth", files: MapFS{"/m": "include /i\n", "/i": "include /j\n", "/j": "x\n"}, want: "include nesting deeper than 2", wantLine: 1, wantFile: "/i"},
 		{name: "files", files: MapFS{"/m": "include /i\ninclude /j\ninclude /k\n", "/i": "", "/j": "", "/k": ""}, want: "more than 3 files", wantLine: 3},
 		{name: "glob matches", files: MapFS{"/m": "include /c/*\n", "/c/1": "", "/c/2": "", "/c/3": ""}, want: "reads more than 3 files", wantLine: 1},

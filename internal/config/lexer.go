@@ -158,20 +158,49 @@ func (osFS) Glob(pattern string) ([]string, error) {
 
 func (osFS) readFileBounded(name string, max int64) ([]byte, error) { return readRegular(name, max) }
 
-func (osFS) globBounded(pattern string, maxEntries, maxMatches int) ([]string, int, error) {
+func (osFS) globBounded(pattern string, maxEntries, maxMatches int) ([]string, globStats, error) {
 	g := &globber{maxEntries: maxEntries, maxMatches: maxMatches}
 	m, err := g.glob(pattern, true)
-	return m, g.entries, err
+	return m, g.globStats, err
+}
+
+// mode is the mode of the file name resolves to (keepalived stat()s an
+// include match and skips one with any execute bit).
+func (osFS) mode(name string) (fs.FileMode, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return 0, err
+	}
+	return st.Mode(), nil
+}
+
+// globStats is what one glob saw, as keepalived 2.2.7's GLOB_ALTDIRFUNC
+// hooks count it (lib/parser.c gl_opendir, gl_lstat): directory entries
+// read (lvsd's budget), names without wildcards that do not exist,
+// directories a wildcard had to read that could not be opened, and
+// whether any wildcard was expanded.
+type globStats struct {
+	entries      int
+	missingFiles int
+	missingDirs  int
+	wildcards    bool
+}
+
+func (a *globStats) add(b globStats) {
+	a.entries += b.entries
+	a.missingFiles += b.missingFiles
+	a.missingDirs += b.missingDirs
+	a.wildcards = a.wildcards || b.wildcards
 }
 
 // boundedFS is implemented by file systems that can stop a read or a glob
 // at the load's remaining budget rather than after the fact.
 type boundedFS interface {
 	readFileBounded(name string, max int64) ([]byte, error)
-	// globBounded returns the matches and how many directory entries it
-	// read; past maxEntries it fails with errGlobEntries, past maxMatches
-	// with errGlobMatches.
-	globBounded(pattern string, maxEntries, maxMatches int) ([]string, int, error)
+	// globBounded returns the matches and what the glob saw (directory
+	// entries read, missing names); past maxEntries it fails with
+	// errGlobEntries, past maxMatches with errGlobMatches.
+	globBounded(pattern string, maxEntries, maxMatches int) ([]string, globStats, error)
 }
 
 var (
@@ -249,7 +278,8 @@ func readRegular(name string, max int64) ([]byte, error) {
 // that walks the whole file system stops at the budget instead of being
 // read whole first.
 type globber struct {
-	entries, maxEntries, maxMatches int
+	globStats
+	maxEntries, maxMatches int
 }
 
 func (g *globber) glob(pattern string, top bool) ([]string, error) {
@@ -264,6 +294,7 @@ func (g *globber) glob(pattern string, top bool) ([]string, error) {
 			return nil, err
 		}
 		if _, err := os.Lstat(pattern); err != nil {
+			g.missingFiles++
 			return nil, nil
 		}
 		return []string{pattern}, nil
@@ -292,6 +323,22 @@ func (g *globber) glob(pattern string, top bool) ([]string, error) {
 	}
 	var matches []string
 	for _, d := range dirs {
+		if !strings.ContainsAny(file, `*?[\`) {
+			// glibc lstat()s a name without wildcards in each directory
+			// (each one missing is counted), rather than reading it.
+			if err := g.charge(1); err != nil {
+				return nil, err
+			}
+			p := filepath.Join(d, file)
+			if _, err := os.Lstat(p); err != nil {
+				g.missingFiles++
+				continue
+			}
+			if matches = append(matches, p); limit >= 0 && len(matches) > limit {
+				return nil, errGlobMatches
+			}
+			continue
+		}
 		if matches, err = g.globDir(d, file, matches, limit); err != nil {
 			return nil, err
 		}
@@ -309,8 +356,10 @@ func (g *globber) charge(n int) error {
 
 func (g *globber) globDir(dir, pattern string, matches []string, limit int) ([]string, error) {
 	// O_DIRECTORY: a FIFO where a directory was expected fails, not blocks.
+	g.wildcards = true
 	f, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_DIRECTORY, 0)
 	if err != nil {
+		g.missingDirs++
 		return matches, nil // as filepath.Glob: an unreadable directory matches nothing
 	}
 	defer f.Close()
@@ -363,28 +412,57 @@ func (m MapFS) readFileBounded(name string, max int64) ([]byte, error) {
 	return []byte(s), nil
 }
 
-func (m MapFS) globBounded(pattern string, maxEntries, maxMatches int) ([]string, int, error) {
+// globBounded matches pattern against the map's names. A directory exists
+// when some name is inside it; a name without wildcards that is not in the
+// map counts as missing, as does the directory of a wildcard pattern that
+// nothing is inside.
+func (m MapFS) globBounded(pattern string, maxEntries, maxMatches int) ([]string, globStats, error) {
+	st := globStats{entries: len(m)}
 	if len(m) > maxEntries {
-		return nil, len(m), errGlobEntries
+		return nil, st, errGlobEntries
 	}
 	var out []string
 	for name := range m {
 		if ok, err := filepath.Match(pattern, name); err != nil {
-			return nil, len(m), err
+			return nil, st, err
 		} else if ok {
 			out = append(out, name)
 			if len(out) > maxMatches {
-				return nil, len(m), errGlobMatches
+				return nil, st, errGlobMatches
 			}
 		}
 	}
 	sort.Strings(out)
-	return out, len(m), nil
+	if !strings.ContainsAny(pattern, `*?[\`) {
+		if len(out) == 0 {
+			st.missingFiles++
+		}
+		return out, st, nil
+	}
+	st.wildcards = true
+	if len(out) == 0 {
+		dir := filepath.Dir(pattern)
+		found := false
+		for name := range m {
+			if strings.HasPrefix(name, dir+"/") || dir == "/" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			st.missingDirs++
+		}
+	}
+	return out, st, nil
 }
 
 // definition is a $NAME=value parameter; multi-line values keep their lines.
 type definition struct {
 	lines []string
+	// multi marks a definition whose first line ended in '\': keepalived
+	// substitutes it only where it ends a line (find_definition's
+	// allow_multiline), its first line in place and the others after.
+	multi bool
 }
 
 type lexer struct {
@@ -413,6 +491,18 @@ type lexer struct {
 	errors   int
 	warnings int
 	aborted  bool // a limit was crossed: stop, and return no tokens
+
+	// includeCheck is global_defs' include_check so far (keepalived
+	// applies it to the includes that follow it); includeReadCheck is
+	// what the include being opened checks, for readFile's errors.
+	includeCheck     includeCheck
+	includeReadCheck includeCheck
+	// blockKeys are the keywords of the blocks open at the end of the
+	// tokens so far (to see include_check in global_defs); lineKey is the
+	// first word of the line being emitted.
+	blockKeys []string
+	lineKey   string
+	lineArgs  []Token
 }
 
 // tokenStore collects tokens in chunks that are never copied while lexing:
@@ -514,6 +604,20 @@ func (lx *lexer) errorf(pos Pos, format string, args ...any) {
 	lx.diags.Errorf(lx.at(pos), format, args...)
 }
 
+// skipf reports an error keepalived 2.2.7 logs and runs past, the line
+// (or item) left out as keepalived leaves it out; see Diagnostics.Skipf.
+func (lx *lexer) skipf(pos Pos, format string, args ...any) {
+	if lx.aborted {
+		return
+	}
+	if lx.errors >= lx.b.Errors {
+		lx.fail(pos, "more than %d errors; giving up", lx.b.Errors)
+		return
+	}
+	lx.errors++
+	lx.diags.Skipf(lx.at(pos), format, args...)
+}
+
 func (lx *lexer) warnf(pos Pos, format string, args ...any) {
 	lx.warnings++
 	switch {
@@ -547,10 +651,31 @@ func (lx *lexer) emit(t Token) bool {
 			lx.fail(t.Pos, "configuration nests blocks deeper than %d levels", lx.b.BlockDepth)
 			return false
 		}
+		lx.blockKeys = append(lx.blockKeys, lx.lineKey)
+		lx.lineKey = ""
 	case TokClose:
 		if lx.blockDepth > 0 {
 			lx.blockDepth--
 		}
+		if n := len(lx.blockKeys); n > 0 {
+			lx.blockKeys = lx.blockKeys[:n-1]
+		}
+		lx.lineKey = ""
+	case TokWord:
+		switch {
+		case lx.lineKey == "":
+			lx.lineKey = t.Text
+			lx.lineArgs = lx.lineArgs[:0]
+		case lx.lineKey == "include_check":
+			lx.lineArgs = append(lx.lineArgs, t)
+		}
+	case TokEOL:
+		if lx.lineKey == "include_check" && len(lx.blockKeys) == 1 && lx.blockKeys[0] == "global_defs" {
+			// keepalived applies it as it parses global_defs, so it
+			// governs the includes after it.
+			lx.parseIncludeCheck(lx.lineArgs)
+		}
+		lx.lineKey = ""
 	}
 	lx.toks.push(t)
 	return true
@@ -601,7 +726,7 @@ func (lx *lexer) readFile(path string, from Pos) {
 		if from.File == "" {
 			lx.errorf(Pos{File: path}, "cannot read configuration: %v", err)
 		} else {
-			lx.errorf(from, "cannot read included file: %v", err)
+			lx.includeProblem(from, lx.includeReadCheck, includeR, "cannot read included file: %v", err)
 		}
 		return
 	}
@@ -633,8 +758,23 @@ func (lx *lexer) readFile(path string, from Pos) {
 			continue
 		}
 		if pendingDef != nil {
-			text, more := cutContinuation(stripComment(line))
-			pendingDef.lines = append(pendingDef.lines, text)
+			// keepalived 2.2.7 (read_line): an empty line ends the
+			// definition; a line that is only a comment or blanks is
+			// skipped and the definition goes on; a line ending in '\'
+			// continues it, any other ends it.
+			if line == "" {
+				lx.defs[pendingName] = pendingDef
+				pendingDef = nil
+				continue
+			}
+			body := strings.TrimSpace(stripComment(line))
+			if body == "" {
+				continue
+			}
+			text, more := cutContinuation(body)
+			if text != "" || !more {
+				pendingDef.lines = append(pendingDef.lines, text)
+			}
 			if !more {
 				lx.defs[pendingName] = pendingDef
 				pendingDef = nil
@@ -694,7 +834,7 @@ func (lx *lexer) parseDefinitionBody(s string) (string, *definition, bool, bool)
 	}
 	value, more := cutContinuation(stripComment(s[2+len(name):]))
 	value = strings.TrimLeft(value, " \t")
-	def := &definition{}
+	def := &definition{multi: more}
 	if !more || value != "" {
 		def.lines = append(def.lines, value)
 	}
@@ -787,10 +927,16 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 		lx.sequence(s, pos, depth)
 		return
 	}
-	// A line that is only a multi-line parameter expands to its lines.
-	if name, ok := soleParameter(s); ok {
-		if def, found := lx.defs[name]; found && len(def.lines) > 1 {
-			for _, l := range def.lines {
+	// A multi-line parameter at the end of a line expands to its lines, the
+	// first one in its place (keepalived's replace_param with a multiline
+	// definition).
+	if prefix, name, ok := trailingParameter(s); ok {
+		if def, found := lx.defs[name]; found && def.multi && len(def.lines) > 0 {
+			first := prefix + def.lines[0]
+			if strings.TrimSpace(first) != "" {
+				lx.processLine(first, pos, depth+1)
+			}
+			for _, l := range def.lines[1:] {
 				lx.processLine(l, pos, depth+1)
 			}
 			return
@@ -809,9 +955,9 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 			return
 		}
 	}
-	if strings.HasPrefix(expanded, "include") && (len(expanded) == 7 || expanded[7] == ' ' || expanded[7] == '\t') {
+	if kind, kw, pattern, ok := parseInclude(expanded); ok {
 		// Include patterns keep their braces: they are csh alternatives.
-		lx.include(expanded, pos)
+		lx.include(kind, kw, pattern, pos)
 		return
 	}
 	lx.exact = depth == 0 && expanded == s
@@ -820,17 +966,24 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 	}
 }
 
-func soleParameter(s string) (string, bool) {
+// trailingParameter finds a $NAME or ${NAME} that ends the line and
+// returns the text before it and the name.
+func trailingParameter(s string) (prefix, name string, ok bool) {
 	s = strings.TrimRight(s, " \t")
-	if strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") {
-		name := s[2 : len(s)-1]
-		return name, defNameRE.FindString(name) == name
+	if strings.HasSuffix(s, "}") {
+		i := strings.LastIndex(s, "${")
+		if i < 0 {
+			return "", "", false
+		}
+		name = s[i+2 : len(s)-1]
+		return s[:i], name, name != "" && defNameRE.FindString(name) == name
 	}
-	if strings.HasPrefix(s, "$") {
-		name := s[1:]
-		return name, name != "" && defNameRE.FindString(name) == name
+	i := strings.LastIndexByte(s, '$')
+	if i < 0 {
+		return "", "", false
 	}
-	return "", false
+	name = s[i+1:]
+	return s[:i], name, name != "" && defNameRE.FindString(name) == name
 }
 
 // expand substitutes $NAME (followed by whitespace or end) and ${NAME}.
@@ -904,7 +1057,9 @@ func parameterAt(s string, i int) (name string, width int, braced bool) {
 	}
 	name = defNameRE.FindString(s[i+1:])
 	width = 1 + len(name)
-	if next := i + width; next < len(s) && s[next] != ' ' && s[next] != '\t' {
+	// keepalived's find_definition: the name ends at a blank, ',' or ')'
+	// (so that ~SEQ arguments can be parameters) or the end of the line.
+	if next := i + width; next < len(s) && s[next] != ' ' && s[next] != '\t' && s[next] != ',' && s[next] != ')' {
 		name = ""
 	}
 	return name, width, false
@@ -913,6 +1068,9 @@ func parameterAt(s string, i int) (name string, width int, braced bool) {
 // valueLen is len(lookup(name, braced)) without joining a multi-line value.
 func (lx *lexer) valueLen(name string, braced bool) (int, bool) {
 	if def, ok := lx.defs[name]; ok && !strings.HasPrefix(name, "_") {
+		if def.multi {
+			return 0, false
+		}
 		n := max(len(def.lines)-1, 0)
 		for _, l := range def.lines {
 			n += len(l)
@@ -942,7 +1100,9 @@ func (lx *lexer) lookup(name string, braced bool) (string, bool) {
 		return "0", true
 	}
 	def, ok := lx.defs[name]
-	if !ok {
+	if !ok || def.multi {
+		// A multi-line definition is substituted only at the end of a
+		// line (processLine); elsewhere keepalived leaves it as written.
 		return "", false
 	}
 	return strings.Join(def.lines, " "), true
@@ -951,16 +1111,19 @@ func (lx *lexer) lookup(name string, braced bool) (string, bool) {
 var seqRE = regexp.MustCompile(`^~(SEQx?|LST)\(`)
 
 // sequence expands ~SEQ(var, start, step, end), ~SEQx(...) and ~LST(var, v1, v2...).
+// A malformed one is reported and its line left out, as keepalived 2.2.7
+// does (add_seq: "Invalid ~SEQ specification", the load goes on), so it is
+// an error only check-config fails on.
 func (lx *lexer) sequence(s string, pos Pos, depth int) {
 	m := seqRE.FindStringSubmatch(s)
 	if m == nil {
-		lx.errorf(pos, "malformed sequence %q: expected ~SEQ(var, [start, [step,]] end)", firstWord(s))
+		lx.skipf(pos, "malformed sequence %q: expected ~SEQ(var, [start, [step,]] end); the line is left out, as keepalived leaves it out", firstWord(s))
 		return
 	}
 	open := len(m[0])
 	closeIdx := matchingParen(s, open)
 	if closeIdx < 0 {
-		lx.errorf(pos, "unterminated %s( ... ): missing ')'", "~"+m[1])
+		lx.skipf(pos, "unterminated %s( ... ): missing ')'; the line is left out, as keepalived leaves it out", "~"+m[1])
 		return
 	}
 	inner, rest := s[open:closeIdx], s[closeIdx+1:]
@@ -973,14 +1136,23 @@ func (lx *lexer) sequence(s string, pos Pos, depth int) {
 		return
 	}
 	if len(args) < 2 || len(args) > 4 || defNameRE.FindString(args[0]) != args[0] {
-		lx.errorf(pos, "~%s needs (var, [start, [step,]] end), got (%s)", m[1], inner)
+		lx.skipf(pos, "~%s needs (var, [start, [step,]] end), got (%s); the line is left out, as keepalived leaves it out", m[1], inner)
 		return
 	}
 	nums := make([]int64, 0, 3)
 	for _, a := range args[1:] {
+		// keepalived substitutes parameters in the numbers (add_seq's
+		// replace_param), so ~SEQ(i, $FIRST, $LAST) works.
+		if strings.Contains(a, "$") {
+			x, ok := lx.expand(a, pos, 0)
+			if !ok {
+				return
+			}
+			a = strings.TrimSpace(x)
+		}
 		v, err := strconv.ParseInt(a, 0, 64)
 		if err != nil {
-			lx.errorf(pos, "~%s: %q is not an integer", m[1], a)
+			lx.skipf(pos, "~%s: %q is not an integer; the line is left out, as keepalived leaves it out", m[1], a)
 			return
 		}
 		nums = append(nums, v)
@@ -997,6 +1169,14 @@ func (lx *lexer) sequence(s string, pos Pos, depth int) {
 		start, end = nums[0], nums[1]
 	case 3:
 		start, step, end = nums[0], nums[1], nums[2]
+		if step == 0 || (start < end && step < 0) || (start > end && step > 0) {
+			lx.skipf(pos, "~%s: step %d never goes from %d to %d; the line is left out, as keepalived leaves it out", m[1], step, start, end)
+			return
+		}
+	}
+	if m[1] == "SEQx" && (start < 0 || end < 0) {
+		lx.skipf(pos, "~SEQx is only valid for positive numbers; the line is left out, as keepalived leaves it out")
+		return
 	}
 	if step == 0 {
 		step = 1
@@ -1059,14 +1239,14 @@ func (lx *lexer) repeat(count uint64, what string, pos Pos) bool {
 
 func (lx *lexer) list(args []string, rest string, pos Pos, depth int) {
 	if len(args) < 2 {
-		lx.errorf(pos, "~LST needs (var, value, ...)")
+		lx.skipf(pos, "~LST needs (var, value, ...); the line is left out, as keepalived leaves it out")
 		return
 	}
 	names := splitTopLevel(strings.Trim(args[0], "{}"))
 	for i := range names {
 		names[i] = strings.TrimSpace(names[i])
 		if defNameRE.FindString(names[i]) != names[i] {
-			lx.errorf(pos, "~LST: %q is not a parameter name", names[i])
+			lx.skipf(pos, "~LST: %q is not a parameter name; the line is left out, as keepalived leaves it out", names[i])
 			return
 		}
 	}
@@ -1079,7 +1259,7 @@ func (lx *lexer) list(args []string, rest string, pos Pos, depth int) {
 			vals = splitTopLevel(strings.Trim(a, "{}"))
 		}
 		if len(vals) != len(names) {
-			lx.errorf(pos, "~LST: value %s does not match %d variable(s)", a, len(names))
+			lx.skipf(pos, "~LST: value %s does not match %d variable(s); the line is left out, as keepalived leaves it out", a, len(names))
 			return
 		}
 		for i, n := range names {
@@ -1285,69 +1465,6 @@ func unescape(s string) (string, int) {
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-// include expands globs (with csh braces) relative to the including file.
-func (lx *lexer) include(line string, pos Pos) {
-	args := splitArgs(line)
-	if len(args) < 2 {
-		lx.errorf(pos, "include needs a file name")
-		return
-	}
-	for _, arg := range args[1:] {
-		pattern := arg
-		if !filepath.IsAbs(pattern) {
-			pattern = filepath.Join(lx.pwd, pattern)
-		}
-		var matches []string
-		for _, p := range expandBraces(pattern) {
-			ms, err := lx.glob(p)
-			switch {
-			case errors.Is(err, errGlobEntries):
-				lx.fail(pos, "include %q: the configuration's include patterns read more than %d directory entries (lvsd's limit)", arg, lx.b.GlobEntries)
-				return
-			case errors.Is(err, errGlobMatches):
-				lx.fail(pos, "include %q: the configuration reads more than %d files (lvsd's limit)", arg, lx.b.Files)
-				return
-			case err != nil:
-				lx.errorf(pos, "bad include pattern %q: %v", arg, err)
-				continue
-			}
-			matches = append(matches, ms...)
-		}
-		if len(matches) == 0 {
-			// keepalived logs and carries on; so does lvsd, as a warning.
-			lx.warnf(pos, "include %q matches no file", arg)
-			continue
-		}
-		for _, m := range matches {
-			lx.readFile(m, pos)
-			if lx.aborted {
-				return
-			}
-		}
-	}
-}
-
-// glob runs one include pattern within what is left of the load's budget.
-func (lx *lexer) glob(pattern string) ([]string, error) {
-	maxMatches := lx.b.Files - len(lx.files)
-	if bfs, ok := lx.fs.(boundedFS); ok {
-		ms, entries, err := bfs.globBounded(pattern, lx.b.GlobEntries-lx.globbed, maxMatches)
-		lx.globbed += entries
-		return ms, err
-	}
-	ms, err := lx.fs.Glob(pattern)
-	lx.globbed += len(ms) + 1
-	switch {
-	case err != nil:
-		return nil, err
-	case lx.globbed > lx.b.GlobEntries:
-		return nil, errGlobEntries
-	case len(ms) > maxMatches:
-		return nil, errGlobMatches
-	}
-	return ms, nil
 }
 
 // expandBraces turns "a{b,c}d" into ["abd", "acd"], nesting allowed.

@@ -174,3 +174,124 @@ func TestDiagnosticsBounded(t *testing.T) {
 		t.Error("a configuration with 5000 errors is OK")
 	}
 }
+
+// TestPreprocKeepalived227 pins the pre-processor rules taken from
+// keepalived 2.2.7's lib/parser.c (read_line, check_definition, add_seq,
+// find_definition); each case's tokens are what keepalived's parser sees.
+func TestPreprocKeepalived227(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"multi-line definition with comment lines", "$D=a 1 \\\n# a comment\n ! another\n   \n b 2 \\\n c 3\n$D\n", "[a][1]|[b][2]|[c][3]|"},
+		{"empty line ends a multi-line definition", "$D=a \\\n b \\\n\nc\n$D\n", "[c]|[a]|[b]|"},
+		{"multi-line definition at the end of a line", "$V=10.0.0.1 \\\n 10.0.0.2\nvirtual_ipaddress { $V\n}\n", "[virtual_ipaddress][{][10.0.0.1]|[10.0.0.2]|[}]|"},
+		{"multi-line definition mid-line left as written", "$V=a \\\n b\nx $V y\n", "[x][$V][y]|"},
+		{"seq arguments are parameters", "$FIRST=2\n$LAST=3\n~SEQ(i, $FIRST, $LAST) n $i\n", "[n][2]|[n][3]|"},
+		{"seq braced parameter arguments", "$N=2\n~SEQ(i, ${N}) n $i\n", "[n][1]|[n][2]|"},
+		{"parameter ended by comma and paren", "$A=1\n$B=2\nx $A,$B)\n", "[x][1,2)]|"},
+		{"include with suffix is a keyword", "include_check\n", "[include_check]|"},
+		{"include alone is a keyword", "include\n", "[include]|"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, diags := lexString(t, MapFS{"/etc/k/main.conf": tt.in}, "host1")
+			if got != tt.want {
+				t.Errorf("tokens\n got %s\nwant %s", got, tt.want)
+			}
+			if len(diags) != 0 {
+				t.Errorf("unexpected diagnostics: %v", diags)
+			}
+		})
+	}
+}
+
+// TestPreprocSkipped: what keepalived 2.2.7 logs and runs past is an
+// error check-config fails on and lvsd run does not (Skipped), and the
+// line is left out.
+func TestPreprocSkipped(t *testing.T) {
+	tests := []struct {
+		name, in, want, msg string
+	}{
+		{"step never reaches the end", "~SEQ(i, 1, -1, 3) x$i\ny\n", "[y]|", "never goes"},
+		{"zero step", "~SEQ(i, 1, 0, 3) x$i\ny\n", "[y]|", "never goes"},
+		{"not a number", "~SEQ(i, x) y\nz\n", "[z]|", "not an integer"},
+		{"seqx negative", "~SEQx(i, -3) y\nz\n", "[z]|", "positive"},
+		{"malformed", "~SEQ i\nz\n", "[z]|", "malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, diags := lexString(t, MapFS{"/etc/k/main.conf": tt.in}, "h")
+			if got != tt.want {
+				t.Errorf("tokens\n got %s\nwant %s", got, tt.want)
+			}
+			if len(diags) != 1 || !diags[0].Skipped || diags[0].Severity != SeverityError || !strings.Contains(diags[0].Message, tt.msg) {
+				t.Errorf("want one skipped error %q, got %v", tt.msg, diags)
+			}
+		})
+	}
+}
+
+// TestIncludeKinds: include, includer, includem, includew, includeb,
+// includea and include_check, with keepalived 2.2.7's classes of problem
+// (lib/parser.c open_and_check_glob): a checked class is a fatal error
+// (keepalived exits), an unchecked one a warning and the files skipped.
+func TestIncludeKinds(t *testing.T) {
+	base := MapFS{"/etc/k/conf.d/a.conf": "a\n", "/etc/k/b.conf": "b\n"}
+	tests := []struct {
+		name, main string
+		want       string
+		fatal      bool   // an error that stops lvsd run
+		warn       string // else a warning containing this ("" for none)
+	}{
+		{"include missing", "include none.conf\nz\n", "[z]|", false, "no such file"},
+		{"includer missing", "includer none.conf\nz\n", "[z]|", false, "no such file"},
+		{"includem missing", "includem none.conf\nz\n", "[z]|", true, ""},
+		{"includem wildcard no match", "includem conf.d/*.none\nz\n", "[z]|", false, "matches no file"},
+		{"includem wildcard missing directory", "includem nodir/*.conf\nz\n", "[z]|", true, ""},
+		{"includew wildcard no match", "includew conf.d/*.none\nz\n", "[z]|", true, ""},
+		{"include wildcard no match", "include conf.d/*.none\nz\n", "[z]|", false, "matches no file"},
+		{"includeb one brace missing", "includeb {b,none}.conf\nz\n", "[z]|", true, ""},
+		{"include one brace missing", "include {b,none}.conf\nz\n", "[b]|[z]|", false, "missing"},
+		{"includem one brace missing", "includem {b,none}.conf\nz\n", "[b]|[z]|", false, "missing"},
+		{"includeb all braces missing", "includeb {x,none}.conf\nz\n", "[z]|", true, ""},
+		{"includem all braces missing", "includem {x,none}.conf\nz\n", "[z]|", false, "no such file"},
+		{"includea wildcard", "includea conf.d/*.conf\nz\n", "[a]|[z]|", false, ""},
+		{"includea missing", "includea none\nz\n", "[z]|", true, ""},
+		{"include_check everything", "global_defs {\ninclude_check\n}\ninclude none.conf\n", "[global_defs][{]|[include_check]|[}]|", true, ""},
+		{"include_check match only", "global_defs {\ninclude_check match\n}\ninclude conf.d/*.none\ninclude none.conf\n", "[global_defs][{]|[include_check][match]|[}]|", true, ""},
+		{"include_check minus", "global_defs {\ninclude_check match -match\n}\ninclude none.conf\nz\n", "[global_defs][{]|[include_check][match][-match]|[}]|[z]|", false, "no such file"},
+		{"include_check outside global_defs does nothing", "vrrp_instance x {\ninclude_check\n}\ninclude none.conf\n", "[vrrp_instance][x][{]|[include_check]|[}]|", false, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := MapFS{"/etc/k/main.conf": tt.main}
+			for k, v := range base {
+				files[k] = v
+			}
+			d := &Diagnostics{}
+			toks, _ := lex(files, "/etc/k/main.conf", "h", d)
+			if got := words(toks); got != tt.want {
+				t.Errorf("tokens\n got %s\nwant %s", got, tt.want)
+			}
+			if d.HasFatal() != tt.fatal {
+				t.Errorf("fatal=%v, want %v: %v", d.HasFatal(), tt.fatal, d.Sorted())
+			}
+			if !tt.fatal {
+				var warns []string
+				for _, x := range d.Sorted() {
+					if x.Severity == SeverityWarning {
+						warns = append(warns, x.Message)
+					}
+				}
+				switch {
+				case tt.warn == "" && len(warns) > 0:
+					t.Errorf("unexpected warnings %v", warns)
+				case tt.warn != "" && (len(warns) != 1 || !strings.Contains(warns[0], tt.warn)):
+					t.Errorf("want a warning %q, got %v", tt.warn, warns)
+				}
+			}
+		})
+	}
+}
