@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -94,8 +96,11 @@ func (b *builder) vrrpScript(n *Node, c *Config) {
 	s := &VRRPScript{Name: name, Interval: time.Second, Rise: 1, Fall: 1, Pos: n.Pos()}
 	walk(b, n.Children, scriptTable, s, "vrrp_script "+name)
 	if s.Script == nil {
-		// keepalived removes such a script and its tracking; lvsd refuses it.
-		b.d.Errorf(n.Pos(), "vrrp_script %s has no script", name)
+		// keepalived 2.2.7 logs "No script set for vrrp_script X - removing"
+		// and runs without it; what tracked it then tracks nothing
+		// (validateInstances drops those entries the same way).
+		b.d.Skipf(n.Pos(), "vrrp_script %s has no script; it is removed, as keepalived does, with every track_script entry naming it", name)
+		return
 	}
 	c.Scripts = append(c.Scripts, s)
 }
@@ -308,13 +313,23 @@ func init() {
 		"advert_int": {handle: func(b *builder, n *Node, in *Instance) {
 			if t, ok := b.arg(n); ok {
 				in.advertPos = t.Pos
-				// Range depends on the version; checked in validate.
-				if v, ok := b.parseTimer("advert_int", t, 0, 255*time.Second); ok {
-					in.AdvertInterval = v
+				// keepalived reads 0.01..255 s to the microsecond and
+				// ignores anything else (the default 1 s stays); the
+				// version's own range and rounding are applied in
+				// completeInstance, as vrrp_complete_instance does.
+				f, err := strconv.ParseFloat(t.Text, 64)
+				if err != nil || math.IsNaN(f) || f < 0.01 || f > 255 {
+					b.d.Skipf(t.Pos, "advert_int %q is not 0.01..255 seconds; ignored, the interval stays %s, as keepalived does", t.Text, in.AdvertInterval)
+					return
 				}
+				in.AdvertInterval = time.Duration(math.Round(f*1e6)) * time.Microsecond
 			}
 		}},
-		"version": instanceInt(func(in *Instance, v int) { in.Version = v }, 2, 3),
+		"version": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.intArg(n, 2, 3); ok {
+				in.Version, in.versionPos = v, n.Pos()
+			}
+		}},
 		"authentication": {handle: func(b *builder, n *Node, in *Instance) {
 			walk(b, n.Children, authTable, in, "authentication")
 		}},
@@ -324,9 +339,13 @@ func init() {
 		"virtual_ipaddress_excluded": {handle: func(b *builder, n *Node, in *Instance) {
 			in.ExcludedVIPs = append(in.ExcludedVIPs, b.vipList(n, true)...)
 		}},
-		"nopreempt":     {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt = true }},
-		"preempt":       {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt = false }},
-		"preempt_delay": instanceTimer(func(in *Instance, v time.Duration) { in.PreemptDelay = v }, 0, time.Hour),
+		"nopreempt": {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt, in.nopreemptPos = true, n.Pos() }},
+		"preempt":   {handle: func(b *builder, n *Node, in *Instance) { in.NoPreempt = false }},
+		"preempt_delay": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.timerArg(n, 0, time.Hour); ok {
+				in.PreemptDelay, in.preemptDelayPos = v, n.Pos()
+			}
+		}},
 		"mcast_src_ip": {handle: func(b *builder, n *Node, in *Instance) {
 			if t, ok := b.arg(n); ok {
 				if a, ok := b.addr(n.Key, t); ok {
@@ -366,31 +385,43 @@ func init() {
 		"garp_master_repeat":         instanceInt(func(in *Instance, v int) { in.GARPMasterRepeat = v }, 1, 1<<20),
 		"garp_master_refresh":        instanceTimer(func(in *Instance, v time.Duration) { in.GARPMasterRefresh = v }, 0, 24*time.Hour),
 		"garp_master_refresh_repeat": instanceInt(func(in *Instance, v int) { in.GARPMasterRefreshRep = v }, 1, 1<<20),
-		"garp_lower_prio_delay":      instanceTimer(func(in *Instance, v time.Duration) { in.GARPLowerPrioDelay = v }, 0, time.Hour),
-		"garp_lower_prio_repeat":     instanceInt(func(in *Instance, v int) { in.GARPLowerPrioRepeat = v }, 0, 1<<20),
-		"accept":                     {handle: func(b *builder, n *Node, in *Instance) { in.Accept = true }},
-		"no_accept":                  {handle: func(b *builder, n *Node, in *Instance) { in.Accept = false }},
-		"strict_mode":                {handle: func(b *builder, n *Node, in *Instance) { v, _ := b.boolArg(n); in.StrictMode = v }},
-		"use_vmac":                   {ignored: "VMAC interfaces are not implemented yet"},
-		"vmac_xmit_base":             {ignored: "VMAC interfaces are not implemented yet"},
-		"use_vmac_addr":              {ignored: "VMAC interfaces are not implemented yet"},
-		"use_ipvlan":                 {ignored: "ipvlan interfaces are not implemented"},
-		"native_ipv6":                {ignored: "not implemented yet"},
-		"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
-		"virtual_routes":             {ignored: "virtual routes are not implemented"},
-		"virtual_rules":              {ignored: "virtual rules are not implemented"},
-		"track_file":                 {ignored: "track files are not implemented yet"},
-		"track_process":              {ignored: "process tracking is not implemented yet"},
-		"track_bfd":                  {ignored: "BFD is not implemented"},
-		"track_src_ip":               {ignored: "not implemented yet"},
-		"promote_secondaries":        {ignored: "not implemented yet"},
-		"lvs_sync_daemon_interface":  {handle: lvsSyncDaemonInterface},
-		"debug":                      {ignored: "use lvsd --log-detail"},
-		"linkbeat_use_polling":       {ignored: "lvsd uses netlink link events"},
-		"skip_check_adv_addr":        {ignored: "not implemented yet"},
-		"check_unicast_src":          {ignored: "not implemented yet"},
-		"unicast_fault_no_peer":      {ignored: "not implemented yet"},
-		"old_unicast_checksum":       {ignored: "not implemented yet"},
+		"garp_lower_prio_delay": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.timerArg(n, 0, time.Hour); ok {
+				in.GARPLowerPrioDelay, in.garpLowerPrioDelayPos = v, n.Pos()
+			}
+		}},
+		"garp_lower_prio_repeat": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.intArg(n, 0, 1<<20); ok {
+				in.GARPLowerPrioRepeat, in.garpLowerPrioRepeatPos = v, n.Pos()
+			}
+		}},
+		"accept":    {handle: func(b *builder, n *Node, in *Instance) { in.acceptOwn, in.acceptSet = true, true }},
+		"no_accept": {handle: func(b *builder, n *Node, in *Instance) { in.acceptOwn, in.acceptSet = false, true }},
+		"strict_mode": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.boolArg(n); ok {
+				in.strictOwn, in.strictSet = v, true
+			}
+		}},
+		"use_vmac":                  {ignored: "VMAC interfaces are not implemented yet"},
+		"vmac_xmit_base":            {ignored: "VMAC interfaces are not implemented yet"},
+		"use_vmac_addr":             {ignored: "VMAC interfaces are not implemented yet"},
+		"use_ipvlan":                {ignored: "ipvlan interfaces are not implemented"},
+		"native_ipv6":               {ignored: "not implemented yet"},
+		"smtp_alert":                {ignored: "lvsd has no SMTP alerts"},
+		"virtual_routes":            {ignored: "virtual routes are not implemented"},
+		"virtual_rules":             {ignored: "virtual rules are not implemented"},
+		"track_file":                {ignored: "track files are not implemented yet"},
+		"track_process":             {ignored: "process tracking is not implemented yet"},
+		"track_bfd":                 {ignored: "BFD is not implemented"},
+		"track_src_ip":              {ignored: "not implemented yet"},
+		"promote_secondaries":       {ignored: "not implemented yet"},
+		"lvs_sync_daemon_interface": {handle: lvsSyncDaemonInterface},
+		"debug":                     {ignored: "use lvsd --log-detail"},
+		"linkbeat_use_polling":      {ignored: "lvsd uses netlink link events"},
+		"skip_check_adv_addr":       {ignored: "not implemented yet"},
+		"check_unicast_src":         {ignored: "not implemented yet"},
+		"unicast_fault_no_peer":     {ignored: "not implemented yet"},
+		"old_unicast_checksum":      {ignored: "not implemented yet"},
 		"lower_prio_no_advert": {handle: func(b *builder, n *Node, in *Instance) {
 			if v, ok := b.boolArg(n); ok {
 				in.LowerPrioNoAdvert = &v
@@ -417,11 +448,17 @@ var authTable = table[*Instance]{
 		if !ok {
 			return
 		}
-		switch v := strings.ToUpper(t.Text); v {
+		// keepalived compares case-sensitively and ignores anything
+		// else: authentication stays off.
+		switch t.Text {
 		case "PASS", "AH":
-			in.AuthType = v
+			in.AuthType = t.Text
 		default:
-			b.d.Errorf(t.Pos, "auth_type %q is not PASS or AH", t.Text)
+			hint := ""
+			if u := strings.ToUpper(t.Text); u == "PASS" || u == "AH" {
+				hint = fmt.Sprintf(" (write %s: keepalived reads it case-sensitively)", u)
+			}
+			b.d.Skipf(t.Pos, "auth_type %q is not PASS or AH%s; ignored, authentication stays off, as keepalived does", t.Text, hint)
 		}
 	}},
 	"auth_pass": {handle: func(b *builder, n *Node, in *Instance) {
@@ -513,8 +550,11 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 			}
 		case "preferred_lft":
 			needValue()
+		case "use_vmac":
+			b.d.Warnf(opt.Pos, "virtual address %s: use_vmac (the address on the instance's VMAC interface) is not implemented; lvsd puts it on its interface as if use_vmac were not given", text)
 		default:
-			b.d.Errorf(opt.Pos, "unknown virtual address option %q (expected dev, label, brd, scope)", opt.Text)
+			// keepalived: "Unknown configuration entry ... for ip address - ignoring".
+			b.d.Skipf(opt.Pos, "unknown virtual address option %q (expected dev, label, brd, scope, ...); ignored, as keepalived does", opt.Text)
 		}
 	}
 	return v, true

@@ -100,7 +100,6 @@ type Instance struct {
 	GARPMasterRefreshRep int           `json:"garp_master_refresh_repeat"`
 	GARPLowerPrioDelay   time.Duration `json:"garp_lower_prio_delay"`
 	GARPLowerPrioRepeat  int           `json:"garp_lower_prio_repeat"`
-	UseVMAC              bool          `json:"use_vmac,omitempty"`
 	HigherPrioSendAdvert *bool         `json:"higher_prio_send_advert,omitempty"`
 	LowerPrioNoAdvert    *bool         `json:"lower_prio_no_advert,omitempty"`
 	Accept               bool          `json:"accept"`
@@ -112,6 +111,17 @@ type Instance struct {
 	authPassPos          Pos
 	statePos             Pos
 	vridPos              Pos
+	// Where keywords whose absence keepalived resolves later were given
+	// (Line 0: not given); vrrp_complete_instance's rules need them.
+	// strict_mode and accept/no_accept as written (applyDefaults
+	// overwrites StrictMode and Accept before completeInstances).
+	strictSet, acceptSet   bool
+	strictOwn, acceptOwn   bool
+	versionPos             Pos
+	nopreemptPos           Pos
+	preemptDelayPos        Pos
+	garpLowerPrioRepeatPos Pos
+	garpLowerPrioDelayPos  Pos
 }
 
 // IPv6 reports the instance's address family from its VIPs.

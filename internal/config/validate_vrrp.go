@@ -13,12 +13,14 @@ func validateInstances(c *Config, d *Diagnostics) {
 		}
 		scripts[s.Name] = true
 	}
+	completeInstances(c, scripts, d)
 	type vridKey struct {
-		iface string
-		vrid  int
-		v6    bool
+		iface   string
+		vrid    int
+		v6      bool
+		unicast bool
 	}
-	vrids := map[vridKey]string{}
+	vrids := map[vridKey]*Instance{}
 	names := map[string]bool{}
 	vipOwner := map[netip.Addr]string{}
 	for _, in := range c.Instances {
@@ -34,14 +36,19 @@ func validateInstances(c *Config, d *Diagnostics) {
 				d.Errorf(in.Pos, "vrrp_instance %s has no virtual_router_id", in.Name)
 			}
 		} else {
-			k := vridKey{in.Interface, in.VRID, in.IPv6()}
-			if other, dup := vrids[k]; dup {
-				d.Errorf(in.vridPos, "virtual_router_id %d on %s is already used by vrrp_instance %s", in.VRID, in.Interface, other)
-			} else {
-				vrids[k] = in.Name
+			// Unicast and multicast are separate VRID spaces; unicast
+			// instances sharing a VRID clash only through a common peer
+			// (keepalived's check_vrid_conflicts).
+			k := vridKey{in.Interface, in.VRID, in.IPv6(), len(in.UnicastPeers) > 0}
+			if other, dup := vrids[k]; dup && (!k.unicast || sharePeer(other, in)) {
+				d.Errorf(in.vridPos, "virtual_router_id %d on %s is already used by vrrp_instance %s", in.VRID, in.Interface, other.Name)
+			} else if !dup {
+				vrids[k] = in
 			}
 		}
-		if in.Priority == 255 {
+		if in.Priority == 255 && in.priorityPos.Line == 0 {
+			d.Warnf(in.statePos, "vrrp_instance %s: state MASTER without priority runs at priority 255, the address owner's, as keepalived does", in.Name)
+		} else if in.Priority == 255 {
 			d.Warnf(in.priorityPos, "vrrp_instance %s: priority 255 is reserved for the owner of the virtual addresses (it must hold them as real addresses); check-config --host verifies it", in.Name)
 		}
 		validateAdvertInt(in, d)
@@ -66,8 +73,13 @@ func validateInstances(c *Config, d *Diagnostics) {
 				vipOwner[v.Prefix.Addr()] = in.Name
 			}
 		}
-		if len(in.VIPs) == 0 && len(in.ExcludedVIPs) == 0 {
-			d.Warnf(in.Pos, "vrrp_instance %s has no virtual_ipaddress", in.Name)
+		if len(in.VIPs) == 0 {
+			if in.Version == 3 || in.StrictMode {
+				// keepalived's VRRP process exits: "No VIP specified; at least one is required".
+				d.Errorf(in.Pos, "vrrp_instance %s has no virtual_ipaddress; VRRPv3 and strict mode need at least one (keepalived 2.2.7 does not start either)", in.Name)
+			} else if len(in.ExcludedVIPs) == 0 {
+				d.Warnf(in.Pos, "vrrp_instance %s has no virtual_ipaddress", in.Name)
+			}
 		}
 		if family != 0 {
 			checkFamily := func(what string, a netip.Addr, pos Pos) {
@@ -84,12 +96,19 @@ func validateInstances(c *Config, d *Diagnostics) {
 		if in.UnicastSrcIP.IsValid() && len(in.UnicastPeers) == 0 {
 			d.Warnf(in.Pos, "vrrp_instance %s sets unicast_src_ip but has no unicast_peer; adverts go to multicast", in.Name)
 		}
-		for _, t := range in.TrackScripts {
-			if !scripts[t.Name] {
-				d.Errorf(t.Pos, "vrrp_instance %s tracks vrrp_script %s, which is not defined", in.Name, t.Name)
+	}
+}
+
+// sharePeer reports whether unicast instances a and b send to a common peer.
+func sharePeer(a, b *Instance) bool {
+	for _, p := range a.UnicastPeers {
+		for _, q := range b.UnicastPeers {
+			if p == q {
+				return true
 			}
 		}
 	}
+	return false
 }
 
 func validateAdvertInt(in *Instance, d *Diagnostics) {
@@ -97,45 +116,79 @@ func validateAdvertInt(in *Instance, d *Diagnostics) {
 	if pos.Line == 0 {
 		pos = in.Pos
 	}
+	// vrrp_complete_instance: VRRPv2 rounds to whole seconds (half up, at
+	// least 1 s), VRRPv3 caps at 40.95 s and rounds to centiseconds (at
+	// least 0.01 s). Each is a configuration error keepalived runs past.
 	a := in.AdvertInterval
 	if in.Version == 3 {
-		if a < 10*time.Millisecond || a > 40950*time.Millisecond {
-			d.Errorf(pos, "vrrp_instance %s: advert_int %s is outside VRRPv3's 0.01..40.95 seconds", in.Name, a)
-		} else if a%(10*time.Millisecond) != 0 {
-			d.Warnf(pos, "vrrp_instance %s: advert_int %s is rounded to centiseconds in VRRPv3", in.Name, a)
+		const cs = 10 * time.Millisecond
+		switch {
+		case a >= 4096*cs:
+			in.AdvertInterval = 4095 * cs
+			d.Skipf(pos, "vrrp_instance %s: VRRPv3 advert_int %s is out of range (under 40.96 s); set to 40.95 s, as keepalived does", in.Name, a)
+		case a%cs != 0:
+			r := (a + cs/2) / cs * cs
+			if r == 0 {
+				r = cs
+			}
+			in.AdvertInterval = r
+			d.Skipf(pos, "vrrp_instance %s: VRRPv3 advert_int %s must be in units of 10 ms; rounded to %s, as keepalived does", in.Name, a, r)
 		}
 		return
 	}
-	if a < time.Second || a > 255*time.Second {
-		d.Errorf(pos, "vrrp_instance %s: advert_int %s is outside VRRPv2's 1..255 seconds (use version 3 for shorter intervals)", in.Name, a)
-	} else if a%time.Second != 0 {
-		d.Errorf(pos, "vrrp_instance %s: advert_int %s must be whole seconds in VRRPv2 (use version 3 for fractions)", in.Name, a)
+	switch {
+	case a >= 256*time.Second:
+		in.AdvertInterval = 255 * time.Second
+		d.Skipf(pos, "vrrp_instance %s: VRRPv2 advert_int %s is out of range (under 256 s); set to 255 s, as keepalived does", in.Name, a)
+	case a%time.Second != 0:
+		r := (a + time.Second/2) / time.Second * time.Second
+		if r == 0 {
+			r = time.Second
+		}
+		in.AdvertInterval = r
+		d.Skipf(pos, "vrrp_instance %s: VRRPv2 advert_int %s must be whole seconds; rounded to %s, as keepalived does (use version 3 for fractions)", in.Name, a, r)
 	}
 }
 
 func validateAuth(in *Instance, d *Diagnostics) {
+	// vrrp_complete_instance's order; each case leaves authentication off
+	// and is a configuration error keepalived runs past.
 	if in.AuthType == "" {
 		if in.AuthPass != "" {
 			d.Warnf(in.authPassPos, "vrrp_instance %s: auth_pass without auth_type is ignored", in.Name)
 		}
-		return
-	}
-	if in.Version == 3 {
-		d.Warnf(in.Pos, "vrrp_instance %s: VRRPv3 has no authentication (RFC 5798); authentication is ignored", in.Name)
-		in.AuthType, in.AuthPass = "", ""
-		return
-	}
-	if in.AuthType == "AH" {
-		d.Errorf(in.Pos, "vrrp_instance %s: auth_type AH is not supported by lvsd (RFC 3768 removed it; use PASS or none)", in.Name)
-		return
-	}
-	if in.AuthPass == "" {
-		d.Errorf(in.Pos, "vrrp_instance %s: auth_type PASS needs an auth_pass", in.Name)
+		in.AuthPass = ""
 		return
 	}
 	if len(in.AuthPass) > 8 {
-		d.Warnf(in.authPassPos, "vrrp_instance %s: auth_pass is longer than 8 characters; only %q is sent, as keepalived does", in.Name, in.AuthPass[:8])
+		// keepalived truncates at parse time, whatever follows.
+		d.Skipf(in.authPassPos, "vrrp_instance %s: auth_pass is longer than 8 characters; truncated to %q, as keepalived does", in.Name, in.AuthPass[:8])
 		in.AuthPass = in.AuthPass[:8]
+	}
+	off := func(format string, args ...any) {
+		d.Skipf(in.Pos, format, args...)
+		in.AuthType, in.AuthPass = "", ""
+	}
+	switch {
+	case in.StrictMode:
+		off("vrrp_instance %s: strict mode does not support authentication; ignored (no authentication is sent), as keepalived does", in.Name)
+		return
+	case in.Version == 3:
+		off("vrrp_instance %s: VRRPv3 has no authentication (RFC 5798); ignored, as keepalived does", in.Name)
+		return
+	case in.AuthPass == "":
+		off("vrrp_instance %s: auth_type %s without auth_pass; ignored (no authentication is sent), as keepalived does", in.Name, in.AuthType)
+		return
+	case in.IPv6() && in.AuthType == "AH":
+		off("vrrp_instance %s: AH authentication cannot be used with IPv6; ignored, as keepalived does", in.Name)
+		return
+	}
+	if in.AuthType == "AH" {
+		// Not Skipf: running it without AH would put an lvsd node that
+		// never hears a keepalived peer's AH adverts (IP protocol 51) next
+		// to it, and both would be MASTER. Refusing to start is the safe
+		// failure until IPSEC-AH is implemented.
+		d.Errorf(in.Pos, "vrrp_instance %s: auth_type AH (IPSEC-AH, HMAC-MD5-96) is not implemented by lvsd; use PASS or no authentication on every node", in.Name)
 	}
 }
 
@@ -164,10 +217,199 @@ func validateSyncGroups(c *Config, d *Diagnostics) {
 		if len(g.Members) == 1 {
 			d.Warnf(g.Pos, "vrrp_sync_group %s has only one member", g.Name)
 		}
-		for _, t := range g.TrackScripts {
-			if !scripts[t.Name] {
-				d.Errorf(t.Pos, "vrrp_sync_group %s tracks vrrp_script %s, which is not defined", g.Name, t.Name)
+	}
+}
+
+// completeInstances applies keepalived 2.2.7's vrrp_complete_instance and
+// sync_group_tracking_init to the model, in their order, so that lvsd runs
+// what keepalived runs: strict mode, default priority and state,
+// preemption, accept mode, GARP and advert rules under strict mode, and
+// tracking under sync groups and address owners. What keepalived reports
+// as a configuration error and runs past is a Skipf here, with the value
+// keepalived uses.
+func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
+	weightOf := map[string]int{}
+	for _, s := range c.Scripts {
+		weightOf[s.Name] = s.Weight
+	}
+	groups := map[string]*SyncGroup{}
+	for _, g := range c.SyncGroups {
+		groups[g.Name] = g
+	}
+	for _, in := range c.Instances {
+		in.StrictMode = c.Global.VRRPStrict
+		if in.strictSet {
+			in.StrictMode = in.strictOwn
+		}
+		if in.IPv6() && in.Version != 3 {
+			if in.StrictMode && in.versionPos.Line != 0 {
+				d.Skipf(in.versionPos, "vrrp_instance %s: IPv6 cannot use VRRP version 2; version 3 is used, as keepalived does", in.Name)
+			}
+			in.Version = 3
+		}
+		// No priority: the address owner's 255 for state MASTER, else 100.
+		if in.priorityPos.Line == 0 {
+			in.Priority = 100
+			if in.InitialState == "MASTER" {
+				in.Priority = 255
+			}
+		}
+		if in.statePos.Line == 0 {
+			in.InitialState = "BACKUP"
+			if in.Priority == 255 {
+				in.InitialState = "MASTER"
+			}
+		} else if in.StrictMode && (in.InitialState == "MASTER") != (in.Priority == 255) {
+			want := "BACKUP"
+			if in.Priority == 255 {
+				want = "MASTER"
+			}
+			d.Skipf(in.statePos, "vrrp_instance %s: in strict mode state MASTER must match being the address owner (priority 255); state %s is used, as keepalived does", in.Name, want)
+			in.InitialState = want
+		}
+		in.TrackScripts = knownTracks(in.TrackScripts, scripts, "vrrp_instance "+in.Name, d)
+		if in.StrictMode && len(in.UnicastPeers) > 0 {
+			d.Warnf(in.Pos, "vrrp_instance %s: strict mode forbids unicast peers where the interface can multicast; keepalived 2.2.7 does not enforce it at start-up (only at reload), lvsd runs the instance unicast", in.Name)
+		}
+		if in.Priority == 255 && in.NoPreempt {
+			d.Skipf(in.nopreemptPos, "vrrp_instance %s: nopreempt is incompatible with priority 255; cleared, as keepalived does", in.Name)
+			in.NoPreempt = false
+		}
+		if in.InitialState == "MASTER" {
+			if in.NoPreempt {
+				d.Skipf(in.nopreemptPos, "vrrp_instance %s: nopreempt does not work with initial state MASTER; cleared, as keepalived does", in.Name)
+				in.NoPreempt = false
+			}
+			if in.PreemptDelay > 0 {
+				d.Skipf(in.preemptDelayPos, "vrrp_instance %s: preempt_delay does not work with initial state MASTER; cleared, as keepalived does", in.Name)
+				in.PreemptDelay = 0
+			}
+		}
+		if in.PreemptDelay > 0 && in.StrictMode {
+			d.Skipf(in.preemptDelayPos, "vrrp_instance %s: preempt_delay is incompatible with strict mode; cleared, as keepalived does", in.Name)
+			in.PreemptDelay = 0
+		}
+		if in.PreemptDelay > 0 && in.NoPreempt {
+			d.Skipf(in.preemptDelayPos, "vrrp_instance %s: preempt_delay is incompatible with nopreempt; cleared, as keepalived does", in.Name)
+			in.PreemptDelay = 0
+		}
+		// Accept mode: by default on, off in strict mode unless the
+		// address owner; VRRPv2 strict mode never accepts (RFC 3768).
+		in.Accept = in.Priority == 255 || !in.StrictMode
+		if in.acceptSet {
+			in.Accept = in.acceptOwn
+		}
+		if in.Accept && in.Priority != 255 && in.StrictMode && in.Version == 2 {
+			if in.acceptSet {
+				d.Skipf(in.Pos, "vrrp_instance %s: accept mode with VRRP version 2 does not comply with RFC 3768 in strict mode; cleared, as keepalived does", in.Name)
+			}
+			in.Accept = false
+		}
+		if !in.Accept {
+			d.Warnf(in.Pos, "vrrp_instance %s: no_accept (strict mode's default): keepalived installs nftables rules dropping traffic to the virtual addresses of a non-owner; lvsd does not install them, so the addresses accept traffic", in.Name)
+		}
+		if in.StrictMode {
+			zero := func(pos Pos, what string) {
+				if pos.Line != 0 {
+					d.Skipf(pos, "vrrp_instance %s: strict mode requires %s 0; reset, as keepalived does", in.Name, what)
+				}
+			}
+			if in.GARPLowerPrioRepeat != 0 {
+				zero(in.garpLowerPrioRepeatPos, "garp_lower_prio_repeat")
+			}
+			if in.GARPLowerPrioDelay != 0 {
+				zero(in.garpLowerPrioDelayPos, "garp_lower_prio_delay")
+			}
+			in.GARPLowerPrioRepeat, in.GARPLowerPrioDelay = 0, 0
+			if in.LowerPrioNoAdvert != nil && !*in.LowerPrioNoAdvert {
+				d.Skipf(in.Pos, "vrrp_instance %s: strict mode requires lower_prio_no_advert; set, as keepalived does", in.Name)
+			}
+			if in.HigherPrioSendAdvert != nil && *in.HigherPrioSendAdvert {
+				d.Skipf(in.Pos, "vrrp_instance %s: strict mode requires higher_prio_send_advert off; cleared, as keepalived does", in.Name)
+			}
+			t, f := true, false
+			in.LowerPrioNoAdvert, in.HigherPrioSendAdvert = &t, &f
+		}
+		// A sync group member without sync_group_tracking_weight, and the
+		// address owner, run no weights: weighted interfaces become
+		// unweighted (FAULT) trackers in a group and are dropped for the
+		// owner; weighted scripts are dropped.
+		g := groups[in.SyncGroup]
+		noWeights := g != nil && !g.GlobalTracking
+		if noWeights || in.Priority == 255 {
+			why := "it is the address owner (priority 255)"
+			if noWeights {
+				why = "it is in vrrp_sync_group " + g.Name + " without sync_group_tracking_weight"
+			}
+			var ifs []TrackItem
+			for _, t := range in.TrackInterfaces {
+				if t.Weight != 0 {
+					if noWeights {
+						d.Skipf(t.Pos, "vrrp_instance %s: track_interface %s weight %d is ignored because %s: the interface faults the instance when down, as keepalived does", in.Name, t.Name, t.Weight, why)
+						t.Weight, t.WeightReverse = 0, false
+					} else {
+						d.Skipf(t.Pos, "vrrp_instance %s: weighted track_interface %s is dropped because %s, as keepalived does", in.Name, t.Name, why)
+						continue
+					}
+				}
+				ifs = append(ifs, t)
+			}
+			in.TrackInterfaces = ifs
+			var scs []TrackItem
+			for _, t := range in.TrackScripts {
+				w := weightOf[t.Name]
+				if t.HasWeight {
+					w = t.Weight
+				}
+				if w != 0 {
+					d.Skipf(t.Pos, "vrrp_instance %s: track_script %s has weight %d and is dropped because %s, as keepalived does", in.Name, t.Name, w, why)
+					continue
+				}
+				scs = append(scs, t)
+			}
+			in.TrackScripts = scs
+		}
+	}
+	for _, g := range c.SyncGroups {
+		g.TrackScripts = knownTracks(g.TrackScripts, scripts, "vrrp_sync_group "+g.Name, d)
+		owner := false
+		for _, in := range c.Instances {
+			if in.SyncGroup == g.Name && in.Priority == 255 {
+				owner = true
+			}
+		}
+		if !owner {
+			continue
+		}
+		for i, t := range g.TrackScripts {
+			w := weightOf[t.Name]
+			if t.HasWeight {
+				w = t.Weight
+			}
+			if w != 0 {
+				d.Skipf(t.Pos, "vrrp_sync_group %s: track_script %s weight %d is cleared because a member has priority 255: it faults the group, as keepalived does", g.Name, t.Name, w)
+				g.TrackScripts[i].Weight, g.TrackScripts[i].HasWeight, g.TrackScripts[i].WeightReverse = 0, true, false
 			}
 		}
 	}
+}
+
+// knownTracks drops track_script entries naming no vrrp_script (undefined,
+// or removed for having no script) and repeated ones, as keepalived does
+// ("track script X not found, ignoring...").
+func knownTracks(items []TrackItem, scripts map[string]bool, owner string, d *Diagnostics) []TrackItem {
+	var out []TrackItem
+	seen := map[string]bool{}
+	for _, t := range items {
+		switch {
+		case !scripts[t.Name]:
+			d.Skipf(t.Pos, "%s tracks vrrp_script %s, which is not defined; the entry is ignored, as keepalived does", owner, t.Name)
+		case seen[t.Name]:
+			d.Skipf(t.Pos, "%s tracks vrrp_script %s twice; the repeat is ignored, as keepalived does", owner, t.Name)
+		default:
+			seen[t.Name] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }

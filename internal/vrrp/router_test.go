@@ -201,6 +201,8 @@ vrrp_sync_group G {
     VI_A
     VI_B
   }
+  # Without it keepalived (and lvsd) drop a member's weighted scripts.
+  sync_group_tracking_weight
 }
 vrrp_instance VI_A {
   interface eth0
