@@ -66,15 +66,21 @@ func (b *builder) unknown(n *Node, known func() []string, where string) {
 		b.d.Errorf(n.Pos(), "unknown keyword") // counted only
 		return
 	}
-	skipped := ""
+	// keepalived 2.2.7 (lib/parser.c process_stream) logs an unknown
+	// keyword and goes on without the line: without a block lvsd does the
+	// same (an error check-config fails on, lvsd run logs). With a block,
+	// keepalived reads the block's lines as keywords of the enclosing
+	// block and its '}' closes that block, a configuration nobody means;
+	// lvsd refuses it.
+	report, skipped := b.d.Skipf, "; the line is left out, as keepalived leaves it out"
 	if n.HasBlock {
-		skipped = "; its block is skipped"
+		report, skipped = b.d.Errorf, "; its block is skipped (keepalived would read it as part of the enclosing block)"
 	}
 	if s := suggest(n.Key, known()); s != "" {
-		b.d.Errorf(n.Pos(), "unknown keyword %q in %s (did you mean %q?)%s", n.Key, where, s, skipped)
+		report(n.Pos(), "unknown keyword %q in %s (did you mean %q?)%s", n.Key, where, s, skipped)
 		return
 	}
-	b.d.Errorf(n.Pos(), "unknown keyword %q in %s%s", n.Key, where, skipped)
+	report(n.Pos(), "unknown keyword %q in %s%s", n.Key, where, skipped)
 }
 
 // build turns the statement tree into the typed model.
@@ -122,7 +128,42 @@ func init() {
 		"net_namespace_ipvs":   {ignored: "run lvsd inside the namespace instead"},
 		"instance":             {ignored: "run one lvsd per instance with its own config"},
 		"use_pid_dir":          {ignored: "lvsd takes --pid"},
+		// keepalived 2.2.7 also accepts these at the top level
+		// (install_keyword_root in global_parser.c, vrrp_parser.c).
+		"child_wait_time":          {ignored: "lvsd is one process, with no children to wait for at shutdown"},
+		"linkbeat_use_polling":     {ignored: "linkbeat polling is not implemented; lvsd uses netlink link events"},
+		"namespace_with_ipsets":    {ignored: "firewall integration is not implemented"},
+		"track_group":              {ignored: "static track groups serve static_ipaddress/static_routes/static_rules, which lvsd leaves to the host's network configuration"},
+		"interface_up_down_delays": {ignored: "lvsd acts on link changes at once"},
+		"SSL":                      {handle: (*builder).sslContext},
 	}
+}
+
+// sslContext is keepalived's top-level SSL block, the OpenSSL context of
+// its SSL_GET checkers: a client certificate and key (with the key's
+// password) and a CA file. lvsd's SSL_GET presents no client certificate
+// and loads no CA file: it accepts any server certificate, as keepalived
+// does when no SSL block is given. The block is read (so that misspelt
+// keywords are reported) and one warning says so.
+func (b *builder) sslContext(n *Node, c *Config) {
+	var given []string
+	for _, k := range n.Children {
+		switch k.Key {
+		case "password", "ca", "certificate", "key":
+			if len(k.Args) == 0 {
+				b.d.Skipf(k.Pos(), "SSL %s needs a value; ignored, as keepalived ignores it", k.Key)
+				continue
+			}
+			given = append(given, k.Key)
+		default:
+			b.unknown(k, func() []string { return []string{"ca", "certificate", "key", "password"} }, "SSL")
+		}
+	}
+	what := "an empty SSL context"
+	if len(given) > 0 {
+		what = "SSL " + strings.Join(given, ", ")
+	}
+	b.d.Warnf(n.Pos(), "%s is not supported by lvsd: its SSL_GET checks present no client certificate and load no CA file; they accept any server certificate, as keepalived does without an SSL block", what)
 }
 
 var globalTable = table[*Global]{
@@ -172,7 +213,10 @@ var globalTable = table[*Global]{
 		}
 	}},
 	"enable_script_security": {handle: func(b *builder, n *Node, g *Global) { g.EnableScriptSecurity = true }},
-	"lvs_flush":              {handle: func(b *builder, n *Node, g *Global) { g.LVSFlush = true }},
+	// include_check is applied by the pre-processor (preproc_include.go)
+	// where it stands, to the includes that follow, as keepalived does.
+	"include_check": {handle: func(b *builder, n *Node, g *Global) {}},
+	"lvs_flush":     {handle: func(b *builder, n *Node, g *Global) { g.LVSFlush = true }},
 	// keepalived 2.2 accepts both spellings; VS is the only argument.
 	"lvs_flush_onstop":  {handle: lvsFlushOnStop},
 	"lvs_flush_on_stop": {handle: lvsFlushOnStop},
@@ -223,7 +267,7 @@ func init() {
 			"linkbeat_use_polling", "log_unknown_vrids", "max_auto_priority", "min_auto_priority_delay",
 			"checker_log_all_failures", "rs_init_notifies", "startup_script", "startup_script_timeout",
 			"shutdown_script", "shutdown_script_timeout", "reload_check_config", "reload_time_file", "reload_repeat",
-			"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance", "include_check",
+			"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance",
 			"script_security", "net_namespace", "net_namespace_ipvs", "instance",
 		},
 	}

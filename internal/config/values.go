@@ -80,7 +80,9 @@ func (b *builder) boolArg(n *Node) (bool, bool) {
 	case "off", "false", "no":
 		return false, true
 	}
-	b.d.Errorf(n.Args[0].Pos, "%s: %q is not one of on|off|true|false|yes|no", n.Key, n.Args[0].Text)
+	// keepalived 2.2.7's check_true_false knows only these six words (not
+	// 1/0): its handlers log the value and leave the setting as it was.
+	b.d.Skipf(n.Args[0].Pos, "%s: %q is not one of on|off|true|false|yes|no; left at its default, as keepalived 2.2.7 leaves it", n.Key, n.Args[0].Text)
 	return false, false
 }
 
@@ -207,10 +209,47 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// keywordAliases are names operators write for a keyword of another
+// software or an older keepalived; suggest offers the keyword when the
+// block has it.
+var keywordAliases = map[string][]string{
+	"password": {"auth_pass"},
+	"pass":     {"auth_pass"},
+	"type":     {"auth_type"},
+	"vrid":     {"virtual_router_id"},
+	"vip":      {"virtual_ipaddress"},
+	"vips":     {"virtual_ipaddress"},
+	"prio":     {"priority"},
+	"timeout":  {"connect_timeout"},
+	"interval": {"advert_int"},
+}
+
 // suggest finds the known keyword the operator most likely meant.
 func suggest(word string, known []string) string {
-	best, bestScore := "", 1<<30
 	lw := strings.ToLower(word)
+	for _, alias := range keywordAliases[lw] {
+		for _, k := range known {
+			if k == alias {
+				return k
+			}
+		}
+	}
+	// "type" for "auth_type": the word is the last component of one
+	// keyword only.
+	component := ""
+	for _, k := range known {
+		if len(lw) >= 4 && strings.HasSuffix(k, "_"+lw) {
+			if component != "" {
+				component = ""
+				break
+			}
+			component = k
+		}
+	}
+	if component != "" {
+		return component
+	}
+	best, bestScore := "", 1<<30
 	for _, k := range known {
 		d := editDistance(lw, strings.ToLower(k))
 		limit := 2
