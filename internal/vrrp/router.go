@@ -113,7 +113,9 @@ type sock struct {
 	ttl   int
 	index int // of the interface the socket was opened on
 	conn  Conn
-	insts map[uint8]*instance
+	// insts are the instances by VRID: one, or unicast instances with
+	// distinct peers.
+	insts map[uint8][]*instance
 	// dead: the socket's interface is gone or was replaced by another of
 	// the same name; nothing sent on it leaves. Its instances are held
 	// in FAULT until it is opened again on the interface now there.
@@ -327,13 +329,18 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 		if err != nil {
 			return nil, err
 		}
-		s = &sock{key: key, group: group, ttl: ic.UnicastTTL, index: index, conn: conn, insts: map[uint8]*instance{}}
+		s = &sock{key: key, group: group, ttl: ic.UnicastTTL, index: index, conn: conn, insts: map[uint8][]*instance{}}
 		r.socks[key] = s
 	}
-	if _, dup := s.insts[uint8(ic.VRID)]; dup {
-		return nil, fmt.Errorf("virtual_router_id %d is already used on %s", ic.VRID, ic.Interface)
+	// Unicast instances may share a VRID on one interface when their
+	// peers differ (keepalived's check_vrid_conflicts); adverts are then
+	// told apart by their source.
+	for _, o := range s.insts[uint8(ic.VRID)] {
+		if !unicast || sharesPeer(o.dsts, in.dsts) {
+			return nil, fmt.Errorf("virtual_router_id %d is already used on %s", ic.VRID, ic.Interface)
+		}
 	}
-	s.insts[uint8(ic.VRID)] = in
+	s.insts[uint8(ic.VRID)] = append(s.insts[uint8(ic.VRID)], in)
 	in.sock = s
 	in.acc = Acceptance{Version: sp.Version, Interval: sp.Interval, VIPs: in.advAddrs, AuthType: sp.AuthType, AuthData: sp.AuthData}
 	in.m = New(Params{VRID: uint8(sp.VRID), Version: sp.Version, Priority: sp.Priority, Interval: sp.Interval,
@@ -599,13 +606,15 @@ func (r *Router) received(s *sock, pkt Received) {
 	if len(pkt.Payload) < 2 {
 		return
 	}
-	in, ok := s.insts[pkt.Payload[1]]
-	if !ok {
+	in := s.owner(pkt.Payload[1], pkt.Src)
+	if in == nil {
 		// No instance owns it, so every instance on this interface and
 		// family counts it: a peer with a wrong virtual_router_id shows
 		// up where its operator looks.
-		for _, other := range s.insts {
-			other.stats.Drops[DropVRID]++
+		for _, list := range s.insts {
+			for _, other := range list {
+				other.stats.Drops[DropVRID]++
+			}
 		}
 		return
 	}
@@ -1013,4 +1022,33 @@ func (r *Router) status() []InstanceStatus {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// owner is the instance an advert for vrid from src belongs to: the only
+// one with that VRID, or among unicast instances sharing it, the one that
+// has src as a peer.
+func (s *sock) owner(vrid uint8, src netip.Addr) *instance {
+	list := s.insts[vrid]
+	if len(list) == 1 {
+		return list[0]
+	}
+	for _, in := range list {
+		for _, p := range in.dsts {
+			if p == src {
+				return in
+			}
+		}
+	}
+	return nil
+}
+
+func sharesPeer(a, b []netip.Addr) bool {
+	for _, p := range a {
+		for _, q := range b {
+			if p == q {
+				return true
+			}
+		}
+	}
+	return false
 }
