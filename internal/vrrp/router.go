@@ -300,6 +300,7 @@ func NewRouter(cfg *config.Config, plat Platform, log *slog.Logger) (*Router, er
 
 func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	sp := resolveInstance(r.cfg.Global, ic)
+	holdForSync(r.cfg, &sp)
 	v6 := sp.IPv6
 	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}, vips: sp.VIPs, advAddrs: sp.AdvAddrs, src: sp.Src}
 	if !in.src.IsValid() {

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"slices"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
@@ -30,32 +31,34 @@ const SyncFailbackHold = 35 * time.Second
 // names and the members of its sync group; every instance when it names
 // none (its sync daemons then serve every address).
 func applySyncFailbackHold(cfg *config.Config, s *Spec) {
+	for i := range s.Instances {
+		holdForSync(cfg, &s.Instances[i])
+	}
+}
+
+// holdForSync applies SyncFailbackHold to one resolved instance; the
+// router and ResolveSpec both go through it, so what runs is what a reload
+// compares.
+func holdForSync(cfg *config.Config, in *InstanceSpec) {
 	sd := cfg.Global.LVSSyncDaemon
 	if sd == nil {
 		return
 	}
-	held := map[string]bool{}
-	if sd.Instance != "" {
-		held[sd.Instance] = true
-		for _, g := range s.SyncGroups {
-			for _, m := range g.Members {
-				if m == sd.Instance {
-					for _, mm := range g.Members {
-						held[mm] = true
-					}
-				}
-			}
+	if sd.Instance != "" && sd.Instance != in.Name && !sameSyncGroup(cfg, sd.Instance, in.Name) {
+		return
+	}
+	if !in.Preempt || in.Priority >= OwnerPriority || in.PreemptDelay >= SyncFailbackHold {
+		return
+	}
+	in.PreemptDelay = SyncFailbackHold
+	in.SyncFailbackHold = true
+}
+
+func sameSyncGroup(cfg *config.Config, a, b string) bool {
+	for _, g := range cfg.SyncGroups {
+		if slices.Contains(g.Members, a) && slices.Contains(g.Members, b) {
+			return true
 		}
 	}
-	for i := range s.Instances {
-		in := &s.Instances[i]
-		if sd.Instance != "" && !held[in.Name] {
-			continue
-		}
-		if !in.Preempt || in.Priority >= OwnerPriority || in.PreemptDelay >= SyncFailbackHold {
-			continue
-		}
-		in.PreemptDelay = SyncFailbackHold
-		in.SyncFailbackHold = true
-	}
+	return false
 }

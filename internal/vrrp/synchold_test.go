@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -91,5 +92,17 @@ func TestSyncFailbackHoldMachine(t *testing.T) {
 	m.Tick(m.Deadline())
 	if m.State() != StateMaster {
 		t.Fatalf("%s with no master advertising, want MASTER at master-down", m.State())
+	}
+}
+
+// The router runs what ResolveSpec says: its machines hold too.
+func TestSyncFailbackHoldRouter(t *testing.T) {
+	cfg := labtest.Config(t, "global_defs {\n lvs_sync_daemon eth0 VI_1\n}\nvrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 1\n priority 150\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n")
+	r, err := NewRouter(cfg, newFakePlatform(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.insts[0].m.Params().PreemptDelay; got != SyncFailbackHold {
+		t.Errorf("the router's machine has preempt delay %s, want %s", got, SyncFailbackHold)
 	}
 }
