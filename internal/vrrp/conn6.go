@@ -19,7 +19,8 @@ type ipv6Conn struct {
 }
 
 // ListenIPv6 opens the socket for dev: joined to group (ff02::12) unless
-// unicast, hop limit 255, traffic class 0xC0, no multicast loopback.
+// unicast, multicast hop limit 255, unicast hop limit unicast_ttl or the
+// kernel's default, traffic class 0xC0, no multicast loopback.
 func ListenIPv6(dev string, group netip.Addr, unicastHops int) (Conn, error) {
 	ifi, err := net.InterfaceByName(dev)
 	if err != nil {
@@ -30,15 +31,17 @@ func ListenIPv6(dev string, group netip.Addr, unicastHops int) (Conn, error) {
 		return nil, err
 	}
 	pc := ipv6.NewPacketConn(c)
-	if unicastHops <= 0 {
-		unicastHops = 255
-	}
 	opts := []socketOption{
 		{"control messages", func() error {
 			return pc.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
 		}},
 		{"traffic class", func() error { return pc.SetTrafficClass(0xc0) }},
-		{"hop limit", func() error { return pc.SetHopLimit(unicastHops) }},
+	}
+	// keepalived 2.2.7 leaves IPv6 unicast adverts at the kernel's
+	// default hop limit unless unicast_ttl is set (vrrp.c: "For IPv6 the
+	// default is to let the kernel set the default value").
+	if unicastHops > 0 {
+		opts = append(opts, socketOption{"hop limit", func() error { return pc.SetHopLimit(unicastHops) }})
 	}
 	if group.IsValid() {
 		opts = append(opts, socketOption{"multicast hop limit", func() error { return pc.SetMulticastHopLimit(255) }})

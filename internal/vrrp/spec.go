@@ -145,9 +145,7 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 			if nv.Dev == "" {
 				nv.Dev = ic.Interface
 			}
-			if b, err := netip.ParseAddr(v.Broadcast); err == nil {
-				nv.Broadcast = b
-			}
+			nv.Broadcast = vipBroadcast(v)
 			s.VIPs = append(s.VIPs, nv)
 			if !v.Excluded && v.Prefix.Addr().Is6() == v6 {
 				s.AdvAddrs = append(s.AdvAddrs, v.Prefix.Addr())
@@ -230,4 +228,37 @@ func trackSpecs(items []config.TrackItem) []TrackSpec {
 		out = append(out, TrackSpec{Name: t.Name, Weight: t.Weight, HasWeight: t.HasWeight, WeightReverse: t.WeightReverse})
 	}
 	return out
+}
+
+// vipBroadcast is the broadcast address keepalived gives an IPv4 VIP:
+// the one written, "+" (all host bits set) or "-" (none set) for prefixes
+// up to /30, and otherwise none. None is 0.0.0.0, not an unset address:
+// the netlink library netif uses fills in "+" for an unset one on
+// prefixes up to /30, which keepalived does not (an address added
+// without brd has none), and treats 0.0.0.0 as none.
+func vipBroadcast(v config.VIP) netip.Addr {
+	a := v.Prefix.Addr()
+	if !a.Is4() {
+		return netip.Addr{}
+	}
+	none := netip.IPv4Unspecified()
+	switch v.Broadcast {
+	case "+", "-":
+		if v.Prefix.Bits() > 30 {
+			return none
+		}
+		b := a.As4()
+		host := uint32(1)<<(32-v.Prefix.Bits()) - 1
+		n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		if v.Broadcast == "+" {
+			n |= host
+		} else {
+			n &^= host
+		}
+		return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	}
+	if b, err := netip.ParseAddr(v.Broadcast); err == nil && b.Is4() {
+		return b
+	}
+	return none
 }
