@@ -1,0 +1,991 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// kaKeyword is one row of keepalived's keyword table.
+type kaKeyword struct {
+	path, kw, kind, cond string
+	built                bool
+}
+
+const keywordTableFile = "testdata/keywords/keepalived-2.2.7.tsv"
+
+func loadKeywordTable(t testing.TB) []kaKeyword {
+	t.Helper()
+	data, err := os.ReadFile(keywordTableFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kaKeyword
+	for i, l := range strings.Split(string(data), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		f := strings.Split(l, "\t")
+		if len(f) != 5 {
+			t.Fatalf("%s:%d: want 5 tab-separated fields, got %q", keywordTableFile, i+1, l)
+		}
+		out = append(out, kaKeyword{path: f[0], kw: f[1], kind: f[2], built: f[3] == "yes", cond: f[4]})
+	}
+	if len(out) < 400 {
+		t.Fatalf("%s holds %d keywords; keepalived 2.2.7 has about 500", keywordTableFile, len(out))
+	}
+	return out
+}
+
+// coverage is how lvsd treats one keepalived keyword.
+type coverage struct {
+	handled bool   // a handler implements it
+	warned  string // the warning's reason: the keyword, or its block, is ignored
+	skipped string // the enclosing block that is skipped whole ("" if none)
+	err     string // neither: why the keyword is not covered
+}
+
+// classify finds how lvsd treats keyword kw at keepalived block path.
+func classify(tabs map[string]handledSet, path, kw string) coverage {
+	// A block lvsd skips whole (its opening keyword is ignored with a
+	// warning) covers every keyword inside it.
+	if path != "/" {
+		segs := strings.Split(path, "/")
+		for i := range segs {
+			parent := "/"
+			if i > 0 {
+				parent = strings.Join(segs[:i], "/")
+			}
+			hs, ok := tabs[parent]
+			if !ok {
+				return coverage{err: fmt.Sprintf("lvsd has no table for block %q (add it to keywordTables in keywords.go)", parent)}
+			}
+			e, ok := hs[segs[i]]
+			if !ok {
+				return coverage{err: fmt.Sprintf("block %q is unknown to lvsd's table for %q", segs[i], parent)}
+			}
+			if e.ignored != "" {
+				return coverage{warned: e.ignored, skipped: strings.Join(segs[:i+1], "/")}
+			}
+		}
+	}
+	hs, ok := tabs[path]
+	if !ok {
+		return coverage{err: fmt.Sprintf("lvsd handles block %q but keywordTables has no table for it (add it in keywords.go)", path)}
+	}
+	e, ok := hs[kw]
+	switch {
+	case !ok:
+		return coverage{err: "lvsd neither handles it nor warns about it (walk reports an unknown keyword)"}
+	case e.ignored != "":
+		return coverage{warned: e.ignored}
+	}
+	return coverage{handled: true}
+}
+
+// TestKeywordsCovered: every keyword keepalived 2.2.7 (Debian 12's build)
+// knows is handled by lvsd, with a behaviour test named in
+// keywordBehaviourTests, or accepted with a warning that gives the reason.
+func TestKeywordsCovered(t *testing.T) {
+	tabs := keywordTables()
+	tests := testSources(t)
+	used := map[string]bool{}
+	gaps := map[string]bool{}
+	var failures []string
+	handled, warned, skipped := 0, 0, 0
+	for _, k := range loadKeywordTable(t) {
+		if !k.built {
+			continue
+		}
+		c := classify(tabs, k.path, k.kw)
+		key := k.path + " " + k.kw
+		switch {
+		case c.err != "":
+			failures = append(failures, fmt.Sprintf("%s: %s", key, c.err))
+		case c.skipped != "":
+			skipped++
+		case c.warned != "":
+			warned++
+		default:
+			handled++
+			if k.kind == "block" {
+				// a block's keywords are checked one by one
+				continue
+			}
+			name, ok := keywordBehaviourTests[key]
+			used[key] = true
+			if !ok {
+				if _, gap := keywordsWithoutBehaviourTest[key]; gap {
+					gaps[key] = true
+					continue
+				}
+				failures = append(failures, fmt.Sprintf("%s: handled by lvsd, but keywordBehaviourTests names no test that exercises it%s",
+					key, tests.suggest(k.path, k.kw)))
+				continue
+			}
+			if err := tests.exercises(name, k.path, k.kw); err != nil {
+				failures = append(failures, fmt.Sprintf("%s: %v", key, err))
+			}
+		}
+	}
+	for key := range keywordsWithoutBehaviourTest {
+		if !gaps[key] {
+			failures = append(failures, fmt.Sprintf("keywordsWithoutBehaviourTest[%q]: stale (a test is named for it, or lvsd no longer handles it): remove it", key))
+		}
+	}
+	for key := range keywordBehaviourTests {
+		if !used[key] {
+			failures = append(failures, fmt.Sprintf("keywordBehaviourTests[%q]: not a keyword lvsd handles (warned, or not in keepalived's table): remove it", key))
+		}
+	}
+	sort.Strings(failures)
+	for _, f := range failures {
+		t.Error(f)
+	}
+	t.Logf("keepalived 2.2.7 keywords: %d handled, %d warned, %d inside blocks skipped with a warning", handled, warned, skipped)
+}
+
+// lvsdOnlyKeywords are keywords lvsd's tables accept that keepalived 2.2.7
+// does not know at that place (it logs "Unknown keyword" and runs on),
+// with the reason lvsd keeps them.
+var lvsdOnlyKeywords = map[string]string{
+	"global_defs lvs_id": "keepalived 1.x name of router_id; lvsd reads it as router_id and warns that it is deprecated",
+	"global_defs script_security": "not a keepalived keyword (enable_script_security is); lvsd warns and ignores it. " +
+		"issue 13 open: dropping it would make it an unknown keyword, fatal at run time",
+	"global_defs child_wait_time":       "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs instance":              "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs linkbeat_use_polling":  "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs namespace_with_ipsets": "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs net_namespace":         "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs net_namespace_ipvs":    "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs use_pid_dir":           "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"virtual_server nat_mask":           "keepalived 1.x keyword (2.2.7 logs Unknown keyword); lvsd warns",
+	"virtual_server lvs_sync_daemon":    "misplaced global_defs keyword (2.2.7 logs Unknown keyword); lvsd warns",
+	"vrrp_sync_group notify_deleted":    "keepalived 2.2.7 has it only in vrrp_instance (here it logs Unknown keyword); lvsd warns",
+	"virtual_server/real_server/MISC_CHECK connect_timeout": "issue 13 open: keepalived 2.2.7's MISC_CHECK has no connect_timeout " +
+		"(it logs Unknown keyword); lvsd's miscTable shares checkerCommon's and nothing reads the value for MISC_CHECK",
+}
+
+// TestKeywordsKnownToKeepalived: every keyword in lvsd's tables is one
+// keepalived 2.2.7 knows in a block that table parses (a table shared by
+// several blocks, like TCP_CHECK/HTTP_GET/SSL_GET's, may hold the union),
+// or is listed in lvsdOnlyKeywords with a reason.
+func TestKeywordsKnownToKeepalived(t *testing.T) {
+	table := loadKeywordTable(t)
+	tabs := keywordTables()
+	// Which keepalived keywords each lvsd table (by identity of the path
+	// group it serves) may hold.
+	group := map[string]string{} // path -> group key
+	for p := range tabs {
+		group[p] = p
+	}
+	for _, p := range checkerPaths {
+		group[p] = "CHECKER"
+		group[p+"/url"] = "CHECKER/url"
+	}
+	known := map[string]map[string]kaKeyword{}
+	for _, k := range table {
+		g, ok := group[k.path]
+		if !ok {
+			continue
+		}
+		if known[g] == nil {
+			known[g] = map[string]kaKeyword{}
+		}
+		if prev, ok := known[g][k.kw]; !ok || !prev.built {
+			known[g][k.kw] = k
+		}
+	}
+	used := map[string]bool{}
+	var failures []string
+	for p, hs := range tabs {
+		for kw, e := range hs {
+			k, ok := known[group[p]][kw]
+			if ok && k.built {
+				continue
+			}
+			key := p + " " + kw
+			if _, listed := lvsdOnlyKeywords[key]; listed {
+				used[key] = true
+				continue
+			}
+			if ok && e.ignored != "" {
+				// in keepalived's source, not in Debian 12's build
+				// (it logs Unknown keyword there): a warning is right.
+				continue
+			}
+			if ok {
+				failures = append(failures, fmt.Sprintf("%s: lvsd handles it, but Debian 12's keepalived 2.2.7 is built without it (%s)", key, k.cond))
+				continue
+			}
+			failures = append(failures, fmt.Sprintf("%s: keepalived 2.2.7 has no such keyword here; remove it or list it in lvsdOnlyKeywords with a reason", key))
+		}
+	}
+	for key := range lvsdOnlyKeywords {
+		if !used[key] {
+			failures = append(failures, fmt.Sprintf("lvsdOnlyKeywords[%q] is stale: remove it", key))
+		}
+	}
+	sort.Strings(failures)
+	for _, f := range failures {
+		t.Error(f)
+	}
+}
+
+// TestKeywordWarnings: an ignored keyword draws a warning naming it and
+// its reason, and leaves the rest of the block intact; a block skipped
+// whole likewise. This is the mechanism TestKeywordsCovered counts on.
+func TestKeywordWarnings(t *testing.T) {
+	tabs := keywordTables()
+	var samples []kaKeyword
+	seen := map[string]bool{}
+	for _, k := range loadKeywordTable(t) {
+		if !k.built {
+			continue
+		}
+		c := classify(tabs, k.path, k.kw)
+		if c.warned == "" || c.skipped != "" || seen[k.path] {
+			continue
+		}
+		seen[k.path] = true
+		samples = append(samples, k)
+	}
+	if len(samples) < 5 {
+		t.Fatalf("only %d blocks with warned keywords", len(samples))
+	}
+	for _, k := range samples {
+		t.Run(strings.ReplaceAll(k.path, "/", "_")+"_"+k.kw, func(t *testing.T) {
+			line := k.kw + " x"
+			if k.kind == "block" || k.kind == "values" {
+				line = k.kw + " {\n}"
+			}
+			conf := wrapInBlocks(k.path, line)
+			res := Load("k.conf", Options{FS: MapFS{"k.conf": conf}})
+			found := false
+			for _, d := range res.Diags.Sorted() {
+				if d.Severity != SeverityWarning && strings.Contains(d.Message, "unknown keyword") {
+					t.Errorf("%s reported as unknown: %v", k.kw, d)
+				}
+				if d.Severity == SeverityWarning && regexp.MustCompile(`\b`+regexp.QuoteMeta(k.kw)+`\b`).MatchString(d.Message) &&
+					strings.Contains(d.Message, "not supported by lvsd") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no warning naming %s in:\n%s\ndiagnostics: %v", k.kw, conf, res.Diags.Sorted())
+			}
+		})
+	}
+}
+
+// wrapInBlocks nests line in the blocks of path, each opened the way
+// keepalived needs it opened.
+func wrapInBlocks(path, line string) string {
+	open := map[string]string{
+		"vrrp_instance":   "vrrp_instance VI_1",
+		"vrrp_sync_group": "vrrp_sync_group SG_1",
+		"vrrp_script":     "vrrp_script chk",
+		"virtual_server":  "virtual_server 10.0.0.1 80",
+		"real_server":     "real_server 10.0.0.2 80",
+	}
+	var b strings.Builder
+	n := 0
+	if path != "/" {
+		for _, p := range strings.Split(path, "/") {
+			o, ok := open[p]
+			if !ok {
+				o = p
+			}
+			fmt.Fprintf(&b, "%s {\n", o)
+			n++
+		}
+	}
+	b.WriteString(line + "\n")
+	b.WriteString(strings.Repeat("}\n", n))
+	return b.String()
+}
+
+// ---- behaviour tests -------------------------------------------------------
+
+// testFuncs holds, for every Test function in the module's test files
+// ("dir.TestName"), the string literals it writes: its own, and those of
+// the package's test helpers it calls and package-level constants and
+// variables it names (configurations are often built there), up to three
+// calls deep.
+type testFuncs map[string]testLits
+
+// testLits are a test's own string literals and its helpers'.
+type testLits struct{ own, helpers [][]string }
+
+func testSources(t testing.TB) testFuncs {
+	t.Helper()
+	root := moduleRoot(t)
+	type pkg struct {
+		funcs map[string][]*ast.FuncDecl // helpers by name (methods too)
+		vals  map[string][]string        // package-level const/var literals
+		tests []*ast.FuncDecl
+	}
+	pkgs := map[string]*pkg{}
+	lits := func(n ast.Node) []string {
+		var out []string
+		ast.Inspect(n, func(n ast.Node) bool {
+			if bl, ok := n.(*ast.BasicLit); ok && bl.Kind == token.STRING {
+				if s, err := strconv.Unquote(bl.Value); err == nil {
+					out = append(out, s)
+				}
+			}
+			return true
+		})
+		return out
+	}
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() && (info.Name() == ".git" || info.Name() == "testdata" || info.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		fs := token.NewFileSet()
+		f, err := parser.ParseFile(fs, p, nil, 0)
+		if err != nil {
+			return nil // another helper's file mid-edit; its tests are not named
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(p))
+		pk := pkgs[rel]
+		if pk == nil {
+			pk = &pkg{funcs: map[string][]*ast.FuncDecl{}, vals: map[string][]string{}}
+			pkgs[rel] = pk
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && strings.HasPrefix(d.Name.Name, "Test") {
+					pk.tests = append(pk.tests, d)
+				} else {
+					pk.funcs[d.Name.Name] = append(pk.funcs[d.Name.Name], d)
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					if vs, ok := sp.(*ast.ValueSpec); ok {
+						for _, n := range vs.Names {
+							pk.vals[n.Name] = append(pk.vals[n.Name], lits(vs)...)
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := testFuncs{}
+	for dir, pk := range pkgs {
+		for _, tf := range pk.tests {
+			var groups [][]string
+			var own []string
+			seen := map[ast.Node]bool{}
+			seenVal := map[string]bool{}
+			var add func(n ast.Node, depth int)
+			add = func(n ast.Node, depth int) {
+				if seen[n] {
+					return
+				}
+				seen[n] = true
+				if depth == 0 {
+					own = lits(n)
+				} else {
+					groups = append(groups, lits(n))
+				}
+				ast.Inspect(n, func(x ast.Node) bool {
+					id, ok := x.(*ast.Ident)
+					if !ok {
+						return true
+					}
+					if v, ok := pk.vals[id.Name]; ok && !seenVal[id.Name] {
+						seenVal[id.Name] = true
+						groups = append(groups, v)
+					}
+					if depth < 3 {
+						for _, fd := range pk.funcs[id.Name] {
+							add(fd, depth+1)
+						}
+					}
+					return true
+				})
+			}
+			add(tf, 0)
+			out[dir+"."+tf.Name.Name] = testLits{own: [][]string{own}, helpers: groups}
+		}
+	}
+	return out
+}
+
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the package")
+		}
+		dir = parent
+	}
+}
+
+// exercises checks that test "dir.TestName" exists and writes kw in a
+// configuration at the keyword's block path: one of its string literals,
+// parsed with lvsd's own lexer, holds kw as a statement whose enclosing
+// blocks are the path or its tail (a literal may be a fragment of a
+// configuration, like " real_server ... { TCP_CHECK { connect_ip ..."). A
+// single-statement literal ("vrrp_garp_interval 0.1") counts too. Renaming
+// or deleting the test, or its configuration dropping the keyword, fails.
+func (tf testFuncs) exercises(name, path, kw string) error {
+	lits, ok := tf[name]
+	if !ok {
+		return fmt.Errorf("keywordBehaviourTests names %s, which is not a Test function in the module's *_test.go files", name)
+	}
+	re := regexp.MustCompile(`(?m)(^[ \t]*|\{[ \t]*)` + regexp.QuoteMeta(kw) + `([ \t]|$|\})`)
+	var want []string
+	if path != "/" {
+		want = strings.Split(path, "/")
+	}
+	for _, group := range append(lits.own, lits.helpers...) {
+		for _, s := range group {
+			if re.MatchString(s) && literalHas(s, want, kw) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s does not write %q in a %s block in any of its configurations", name, kw, path)
+}
+
+// suggest names tests that write kw at path, behaviour tests (outside
+// internal/config) first, for the failure message.
+func (tf testFuncs) suggest(path, kw string) string {
+	// tiers: behaviour tests writing it themselves, then through a
+	// helper, then internal/config's own (parse) tests
+	var tiers [4][]string
+	for name, l := range tf {
+		if tf.exercises(name, path, kw) != nil {
+			continue
+		}
+		tier := 0
+		if (testFuncs{name: testLits{own: l.own}}).exercises(name, path, kw) != nil {
+			tier = 1
+		}
+		if strings.HasPrefix(name, "internal/config.") {
+			tier += 2
+		}
+		tiers[tier] = append(tiers[tier], name)
+	}
+	var all []string
+	for _, t := range tiers {
+		sort.Strings(t)
+		all = append(all, t...)
+	}
+	if len(all) == 0 {
+		return " (no test in the module writes it there: write one)"
+	}
+	if len(all) > 4 && os.Getenv("KEYWORDS_SUGGEST") != "all" {
+		all = all[:4]
+	}
+	return " (candidates: " + strings.Join(all, ", ") + ")"
+}
+
+// literalHas parses s and reports whether kw is a statement in it whose
+// chain of enclosing block keywords is a tail of want (empty only when s is
+// one statement, or kw is a top-level keyword).
+func literalHas(s string, want []string, kw string) bool {
+	d := &Diagnostics{}
+	toks, _ := lex(MapFS{"lit.conf": s}, "lit.conf", "x", d)
+	nodes := parseTree(toks, d)
+	var found bool
+	var visit func(ns []*Node, chain []string)
+	visit = func(ns []*Node, chain []string) {
+		for _, n := range ns {
+			if found {
+				return
+			}
+			if n.Key == kw {
+				switch {
+				case len(chain) == 0:
+					// A fragment of the block's body counts when every
+					// statement in it is a keyword of that block and it is
+					// not one English word ("state directory", "timeout"):
+					// two statements or more, or one distinctive name
+					// ("vrrp_garp_interval 0.1").
+					found = len(want) == 0 || fragmentOf(nodes, want[len(want)-1]) &&
+						(len(nodes) > 1 || strings.Contains(kw, "_") && uniqueKeyword(kw))
+				case len(chain) <= len(want):
+					found = slicesEqual(chain, want[len(want)-len(chain):])
+				}
+			}
+			visit(n.Children, append(chain[:len(chain):len(chain)], n.Key))
+		}
+	}
+	visit(nodes, nil)
+	return found
+}
+
+// fragmentOf reports whether every statement of nodes is a keyword
+// keepalived knows in a block named block.
+func fragmentOf(nodes []*Node, block string) bool {
+	loadBlockKeywords()
+	for _, n := range nodes {
+		if !blockKeywords[block][n.Key] {
+			return false
+		}
+	}
+	return len(nodes) > 0
+}
+
+var (
+	uniqueKeywords map[string]int
+	blockKeywords  map[string]map[string]bool // last path segment -> keywords
+)
+
+func loadBlockKeywords() {
+	if blockKeywords != nil {
+		return
+	}
+	blockKeywords = map[string]map[string]bool{}
+	data, _ := os.ReadFile(keywordTableFile)
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) != 5 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		last := f[0][strings.LastIndex(f[0], "/")+1:]
+		if f[0] == "/" {
+			last = "/"
+		}
+		if blockKeywords[last] == nil {
+			blockKeywords[last] = map[string]bool{}
+		}
+		blockKeywords[last][f[1]] = true
+	}
+}
+
+// uniqueKeyword reports whether keepalived 2.2.7 knows kw in one block only.
+func uniqueKeyword(kw string) bool {
+	if uniqueKeywords == nil {
+		uniqueKeywords = map[string]int{}
+		data, _ := os.ReadFile(keywordTableFile)
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Split(l, "\t"); len(f) == 5 && !strings.HasPrefix(l, "#") {
+				uniqueKeywords[f[1]]++
+			}
+		}
+	}
+	return uniqueKeywords[kw] == 1
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- docs/compatibility.md ------------------------------------------------
+
+const docFile = "../../docs/compatibility.md"
+const docHeading = "## Keywords"
+
+// keywordsDoc renders the "Keywords" section: per keepalived block, the
+// keywords lvsd accepts with a warning, grouped by reason, then the blocks
+// lvsd skips whole.
+func keywordsDoc(table []kaKeyword, tabs map[string]handledSet) string {
+	type block struct {
+		path    string
+		reasons map[string][]string
+		order   []string
+	}
+	var blocks []*block
+	byPath := map[string]*block{}
+	skippedCount := map[string]int{}
+	handled, warned, inSkipped := 0, 0, 0
+	var notBuilt []string
+	for _, k := range table {
+		if !k.built {
+			notBuilt = append(notBuilt, fmt.Sprintf("`%s` in %s (%s)", k.kw, k.path, k.cond))
+			continue
+		}
+		c := classify(tabs, k.path, k.kw)
+		switch {
+		case c.err != "":
+			continue
+		case c.skipped != "":
+			inSkipped++
+			skippedCount[c.skipped]++
+			continue
+		case c.handled:
+			handled++
+			continue
+		}
+		warned++
+		b := byPath[k.path]
+		if b == nil {
+			b = &block{path: k.path, reasons: map[string][]string{}}
+			byPath[k.path] = b
+			blocks = append(blocks, b)
+		}
+		if _, ok := b.reasons[c.warned]; !ok {
+			b.order = append(b.order, c.warned)
+		}
+		b.reasons[c.warned] = append(b.reasons[c.warned], k.kw)
+	}
+	var w bytes.Buffer
+	fmt.Fprintf(&w, "%s\n\n", docHeading)
+	fmt.Fprintf(&w, "Generated from keepalived 2.2.7's keyword table (`internal/config/%s`, extracted from its\n", keywordTableFile)
+	fmt.Fprintf(&w, "source by `go run ./scripts/keywords` for Debian 12's build and checked against `keepalived -t`) and\n")
+	fmt.Fprintf(&w, "lvsd's parser tables; `go test ./internal/config -run TestKeywordsDoc -update` rewrites this section\n")
+	fmt.Fprintf(&w, "and the test fails when it differs. Of the keywords Debian 12's keepalived 2.2.7 knows, lvsd\n")
+	fmt.Fprintf(&w, "implements %d, accepts %d with a warning naming the keyword and the reason (below), and skips %d more\n", handled, warned, inSkipped)
+	fmt.Fprintf(&w, "inside blocks it skips whole with such a warning. `check-config --strict` fails on every warning.\n")
+	if len(notBuilt) > 0 {
+		fmt.Fprintf(&w, "Not in Debian 12's build of keepalived 2.2.7 (it reports them as unknown keywords; lvsd warns): %s.\n",
+			strings.Join(notBuilt, "; "))
+	}
+	for _, b := range blocks {
+		title := b.path
+		if title == "/" {
+			title = "top level"
+		}
+		fmt.Fprintf(&w, "\n### %s\n\n| Keywords accepted with a warning | lvsd's reason |\n| --- | --- |\n", title)
+		for _, r := range b.order {
+			kws := b.reasons[r]
+			shown := make([]string, len(kws))
+			for i, k := range kws {
+				p := k
+				if b.path != "/" {
+					p = b.path + "/" + k
+				}
+				switch n := skippedCount[p]; {
+				case n == 1:
+					shown[i] = fmt.Sprintf("`%s { }` (a block of 1 keyword, skipped whole)", k)
+				case n > 1:
+					shown[i] = fmt.Sprintf("`%s { }` (a block of %d keywords, skipped whole)", k, n)
+				default:
+					shown[i] = "`" + k + "`"
+				}
+			}
+			kws = shown
+			fmt.Fprintf(&w, "| %s | %s |\n", strings.Join(kws, ", "), strings.ReplaceAll(r, "|", "\\|"))
+		}
+	}
+	return w.String()
+}
+
+// docSection returns the "## Keywords" section of doc (to the next "## "
+// heading or the end) and where it starts and ends.
+func docSection(doc string) (string, int, int) {
+	start := strings.Index(doc, "\n"+docHeading+"\n")
+	if start < 0 {
+		return "", -1, -1
+	}
+	start++
+	end := len(doc)
+	if i := strings.Index(doc[start+len(docHeading):], "\n## "); i >= 0 {
+		end = start + len(docHeading) + i + 1
+	}
+	return doc[start:end], start, end
+}
+
+// TestKeywordsDoc: docs/compatibility.md's "Keywords" section is what the
+// table and lvsd's tables generate. -update rewrites the section (only it).
+func TestKeywordsDoc(t *testing.T) {
+	want := keywordsDoc(loadKeywordTable(t), keywordTables())
+	data, err := os.ReadFile(docFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	got, start, end := docSection(doc)
+	if *update {
+		if start < 0 {
+			doc = strings.TrimRight(doc, "\n") + "\n\n" + want
+		} else {
+			sep := ""
+			if end < len(doc) {
+				sep = "\n"
+			}
+			doc = doc[:start] + want + sep + doc[end:]
+		}
+		if err := os.WriteFile(docFile, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got = want
+	}
+	if start < 0 && !*update {
+		t.Fatalf("%s has no %q section (go test ./internal/config -run TestKeywordsDoc -update)", docFile, docHeading)
+	}
+	if strings.TrimRight(got, "\n") != strings.TrimRight(want, "\n") {
+		t.Errorf("%s's %q section differs from the keyword tables (go test ./internal/config -run TestKeywordsDoc -update):\n%s",
+			docFile, docHeading, lineDiff(got, want))
+	}
+}
+
+// lineDiff lists the lines only in a (-) or only in b (+).
+func lineDiff(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if !mb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ma[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// keywordBehaviourTests maps each keyword lvsd handles ("block-path
+// keyword", as in the table) to a test that exercises its behaviour,
+// "package-dir.TestName". The test must exist and write the keyword in a
+// configuration it runs.
+var keywordBehaviourTests = map[string]string{
+	"/ virtual_server_group":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"global_defs enable_script_security":                      "cmd/lvsd.TestFault",
+	"global_defs include_check":                               "internal/config.TestIncludeKinds",
+	"global_defs lvs_sync_daemon":                             "internal/daemon.TestSyncDaemonFailureLoggedOnceAndRetried",
+	"global_defs router_id":                                   "cmd/lvsd.TestVRRPReloadKeepsState",
+	"global_defs script_user":                                 "internal/script.TestUsers",
+	"global_defs vrrp_garp_interval":                          "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
+	"global_defs vrrp_garp_lower_prio_delay":                  "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_lower_prio_repeat":                 "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_master_delay":                      "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
+	"global_defs vrrp_garp_master_refresh":                    "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_master_refresh_repeat":             "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_master_repeat":                     "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
+	"global_defs vrrp_higher_prio_send_advert":                "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_lower_prio_no_advert":                   "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_mcast_group4":                           "cmd/lvsd.TestWireDiffKeepalived",
+	"global_defs vrrp_mcast_group6":                           "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_strict":                                 "cmd/lvsd.TestWireDiffKeepalived",
+	"global_defs vrrp_version":                                "cmd/lvsd.TestWireDiffKeepalived",
+	"virtual_server alpha":                                    "internal/check.TestAlphaStartsDown",
+	"virtual_server delay_loop":                               "cmd/lvsd.TestVMStopWith30000RealServers",
+	"virtual_server ha_suspend":                               "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server hashed":                                   "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server hysteresis":                               "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server lb_algo":                                  "cmd/lvsd.TestVMDaemonEndToEnd",
+	"virtual_server lb_kind":                                  "internal/ipvs.TestDesiredTableSaveFormat",
+	"virtual_server lvs_method":                               "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server lvs_sched":                                "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server mh-port":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server omega":                                    "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server ops":                                      "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server persistence_engine":                       "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server persistence_granularity":                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server persistence_timeout":                      "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server protocol":                                 "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server quorum":                                   "internal/ipvs.TestDesiredTableHealth",
+	"virtual_server sh-fallback":                              "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server sh-port":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server sorry_server":                             "internal/ipvs.TestDesiredTableHealth",
+	"virtual_server virtualhost":                              "internal/check.TestHTTPChecks",
+	"virtual_server weight":                                   "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server/real_server alpha":                        "internal/config.TestAcceptTopLevel",
+	"virtual_server/real_server inhibit_on_failure":           "internal/ipvs.TestDesiredTableHealth",
+	"virtual_server/real_server lthreshold":                   "internal/ipvs.TestDesiredTableSaveFormat",
+	"virtual_server/real_server uthreshold":                   "internal/ipvs.TestDesiredTableSaveFormat",
+	"virtual_server/real_server weight":                       "internal/check.TestMiscDynamicWeight",
+	"virtual_server/real_server/HTTP_GET connect_ip":          "internal/check.TestManyCheckersAreCheap",
+	"virtual_server/real_server/HTTP_GET connect_timeout":     "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET delay_loop":          "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET fast_recovery":       "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server/real_server/HTTP_GET http_protocol":       "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server/real_server/HTTP_GET retry":               "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET/url digest":          "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET/url path":            "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET/url status_code":     "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/MISC_CHECK delay_loop":        "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
+	"virtual_server/real_server/MISC_CHECK misc_dynamic":      "internal/check.TestMiscDynamicWeight",
+	"virtual_server/real_server/MISC_CHECK misc_path":         "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
+	"virtual_server/real_server/MISC_CHECK misc_timeout":      "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
+	"virtual_server/real_server/SSL_GET/url digest":           "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/SSL_GET/url path":             "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/SSL_GET/url status_code":      "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/TCP_CHECK connect_ip":         "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK connect_port":       "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK connect_timeout":    "internal/check.TestResultOfReplacedCheckerIgnored",
+	"virtual_server/real_server/TCP_CHECK delay_before_retry": "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK delay_loop":         "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK retry":              "internal/check.TestTCPCheckFollowsRealServers",
+	"vrrp_instance accept":                                    "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance advert_int":                                "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance garp_lower_prio_repeat":                    "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance garp_master_refresh":                       "cmd/lvsd.TestVRRPReloadKeepsState",
+	"vrrp_instance higher_prio_send_advert":                   "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance interface":                                 "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance lower_prio_no_advert":                      "internal/vrrp.TestMachineScenarios",
+	"vrrp_instance lvs_sync_daemon_interface":                 "internal/config.TestLVSSyncDaemonInterface",
+	"vrrp_instance mcast_src_ip":                              "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance nopreempt":                                 "internal/vrrp.TestSyncFailbackHold",
+	"vrrp_instance notify":                                    "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_instance notify_master":                             "internal/vrrp.TestRouterOnTransition",
+	"vrrp_instance preempt_delay":                             "internal/vrrp.TestMachineScenarios",
+	"vrrp_instance priority":                                  "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance state":                                     "cmd/lvsd.TestVRRPInteropWithKeepalived",
+	"vrrp_instance strict_mode":                               "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance track_interface":                           "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance track_script":                              "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_instance unicast_peer":                              "internal/vrrp.TestRouterUnicastSharedVRID",
+	"vrrp_instance unicast_src_ip":                            "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance unicast_ttl":                               "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance version":                                   "internal/vrrp.TestRouterUnicastSharedVRID",
+	"vrrp_instance virtual_ipaddress":                         "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance virtual_ipaddress_excluded":                "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance virtual_router_id":                         "internal/vrrp.TestRouterUnicastSharedVRID",
+	"vrrp_instance/authentication auth_pass":                  "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance/authentication auth_type":                  "cmd/lvsd.TestVRRPInteropWithKeepalived",
+	"vrrp_script fall":                                        "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_script interval":                                    "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_script rise":                                        "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_script script":                                      "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_script weight":                                      "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_sync_group group":                                   "internal/vrrp.TestSyncFailbackHold",
+	"vrrp_sync_group notify":                                  "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_sync_group sync_group_tracking_weight":              "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_sync_group track_interface":                         "internal/config.TestVRRPCompleteInstance",
+	"vrrp_sync_group track_script":                            "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+}
+
+// keywordsWithoutBehaviourTest lists keywords lvsd handles for which no
+// test in the module yet writes the keyword and checks what it does. Each is
+// a gap, not an exemption: name a test in keywordBehaviourTests and delete
+// the entry (the test fails on a stale entry).
+var keywordsWithoutBehaviourTest = map[string]string{
+	"global_defs lvs_flush":                                    "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs lvs_flush_on_stop":                            "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs lvs_flush_onstop":                             "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs notification_email":                           "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs notification_email_from":                      "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs smtp_connect_timeout":                         "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs smtp_server":                                  "issue 13 open: no test writes it in global_defs and checks what it does",
+	"virtual_server connect_timeout":                           "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server delay_before_retry":                        "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server flag-1":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server flag-2":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server flag-3":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server inhibit_on_failure":                        "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server ip_family":                                 "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server mh-fallback":                               "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server quorum_down":                               "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server quorum_up":                                 "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server retry":                                     "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server sorry_server_inhibit":                      "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server sorry_server_lvs_method":                   "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server warmup":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server/real_server connect_timeout":               "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server delay_before_retry":            "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server delay_loop":                    "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server lvs_method":                    "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server notify_down":                   "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server notify_up":                     "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server retry":                         "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server virtualhost":                   "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server warmup":                        "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server/HTTP_GET alpha":                "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET bind_if":              "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET bind_port":            "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET bindto":               "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET connect_port":         "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET delay_before_retry":   "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET enable_sni":           "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET fwmark":               "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET log_all_failures":     "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET nb_get_retry":         "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET virtualhost":          "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET warmup":               "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET/url regex":            "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
+	"virtual_server/real_server/HTTP_GET/url regex_no_match":   "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
+	"virtual_server/real_server/HTTP_GET/url virtualhost":      "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
+	"virtual_server/real_server/MISC_CHECK alpha":              "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK delay_before_retry": "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK log_all_failures":   "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK retry":              "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK user":               "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK warmup":             "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/SSL_GET alpha":                 "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET bind_if":               "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET bind_port":             "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET bindto":                "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET connect_ip":            "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET connect_port":          "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET connect_timeout":       "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET delay_before_retry":    "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET delay_loop":            "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET enable_sni":            "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET fast_recovery":         "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET fwmark":                "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET http_protocol":         "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET log_all_failures":      "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET nb_get_retry":          "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET retry":                 "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET virtualhost":           "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET warmup":                "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET/url regex":             "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
+	"virtual_server/real_server/SSL_GET/url regex_no_match":    "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
+	"virtual_server/real_server/SSL_GET/url virtualhost":       "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
+	"virtual_server/real_server/TCP_CHECK alpha":               "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK bind_if":             "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK bind_port":           "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK bindto":              "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK fwmark":              "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK log_all_failures":    "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK warmup":              "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"vrrp_instance dont_track_primary":                         "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_lower_prio_delay":                      "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_master_delay":                          "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_master_refresh_repeat":                 "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_master_repeat":                         "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance no_accept":                                  "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance notify_backup":                              "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance notify_fault":                               "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance notify_stop":                                "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance preempt":                                    "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_script init_fail":                                    "issue 13 open: no test writes it in vrrp_script and checks what it does",
+	"vrrp_script timeout":                                      "issue 13 open: no test writes it in vrrp_script and checks what it does",
+	"vrrp_script user":                                         "issue 13 open: no test writes it in vrrp_script and checks what it does",
+	"vrrp_sync_group global_tracking":                          "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"vrrp_sync_group notify_backup":                            "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"vrrp_sync_group notify_fault":                             "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"vrrp_sync_group notify_master":                            "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"vrrp_sync_group notify_stop":                              "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+}
