@@ -137,7 +137,19 @@ func init() {
 			vs.Method = m
 		}
 	}
-	flag := func(b *builder, n *Node, vs *VirtualServer) { vs.SchedFlags = append(vs.SchedFlags, n.Key) }
+	// keepalived 2.2.7 (check_parser.c lbflags_handler) applies sh-port
+	// and sh-fallback only when the scheduler named so far is sh (mh-* for
+	// mh), and otherwise logs "only applies to sh scheduler - ignoring".
+	flag := func(b *builder, n *Node, vs *VirtualServer) {
+		switch n.Key {
+		case "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+			if want := n.Key[:2]; vs.Scheduler != want {
+				b.d.Skipf(n.Pos(), "%s only applies to the %s scheduler and is ignored here (keepalived 2.2.7 takes it only after \"lvs_sched %s\")", n.Key, want, want)
+				return
+			}
+		}
+		vs.SchedFlags = append(vs.SchedFlags, n.Key)
+	}
 	vsTable = table[*VirtualServer]{
 		"lvs_sched":   {handle: sched},
 		"lb_algo":     {handle: sched},
@@ -150,7 +162,29 @@ func init() {
 		"flag-1":      {handle: flag},
 		"flag-2":      {handle: flag},
 		"flag-3":      {handle: flag},
-		"ops":         {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.OPS = true }},
+		// keepalived 2.2.7 installs "hashed" on the flags handler, which
+		// sets nothing for it: every kernel service is hashed anyway.
+		"hashed": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			if vs.Scheduler != "sh" && vs.Scheduler != "mh" {
+				b.d.Skipf(n.Pos(), "hashed only applies to the sh scheduler - ignoring (as keepalived 2.2.7 logs it)")
+				return
+			}
+			b.d.Warnf(n.Pos(), "hashed has no effect: keepalived 2.2.7 accepts it and sets no flag (the kernel hashes every service)")
+		}},
+		// weight: the weight of real servers that set none (1-65535).
+		"weight": {handle: func(b *builder, n *Node, vs *VirtualServer) {
+			t, ok := b.arg(n)
+			if !ok {
+				return
+			}
+			v, err := strconv.Atoi(t.Text)
+			if err != nil || v < 1 || v > 65535 {
+				b.d.Skipf(t.Pos, "virtual server weight %q is outside range 1-65535 - ignoring", t.Text)
+				return
+			}
+			vs.defaultWeight = v
+		}},
+		"ops": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.OPS = true }},
 		"persistence_timeout": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			vs.Persistent = true
 			vs.Persistence = 360 * time.Second
@@ -165,16 +199,33 @@ func init() {
 			if !ok {
 				return
 			}
-			if a, err := netip.ParseAddr(t.Text); err == nil {
-				vs.Granularity = a
-				return
-			}
-			if bits, err := strconv.Atoi(t.Text); err == nil && bits >= 1 && bits <= 128 {
-				// ipvsadm takes a prefix length for IPv6 granularity.
+			// keepalived 2.2.7 (pgr_handler): the family is the virtual
+			// server's, else IPv4 if the value has a dot. IPv4 takes any
+			// mask, contiguous or not (ipvsadm and the kernel do too); IPv6
+			// a prefix length 1-128.
+			v6 := vs.Addr.Is6() || !vs.Addr.IsValid() && !strings.Contains(t.Text, ".")
+			if v6 {
+				bits, err := strconv.Atoi(t.Text)
+				if err != nil || bits < 1 || bits > 128 {
+					b.d.Skipf(t.Pos, "invalid IPv6 persistence_granularity %q (a prefix length 1-128) - ignoring", t.Text)
+					return
+				}
 				vs.Granularity = prefixMask(bits)
-				return
+			} else {
+				a, err := netip.ParseAddr(t.Text)
+				if err != nil || !a.Is4() {
+					b.d.Skipf(t.Pos, "invalid IPv4 persistence_granularity %q - ignoring", t.Text)
+					return
+				}
+				vs.Granularity = a
 			}
-			b.d.Errorf(t.Pos, "persistence_granularity %q is not a netmask", t.Text)
+			vs.granularityPos = t.Pos
+			// keepalived: granularity makes the service persistent, for
+			// 360 s unless persistence_timeout says otherwise.
+			if !vs.Persistent {
+				vs.Persistent = true
+				vs.Persistence = 360 * time.Second
+			}
 		}},
 		"persistence_engine": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			if t, ok := b.arg(n); ok {
@@ -208,6 +259,7 @@ func init() {
 		"quorum": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			if v, ok := b.intArg(n, 1, 1<<31-1); ok {
 				vs.Quorum = v
+				vs.quorumPos = n.Pos()
 			}
 		}},
 		"hysteresis": {handle: func(b *builder, n *Node, vs *VirtualServer) {
@@ -323,7 +375,7 @@ func init() {
 	rsTable = table[*RealServer]{
 		"weight": {handle: func(b *builder, n *Node, rs *RealServer) {
 			if v, ok := b.intArg(n, 0, 65535); ok {
-				rs.Weight = v
+				rs.Weight, rs.weightGiven = v, true
 			}
 		}},
 		"lvs_method": {handle: func(b *builder, n *Node, rs *RealServer) {
@@ -671,6 +723,11 @@ func (b *builder) applyDefaults() {
 		if vs.SorryServer != nil {
 			all = append(all[:len(all):len(all)], vs.SorryServer)
 		}
+		for _, rs := range vs.RealServers {
+			if !rs.weightGiven && vs.defaultWeight > 0 {
+				rs.Weight = vs.defaultWeight
+			}
+		}
 		for _, rs := range all {
 			if rs.Method == "" {
 				rs.Method = vs.Method
@@ -689,6 +746,10 @@ func (b *builder) applyDefaults() {
 
 // ---- virtual_server_group ------------------------------------------
 
+// maxGroupRange bounds the addresses one virtual_server_group entry may
+// expand to (each is a kernel service).
+const maxGroupRange = 65536
+
 func (b *builder) vsGroup(n *Node, c *Config) {
 	name, ok := b.blockName(n, "virtual_server_group")
 	if !ok {
@@ -697,71 +758,143 @@ func (b *builder) vsGroup(n *Node, c *Config) {
 	g := &VSGroup{Name: name, Pos: n.Pos()}
 	for _, e := range n.Children {
 		if e.Key == "fwmark" {
-			if len(e.Args) != 1 {
-				b.d.Errorf(e.Pos(), "fwmark entry needs one mark")
-				continue
-			}
-			if v, ok := b.parseInt("fwmark", e.Args[0], 1, 1<<32-1); ok {
-				g.Entries = append(g.Entries, VSGroupEntry{FWMark: uint32(v), Pos: e.Pos()})
+			if ent, ok := b.groupFWMark(e); ok {
+				g.Entries = append(g.Entries, ent)
 			}
 			continue
 		}
-		entry, ok := b.groupRange(e)
-		if ok {
+		if entry, ok := b.groupRange(e); ok {
 			g.Entries = append(g.Entries, entry)
 		}
 	}
 	c.VSGroups = append(c.VSGroups, g)
 }
 
-// groupRange parses "10.0.0.1 80" or "10.0.0.1-10 80" (last octet/hextet range).
+// groupFWMark parses "fwmark N [inet|inet6]". keepalived 2.2.7
+// (alloc_vsg_entry) logs and skips a bad entry.
+func (b *builder) groupFWMark(e *Node) (VSGroupEntry, bool) {
+	ent := VSGroupEntry{Pos: e.Pos()}
+	if len(e.Args) == 0 || len(e.Args) > 2 {
+		b.d.Skipf(e.Pos(), "virtual_server_group entry: fwmark needs a mark and an optional family (inet or inet6) - skipping")
+		return ent, false
+	}
+	v, err := strconv.ParseUint(e.Args[0].Text, 10, 32)
+	if err != nil || v == 0 {
+		b.d.Skipf(e.Args[0].Pos, "virtual_server_group fwmark %q must be in [1, 4294967295] - skipping", e.Args[0].Text)
+		return ent, false
+	}
+	ent.FWMark = uint32(v)
+	if len(e.Args) == 2 {
+		switch f := e.Args[1].Text; f {
+		case "inet", "inet6":
+			ent.Family = f
+		default:
+			b.d.Skipf(e.Args[1].Pos, "virtual_server_group fwmark %d: family %q is not inet or inet6 - skipping", v, f)
+			return ent, false
+		}
+	}
+	return ent, true
+}
+
+// groupRange parses a virtual_server_group address entry as keepalived
+// 2.2.7's alloc_vsg_entry does: ADDR, ADDR-N (last octet, or last hextet
+// in hex), ADDR-ADDR (a full range) or ADDR/LEN, then an optional port (0
+// means none). A bad entry is logged and skipped.
 func (b *builder) groupRange(e *Node) (VSGroupEntry, bool) {
 	ent := VSGroupEntry{Pos: e.Pos()}
+	skip := func(format string, args ...any) (VSGroupEntry, bool) {
+		b.d.Skipf(e.Pos(), "virtual_server_group entry %q: "+format+" - skipping", append([]any{e.Key}, args...)...)
+		return ent, false
+	}
+	if len(e.Args) > 1 {
+		return skip("unexpected %q after the port", e.Args[1].Text)
+	}
 	text := e.Key
-	rangeEnd := ""
-	if i := strings.LastIndexByte(text, '-'); i > 0 {
-		text, rangeEnd = text[:i], text[i+1:]
+	if len(e.Args) == 1 && strings.Trim(e.Args[0].Text, "0") != "" {
+		p, err := strconv.ParseUint(e.Args[0].Text, 10, 16)
+		if err != nil || p == 0 {
+			return skip("port %q is not 1-65535", e.Args[0].Text)
+		}
+		ent.Port = uint16(p)
 	}
-	first, err := netip.ParseAddr(text)
-	if err != nil {
-		b.d.Errorf(e.Pos(), "virtual_server_group entry %q is not ADDRESS[-LAST] PORT or fwmark N", e.Key)
-		return ent, false
+	addrText, rest, sep := text, "", byte(0)
+	if i := strings.IndexAny(text, "-/"); i >= 0 {
+		addrText, rest, sep = text[:i], text[i+1:], text[i]
 	}
-	ent.First, ent.Last = first, first
-	if rangeEnd != "" {
-		base := 10
+	first, err := netip.ParseAddr(addrText)
+	if err != nil || first.Zone() != "" || first.Is4In6() {
+		return skip("not ADDRESS[-END|/LEN] [PORT] or fwmark N [inet|inet6]")
+	}
+	last := first
+	switch {
+	case sep == '/':
+		bits, err := strconv.Atoi(rest)
+		if err != nil || bits < 1 || bits > first.BitLen() {
+			return skip("invalid netmask")
+		}
+		pfx := netip.PrefixFrom(first, bits)
+		if pfx.Masked().Addr() != first {
+			return skip("address mask bits not empty")
+		}
+		last = lastOf(pfx)
+	case sep == '-' && (first.Is4() && strings.Contains(rest, ".") || first.Is6() && strings.Contains(rest, ":")):
+		end, err := netip.ParseAddr(rest)
+		if err != nil || end.Is4() != first.Is4() {
+			return skip("invalid range end")
+		}
+		if end.Less(first) {
+			return skip("address range end is less than address range start")
+		}
+		last = end
+	case sep == '-':
+		base, limit := 10, uint64(255)
 		if first.Is6() {
-			base = 16
+			base, limit = 16, 0xffff
 		}
-		end, err := strconv.ParseUint(rangeEnd, base, 16)
+		end, err := strconv.ParseUint(rest, base, 64)
+		if err != nil || end > limit {
+			return skip("range end %q is not a last %s", rest, map[bool]string{true: "hextet (hex)", false: "octet"}[first.Is6()])
+		}
 		raw := first.AsSlice()
-		var last netip.Addr
+		var start uint64
 		if first.Is4() {
-			if err != nil || end > 255 || end < uint64(raw[3]) {
-				b.d.Errorf(e.Pos(), "address range %q: the end must be a last octet not below the start", e.Key)
-				return ent, false
-			}
+			start = uint64(raw[3])
 			raw[3] = byte(end)
-			last, _ = netip.AddrFromSlice(raw)
 		} else {
-			cur := uint64(raw[14])<<8 | uint64(raw[15])
-			if err != nil || end < cur {
-				b.d.Errorf(e.Pos(), "address range %q: the end must be a last hextet not below the start", e.Key)
-				return ent, false
-			}
+			start = uint64(raw[14])<<8 | uint64(raw[15])
 			raw[14], raw[15] = byte(end>>8), byte(end)
-			last, _ = netip.AddrFromSlice(raw)
 		}
-		ent.Last = last
+		if start >= end {
+			return skip("address range end is not greater than address range start")
+		}
+		last, _ = netip.AddrFromSlice(raw)
 	}
-	if len(e.Args) == 0 {
-		// keepalived 2.x allows a port-less entry (port 0, all ports).
-		return ent, true
+	if n := rangeSize(first, last); n > maxGroupRange {
+		return skip("%d addresses, more than the %d services lvsd makes of one entry", n, maxGroupRange)
 	}
-	p, ok := b.port("virtual_server_group entry", e.Args[0])
-	if !ok {
-		return ent, false
-	}
-	ent.Port = p
+	ent.First, ent.Last = first, last
 	return ent, true
+}
+
+// lastOf is the last address of a prefix.
+func lastOf(p netip.Prefix) netip.Addr {
+	raw := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(raw)*8; i++ {
+		raw[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(raw)
+	return a
+}
+
+// rangeSize counts first..last, saturating above maxGroupRange.
+func rangeSize(first, last netip.Addr) uint64 {
+	a, b := first.As16(), last.As16()
+	for i := 0; i < 12; i++ {
+		if a[i] != b[i] {
+			return maxGroupRange + 1
+		}
+	}
+	lo := uint64(a[12])<<24 | uint64(a[13])<<16 | uint64(a[14])<<8 | uint64(a[15])
+	hi := uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
+	return hi - lo + 1
 }

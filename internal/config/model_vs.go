@@ -12,7 +12,10 @@ type VSGroupEntry struct {
 	Last   netip.Addr `json:"last,omitempty"` // == First unless a range
 	Port   uint16     `json:"port,omitempty"`
 	FWMark uint32     `json:"fwmark,omitempty"`
-	Pos    Pos        `json:"pos"`
+	// Family is a fwmark entry's "inet" or "inet6" ("" takes the virtual
+	// server's family).
+	Family string `json:"family,omitempty"`
+	Pos    Pos    `json:"pos"`
 }
 
 type VSGroup struct {
@@ -55,6 +58,10 @@ type VirtualServer struct {
 	// Checker defaults set at virtual-server level, inherited by checkers.
 	checkDefaults                    checkDefaults
 	schedPos, methodPos, protocolPos Pos
+	granularityPos, quorumPos        Pos
+	// defaultWeight is the virtual server's "weight": real servers that
+	// set none take it (keepalived 2.2.7's vs->weight); 0 when not given.
+	defaultWeight int
 }
 
 // Key names the virtual server as keepalived's logs do.
@@ -83,6 +90,7 @@ type RealServer struct {
 	Checkers         []*Checker `json:"checkers,omitempty"`
 	Pos              Pos        `json:"pos"`
 	portGiven        bool
+	weightGiven      bool
 	checkDefaults    checkDefaults
 }
 

@@ -2,84 +2,168 @@ package config
 
 import (
 	"net/netip"
+	"time"
 )
 
 func validateVirtualServers(c *Config, d *Diagnostics) {
 	groups := map[string]*VSGroup{}
+	keptGroups := c.VSGroups[:0]
 	for _, g := range c.VSGroups {
 		if _, dup := groups[g.Name]; dup {
 			d.Errorf(g.Pos, "virtual_server_group %s is defined twice", g.Name)
 		}
-		groups[g.Name] = g
 		if len(g.Entries) == 0 {
-			d.Warnf(g.Pos, "virtual_server_group %s is empty", g.Name)
+			// keepalived 2.2.7 (vsg_handler): "has no entries - removing".
+			d.Skipf(g.Pos, "virtual_server_group %s has no entries - removing it (as keepalived 2.2.7 does)", g.Name)
+			continue
 		}
+		groups[g.Name] = g
+		keptGroups = append(keptGroups, g)
 	}
+	c.VSGroups = keptGroups
 	seen := map[string]Pos{}
+	kept := c.VirtualServers[:0]
 	for _, vs := range c.VirtualServers {
-		key := vs.Key()
-		if vs.FWMark != 0 || vs.Group != "" {
-			key += "/" + vs.Protocol
+		if !validateVirtualServer(vs, groups, seen, d) {
+			continue
 		}
-		if first, dup := seen[key]; dup {
-			d.Errorf(vs.Pos, "virtual_server %s is already defined at %s", vs.Key(), first)
-		} else {
-			seen[key] = vs.Pos
-		}
-		if vs.Group != "" {
-			if _, ok := groups[vs.Group]; !ok {
-				d.Errorf(vs.Pos, "virtual_server group %s: virtual_server_group %s is not defined", vs.Group, vs.Group)
-			}
-		}
-		if vs.Addr.IsValid() && vs.Port == 0 && !vs.Persistent {
-			d.Errorf(vs.Pos, "virtual_server %s has port 0, which the kernel only accepts for persistent services", vs.Key())
-		}
-		for _, f := range vs.SchedFlags {
-			ok := (f == "sh-port" || f == "sh-fallback") && vs.Scheduler == "sh" ||
-				(f == "mh-port" || f == "mh-fallback") && vs.Scheduler == "mh" ||
-				f == "flag-1" || f == "flag-2" || f == "flag-3"
-			if !ok {
-				d.Warnf(vs.Pos, "virtual_server %s: %s has no effect with scheduler %s", vs.Key(), f, vs.Scheduler)
-			}
-		}
-		if vs.Granularity.IsValid() {
-			if !isNetmask(vs.Granularity) {
-				d.Errorf(vs.Pos, "virtual_server %s: persistence_granularity %s is not a contiguous netmask", vs.Key(), vs.Granularity)
-			}
-		}
-		if vs.FWMark != 0 && vs.protocolPos.Line != 0 {
-			d.Warnf(vs.protocolPos, "virtual_server %s: protocol has no effect on a fwmark service (the mark selects the packets); keepalived ignores it too", vs.Key())
-		}
-		if vs.OPS && vs.Protocol != "UDP" {
-			d.Warnf(vs.Pos, "virtual_server %s: ops only applies to UDP services", vs.Key())
-		}
-		vsV6 := vs.Addr.IsValid() && vs.Addr.Is6()
-		rsSeen := map[netip.AddrPort]Pos{}
-		all := vs.RealServers
-		for _, rs := range all {
-			validateRealServer(vs, rs, vsV6, d)
-			k := netip.AddrPortFrom(rs.Addr, rs.Port)
-			if first, dup := rsSeen[k]; dup {
-				d.Errorf(rs.Pos, "real_server %s is already in virtual_server %s at line %d", k, vs.Key(), first.Line)
-			} else {
-				rsSeen[k] = rs.Pos
-			}
-		}
-		if vs.SorryServer != nil {
-			validateRealServer(vs, vs.SorryServer, vsV6, d)
-		}
+		kept = append(kept, vs)
 	}
+	c.VirtualServers = kept
 }
 
-func validateRealServer(vs *VirtualServer, rs *RealServer, vsV6 bool, d *Diagnostics) {
-	if vs.Addr.IsValid() && rs.Addr.Is6() != vsV6 && rs.Method != "TUN" {
-		d.Errorf(rs.Pos, "real_server %s is not the same address family as virtual_server %s (only TUN may mix)", rs.Addr, vs.Key())
+// validateVirtualServer applies keepalived 2.2.7's validate_check_config
+// to one virtual server: what keepalived corrects with a logged error is
+// corrected the same way (Skipf), and false means keepalived drops it.
+func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen map[string]Pos, d *Diagnostics) bool {
+	var g *VSGroup
+	if vs.Group != "" {
+		if g = groups[vs.Group]; g == nil {
+			// keepalived logs "specified but not configured" and frees it.
+			d.Skipf(vs.Pos, "virtual_server group %s: virtual_server_group %s is not defined (or was removed) - ignoring the virtual server", vs.Group, vs.Group)
+			return false
+		}
 	}
+	vsV6 := vs.Addr.IsValid() && vs.Addr.Is6()
+	// Real servers: duplicates and family mismatches are removed, as
+	// keepalived's rs_end_handler and validate_check_config do.
+	rsSeen := map[netip.AddrPort]Pos{}
+	keptRS := vs.RealServers[:0]
+	for _, rs := range vs.RealServers {
+		if vs.Addr.IsValid() && rs.Addr.Is6() != vsV6 && rs.Method != "TUN" {
+			d.Skipf(rs.Pos, "real_server %s is not the same address family as virtual_server %s (only TUN may mix) - skipping the real server", rs.Addr, vs.Key())
+			continue
+		}
+		k := netip.AddrPortFrom(rs.Addr, rs.Port)
+		if first, dup := rsSeen[k]; dup {
+			d.Skipf(rs.Pos, "real_server %s is already in virtual_server %s at line %d - removing the second", k, vs.Key(), first.Line)
+			continue
+		}
+		rsSeen[k] = rs.Pos
+		keptRS = append(keptRS, rs)
+	}
+	vs.RealServers = keptRS
+	if len(vs.RealServers) == 0 {
+		d.Skipf(vs.Pos, "virtual_server %s has no real servers - ignoring it (as keepalived 2.2.7 does)", vs.Key())
+		return false
+	}
+	key := vs.Key()
+	if vs.FWMark != 0 || vs.Group != "" {
+		key += "/" + vs.Protocol
+	}
+	if first, dup := seen[key]; dup {
+		d.Errorf(vs.Pos, "virtual_server %s is already defined at %s", vs.Key(), first)
+	} else {
+		seen[key] = vs.Pos
+	}
+	hasFWMark, hasAddrs := vs.FWMark != 0, vs.Addr.IsValid()
+	if g != nil {
+		for _, e := range g.Entries {
+			if e.FWMark != 0 {
+				hasFWMark = true
+			} else {
+				hasAddrs = true
+			}
+		}
+	}
+	if vs.HASuspend && hasFWMark {
+		d.Skipf(vs.Pos, "virtual_server %s: cannot use ha_suspend with fwmarks - clearing ha_suspend (as keepalived 2.2.7 does)", vs.Key())
+		vs.HASuspend = false
+	}
+	if hasAddrs {
+		if vs.OPS && vs.Protocol != "UDP" {
+			d.Skipf(vs.Pos, "virtual_server %s: one packet scheduling (ops) requires UDP - resetting it (as keepalived 2.2.7 does)", vs.Key())
+			vs.OPS = false
+		}
+		zeroPort := vs.Addr.IsValid() && vs.Port == 0
+		if g != nil {
+			for _, e := range g.Entries {
+				if e.FWMark == 0 && e.Port == 0 {
+					zeroPort = true
+				}
+			}
+		}
+		if zeroPort && !vs.Persistent {
+			d.Skipf(vs.Pos, "virtual_server %s: port 0 is only valid for persistent services - making it persistent for 360 s (as keepalived 2.2.7 does)", vs.Key())
+			vs.Persistent, vs.Persistence = true, 360*time.Second
+		}
+	}
+	for _, f := range vs.SchedFlags {
+		ok := (f == "sh-port" || f == "sh-fallback") && vs.Scheduler == "sh" ||
+			(f == "mh-port" || f == "mh-fallback") && vs.Scheduler == "mh" ||
+			f == "flag-1" || f == "flag-2" || f == "flag-3"
+		if !ok {
+			d.Warnf(vs.Pos, "virtual_server %s: %s has no effect with scheduler %s", vs.Key(), f, vs.Scheduler)
+		}
+	}
+	if vs.Granularity.IsValid() && !isNetmask(vs.Granularity) {
+		d.Warnf(vs.granularityPos, "virtual_server %s: persistence_granularity %s is not a contiguous netmask; the kernel applies it bit by bit, as keepalived 2.2.7 and ipvsadm pass it", vs.Key(), vs.Granularity)
+	}
+	if vs.FWMark != 0 && vs.protocolPos.Line != 0 {
+		d.Warnf(vs.protocolPos, "virtual_server %s: protocol has no effect on a fwmark service (the mark selects the packets); keepalived ignores it too", vs.Key())
+	}
+	for _, rs := range vs.RealServers {
+		validateRealServer(vs, rs, d)
+	}
+	if vs.SorryServer != nil {
+		if vs.Addr.IsValid() && vs.SorryServer.Addr.Is6() != vsV6 && vs.SorryServer.Method != "TUN" {
+			d.Skipf(vs.SorryServer.Pos, "sorry_server %s is not the same address family as virtual_server %s - skipping the sorry server (as keepalived 2.2.7 does)", vs.SorryServer.Addr, vs.Key())
+			vs.SorryServer = nil
+		} else {
+			validateRealServer(vs, vs.SorryServer, d)
+		}
+	}
+	// Quorum: keepalived 2.2.7 caps it at the real servers' total weight
+	// ("otherwise we will never be able to come up"), then keeps
+	// hysteresis below it.
+	total := 0
+	for _, rs := range vs.RealServers {
+		total += rs.Weight
+	}
+	pos := vs.quorumPos
+	if pos.Line == 0 {
+		pos = vs.Pos
+	}
+	if vs.Quorum > total {
+		d.Skipf(pos, "quorum %d for virtual_server %s exceeds the total weight of its real servers %d - reducing quorum to %d (as keepalived 2.2.7 does)", vs.Quorum, vs.Key(), total, total)
+		vs.Quorum = total
+	}
+	if vs.Hysteresis >= vs.Quorum && vs.Hysteresis > 0 {
+		h := max(vs.Quorum-1, 0)
+		d.Skipf(pos, "virtual_server %s: hysteresis %d >= quorum %d - setting hysteresis to %d (as keepalived 2.2.7 does)", vs.Key(), vs.Hysteresis, vs.Quorum, h)
+		vs.Hysteresis = h
+	}
+	return true
+}
+
+func validateRealServer(vs *VirtualServer, rs *RealServer, d *Diagnostics) {
 	if vs.FWMark != 0 && rs.portGiven && rs.Port != 0 {
 		d.Warnf(rs.Pos, "real_server %s has port %d but virtual_server %s is a fwmark service: the kernel uses port 0 (keepalived clears it); checkers still use it", rs.Addr, rs.Port, vs.Key())
 	}
 	if (rs.Method == "DR" || rs.Method == "TUN") && vs.FWMark == 0 && vs.Group == "" && rs.portGiven && rs.Port != vs.Port {
-		d.Errorf(rs.Pos, "real_server %s port %d differs from virtual_server port %d, but %s cannot remap ports (only NAT can)", rs.Addr, rs.Port, vs.Port, rs.Method)
+		// keepalived 2.2.7: "ports don't match - resetting".
+		d.Skipf(rs.Pos, "real_server %s port %d differs from virtual_server port %d, but %s cannot remap ports (only NAT can) - using port %d (as keepalived 2.2.7 does)", rs.Addr, rs.Port, vs.Port, rs.Method, vs.Port)
+		rs.Port = vs.Port
 	}
 	if rs.UThreshold != 0 && rs.LThreshold > rs.UThreshold {
 		d.Errorf(rs.Pos, "real_server %s: lthreshold %d is above uthreshold %d", rs.Addr, rs.LThreshold, rs.UThreshold)
