@@ -36,15 +36,21 @@ type rsKey struct {
 }
 
 // tracker is keepalived's per-checker state: retry N means N+1 failures in
-// a row take the real server down; one success brings it back.
+// a row take the real server down; one success brings it back. failures
+// is keepalived's retry_it: a checker that starts with it at retry (see
+// Manager.Update) is taken down by its first failure.
 type tracker struct {
 	up       bool
 	failures int
-	weight   int // misc_dynamic weight, -1 if none
+	weight   int  // misc_dynamic weight, -1 if none
+	hasRun   bool // keepalived's has_run: a verdict has been reached
 }
 
 // observe applies one result and says when to check next.
 func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool, next time.Duration) {
+	if ok || t.failures >= c.Retry {
+		t.hasRun = true
+	}
 	if ok {
 		changed = !t.up || weight != t.weight
 		t.up, t.failures, t.weight = true, 0, weight
@@ -154,7 +160,9 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen++
+	start := m.gen == 1
 	old := m.checks
+	oldRS := m.rsCfg
 	m.checks = map[Key]*checkState{}
 	m.queue = m.queue[:0]
 	m.rsCfg = map[rsKey]*config.RealServer{}
@@ -180,12 +188,17 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 				}
 				if prev, ok := old[k]; ok {
 					st.tr, st.last, st.lastDur, st.lastErr, st.checks, st.failures = prev.tr, prev.last, prev.lastDur, prev.lastErr, prev.checks, prev.failures
+					if st.tr.failures > 0 && c.Retry > 0 && st.tr.failures >= c.Retry {
+						// keepalived's migrate_checkers: retries already
+						// spent under a larger retry leave one to go.
+						st.tr.failures = c.Retry - 1
+					}
 					st.next = prev.next
 					if prev.running || st.next.IsZero() {
 						st.next = now.Add(c.DelayLoop)
 					}
 				} else {
-					st.tr = tracker{up: !(c.Alpha || rs.Alpha), weight: -1}
+					st.tr = m.startTracker(c, rs, rk, start, oldRS, old)
 					var jitter time.Duration
 					if c.Warmup > 0 {
 						jitter = rand.N(c.Warmup)
@@ -207,6 +220,45 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 		return fmt.Errorf("checkers not started: %v", errs)
 	}
 	return nil
+}
+
+// startTracker is the state a checker new to this manager starts in, as
+// keepalived 2.2.7 sets it (check_data.c validate_check_config at start,
+// ipwrapper.c migrate_checkers at reload):
+//   - at start-up every checker is taken down by its first failure
+//     (retry_it = retry), and an alpha checker starts down;
+//   - at reload, a new checker of a real server that has a failed checker,
+//     or is down with no checker that has run, likewise (alpha: down);
+//   - at reload, any other new checker (a new real server's, or a new one
+//     of a healthy real server) starts up, alpha or not, and needs retry+1
+//     failures, since keepalived sets neither on reload.
+//
+// m.mu is held; old and oldRS are the states and real servers before
+// this Update.
+func (m *Manager) startTracker(c *config.Checker, rs *config.RealServer, rk rsKey, start bool, oldRS map[rsKey]*config.RealServer, old map[Key]*checkState) tracker {
+	alpha := c.Alpha || rs.Alpha
+	if start {
+		return tracker{up: !alpha, failures: c.Retry, weight: -1}
+	}
+	if _, existed := oldRS[rk]; !existed {
+		return tracker{up: true, weight: -1}
+	}
+	failed, anyRun := false, false
+	for k, st := range old {
+		if k.rs() != rk {
+			continue
+		}
+		if st.tr.hasRun {
+			anyRun = true
+			if !st.tr.up {
+				failed = true
+			}
+		}
+	}
+	if failed || !m.rsUp[rk] && !anyRun {
+		return tracker{up: !alpha, failures: c.Retry, weight: -1}
+	}
+	return tracker{up: true, weight: -1}
 }
 
 // poke makes the loop look at the schedule again; m.mu is held.
@@ -498,7 +550,17 @@ func (m *Manager) handle(r result) {
 			m.log.Info("check failed", "checker", describe(st.cfg, st.rs), "err", r.err)
 		}
 	}
+	firstVerdict := !st.tr.hasRun
 	trChanged, next := st.tr.observe(r.ok, r.weight, st.cfg)
+	if firstVerdict && st.tr.hasRun && !r.ok && !trChanged {
+		// keepalived (update_svr_checker_state): a checker that starts
+		// down (alpha) and fails its first check runs the real server's
+		// notify_down, though nothing changed.
+		rk := st.key.rs()
+		if rs := m.rsCfg[rk]; rs != nil && rs.NotifyDown != nil && !m.rsUp[rk] {
+			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
+		}
+	}
 	if next <= 0 {
 		next = time.Second
 	}
