@@ -195,14 +195,18 @@ var syncGroupTable = table[*SyncGroup]{
 			}
 		}
 	}},
-	"notify":                     {handle: func(b *builder, n *Node, g *SyncGroup) { g.Notify = b.scriptWithUser(n) }},
-	"notify_master":              {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyMaster = b.scriptWithUser(n) }},
-	"notify_backup":              {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyBackup = b.scriptWithUser(n) }},
-	"notify_fault":               {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyFault = b.scriptWithUser(n) }},
-	"notify_stop":                {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyStop = b.scriptWithUser(n) }},
-	"track_script":               {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackScripts = b.trackList(n) }},
-	"track_interface":            {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackIfaces = b.trackList(n) }},
-	"global_tracking":            {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
+	"notify":          {handle: func(b *builder, n *Node, g *SyncGroup) { g.Notify = b.scriptWithUser(n) }},
+	"notify_master":   {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyMaster = b.scriptWithUser(n) }},
+	"notify_backup":   {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyBackup = b.scriptWithUser(n) }},
+	"notify_fault":    {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyFault = b.scriptWithUser(n) }},
+	"notify_stop":     {handle: func(b *builder, n *Node, g *SyncGroup) { g.NotifyStop = b.scriptWithUser(n) }},
+	"track_script":    {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackScripts = b.trackList(n) }},
+	"track_interface": {handle: func(b *builder, n *Node, g *SyncGroup) { g.TrackIfaces = b.trackList(n) }},
+	"global_tracking": {handle: func(b *builder, n *Node, g *SyncGroup) {
+		// keepalived 2.2.7 reports it (a config error) and applies it.
+		b.d.Skipf(n.Pos(), "vrrp_sync_group %s: global_tracking is deprecated; it is applied as sync_group_tracking_weight, as keepalived does", g.Name)
+		g.GlobalTracking = true
+	}},
 	"sync_group_tracking_weight": {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
 	"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
 	"notify_deleted":             {ignored: "not implemented yet"},

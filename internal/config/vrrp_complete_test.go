@@ -133,6 +133,15 @@ func TestVRRPCompleteInstance(t *testing.T) {
 					t.Errorf("tracking: %+v %+v", in.TrackInterfaces, in.TrackScripts)
 				}
 			}},
+		{name: "global_tracking is deprecated but keeps weights",
+			extra: "vrrp_script chk {\nscript /bin/true\nweight -20\n}\n" +
+				"vrrp_sync_group G {\ngroup {\nVI\nVI2\n}\nglobal_tracking\n}\nvrrp_instance VI2 {\ninterface eth0\nvirtual_router_id 2\nvirtual_ipaddress {\n10.0.0.2\n}\n}",
+			body: "track_script {\nchk\n}", want: func(w *want) {}, skipped: []string{"global_tracking is deprecated"},
+			check: func(t *testing.T, in *Instance, c *Config) {
+				if len(in.TrackScripts) != 1 {
+					t.Errorf("tracking: %+v", in.TrackScripts)
+				}
+			}},
 		{name: "unicast instances share a VRID with different peers",
 			extra: "vrrp_instance VI2 {\ninterface eth0\nvirtual_router_id 1\nunicast_peer {\n10.0.0.8\n}\nvirtual_ipaddress {\n10.0.0.2\n}\n}",
 			body:  "unicast_peer {\n10.0.0.9\n}", want: func(w *want) {}},
