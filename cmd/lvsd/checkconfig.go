@@ -70,13 +70,16 @@ func checkConfigReport(out, errOut io.Writer, res *config.Result, format string,
 	errs, warns := res.Diags.Count()
 	if format == "json" {
 		doc := struct {
-			Valid       bool                `json:"valid"`
+			Valid bool `json:"valid"`
+			// Runnable: lvsd run would start on it (every error is one
+			// keepalived 2.2.7 logs and runs past).
+			Runnable    bool                `json:"runnable"`
 			Errors      int                 `json:"errors"`
 			Warnings    int                 `json:"warnings"`
 			Hash        string              `json:"config_hash"`
 			Diagnostics []config.Diagnostic `json:"diagnostics"`
 			Config      *config.Config      `json:"config,omitempty"`
-		}{Valid: errs == 0, Errors: errs, Warnings: warns, Hash: res.Hash, Diagnostics: diags}
+		}{Valid: errs == 0, Runnable: res.Runnable(), Errors: errs, Warnings: warns, Hash: res.Hash, Diagnostics: diags}
 		if doc.Diagnostics == nil {
 			doc.Diagnostics = []config.Diagnostic{}
 		}
@@ -96,7 +99,10 @@ func checkConfigReport(out, errOut io.Writer, res *config.Result, format string,
 			_ = enc.Encode(res.Config)
 		}
 		verdict := "valid"
-		if errs > 0 {
+		switch {
+		case errs > 0 && res.Runnable():
+			verdict = "invalid (lvsd run would start on it, without what the errors name, as keepalived 2.2.7 does)"
+		case errs > 0:
 			verdict = "invalid"
 		}
 		fmt.Fprintf(errOut, "%s: %d error(s), %d warning(s)\n", verdict, errs, warns)

@@ -14,6 +14,9 @@ func addSeeds(f *testing.F) {
 		"$A=${A}\n${A}\n", "~SEQ(i,1,3) ~SEQ(j,1,3) x$i$j\n", "include main.conf\n", "@x a\n@^x b\n",
 		"\"unterminated\n", "}}}{{{\n", "a \"b\\x41\\101\" 'c d'\n", "~LST({A,B},{1,2}) $A $B\n",
 		"$M=\\\n a \\\n $M\n$M\n",
+		"includem main.conf\nincludeb {a,main}.conf\nincludea *.conf\nincludew x*\n",
+		"global_defs {\ninclude_check -read +match brace_match\n}\ninclude none\n",
+		"$F=1\n$L=3\n~SEQ(i, $F, $L) x ${i}\n~SEQx(i, ${F})\n", "$V=a \\\n# c\n b\nx $V\n",
 	} {
 		f.Add(s)
 	}

@@ -758,21 +758,15 @@ func (lx *lexer) readFile(path string, from Pos) {
 			continue
 		}
 		if pendingDef != nil {
-			// keepalived 2.2.7 (read_line): an empty line ends the
-			// definition; a line that is only a comment or blanks is
-			// skipped and the definition goes on; a line ending in '\'
-			// continues it, any other ends it.
-			if line == "" {
-				lx.defs[pendingName] = pendingDef
-				pendingDef = nil
-				continue
-			}
-			body := strings.TrimSpace(stripComment(line))
-			if body == "" {
-				continue
-			}
-			text, more := cutContinuation(body)
-			if text != "" || !more {
+			// keepalived 2.2.7's processes that run the configuration
+			// (VRRP, checkers) read the copy of it its parent writes, in
+			// which a line that is only a comment or blanks is an empty
+			// line; an empty line ends a multi-line definition
+			// (read_line). So such a line ends it, and the lines after it
+			// are lines of their own. A line ending in '\' continues it,
+			// any other line is its last.
+			text, more := cutContinuation(strings.TrimSpace(stripComment(line)))
+			if text != "" {
 				pendingDef.lines = append(pendingDef.lines, text)
 			}
 			if !more {

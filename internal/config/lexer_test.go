@@ -184,8 +184,11 @@ func TestPreprocKeepalived227(t *testing.T) {
 		in   string
 		want string
 	}{
-		{"multi-line definition with comment lines", "$D=a 1 \\\n# a comment\n ! another\n   \n b 2 \\\n c 3\n$D\n", "[a][1]|[b][2]|[c][3]|"},
-		{"empty line ends a multi-line definition", "$D=a \\\n b \\\n\nc\n$D\n", "[c]|[a]|[b]|"},
+		// keepalived's running processes read its parent's copy of the
+		// file, where a comment line is an empty line: it ends the
+		// definition (keepalived -t's parent pass alone skips it).
+		{"comment line ends a multi-line definition", "$D=a 1 \\\n b 2 \\\n# a comment\n c 3\n$D\n", "[c][3]|[a][1]|[b][2]|"},
+		{"blank line ends a multi-line definition", "$D=a \\\n b \\\n   \nc\n$D\n", "[c]|[a]|[b]|"},
 		{"multi-line definition at the end of a line", "$V=10.0.0.1 \\\n 10.0.0.2\nvirtual_ipaddress { $V\n}\n", "[virtual_ipaddress][{][10.0.0.1]|[10.0.0.2]|[}]|"},
 		{"multi-line definition mid-line left as written", "$V=a \\\n b\nx $V y\n", "[x][$V][y]|"},
 		{"seq arguments are parameters", "$FIRST=2\n$LAST=3\n~SEQ(i, $FIRST, $LAST) n $i\n", "[n][2]|[n][3]|"},
