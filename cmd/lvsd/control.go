@@ -153,6 +153,11 @@ func printSyncDaemon(out io.Writer, doc daemon.StatusDoc) {
 	for _, k := range keys {
 		fmt.Fprintf(out, "%s = %s\n", k, sd.Settings[k])
 	}
+	fmt.Fprintf(out, "persistence templates sent to the sync group: %d", sd.TemplatesSent)
+	if sd.TemplateSendErrors > 0 {
+		fmt.Fprintf(out, " (%d sends failed)", sd.TemplateSendErrors)
+	}
+	fmt.Fprintln(out)
 }
 
 func newReloadCommand() *cobra.Command {

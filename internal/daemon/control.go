@@ -111,7 +111,12 @@ type snapshot struct {
 func (d *Daemon) Status() StatusDoc {
 	doc := StatusDoc{PID: os.Getpid(), ConfigFile: d.opts.ConfigFile, Started: d.started,
 		ReloadsOK: d.ReloadsOK.Load(), ReloadsFailed: d.ReloadsFailed.Load(), VRRP: d.VRRPStatus(),
-		SyncDaemonErrors: d.syncdErrors.Load(), SyncDaemon: d.syncStatus.Load()}
+		SyncDaemonErrors: d.syncdErrors.Load()}
+	if st := d.syncStatus.Load(); st != nil {
+		c := *st
+		c.TemplatesSent, c.TemplateSendErrors = d.resyncSent.Load(), d.resyncErrors.Load()
+		doc.SyncDaemon = &c
+	}
 	if e := d.lastReloadErr.Load(); e != nil {
 		doc.LastReloadErr = *e
 	}

@@ -47,6 +47,12 @@ type Options struct {
 	Kernel   func() (ipvs.Kernel, error)
 	// Sysctl reads and sets kernel settings; nil means /proc/sys.
 	Sysctl Sysctl
+	// ConnTable and SyncSend read the kernel's connection table and send
+	// sync messages (persistence template resync); nil means the machine's.
+	ConnTable ConnTableReader
+	SyncSend  SyncSender
+	// TemplateResync is how often templates are sent; 0 means 10 s.
+	TemplateResync time.Duration
 }
 
 // Daemon is one running lvsd. Fields below the first group belong to the
@@ -100,6 +106,9 @@ type Daemon struct {
 	syncdErrors atomic.Uint64
 	// syncStatus is the sync daemons as last read back from the kernel.
 	syncStatus atomic.Pointer[SyncStatus]
+	// Persistence templates sent by runTemplateResync, and failed sends.
+	resyncSent, resyncErrors atomic.Uint64
+	resyncDone               chan struct{}
 }
 
 // Run loads the configuration and serves until ctx ends, SIGTERM/SIGINT
@@ -130,6 +139,15 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	}
 	if opts.Sysctl == nil {
 		opts.Sysctl = procSysctl{}
+	}
+	if opts.ConnTable == nil {
+		opts.ConnTable = procConnTable
+	}
+	if opts.SyncSend == nil {
+		opts.SyncSend = sendSyncMessages
+	}
+	if opts.TemplateResync <= 0 {
+		opts.TemplateResync = templateResyncInterval
 	}
 	d := &Daemon{opts: opts, log: opts.Log, started: time.Now(), healthChg: make(chan struct{}, 1), vrrpChg: make(chan struct{}, 1),
 		reloadReq: make(chan chan error), stopReq: make(chan struct{}, 1), scripts: scripts}
@@ -338,6 +356,8 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 		}
 	}
 	d.applySyncDaemons()
+	d.resyncDone = make(chan struct{})
+	go func() { defer close(d.resyncDone); d.runTemplateResync(ctx, d.opts.TemplateResync) }()
 	return nil
 }
 
@@ -520,6 +540,9 @@ func (d *Daemon) stop() error {
 	vrrpDone := time.Now()
 	if d.checksDone != nil {
 		<-d.checksDone
+	}
+	if d.resyncDone != nil {
+		<-d.resyncDone // ended with the run's context
 	}
 	checksDone := time.Now()
 	d.stopSyncDaemons()

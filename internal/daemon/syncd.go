@@ -98,6 +98,11 @@ type SyncStatus struct {
 	FailbackHoldSeconds int       `json:"failback_hold_seconds"`
 	LastError           string    `json:"last_error,omitempty"`
 	Checked             time.Time `json:"checked"`
+	// TemplatesSent counts the persistence templates lvsd sent to the sync
+	// group itself (templates learnt from a peer are never re-announced by
+	// the kernel), and TemplateSendErrors the failed sends.
+	TemplatesSent      uint64 `json:"templates_sent"`
+	TemplateSendErrors uint64 `json:"template_send_errors,omitempty"`
 
 	running []ipvs.SyncDaemon
 }

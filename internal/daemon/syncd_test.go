@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"fmt"
+	"io"
+	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -209,5 +212,102 @@ func TestSyncKnobsAndStatus(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if sys.written() != "" || h.status().SyncDaemon != nil {
 		t.Errorf("without lvs_sync_daemon: writes %q, status %+v", sys.written(), h.status().SyncDaemon)
+	}
+}
+
+// A director running the master sync daemon sends the persistence
+// templates of its persistent services to the sync group itself, with the
+// real server's forwarding method and the persistence timeout; none while
+// it runs no master daemon or has no persistent service.
+func TestTemplateResync(t *testing.T) {
+	const persistent = `
+virtual_server 10.0.0.1 80 {
+  protocol TCP
+  lb_algo wrr
+  lb_kind DR
+  persistence_timeout 300
+  real_server 10.1.0.1 80 {
+    weight 3
+  }
+  real_server 10.1.0.2 80 {
+    weight 1
+  }
+}
+`
+	table := "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n" +
+		"TCP 0A090001 8E3A 0A000001 0050 0A010001 0050 ESTABLISHED     899\n" +
+		"TCP 0A090001 0000 0A000001 0050 0A010001 0050 NONE            250\n" +
+		"TCP 0A090002 0000 0A000001 0050 0A010009 0050 NONE            250\n" // a real server no longer configured
+	var mu sync.Mutex
+	var sent []ipvs.SyncRecord
+	var via []ipvs.SyncDaemon
+	adjust := func(o *Options) {
+		o.TemplateResync = 20 * time.Millisecond
+		o.ConnTable = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(table)), nil }
+		o.SyncSend = func(d ipvs.SyncDaemon, msgs [][]byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			via = append(via, d)
+			for _, m := range msgs {
+				_, recs, err := ipvs.DecodeSyncV1(m)
+				if err != nil {
+					t.Errorf("lvsd sent a message the kernel would reject: %v", err)
+				}
+				sent = append(sent, recs...)
+			}
+			return nil
+		}
+	}
+	got := func() ([]ipvs.SyncRecord, []ipvs.SyncDaemon) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sent), slices.Clone(via)
+	}
+
+	// A master daemon (no instance: master and backup) and a persistent service.
+	h := startWith(t, "global_defs {\n  lvs_sync_daemon eth7 id 7\n}\n"+persistent, adjust)
+	labtest.WaitFor(t, "templates sent", 3*time.Second, func() bool { s, _ := got(); return len(s) > 0 })
+	recs, daemons := got()
+	want := ipvs.SyncRecord{Protocol: 6, Flags: 0x1083, Client: netip.MustParseAddrPort("10.9.0.1:0"),
+		Virtual: netip.MustParseAddrPort("10.0.0.1:80"), Dest: netip.MustParseAddrPort("10.1.0.1:80"), Timeout: 300}
+	if recs[0] != want {
+		t.Errorf("sent %+v, want %+v", recs[0], want)
+	}
+	if slices.ContainsFunc(recs, func(r ipvs.SyncRecord) bool { return r != want }) {
+		t.Errorf("sent other records too: %+v", recs)
+	}
+	if d := daemons[0]; d.State != ipvs.SyncMaster || d.Interface != "eth7" || d.SyncID != 7 {
+		t.Errorf("sent as %+v, want the master daemon on eth7 id 7", d)
+	}
+	labtest.WaitFor(t, "the count in the status", 3*time.Second, func() bool {
+		sd := h.status().SyncDaemon
+		return sd != nil && sd.TemplatesSent > 0
+	})
+
+	h.signals <- syscall.SIGTERM
+	if err := <-h.done; err != nil {
+		t.Fatal(err)
+	}
+	h.done <- nil // for the harness's cleanup
+
+	// Without a persistent service nothing is sent.
+	mu.Lock()
+	sent, via = nil, nil
+	mu.Unlock()
+	startWith(t, "global_defs {\n  lvs_sync_daemon eth7 id 7\n}\n"+baseConf, adjust)
+	time.Sleep(200 * time.Millisecond) // ten resync intervals
+	if s, _ := got(); len(s) != 0 {
+		t.Errorf("no persistent service: %d templates sent", len(s))
+	}
+
+	// Nor while the kernel runs no master daemon (an instance not MASTER).
+	var d Daemon
+	d.syncStatus.Store(&SyncStatus{running: []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth7"}}})
+	if m, ok := d.runningMasterDaemon(); ok {
+		t.Errorf("a backup daemon alone taken for a master: %+v", m)
+	}
+	d.syncStatus.Store(nil)
+	if _, ok := d.runningMasterDaemon(); ok {
+		t.Error("unmanaged sync daemons taken for a master")
 	}
 }

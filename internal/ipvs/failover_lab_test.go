@@ -12,18 +12,14 @@ package ipvs
 // Each scenario logs a RESULT line; docs/failover.md has the numbers.
 
 import (
-	"bufio"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +39,8 @@ const (
 	foSources  = 20 // client addresses, so that persistence makes several templates
 	foDeadline = 10 * time.Second
 )
+
+var foTarget = net.JoinHostPort(foVIP, strconv.Itoa(foPort))
 
 // foKnobs are a director's net.ipv4.vs sync settings.
 type foKnobs struct {
@@ -355,7 +353,7 @@ func (d *foDirector) resyncFrom() (int, error) {
 	}
 	flush()
 	sent := 0
-	err := foInNetns(d.name, func() error {
+	err := labtest.InNetns(d.name, func() error {
 		c, err := net.ListenPacket("udp4", d.ip+":0")
 		if err != nil {
 			return err
@@ -378,186 +376,15 @@ func (d *foDirector) resyncFrom() (int, error) {
 	return sent, err
 }
 
-// foInNetns runs fn on a thread inside namespace ns (sockets made there
-// stay there).
-func foInNetns(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	ferr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		return err // the thread stays locked and dies with its goroutine
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
-
-// foConn is one long-lived client connection.
-type foConn struct {
-	c      net.Conn
-	r      *bufio.Reader
-	src    netip.Addr
-	server string
-	mu     sync.Mutex
-	failed time.Time
-	why    string
-	lines  int
-}
-
-type foClient struct {
-	conns []*foConn
-	stop  chan struct{}
-	wg    sync.WaitGroup
-}
-
 // dial opens n connections to the service from the client namespace,
-// spread over the client's addresses, and reads each greeting (the real
-// server's id).
-func (l *foLab) dial(n int) *foClient {
-	c := &foClient{stop: make(chan struct{})}
-	err := foInNetns("fo-cli", func() error {
-		for i := range n {
-			src := l.sources[i%len(l.sources)]
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}, Timeout: 5 * time.Second}
-			conn, err := d.Dial("tcp", net.JoinHostPort(foVIP, strconv.Itoa(foPort)))
-			if err != nil {
-				return fmt.Errorf("connection %d: %w", i, err)
-			}
-			r := bufio.NewReader(conn)
-			_ = conn.SetDeadline(time.Now().Add(foDeadline))
-			id, err := r.ReadString('\n')
-			if err != nil {
-				return fmt.Errorf("connection %d greeting: %w", i, err)
-			}
-			c.conns = append(c.conns, &foConn{c: conn, r: r, src: src, server: strings.TrimSpace(id)})
-		}
-		return nil
-	})
+// spread over the client's addresses.
+func (l *foLab) dial(n int) *labtest.LongConns {
+	c, err := labtest.DialLong("fo-cli", foTarget, l.sources, n, foDeadline)
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	l.t.Cleanup(c.close)
+	l.t.Cleanup(c.Close)
 	return c
-}
-
-// run sends a line on each connection every interval (the connections'
-// starts spread over one interval) and reads its echo.
-func (c *foClient) run(interval time.Duration) {
-	for i, fc := range c.conns {
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			wait := time.Duration(i) * interval / time.Duration(len(c.conns))
-			for {
-				select {
-				case <-c.stop:
-					return
-				case <-time.After(wait):
-				}
-				wait = interval
-				_ = fc.c.SetDeadline(time.Now().Add(foDeadline))
-				_, err := fc.c.Write([]byte("line\n"))
-				var echo string
-				if err == nil {
-					echo, err = fc.r.ReadString('\n')
-				}
-				if err == nil && echo != "line\n" {
-					err = fmt.Errorf("echo %q", echo)
-				}
-				fc.mu.Lock()
-				if err != nil {
-					fc.failed, fc.why = time.Now(), foErrKind(err)
-					fc.mu.Unlock()
-					return
-				}
-				fc.lines++
-				fc.mu.Unlock()
-			}
-		}()
-	}
-}
-
-func foErrKind(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "reset"):
-		return "reset"
-	case strings.Contains(s, "timeout"):
-		return "timeout"
-	case strings.Contains(s, "EOF"):
-		return "eof"
-	}
-	return s
-}
-
-func (c *foClient) close() {
-	select {
-	case <-c.stop:
-	default:
-		close(c.stop)
-	}
-	for _, fc := range c.conns {
-		_ = fc.c.Close()
-	}
-	c.wg.Wait()
-}
-
-// failures counts failed connections and their kinds.
-func (c *foClient) failures() (int, map[string]int) {
-	kinds := map[string]int{}
-	n := 0
-	for _, fc := range c.conns {
-		fc.mu.Lock()
-		if !fc.failed.IsZero() {
-			n++
-			kinds[fc.why]++
-		}
-		fc.mu.Unlock()
-	}
-	return n, kinds
-}
-
-// sticky opens one new connection from each client address and counts
-// those that reach another real server than the address's existing
-// connections (persistence lost).
-func (l *foLab) sticky(c *foClient) (moved, checked int) {
-	want := map[netip.Addr]string{}
-	for _, fc := range c.conns {
-		want[fc.src] = fc.server
-	}
-	_ = foInNetns("fo-cli", func() error {
-		for src, server := range want {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}, Timeout: 5 * time.Second}
-			conn, err := d.Dial("tcp", net.JoinHostPort(foVIP, strconv.Itoa(foPort)))
-			checked++
-			if err != nil {
-				moved++
-				continue
-			}
-			_ = conn.SetDeadline(time.Now().Add(foDeadline))
-			id, err := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
-			if err != nil || strings.TrimSpace(id) != server {
-				moved++
-			}
-		}
-		return nil
-	})
-	return moved, checked
 }
 
 // learn polls d's table every second until it holds n connections or
@@ -608,7 +435,7 @@ func (l *foLab) run(sc foScenario) string {
 		d1.daemon("start", SyncMaster)
 		d2.daemon("start", SyncBackup)
 		c := l.dial(n)
-		c.run(sc.interval)
+		c.Run(sc.interval)
 		took, got, _, curve := l.learn(d2, n, 60*time.Second+3*sc.interval, false)
 		t.Logf("the backup has %d of %d connections after %s (%s)", got, n, took.Round(time.Second), curve)
 		d1.kill()
@@ -616,8 +443,8 @@ func (l *foLab) run(sc foScenario) string {
 		d2.daemon("start", SyncMaster)
 		d2.takeVIP()
 		time.Sleep(settle)
-		failed, kinds := c.failures()
-		c.close()
+		failed, kinds := c.Failures()
+		c.Close()
 		return res + fmt.Sprintf(": backup learnt %d/%d in %s; after failover %d/%d survive (failures %v)", got, n, took.Round(time.Second), n-failed, n, kinds)
 	}
 
@@ -634,7 +461,7 @@ func (l *foLab) run(sc foScenario) string {
 		d2.daemon("start", SyncMaster)
 	}
 	c := l.dial(n)
-	c.run(sc.interval)
+	c.Run(sc.interval)
 	time.Sleep(3 * time.Second)
 	c2, t2 := d2.counts()
 	t.Logf("d2 holds %d connections, %d templates", c2, t2)
@@ -688,10 +515,10 @@ func (l *foLab) run(sc foScenario) string {
 	}
 	held := time.Since(returned)
 	time.Sleep(settle)
-	failed, kinds := c.failures()
+	failed, kinds := c.Failures()
 	res += fmt.Sprintf(": %s; address back after %s; %d/%d survive the failback (failures %v)", learnt, held.Round(time.Second), n-failed, n, kinds)
 	if sc.persist {
-		moved, checked := l.sticky(c)
+		moved, checked := c.Sticky("fo-cli", foTarget)
 		res += fmt.Sprintf("; new connections from %d client addresses: %d went to another real server", checked, moved)
 	}
 	if sc.again && failed == 0 {
@@ -700,9 +527,9 @@ func (l *foLab) run(sc foScenario) string {
 		d1.kill()
 		d2.takeVIP()
 		time.Sleep(settle)
-		failed2, kinds2 := c.failures()
+		failed2, kinds2 := c.Failures()
 		res += fmt.Sprintf("; then d1 dies again: d2 had %d/%d (checked after %s), %d/%d survive (failures %v)", got, n, took.Round(time.Second), n-failed2, n, kinds2)
 	}
-	c.close()
+	c.Close()
 	return res
 }
