@@ -1219,3 +1219,71 @@ func TestModelFieldsRead(t *testing.T) {
 type importerFunc func(path string) (*types.Package, error)
 
 func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
+
+// ---- the table against keepalived's source and binary ----------------------
+
+const keepalivedMirror = "/work/.mirror/acassen+keepalived/repo"
+
+func needFor(t *testing.T, ok bool, why string) {
+	t.Helper()
+	if !ok {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(why + ", and CI=true allows no skip")
+		}
+		t.Skip(why)
+	}
+}
+
+// TestKeywordTableFromSource: the committed table is what scripts/keywords
+// extracts from keepalived 2.2.7's source now (a change to the extractor
+// must regenerate it).
+func TestKeywordTableFromSource(t *testing.T) {
+	_, err := os.Stat(keepalivedMirror)
+	needFor(t, err == nil, "no keepalived git mirror at "+keepalivedMirror)
+	cmd := exec.Command("go", "run", "./scripts/keywords", "-repo", keepalivedMirror, "-tag", "v2.2.7")
+	cmd.Dir = moduleRoot(t)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go run ./scripts/keywords: %v: %s", err, stderr.String())
+	}
+	want, err := os.ReadFile(keywordTableFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Errorf("%s differs from what scripts/keywords extracts (go run ./scripts/keywords > internal/config/%s):\n%s",
+			keywordTableFile, keywordTableFile, lineDiff(string(want), string(out)))
+	}
+}
+
+// TestKeywordTableMatchesKeepalived: the installed keepalived 2.2.7
+// (Debian 12's build) knows every keyword the table marks built, at its
+// block path, and reports every one marked absent, and a made-up keyword
+// in every block, as unknown (scripts/keywords -verify; keepalived -t in a
+// network namespace of its own).
+func TestKeywordTableMatchesKeepalived(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs keepalived -t about 80 times")
+	}
+	needFor(t, os.Geteuid() == 0, "must run as root")
+	bin, err := exec.LookPath("keepalived")
+	needFor(t, err == nil, "keepalived not installed")
+	_, err = exec.LookPath("unshare")
+	needFor(t, err == nil, "unshare not installed")
+	v, _ := exec.Command(bin, "-v").CombinedOutput()
+	if !bytes.Contains(v, []byte("Keepalived v2.2.7")) {
+		t.Fatalf("installed keepalived is not 2.2.7:\n%s", v)
+	}
+	cmd := exec.Command("go", "run", "./scripts/keywords", "-verify", filepath.Join("internal/config", keywordTableFile), "-keepalived", bin)
+	cmd.Dir = moduleRoot(t)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", bytes.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("the table and keepalived disagree: %v", err)
+	}
+	if !bytes.Contains(out, []byte(" 0 disagree")) {
+		t.Fatal("scripts/keywords -verify did not report its count")
+	}
+}

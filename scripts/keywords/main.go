@@ -14,8 +14,10 @@
 //
 // -verify checks a table against the installed keepalived binary: every
 // keyword marked built must be known to `keepalived -t` at its block path,
-// every keyword marked absent must draw "Unknown keyword". It runs keepalived
-// inside a new network namespace (unshare -n) and needs root.
+// every keyword marked absent, and a made-up keyword in every block, must
+// draw "Unknown keyword". It runs keepalived -t once per block (plain
+// keywords together, each with a dummy value; blocks alone) or, with -one,
+// once per keyword, inside a new network namespace (unshare -n), as root.
 //
 // The output is tab-separated: path, keyword, kind, built, condition.
 // path is the block the keyword is written in ("/" for the top level,
@@ -66,9 +68,10 @@ func main() {
 	tag := flag.String("tag", "v2.2.7", "keepalived version (git tag)")
 	verify := flag.String("verify", "", "check this table against the installed keepalived (needs root)")
 	bin := flag.String("keepalived", "keepalived", "keepalived binary for -verify")
+	one := flag.Bool("one", false, "-verify with one keepalived -t per keyword (slow) instead of one per block")
 	flag.Parse()
 	if *verify != "" {
-		if err := verifyTable(*verify, *bin); err != nil {
+		if err := verifyTable(*verify, *bin, *one); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -961,14 +964,14 @@ var blockOpeners = map[string]string{
 	"sorry_server":         "sorry_server 10.0.0.3 80",
 }
 
-func verifyTable(path, bin string) error {
+func verifyTable(path, bin string, one bool) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	type item struct {
-		path, kw string
-		built    bool
+		path, kw, kind string
+		built          bool
 	}
 	var items []item
 	for _, l := range strings.Split(string(data), "\n") {
@@ -979,7 +982,7 @@ func verifyTable(path, bin string) error {
 		if len(f) < 4 {
 			return fmt.Errorf("bad line %q", l)
 		}
-		items = append(items, item{f[0], f[1], f[3] == "yes"})
+		items = append(items, item{f[0], f[1], f[2], f[3] == "yes"})
 	}
 	// Negative controls: a made-up keyword in every block path must draw
 	// "Unknown keyword", or the block was not parsed at all and a "known"
@@ -988,7 +991,7 @@ func verifyTable(path, bin string) error {
 	for _, it := range items[:len(items):len(items)] {
 		if !seen[it.path] && it.built {
 			seen[it.path] = true
-			items = append(items, item{it.path, "zz_not_a_keyword", false})
+			items = append(items, item{it.path, "zz_not_a_keyword", "keyword", false})
 		}
 	}
 	dir, err := os.MkdirTemp("", "kwverify")
@@ -996,49 +999,82 @@ func verifyTable(path, bin string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// A job is one configuration: one keyword (-one), or every keyword of
+	// one block path, each on a line of its own; the negative control
+	// comes last, so a block whose parsing went astray shows.
+	var jobs [][]item
+	byPath := map[string]int{}
+	for _, it := range items {
+		if one || it.kind != "keyword" {
+			// a block, or a block of values, alone: its handler may
+			// read or skip what follows
+			jobs = append(jobs, []item{it})
+			continue
+		}
+		j, ok := byPath[it.path]
+		if !ok {
+			j = len(jobs)
+			byPath[it.path] = j
+			jobs = append(jobs, nil)
+		}
+		jobs[j] = append(jobs[j], it)
+	}
+	for _, job := range jobs {
+		sort.SliceStable(job, func(a, b int) bool { return job[b].kw == "zz_not_a_keyword" && job[a].kw != "zz_not_a_keyword" })
+	}
 	var mu sync.Mutex
 	var failures []string
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
-	for k, it := range items {
+	for k, job := range jobs {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(k int, it item) {
+		go func(k int, job []item) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			var b bytes.Buffer
 			var closers int
-			if it.path != "/" {
-				for _, p := range strings.Split(it.path, "/") {
-					o, ok := blockOpeners[p]
+			if p := job[0].path; p != "/" {
+				for _, seg := range strings.Split(p, "/") {
+					o, ok := blockOpeners[seg]
 					if !ok {
-						o = p
+						o = seg
 					}
 					fmt.Fprintf(&b, "%s {\n", o)
 					closers++
 				}
 			}
-			fmt.Fprintf(&b, "%s\n", it.kw)
+			for _, it := range job {
+				if len(job) > 1 {
+					// keepalived stops reading the file at a keyword
+					// missing its parameter; any value will do
+					fmt.Fprintf(&b, "%s 1\n", it.kw)
+				} else {
+					fmt.Fprintf(&b, "%s\n", it.kw)
+				}
+			}
 			b.WriteString(strings.Repeat("}\n", closers))
 			file := fmt.Sprintf("%s/%d.conf", dir, k)
 			if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
 				panic(err)
 			}
 			out, _ := exec.Command("unshare", "-n", bin, "-t", "-f", file, "-l").CombinedOutput()
-			unknown := bytes.Contains(out, []byte("Unknown keyword '"+it.kw+"'"))
-			if unknown == it.built {
-				mu.Lock()
-				failures = append(failures, fmt.Sprintf("%s %s: table says built=%v, keepalived -t says unknown=%v", it.path, it.kw, it.built, unknown))
-				mu.Unlock()
+			for _, it := range job {
+				unknown := bytes.Contains(out, []byte("Unknown keyword '"+it.kw+"'"))
+				if unknown == it.built {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("%s %s: table says built=%v, keepalived -t says unknown=%v", it.path, it.kw, it.built, unknown))
+					mu.Unlock()
+				}
 			}
-		}(k, it)
+		}(k, job)
 	}
 	wg.Wait()
 	sort.Strings(failures)
 	for _, f := range failures {
 		fmt.Println(f)
 	}
-	fmt.Printf("%d keywords checked against %s, %d disagree\n", len(items), bin, len(failures))
+	fmt.Printf("%d keywords checked against %s (%d runs of keepalived -t), %d disagree\n", len(items), bin, len(jobs), len(failures))
 	if len(failures) > 0 {
 		return fmt.Errorf("table and binary disagree")
 	}
