@@ -148,23 +148,38 @@ func extract(repo, tag string, defs map[string]bool) ([]row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("git grep: %v", err)
 	}
-	c := &corpus{funcs: map[string][]*function{}}
+	files := map[string]string{}
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		path := strings.TrimPrefix(l, tag+":")
 		src, err := gitShow(repo, tag, path)
 		if err != nil {
 			return nil, fmt.Errorf("git show %s: %v", path, err)
 		}
+		files[path] = string(src)
+	}
+	return extractFrom(files, defs)
+}
+
+// extractFrom builds the table from C sources by path.
+func extractFrom(files map[string]string, defs map[string]bool) ([]row, error) {
+	c := &corpus{funcs: map[string][]*function{}}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
 		fileDefs := map[string]bool{}
 		for k, v := range defs {
 			fileDefs[k] = v
 		}
-		toks := tokenize(preprocess(stripComments(string(src)), fileDefs))
+		toks := tokenize(preprocess(stripComments(files[path]), fileDefs))
 		for _, f := range functions(path, toks) {
 			c.funcs[f.name] = append(c.funcs[f.name], f)
 		}
 	}
 	t := &tree{root: &node{}}
+	installCache = map[*function]bool{}
 	for _, entry := range []string{"global_init_keywords", "vrrp_init_keywords", "check_init_keywords", "bfd_init_keywords"} {
 		f := c.lookup(entry, "")
 		if f == nil {
