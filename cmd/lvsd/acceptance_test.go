@@ -68,7 +68,7 @@ const (
 var acceptanceRealStarts = []string{
 	"includer.conf", "include_missing.conf", "include_exec.conf", "includew.conf",
 	"multiline_def.conf", "seq_vars.conf", "top_level.conf", "typo_auth.conf",
-	"unknown_block.conf",
+	"unknown_block.conf", "missing_brace.conf", "missing_parameter.conf",
 }
 
 type verdicts struct {

@@ -63,7 +63,11 @@ var unsupportedCheckers = map[string]bool{
 // and is only called while diagnostics are still kept.
 func (b *builder) unknown(n *Node, known func() []string, where string) {
 	if b.d.Full() {
-		b.d.Errorf(n.Pos(), "unknown keyword") // counted only
+		if n.HasBlock {
+			b.d.Errorf(n.Pos(), "unknown keyword") // counted only
+		} else {
+			b.d.Skipf(n.Pos(), "unknown keyword")
+		}
 		return
 	}
 	// keepalived 2.2.7 (lib/parser.c process_stream) logs an unknown
@@ -192,7 +196,9 @@ var globalTable = table[*Global]{
 	}},
 	"smtp_server": {handle: func(b *builder, n *Node, g *Global) {
 		if len(n.Args) == 0 {
-			b.d.Errorf(n.Pos(), "smtp_server needs an address")
+			// keepalived 2.2.7 reads the missing word anyway
+			// (null_strvec) and exits.
+			b.d.Errorf(n.Pos(), "smtp_server needs an address (keepalived 2.2.7 exits on it too)")
 			return
 		}
 		g.SMTPServer = strings.Join(n.ArgText(), " ")
@@ -203,9 +209,12 @@ var globalTable = table[*Global]{
 		}
 	}},
 	"script_user": {handle: func(b *builder, n *Node, g *Global) {
-		if len(n.Args) == 0 || len(n.Args) > 2 {
-			b.d.Errorf(n.Pos(), "script_user takes a user and an optional group")
+		if len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "script_user needs a user; ignored, as keepalived 2.2.7 ignores it")
 			return
+		}
+		if len(n.Args) > 2 {
+			b.d.Warnf(n.Args[2].Pos, "script_user takes a user and an optional group; %q and what follows are ignored, as keepalived ignores them", n.Args[2].Text)
 		}
 		g.ScriptUser = n.Args[0].Text
 		if len(n.Args) == 2 {
@@ -283,12 +292,15 @@ func init() {
 // lvsFlushOnStop: no argument flushes the whole IPVS table at stop; VS
 // removes each managed virtual server (the kernel drops its real servers).
 func lvsFlushOnStop(b *builder, n *Node, g *Global) {
-	g.LVSFlushOnStop = "ALL"
-	if len(n.Args) > 0 {
-		if v := strings.ToUpper(n.Args[0].Text); v == "VS" {
-			g.LVSFlushOnStop = v
-		} else {
-			b.d.Errorf(n.Args[0].Pos, "%s: %q is not VS (keepalived 2.2 knows no other argument)", n.Key, n.Args[0].Text)
-		}
+	if len(n.Args) == 0 {
+		g.LVSFlushOnStop = "ALL"
+		return
 	}
+	// keepalived 2.2.7 (lvs_flush_on_stop_handler) compares with "VS"
+	// exactly and leaves the setting as it was for anything else.
+	if n.Args[0].Text == "VS" {
+		g.LVSFlushOnStop = "VS"
+		return
+	}
+	b.d.Skipf(n.Args[0].Pos, "%s: %q is not VS (keepalived 2.2.7 knows no other argument); ignored, as keepalived ignores it", n.Key, n.Args[0].Text)
 }

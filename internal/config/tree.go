@@ -83,7 +83,9 @@ func (p *treeParser) block(depth int, open Pos) []*Node {
 		t, ok := p.peek()
 		if !ok {
 			if depth > 0 && !p.stopped {
-				p.diags.Errorf(open, "block opened here is never closed: missing '}'")
+				// keepalived 2.2.7 reports the missing '}' at the end
+				// of the file and runs with what the block holds.
+				p.diags.Skipf(open, "block opened here is never closed: missing '}'; read to the end of the configuration, as keepalived reads it")
 			}
 			return nodes
 		}
@@ -95,7 +97,8 @@ func (p *treeParser) block(depth int, open Pos) []*Node {
 			if depth > 0 {
 				return nodes
 			}
-			p.diags.Errorf(t.Pos, "unexpected '}' with no open block")
+			// keepalived 2.2.7: "Extra '}' found", dropped.
+			p.diags.Skipf(t.Pos, "unexpected '}' with no open block; ignored, as keepalived ignores it")
 		case TokOpen:
 			p.i++
 			p.diags.Errorf(t.Pos, "'{' without a keyword before it")
