@@ -74,6 +74,11 @@ func wireCases() []wireCase {
 		one("pass-lowercase-type", "", "  state MASTER\n"+auth("pass", "secret")+vip),
 		one("pass-without-password", "", "  state MASTER\n"+auth("PASS", "")+vip),
 		one("pass-v3", "", "  state MASTER\n  version 3\n"+auth("PASS", "secret")+vip),
+		one("ah-owner", "", "  state MASTER\n"+auth("AH", "s3cret")+vip),
+		one("ah-backup", "", "  state BACKUP\n  priority 100\n"+auth("AH", "longer-than-8")+vip),
+		one("ah-master-non-owner", "", "  state MASTER\n  priority 150\n"+auth("AH", "pw")+vip),
+		one("ah-unicast", "", "  priority 255\n  unicast_peer {\n    10.9.0.2\n  }\n"+auth("AH", "s3cret")+vip),
+		one("ah-strict", "  vrrp_strict\n", "  state MASTER\n"+auth("AH", "s3cret")+vip),
 		one("excluded-vips", "", "  state MASTER\n"+vip+"  virtual_ipaddress_excluded {\n    10.9.0.120/24\n    fd00:9::120/64\n  }\n"),
 		one("vip-options", "", "  state MASTER\n  virtual_ipaddress {\n    10.9.0.100/24 brd 10.9.0.255 label eth0:vip\n    10.9.0.101\n    10.9.0.102/32 scope link\n    192.168.77.1/24 dev eth0\n  }\n"),
 		one("vip-brd", "", "  state MASTER\n  virtual_ipaddress {\n    10.9.0.100/24 brd +\n    10.9.0.103/24 brd -\n    10.9.0.104/30 brd +\n  }\n"),
@@ -159,7 +164,11 @@ func (n *wireNS) addrs() []string {
 type capturedAdvert struct {
 	src, dst string
 	ttl      byte
-	payload  []byte
+	payload  []byte // the VRRP message
+	// ah is the IPSEC-AH header of an AH-authenticated advert (ICV
+	// included) and ipID the IP ID it covers; empty otherwise.
+	ah   []byte
+	ipID uint16
 }
 
 func (a capturedAdvert) String() string {
@@ -172,6 +181,9 @@ func (a capturedAdvert) String() string {
 		} else {
 			s += fmt.Sprintf(" int %dcs", binary.BigEndian.Uint16(p[4:])&0x0fff)
 		}
+	}
+	if a.ah != nil {
+		s += fmt.Sprintf(" id %d ah % x", a.ipID, a.ah)
 	}
 	return s + fmt.Sprintf(" % x", p)
 }
@@ -258,7 +270,7 @@ func parseAdvertFrame(f []byte) (capturedAdvert, bool) {
 	switch binary.BigEndian.Uint16(f[12:]) {
 	case 0x0800:
 		ip := f[14:]
-		if len(ip) < 20 || ip[9] != 112 {
+		if len(ip) < 20 || ip[9] != 112 && ip[9] != 51 {
 			return capturedAdvert{}, false
 		}
 		ihl := int(ip[0]&0x0f) * 4
@@ -266,8 +278,15 @@ func parseAdvertFrame(f []byte) (capturedAdvert, bool) {
 		if total > len(ip) || ihl > total {
 			return capturedAdvert{}, false
 		}
-		return capturedAdvert{src: net.IP(ip[12:16]).String(), dst: net.IP(ip[16:20]).String(), ttl: ip[8],
-			payload: append([]byte(nil), ip[ihl:total]...)}, true
+		a := capturedAdvert{src: net.IP(ip[12:16]).String(), dst: net.IP(ip[16:20]).String(), ttl: ip[8],
+			payload: append([]byte(nil), ip[ihl:total]...)}
+		if ip[9] == 51 {
+			if len(a.payload) < 24+8 {
+				return capturedAdvert{}, false
+			}
+			a.ah, a.payload, a.ipID = a.payload[:24], a.payload[24:], binary.BigEndian.Uint16(ip[4:])
+		}
+		return a, true
 	case 0x86dd:
 		ip := f[14:]
 		if len(ip) < 40 || ip[6] != 112 {
@@ -449,7 +468,8 @@ func TestWireDiffKeepalived(t *testing.T) {
 					t.Errorf("VRID %d: keepalived sent no advert\n%s", v, k.log)
 				case !lok:
 					t.Errorf("VRID %d: lvsd sent no advert\n%s", v, l.log)
-				case ka.src != la.src || ka.dst != la.dst || ka.ttl != la.ttl || !bytes.Equal(ka.payload, la.payload):
+				case ka.src != la.src || ka.dst != la.dst || ka.ttl != la.ttl || !bytes.Equal(ka.payload, la.payload) ||
+					!bytes.Equal(ka.ah, la.ah) || ka.ipID != la.ipID:
 					t.Errorf("VRID %d: first adverts differ\nkeepalived %s\nlvsd       %s", v, ka, la)
 				default:
 					t.Logf("VRID %d: %s", v, la)

@@ -52,7 +52,6 @@ func validateInstances(c *Config, d *Diagnostics) {
 			d.Warnf(in.priorityPos, "vrrp_instance %s: priority 255 is reserved for the owner of the virtual addresses (it must hold them as real addresses); check-config --host verifies it", in.Name)
 		}
 		validateAdvertInt(in, d)
-		validateAuth(in, d)
 		family := 0
 		for _, v := range in.VIPs {
 			f := 4
@@ -183,12 +182,11 @@ func validateAuth(in *Instance, d *Diagnostics) {
 		off("vrrp_instance %s: AH authentication cannot be used with IPv6; ignored, as keepalived does", in.Name)
 		return
 	}
-	if in.AuthType == "AH" {
-		// Not Skipf: running it without AH would put an lvsd node that
-		// never hears a keepalived peer's AH adverts (IP protocol 51) next
-		// to it, and both would be MASTER. Refusing to start is the safe
-		// failure until IPSEC-AH is implemented.
-		d.Errorf(in.Pos, "vrrp_instance %s: auth_type AH (IPSEC-AH, HMAC-MD5-96) is not implemented by lvsd; use PASS or no authentication on every node", in.Name)
+	if in.AuthType == "AH" && in.InitialState == "MASTER" && in.Priority != 255 {
+		// keepalived must hear the master's sequence number before it
+		// may send its own.
+		d.Skipf(in.statePos, "vrrp_instance %s: initial state MASTER is incompatible with AH authentication; BACKUP is used, as keepalived does", in.Name)
+		in.InitialState = "BACKUP"
 	}
 }
 
@@ -267,6 +265,7 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 			d.Skipf(in.statePos, "vrrp_instance %s: in strict mode state MASTER must match being the address owner (priority 255); state %s is used, as keepalived does", in.Name, want)
 			in.InitialState = want
 		}
+		validateAuth(in, d)
 		in.TrackScripts = knownTracks(in.TrackScripts, scripts, "vrrp_instance "+in.Name, d)
 		if in.StrictMode && len(in.UnicastPeers) > 0 {
 			d.Warnf(in.Pos, "vrrp_instance %s: strict mode forbids unicast peers where the interface can multicast; keepalived 2.2.7 does not enforce it at start-up (only at reload), lvsd runs the instance unicast", in.Name)

@@ -74,6 +74,14 @@ func TestVRRPCompleteInstance(t *testing.T) {
 			want: func(w *want) {}, skipped: []string{`write PASS`}},
 		{name: "PASS without password is off", body: "authentication {\nauth_type PASS\n}",
 			want: func(w *want) {}, skipped: []string{"without auth_pass"}},
+		{name: "AH", body: "authentication {\nauth_type AH\nauth_pass secret\n}",
+			want: func(w *want) { w.auth, w.pass = "AH", "secret" }},
+		{name: "AH starts BACKUP unless the owner", body: "state MASTER\npriority 150\nauthentication {\nauth_type AH\nauth_pass secret\n}",
+			want: func(w *want) { w.auth, w.pass, w.priority = "AH", "secret", 150 }, skipped: []string{"incompatible with AH"}},
+		{name: "AH owner starts MASTER", body: "state MASTER\nauthentication {\nauth_type AH\nauth_pass secret\n}",
+			want: func(w *want) { w.auth, w.pass, w.priority, w.state = "AH", "secret", 255, "MASTER" }},
+		{name: "AH with IPv6 is off", body: "#vip6 authentication {\nauth_type AH\nauth_pass secret\n}",
+			want: func(w *want) { w.version = 3 }, skipped: []string{"VRRPv3 has no authentication"}},
 		{name: "v3 drops authentication", body: "version 3\nauthentication {\nauth_type PASS\nauth_pass secret\n}",
 			want: func(w *want) { w.version = 3 }, skipped: []string{"VRRPv3 has no authentication"}},
 		{name: "vrrp_strict: no authentication, no accept, no preempt_delay", global: "vrrp_strict",
@@ -155,6 +163,10 @@ func TestVRRPCompleteInstance(t *testing.T) {
 			body := tc.body
 			if strings.Contains(body, "#novip") {
 				vip = ""
+			}
+			if strings.HasPrefix(body, "#vip6 ") {
+				vip = "virtual_ipaddress {\nfe80::1/64\n}"
+				body = body[6:]
 			}
 			if i := strings.Index(body, "#vip "); i >= 0 {
 				vip = "virtual_ipaddress {\n10.0.0.1/24 " + body[i+5:] + "\n}"

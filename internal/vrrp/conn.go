@@ -20,6 +20,9 @@ type Received struct {
 	Dst     netip.Addr
 	TTL     int
 	IfIndex int
+	// Refused is set by an AH socket for a packet whose authentication
+	// failed: the router counts it against the VRID's instance.
+	Refused DropReason
 }
 
 // Conn is a VRRP socket on one interface.
@@ -46,7 +49,7 @@ func ListenIPv4(dev string, group netip.Addr, unicastTTL int) (Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp socket: interface %s: %w", dev, err)
 	}
-	c, err := listenRaw("ip4", dev, true)
+	c, err := listenRaw("ip4", IPProto, dev, true)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +109,7 @@ func joinOptions(m multicaster, ifi *net.Interface, group netip.Addr) []socketOp
 // listenRaw opens a raw protocol-112 socket bound to dev (so that only
 // its packets arrive); noDF clears DF on what it sends, as keepalived's
 // IPv4 adverts have it.
-func listenRaw(family, dev string, noDF bool) (net.PacketConn, error) {
+func listenRaw(family string, proto int, dev string, noDF bool) (net.PacketConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
@@ -123,7 +126,7 @@ func listenRaw(family, dev string, noDF bool) (net.PacketConn, error) {
 	if family == "ip6" {
 		any = "::"
 	}
-	c, err := lc.ListenPacket(context.Background(), fmt.Sprintf("%s:%d", family, IPProto), any)
+	c, err := lc.ListenPacket(context.Background(), fmt.Sprintf("%s:%d", family, proto), any)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp socket on %s: %w", dev, err)
 	}

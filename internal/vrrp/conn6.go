@@ -26,7 +26,7 @@ func ListenIPv6(dev string, group netip.Addr, unicastHops int) (Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp socket: interface %s: %w", dev, err)
 	}
-	c, err := listenRaw("ip6", dev, false)
+	c, err := listenRaw("ip6", IPProto, dev, false)
 	if err != nil {
 		return nil, err
 	}

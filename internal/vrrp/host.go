@@ -28,6 +28,9 @@ func (h *hostPlatform) Listen(dev string, v6 bool, group netip.Addr, ttl int) (C
 	}
 	return ListenIPv4(dev, group, ttl)
 }
+func (h *hostPlatform) ListenAH(dev string, group netip.Addr, ttl int, keys *AHKeys) (Conn, error) {
+	return ListenAH(dev, group, ttl, keys)
+}
 func (h *hostPlatform) AddVIP(v netif.VIP) error             { return netif.AddVIP(v) }
 func (h *hostPlatform) DelVIP(v netif.VIP) error             { return netif.DelVIP(v) }
 func (h *hostPlatform) GARP(dev string, ip netip.Addr) error { return h.ann.GARP(dev, ip) }

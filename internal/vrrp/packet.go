@@ -59,11 +59,14 @@ const (
 	DropVRID         DropReason = "unknown_vrid"
 	DropOwn          DropReason = "own_advert"
 	DropAddrMismatch DropReason = "address_list_mismatch"
+	// DropAHReplay: an AH-authenticated advert whose sequence number is
+	// not above the last one accepted (keepalived's anti-replay check).
+	DropAHReplay DropReason = "ah_replay"
 )
 
 // AllDropReasons lists every reason, so counters can be exported at 0.
 var AllDropReasons = []DropReason{DropShort, DropVersion, DropType, DropChecksum, DropAddrCount, DropTTL,
-	DropAuthType, DropAuthPass, DropInterval, DropVRID, DropOwn, DropAddrMismatch}
+	DropAuthType, DropAuthPass, DropInterval, DropVRID, DropOwn, DropAddrMismatch, DropAHReplay}
 
 // DropError is returned by Parse for a packet that must be discarded.
 type DropError struct {

@@ -105,6 +105,7 @@ type sockKey struct {
 	dev     string
 	v6      bool
 	unicast bool
+	ah      bool // IPSEC-AH (IP protocol 51) rather than plain VRRP
 }
 
 type sock struct {
@@ -113,6 +114,8 @@ type sock struct {
 	ttl   int
 	index int // of the interface the socket was opened on
 	conn  Conn
+	// keys: an AH socket's keys and counters, kept across a reopen.
+	keys *AHKeys
 	// insts are the instances by VRID: one, or unicast instances with
 	// distinct peers.
 	insts map[uint8][]*instance
@@ -316,7 +319,7 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	if !unicast {
 		in.dsts = []netip.Addr{group}
 	}
-	key := sockKey{dev: ic.Interface, v6: v6, unicast: unicast}
+	key := sockKey{dev: ic.Interface, v6: v6, unicast: unicast, ah: sp.AuthType == AuthAH}
 	s, ok := r.socks[key]
 	if !ok {
 		// The index is read first: if the interface is replaced between
@@ -326,11 +329,15 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 		if err != nil {
 			return nil, err
 		}
-		conn, err := r.plat.Listen(ic.Interface, v6, group, ic.UnicastTTL)
+		s = &sock{key: key, group: group, ttl: ic.UnicastTTL, index: index, insts: map[uint8][]*instance{}}
+		if key.ah {
+			s.keys = NewAHKeys()
+		}
+		conn, err := r.listen(s)
 		if err != nil {
 			return nil, err
 		}
-		s = &sock{key: key, group: group, ttl: ic.UnicastTTL, index: index, conn: conn, insts: map[uint8][]*instance{}}
+		s.conn = conn
 		r.socks[key] = s
 	}
 	// Unicast instances may share a VRID on one interface when their
@@ -344,6 +351,12 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	s.insts[uint8(ic.VRID)] = append(s.insts[uint8(ic.VRID)], in)
 	in.sock = s
 	in.acc = Acceptance{Version: sp.Version, Interval: sp.Interval, VIPs: in.advAddrs, AuthType: sp.AuthType, AuthData: sp.AuthData}
+	if key.ah {
+		// The password keys the HMAC; the advert's own authentication
+		// data stays zero, as keepalived sends it.
+		s.keys.Set(uint8(ic.VRID), sp.AuthData)
+		in.acc.AuthData = [8]byte{}
+	}
 	in.m = New(Params{VRID: uint8(sp.VRID), Version: sp.Version, Priority: sp.Priority, Interval: sp.Interval,
 		Preempt: sp.Preempt, PreemptDelay: sp.PreemptDelay, Addr: in.src, GARP: sp.GARP,
 		HigherPrioSendAdvert: sp.HigherPrioSendAdvert, LowerPrioNoAdvert: sp.LowerPrioNoAdvert})
@@ -608,6 +621,11 @@ func (r *Router) received(s *sock, pkt Received) {
 		return
 	}
 	in := s.owner(pkt.Payload[1], pkt.Src)
+	if in != nil && pkt.Refused != "" {
+		in.stats.Drops[pkt.Refused]++
+		r.log.Debug("vrrp advert dropped", "instance", in.cfg.Name, "from", pkt.Src, "err", "IPSEC-AH: "+string(pkt.Refused))
+		return
+	}
 	if in == nil {
 		// No instance owns it, so every instance on this interface and
 		// family counts it: a peer with a wrong virtual_router_id shows
@@ -879,7 +897,7 @@ func (r *Router) linkChanged(ctx context.Context, dev string) {
 // succeeds (the next link event or poll tries again) s stays dead.
 func (r *Router) rebind(ctx context.Context, s *sock) {
 	index := r.links[s.key.dev].index
-	conn, err := r.plat.Listen(s.key.dev, s.key.v6, s.group, s.ttl)
+	conn, err := r.listen(s)
 	if err != nil {
 		if !s.dead {
 			r.log.Warn("vrrp socket cannot be opened on the new interface; its instances are held in FAULT", "interface", s.key.dev, "err", err)
@@ -1052,4 +1070,21 @@ func sharesPeer(a, b []netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// AHPlatform is a Platform that can open IPSEC-AH sockets (auth_type AH).
+type AHPlatform interface {
+	ListenAH(dev string, group netip.Addr, unicastTTL int, keys *AHKeys) (Conn, error)
+}
+
+// listen opens s's socket: plain VRRP, or AH through the platform.
+func (r *Router) listen(s *sock) (Conn, error) {
+	if !s.key.ah {
+		return r.plat.Listen(s.key.dev, s.key.v6, s.group, s.ttl)
+	}
+	ap, ok := r.plat.(AHPlatform)
+	if !ok {
+		return nil, fmt.Errorf("auth_type AH is not available on this platform")
+	}
+	return ap.ListenAH(s.key.dev, s.group, s.ttl, s.keys)
 }

@@ -174,6 +174,10 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 	if ic.AuthType == "PASS" && version == 2 {
 		s.AuthType, s.AuthData = AuthPass, PassData(ic.AuthPass)
 	}
+	if ic.AuthType == "AH" && version == 2 && !v6 {
+		// AuthData is the HMAC key; adverts carry zeros there.
+		s.AuthType, s.AuthData = AuthAH, PassData(ic.AuthPass)
+	}
 	pick := func(own, global time.Duration) time.Duration {
 		if own >= 0 {
 			return own
