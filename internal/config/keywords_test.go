@@ -435,7 +435,41 @@ func testSources(t testing.TB) testFuncs {
 				})
 			}
 			add(tf, 0)
+			// Configuration files the test reads: a literal naming a
+			// .conf file or a directory of them, relative to the
+			// package (testdata/ipvs/*.conf, ../../testdata/acceptance).
+			for _, g := range append([][]string{own}, groups...) {
+				for _, l := range g {
+					groups = append(groups, confFiles(filepath.Join(root, dir), l)...)
+				}
+			}
 			out[dir+"."+tf.Name.Name] = testLits{own: [][]string{own}, helpers: groups}
+		}
+	}
+	return out
+}
+
+// confFiles returns the contents of the configuration files a literal
+// names: a .conf path or glob, or a directory holding .conf files.
+func confFiles(pkgDir, lit string) [][]string {
+	if strings.ContainsAny(lit, "\n {}%") || len(lit) > 200 || lit == "" {
+		return nil
+	}
+	pattern := lit
+	if !filepath.IsAbs(pattern) {
+		pattern = filepath.Join(pkgDir, lit)
+	}
+	if !strings.HasSuffix(lit, ".conf") {
+		if st, err := os.Stat(pattern); err != nil || !st.IsDir() {
+			return nil
+		}
+		pattern = filepath.Join(pattern, "*.conf")
+	}
+	matches, _ := filepath.Glob(pattern)
+	var out [][]string
+	for _, m := range matches {
+		if data, err := os.ReadFile(m); err == nil && len(data) < 1<<20 {
+			out = append(out, []string{string(data)})
 		}
 	}
 	return out
@@ -808,6 +842,7 @@ func lineDiff(a, b string) string {
 // "package-dir.TestName". The test must exist and write the keyword in a
 // configuration it runs.
 var keywordBehaviourTests = map[string]string{
+	"vrrp_sync_group global_tracking":                         "internal/config.TestVRRPCompleteInstance",
 	"/ virtual_server_group":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
 	"global_defs enable_script_security":                      "cmd/lvsd.TestFault",
 	"global_defs include_check":                               "internal/config.TestIncludeKinds",
@@ -1012,7 +1047,6 @@ var keywordsWithoutBehaviourTest = map[string]string{
 	"vrrp_script init_fail":                                    "issue 13 open: no test writes it in vrrp_script and checks what it does",
 	"vrrp_script timeout":                                      "issue 13 open: no test writes it in vrrp_script and checks what it does",
 	"vrrp_script user":                                         "issue 13 open: no test writes it in vrrp_script and checks what it does",
-	"vrrp_sync_group global_tracking":                          "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
 	"vrrp_sync_group notify_backup":                            "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
 	"vrrp_sync_group notify_fault":                             "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
 	"vrrp_sync_group notify_master":                            "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
