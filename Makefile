@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAcks$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDump$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDaemon$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSync$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConnTable$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -70,6 +70,9 @@ func (d *Daemon) runTemplateResync(ctx context.Context, every time.Duration) {
 			}
 			continue
 		}
+		if n > 0 && (lastErr != "" || d.resyncSent.Load() == 0) {
+			d.log.Info("ipvs sync: sending persistence templates to the sync group", "templates", n, "every", every)
+		}
 		lastErr = ""
 		d.resyncSent.Add(uint64(n))
 	}

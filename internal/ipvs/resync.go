@@ -31,8 +31,16 @@ type ConnEntry struct {
 	Expires  uint32 // seconds left
 }
 
-// Template reports a persistence template (client port 0, state NONE).
-func (e ConnEntry) Template() bool { return e.Client.Port() == 0 && e.State == "NONE" }
+// templateStates are a template's states as the kernel names them
+// (ip_vs_ctpl_state_name_table): NONE, and ASSURED once a connection it
+// controls was established.
+var templateStates = map[string]uint16{"NONE": 0, "ASSURED": 1}
+
+// Template reports a persistence template (client port 0, a template state).
+func (e ConnEntry) Template() bool {
+	_, ok := templateStates[e.State]
+	return e.Client.Port() == 0 && ok
+}
 
 // maxConnLine bounds one line of the connection table; real ones are
 // under 200 bytes (IPv6, with a persistence engine's data).
@@ -284,7 +292,7 @@ func TemplateRecords(entries []ConnEntry, table Table) []SyncRecord {
 		if !e.Template() {
 			continue
 		}
-		r := SyncRecord{Protocol: uint8(e.Protocol), State: 0, Client: e.Client, Virtual: e.Virtual, Dest: e.Dest}
+		r := SyncRecord{Protocol: uint8(e.Protocol), State: templateStates[e.State], Client: e.Client, Virtual: e.Virtual, Dest: e.Dest}
 		var svc *Service
 		if e.Protocol == 0 {
 			// A fwmark template: the kernel keeps the mark in the virtual

@@ -15,7 +15,7 @@ import (
 const connTable = `Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData
 TCP 0A4E0102 8E3A 0A4E0064 1389 0A4E0015 1389 ESTABLISHED     899
 TCP 0A4E0102 0000 0A4E0064 1389 0A4E0015 1389 NONE            299
-IP  0A4E0103 0000 00000007 0000 0A4E0016 0050 NONE            120
+IP  0A4E0103 0000 00000007 0000 0A4E0016 0050 ASSURED         120
 TCP 2001:0db8:0000:0000:0000:0000:0000:0001 0000 2001:0db8:0000:0000:0000:0000:0000:0064 0050 2001:0db8:0000:0000:0000:0000:0000:0015 0050 NONE 300
 `
 
@@ -27,7 +27,7 @@ func TestParseConnTable(t *testing.T) {
 	want := []ConnEntry{
 		{ProtoTCP, netip.MustParseAddrPort("10.78.1.2:36410"), netip.MustParseAddrPort("10.78.0.100:5001"), netip.MustParseAddrPort("10.78.0.21:5001"), "ESTABLISHED", 899},
 		{ProtoTCP, netip.MustParseAddrPort("10.78.1.2:0"), netip.MustParseAddrPort("10.78.0.100:5001"), netip.MustParseAddrPort("10.78.0.21:5001"), "NONE", 299},
-		{0, netip.MustParseAddrPort("10.78.1.3:0"), netip.MustParseAddrPort("0.0.0.7:0"), netip.MustParseAddrPort("10.78.0.22:80"), "NONE", 120},
+		{0, netip.MustParseAddrPort("10.78.1.3:0"), netip.MustParseAddrPort("0.0.0.7:0"), netip.MustParseAddrPort("10.78.0.22:80"), "ASSURED", 120},
 		{ProtoTCP, netip.MustParseAddrPort("[2001:db8::1]:0"), netip.MustParseAddrPort("[2001:db8::64]:80"), netip.MustParseAddrPort("[2001:db8::15]:80"), "NONE", 300},
 	}
 	if !reflect.DeepEqual(es, want) {
@@ -65,7 +65,7 @@ func TestTemplateRecords(t *testing.T) {
 	got := TemplateRecords(es, table)
 	want := []SyncRecord{
 		{Protocol: 6, Flags: 0x1083, Client: es[1].Client, Virtual: es[1].Virtual, Dest: es[1].Dest, Timeout: 300},
-		{Protocol: 0, Flags: 0x1000, Client: es[2].Client, Virtual: es[2].Virtual, Dest: es[2].Dest, FWMark: 7, Timeout: 60},
+		{Protocol: 0, Flags: 0x1000, State: 1, Client: es[2].Client, Virtual: es[2].Virtual, Dest: es[2].Dest, FWMark: 7, Timeout: 60},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
