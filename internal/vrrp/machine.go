@@ -50,6 +50,10 @@ type Params struct {
 	// LowerPrioNoAdvert: a master hearing a lower priority does not answer
 	// with an advert (RFC behaviour); GARPs are still sent.
 	LowerPrioNoAdvert bool
+	// OwnerWaits: the address owner configured "state BACKUP" starts as
+	// a backup and waits the master-down interval like any other, as
+	// keepalived does (it takes over at once only with state MASTER).
+	OwnerWaits bool
 }
 
 // GARPSchedule is keepalived's gratuitous ARP timing for one instance,
@@ -156,7 +160,7 @@ func (m *Machine) Start(now time.Time) []Action {
 	switch {
 	case m.fault:
 		return m.enterFault(now)
-	case m.prio == OwnerPriority:
+	case m.prio == OwnerPriority && !m.p.OwnerWaits:
 		return m.becomeMaster(now)
 	default:
 		return m.enterBackup(now)

@@ -359,7 +359,7 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	}
 	in.m = New(Params{VRID: uint8(sp.VRID), Version: sp.Version, Priority: sp.Priority, Interval: sp.Interval,
 		Preempt: sp.Preempt, PreemptDelay: sp.PreemptDelay, Addr: in.src, GARP: sp.GARP,
-		HigherPrioSendAdvert: sp.HigherPrioSendAdvert, LowerPrioNoAdvert: sp.LowerPrioNoAdvert})
+		HigherPrioSendAdvert: sp.HigherPrioSendAdvert, LowerPrioNoAdvert: sp.LowerPrioNoAdvert, OwnerWaits: sp.OwnerWaits})
 	return in, nil
 }
 

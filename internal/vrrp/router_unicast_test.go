@@ -67,3 +67,38 @@ vrrp_instance B {
 		t.Error("an advert from neither peer was not counted as an unknown VRID")
 	}
 }
+
+// keepalived 2.2.7 takes over at once only as the address owner with
+// state MASTER; priority 255 with state BACKUP waits the master-down
+// interval like any backup.
+func TestOwnerWaitsWithStateBackup(t *testing.T) {
+	conf := func(state string) string {
+		return `
+vrrp_instance A {
+  interface eth0
+  state ` + state + `
+  virtual_router_id 7
+  priority 255
+  version 3
+  advert_int 0.5
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+}
+`
+	}
+	for _, c := range []struct {
+		state  string
+		atOnce bool
+	}{{"MASTER", true}, {"BACKUP", false}} {
+		p := newFakePlatform()
+		start := time.Now()
+		startRouter(t, conf(c.state), p)
+		labtest.WaitFor(t, "master", 5*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") })
+		took := time.Since(start)
+		// master-down: 3 x 0.5 s + skew (0.5 s x 1/256).
+		if c.atOnce && took > time.Second || !c.atOnce && took < 1400*time.Millisecond {
+			t.Errorf("state %s, priority 255: master after %s", c.state, took)
+		}
+	}
+}

@@ -36,8 +36,10 @@ type InstanceSpec struct {
 	// SyncFailbackHold: PreemptDelay was raised to SyncFailbackHold for
 	// lvs_sync_daemon (the configured delay was shorter).
 	SyncFailbackHold bool
-	AuthType         uint8
-	AuthData         [8]byte
+	// OwnerWaits: priority 255 with state BACKUP (see Params).
+	OwnerWaits bool
+	AuthType   uint8
+	AuthData   [8]byte
 	// VIPs are virtual_ipaddress and virtual_ipaddress_excluded, each with
 	// its device resolved; AdvAddrs those that go into adverts.
 	VIPs     []netif.VIP
@@ -136,6 +138,7 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 	}
 	s := InstanceSpec{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, IPv6: v6, Version: version,
 		Priority: ic.Priority, Interval: ic.AdvertInterval, Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
+		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != "MASTER",
 		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
 		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}

@@ -55,7 +55,7 @@ vrrp_instance V6 {
 // with where it is dealt with; every other field must change the spec, or
 // a reload changing it would be logged as applied and ignored.
 var notRead = map[string]string{
-	"Instance.InitialState": "state: applied at load as keepalived's vrrp_complete_instance does (default priority, preemption); the router starts every instance BACKUP but the owner",
+	"Instance.InitialState": "state: read by the spec only at priority 255 (OwnerWaits, TestOwnerWaitsWithStateBackup); otherwise applied at load (default priority, preemption, AH)",
 	"Instance.Accept":       "accept/no_accept: no firewall rules are installed; warned",
 	"Instance.StrictMode":   "strict_mode: applied at load (authentication off, preemption, accept, GARP and advert rules)",
 	"Instance.SyncGroup":    "derived from vrrp_sync_group, which the spec holds",
