@@ -165,58 +165,58 @@ func TestKeywordsCovered(t *testing.T) {
 // does not know at that place (it logs "Unknown keyword" and runs on),
 // with the reason lvsd keeps them.
 var lvsdOnlyKeywords = map[string]string{
-	"global_defs lvs_id": "keepalived 1.x name of router_id; lvsd reads it as router_id and warns that it is deprecated",
-	"global_defs script_security": "not a keepalived keyword (enable_script_security is); lvsd warns and ignores it. " +
-		"issue 13 open: dropping it would make it an unknown keyword, fatal at run time",
-	"global_defs child_wait_time":       "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
-	"global_defs instance":              "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
-	"global_defs linkbeat_use_polling":  "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
-	"global_defs namespace_with_ipsets": "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
-	"global_defs net_namespace":         "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
-	"global_defs net_namespace_ipvs":    "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
-	"global_defs use_pid_dir":           "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
-	"virtual_server nat_mask":           "keepalived 1.x keyword (2.2.7 logs Unknown keyword); lvsd warns",
-	"virtual_server lvs_sync_daemon":    "misplaced global_defs keyword (2.2.7 logs Unknown keyword); lvsd warns",
-	"vrrp_sync_group notify_deleted":    "keepalived 2.2.7 has it only in vrrp_instance (here it logs Unknown keyword); lvsd warns",
+	"virtual_server/real_server/TCP_CHECK enable_sni":    "issue 13 open: keepalived 2.2.7's TCP_CHECK has no enable_sni (it logs Unknown keyword and skips it); lvsd's TCP_CHECK shares HTTP_GET's table and accepts it without a warning",
+	"virtual_server/real_server/TCP_CHECK fast_recovery": "issue 13 open: keepalived 2.2.7's TCP_CHECK has no fast_recovery (it logs Unknown keyword and skips it); lvsd's TCP_CHECK shares HTTP_GET's table and accepts it without a warning",
+	"virtual_server/real_server/TCP_CHECK http_protocol": "issue 13 open: keepalived 2.2.7's TCP_CHECK has no http_protocol (it logs Unknown keyword and skips it); lvsd's TCP_CHECK shares HTTP_GET's table and accepts it without a warning",
+	"virtual_server/real_server/TCP_CHECK nb_get_retry":  "issue 13 open: keepalived 2.2.7's TCP_CHECK has no nb_get_retry (it logs Unknown keyword and skips it); lvsd's TCP_CHECK shares HTTP_GET's table and accepts it without a warning",
+	"virtual_server/real_server/TCP_CHECK url":           "issue 13 open: keepalived 2.2.7's TCP_CHECK has no url (it logs Unknown keyword and skips it); lvsd's TCP_CHECK shares HTTP_GET's table and accepts it without a warning",
+	"virtual_server/real_server/TCP_CHECK virtualhost":   "issue 13 open: keepalived 2.2.7's TCP_CHECK has no virtualhost (it logs Unknown keyword and skips it); lvsd's TCP_CHECK shares HTTP_GET's table and accepts it without a warning",
+	"global_defs lvs_id":                                 "keepalived 1.x name of router_id; lvsd reads it as router_id and warns that it is deprecated",
+	"global_defs script_security":                        "not a keepalived keyword (enable_script_security is): keepalived logs Unknown keyword, lvsd warns that it ignores it",
+	"global_defs child_wait_time":                        "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs instance":                               "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs linkbeat_use_polling":                   "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs namespace_with_ipsets":                  "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs net_namespace":                          "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs net_namespace_ipvs":                     "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"global_defs use_pid_dir":                            "keepalived 2.2.7 knows it only at the top level; here it logs Unknown keyword, lvsd warns",
+	"virtual_server nat_mask":                            "keepalived 1.x keyword (2.2.7 logs Unknown keyword); lvsd warns",
+	"virtual_server lvs_sync_daemon":                     "misplaced global_defs keyword (2.2.7 logs Unknown keyword); lvsd warns",
+	"vrrp_sync_group notify_deleted":                     "keepalived 2.2.7 has it only in vrrp_instance (here it logs Unknown keyword); lvsd warns",
 	"virtual_server/real_server/MISC_CHECK connect_timeout": "issue 13 open: keepalived 2.2.7's MISC_CHECK has no connect_timeout " +
 		"(it logs Unknown keyword); lvsd's miscTable shares checkerCommon's and nothing reads the value for MISC_CHECK",
 }
 
 // TestKeywordsKnownToKeepalived: every keyword in lvsd's tables is one
-// keepalived 2.2.7 knows in a block that table parses (a table shared by
-// several blocks, like TCP_CHECK/HTTP_GET/SSL_GET's, may hold the union),
-// or is listed in lvsdOnlyKeywords with a reason.
+// keepalived 2.2.7 knows in each block that table parses (checkerTable
+// serves TCP_CHECK, HTTP_GET and SSL_GET: each of them), or is listed in
+// lvsdOnlyKeywords with a reason.
 func TestKeywordsKnownToKeepalived(t *testing.T) {
-	table := loadKeywordTable(t)
+	known := map[string]map[string]kaKeyword{} // path -> keyword
+	for _, k := range loadKeywordTable(t) {
+		if known[k.path] == nil {
+			known[k.path] = map[string]kaKeyword{}
+		}
+		known[k.path][k.kw] = k
+	}
 	tabs := keywordTables()
-	// Which keepalived keywords each lvsd table (by identity of the path
-	// group it serves) may hold.
-	group := map[string]string{} // path -> group key
-	for p := range tabs {
-		group[p] = p
-	}
-	for _, p := range checkerPaths {
-		group[p] = "CHECKER"
-		group[p+"/url"] = "CHECKER/url"
-	}
-	known := map[string]map[string]kaKeyword{}
-	for _, k := range table {
-		g, ok := group[k.path]
-		if !ok {
-			continue
-		}
-		if known[g] == nil {
-			known[g] = map[string]kaKeyword{}
-		}
-		if prev, ok := known[g][k.kw]; !ok || !prev.built {
-			known[g][k.kw] = k
-		}
-	}
 	used := map[string]bool{}
 	var failures []string
 	for p, hs := range tabs {
+		if p != "/" {
+			// A block keepalived does not know at this place (TCP_CHECK's
+			// url: lvsd's checkers share one table) is reported once,
+			// for its opening keyword.
+			parent, last := "/", p
+			if i := strings.LastIndex(p, "/"); i >= 0 {
+				parent, last = p[:i], p[i+1:]
+			}
+			if k, ok := known[parent][last]; !ok || !k.built {
+				continue
+			}
+		}
 		for kw, e := range hs {
-			k, ok := known[group[p]][kw]
+			k, ok := known[p][kw]
 			if ok && k.built {
 				continue
 			}
@@ -738,6 +738,23 @@ func keywordsDoc(table []kaKeyword, tabs map[string]handledSet, unread []string)
 			}
 			kws = shown
 			fmt.Fprintf(&w, "| %s | %s |\n", strings.Join(kws, ", "), strings.ReplaceAll(r, "|", "\\|"))
+		}
+	}
+	if len(lvsdOnlyKeywords) > 0 {
+		keys := make([]string, 0, len(lvsdOnlyKeywords))
+		for k := range lvsdOnlyKeywords {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(&w, "\n### Accepted where keepalived 2.2.7 does not know them\n\n")
+		fmt.Fprintf(&w, "keepalived logs \"Unknown keyword\" for these and runs on; lvsd accepts them (TestKeywordsKnownToKeepalived):\n\n")
+		fmt.Fprintf(&w, "| Block | Keyword | lvsd |\n| --- | --- | --- |\n")
+		for _, k := range keys {
+			path, kw, _ := strings.Cut(k, " ")
+			if path == "/" {
+				path = "top level"
+			}
+			fmt.Fprintf(&w, "| %s | `%s` | %s |\n", path, kw, strings.ReplaceAll(lvsdOnlyKeywords[k], "|", "\\|"))
 		}
 	}
 	if len(unread) > 0 {
