@@ -46,9 +46,10 @@ var acceptanceExceptions = map[string]string{
 	"keepalived.conf.vrrp.static_ipaddress": staticWarnings,
 	"keepalived.conf.fwmark":                "keepalived -t fails on its warning that a fwmark service's protocol is ignored; lvsd ignores it silently",
 
-	// A construct lvsd does not accept yet (issue 13, the VRRP builder's).
-	"auth_ah.conf":            authAH,
-	"keepalived.conf.SSL_GET": authAH,
+	// keepalived's start is not measured (needsIPVS); lvsd refuses the
+	// sample's vrrp_sync_group whose entries are written without a group
+	// block (keepalived removes the empty group and runs, given IPVS).
+	"keepalived.conf.vrrp.lvs_syncd": "keepalived -P needs IPVS for lvs_sync_daemon, which the test host lacks, so its start is not measured; lvsd run refuses the sample's vrrp_sync_group without a group block, which keepalived removes and runs without",
 
 	// A deliberate difference: keepalived reads the block of an unknown
 	// keyword as part of the enclosing block and lets its '}' close that
@@ -59,7 +60,6 @@ var acceptanceExceptions = map[string]string{
 const (
 	scriptSecurity = "keepalived -t fails (SECURITY VIOLATION) on scripts without enable_script_security; lvsd check-config warns only with --host"
 	staticWarnings = "keepalived -t fails on its warnings about static routes or rules (a tracked route without an interface, deprecated or invalid route and rule syntax); lvsd ignores static_routes/static_rules with a warning"
-	authAH         = "auth_type AH is not implemented: check-config and lvsd run refuse it; keepalived runs IPSEC-AH"
 )
 
 // acceptanceRealStarts are the configurations also started as real lvsd
@@ -73,9 +73,29 @@ var acceptanceRealStarts = []string{
 
 type verdicts struct {
 	check, start bool
+	// unmeasured: keepalived's start cannot be measured on this host
+	// (see needsIPVS); start is then meaningless.
+	unmeasured bool
 }
 
-func (v verdicts) String() string { return fmt.Sprintf("check=%-5v start=%-5v", v.check, v.start) }
+func (v verdicts) String() string {
+	if v.unmeasured {
+		return fmt.Sprintf("check=%-5v start=n/a  ", v.check)
+	}
+	return fmt.Sprintf("check=%-5v start=%-5v", v.check, v.start)
+}
+
+// needsIPVS: keepalived's VRRP process initialises IPVS for
+// lvs_sync_daemon and exits (permanent error FATAL) where the kernel has no
+// IPVS, as on this host; so whether keepalived starts on such a
+// configuration is not measured here, and the configuration is listed.
+func needsIPVS(conf string) bool {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		return false
+	}
+	b, _ := os.ReadFile(conf)
+	return strings.Contains(string(b), "lvs_sync_daemon")
+}
 
 // TestAcceptanceDifferential: over the keepalived samples and
 // testdata/acceptance, `lvsd check-config` passes iff `keepalived -t`
@@ -122,7 +142,11 @@ func TestAcceptanceDifferential(t *testing.T) {
 				abs, _ := filepath.Abs(conf)
 				r := &result{}
 				r.k.check, r.kOut = keepalivedCheck(ns, keepalived, abs)
-				r.k.start, _ = startsAndStays(ns, abs, []string{keepalived, "-n", "-l", "-P", "-f", abs}, keepalivedPidFlags)
+				if needsIPVS(abs) {
+					r.k.unmeasured = true
+				} else {
+					r.k.start, _ = startsAndStays(ns, abs, []string{keepalived, "-n", "-l", "-P", "-f", abs}, keepalivedPidFlags)
+				}
 				r.l.check, r.l.start, r.lOut = lvsdCheck(self, abs)
 				base := filepath.Base(conf)
 				for _, n := range acceptanceRealStarts {

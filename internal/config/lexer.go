@@ -1321,8 +1321,9 @@ func (lx *lexer) tokenize(s string, pos Pos) int {
 	inWord := false
 	start := 0
 	plain := true // the word has no quotes or escapes, so Text == Raw == a substring
+	unmatched := false
 	flush := func(end int) {
-		if inWord {
+		if inWord && !unmatched {
 			tok := Token{Kind: TokWord, Pos: Pos{File: pos.File, Line: pos.Line, Col: pos.Col + start}}
 			if plain {
 				tok.Text, tok.Raw = s[start:end], s[start:end]
@@ -1392,7 +1393,11 @@ func (lx *lexer) tokenize(s string, pos Pos) int {
 				text.WriteByte(d)
 			}
 			if !closed {
-				lx.errorf(Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}, "unterminated quoted string")
+				// keepalived 2.2.7 reports "Unmatched quote" and drops
+				// the word (the rest of the line); the words before it
+				// stay.
+				lx.skipf(Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}, "unterminated quoted string; the word from the quote on is left out, as keepalived leaves it out")
+				unmatched = true
 			}
 			i = end
 		default:
