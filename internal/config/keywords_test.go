@@ -1104,7 +1104,6 @@ var unreadFieldsAllowed = map[string]string{
 	"Global.SMTPServer":               "unread: issue 13 open (smtp_server: lvsd sends no mail; the keyword should be warned)",
 	"Global.VRRPStrict":               "unread: issue 13 open (vrrp_strict: applied at load into Instance.StrictMode, which nothing reads either)",
 	"Instance.Accept":                 "unread: issue 13 open (accept/no_accept: no firewall rule is installed for no_accept)",
-	"Instance.InitialState":           "unread: issue 13 open (state: the router does not read the initial state)",
 	"Instance.StrictMode":             "unread: issue 13 open (strict_mode/vrrp_strict: the load-time rules apply; nothing at run time (firewall rules) reads it)",
 	"Instance.SyncGroup":              "derived at load from vrrp_sync_group's group; the router reads SyncGroup.Members",
 	"RealServer.Pos":                  "source position for diagnostics (validation and check-config read it), not a keyword's value",
