@@ -503,16 +503,21 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 		}
 	}
 	if err != nil {
-		b.d.Errorf(e.Pos(), "virtual address %q is not ADDRESS[/PREFIX]", text)
+		// keepalived logs it and skips the address.
+		b.d.Skipf(e.Pos(), "virtual address %q is not ADDRESS[/PREFIX]", text)
 		return v, false
 	}
 	v.Prefix = prefix
 	args := e.Args
+	missing := false
 	for i := 0; i < len(args); i++ {
 		opt := args[i]
 		needValue := func() (Token, bool) {
 			if i+1 >= len(args) {
-				b.d.Errorf(opt.Pos, "%s needs a value", opt.Text)
+				// keepalived: "No <option> parameter specified", and the
+				// address is skipped.
+				b.d.Skipf(opt.Pos, "%s needs a value; the address is skipped, as keepalived does", opt.Text)
+				missing = true
 				return Token{}, false
 			}
 			i++
@@ -529,9 +534,15 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 			}
 		case "brd", "broadcast":
 			if t, ok := needValue(); ok {
+				// keepalived skips the whole address for either.
+				if prefix.Addr().Is6() {
+					b.d.Skipf(t.Pos, "virtual address %s: an IPv6 address has no broadcast; the address is skipped, as keepalived does", text)
+					return v, false
+				}
 				if t.Text != "+" && t.Text != "-" {
-					if a, ok := b.addr("brd", t); ok && !a.Is4() {
-						b.d.Errorf(t.Pos, "brd %s: broadcast addresses are IPv4 only", t.Text)
+					if a, err := netip.ParseAddr(t.Text); err != nil || !a.Is4() {
+						b.d.Skipf(t.Pos, "virtual address %s: brd %q is not an IPv4 address; the address is skipped, as keepalived does", text, t.Text)
+						return v, false
 					}
 				}
 				v.Broadcast = t.Text
@@ -560,6 +571,14 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 			// keepalived: "Unknown configuration entry ... for ip address - ignoring".
 			b.d.Skipf(opt.Pos, "unknown virtual address option %q (expected dev, label, brd, scope, ...); ignored, as keepalived does", opt.Text)
 		}
+	}
+	if missing {
+		return v, false
+	}
+	if prefix.Addr().Is6() && (v.Scope != "" || v.Label != "") {
+		// keepalived: "Cannot specify scope/label for IPv6 addresses - ignoring".
+		b.d.Skipf(e.Pos(), "virtual address %s: IPv6 addresses take no scope or label; ignored, as keepalived does", text)
+		v.Scope, v.Label = "", ""
 	}
 	return v, true
 }

@@ -121,6 +121,20 @@ func TestVRRPCompleteInstance(t *testing.T) {
 				}
 			}},
 		{name: "use_vmac on a VIP is accepted", body: "#vip use_vmac", want: func(w *want) {}},
+		{name: "VIP option without its value skips the address", body: "#vip dev", want: func(w *want) {},
+			skipped: []string{"dev needs a value"},
+			check: func(t *testing.T, in *Instance, c *Config) {
+				if len(in.VIPs) != 0 {
+					t.Errorf("VIPs %v, want none", in.VIPs)
+				}
+			}},
+		{name: "IPv6 VIP: brd skips it, label is dropped", body: "version 3\nvirtual_ipaddress {\nfd00::1/64 label eth0:x\nfd00::2/64 brd fd00::ff\n}\n#novip",
+			want: func(w *want) { w.version = 3 }, skipped: []string{"take no scope or label", "has no broadcast"},
+			check: func(t *testing.T, in *Instance, c *Config) {
+				if len(in.VIPs) != 1 || in.VIPs[0].Label != "" {
+					t.Errorf("VIPs %+v, want fd00::1/64 without label", in.VIPs)
+				}
+			}},
 		{name: "unknown VIP option is ignored", body: "#vip frobnicate", want: func(w *want) {}, skipped: []string{"frobnicate"}},
 		{name: "sync group member: weights become FAULT trackers, weighted scripts dropped",
 			extra: "vrrp_script chk {\nscript /bin/true\nweight -20\n}\nvrrp_script chk0 {\nscript /bin/true\n}\n" +
