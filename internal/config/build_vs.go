@@ -68,8 +68,12 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 	walk(b, n.Children, vsTable, vs, "virtual_server "+vs.Key())
 	if vs.Protocol == "" && vs.FWMark == 0 {
 		// keepalived 2.2 sets UDP explicitly (the kernel's default for
-		// protocol 0); lvsd programs the same table but says so.
+		// protocol 0); lvsd programs the same table but says so (for a
+		// group, validation does, once it knows the group has addresses).
 		vs.Protocol = "UDP"
+		vs.protocolDefaulted = true
+	}
+	if vs.Protocol == "UDP" && vs.protocolDefaulted && vs.Group == "" {
 		b.d.Warnf(n.Pos(), "virtual_server %s has no protocol: it defaults to UDP, as in keepalived 2.2; add \"protocol TCP\" for a TCP service", vs.Key())
 	}
 	if vs.Scheduler == "" {

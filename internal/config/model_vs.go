@@ -62,6 +62,8 @@ type VirtualServer struct {
 	// defaultWeight is the virtual server's "weight": real servers that
 	// set none take it (keepalived 2.2.7's vs->weight); 0 when not given.
 	defaultWeight int
+	// protocolDefaulted: no protocol keyword, UDP by default.
+	protocolDefaulted bool
 }
 
 // Key names the virtual server as keepalived's logs do.

@@ -44,6 +44,9 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 			return false
 		}
 	}
+	if g != nil && !groupFamilyFits(vs, g, d) {
+		return false
+	}
 	vsV6 := vs.Addr.IsValid() && vs.Addr.Is6()
 	// Real servers: duplicates and family mismatches are removed, as
 	// keepalived's rs_end_handler and validate_check_config do.
@@ -91,6 +94,9 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 		vs.HASuspend = false
 	}
 	if hasAddrs {
+		if vs.Group != "" && vs.protocolDefaulted {
+			d.Warnf(vs.Pos, "virtual_server %s has no protocol: it defaults to UDP, as in keepalived 2.2; add \"protocol TCP\" for a TCP service", vs.Key())
+		}
 		if vs.OPS && vs.Protocol != "UDP" {
 			d.Skipf(vs.Pos, "virtual_server %s: one packet scheduling (ops) requires UDP - resetting it (as keepalived 2.2.7 does)", vs.Key())
 			vs.OPS = false
@@ -124,6 +130,22 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 	}
 	for _, rs := range vs.RealServers {
 		validateRealServer(vs, rs, d)
+		if g != nil && rs.Method != "NAT" && rs.portGiven && rs.Port != 0 {
+			// keepalived 2.2.7 reports these and programs port 0 (fwmark)
+			// or the entry's port, as DesiredTable does.
+			for _, e := range g.Entries {
+				if e.FWMark != 0 {
+					d.Skipf(rs.Pos, "fwmark virtual_server %s: real_server %s has a port - it is ignored (as keepalived 2.2.7 does)", vs.Key(), rs.Addr)
+					break
+				}
+			}
+			for _, e := range g.Entries {
+				if e.FWMark == 0 && e.Port != rs.Port {
+					d.Skipf(rs.Pos, "virtual_server %s entry %s port %d and real_server %s port %d do not match; %s uses the entry's port", vs.Key(), e.First, e.Port, rs.Addr, rs.Port, rs.Method)
+					break
+				}
+			}
+		}
 	}
 	if vs.SorryServer != nil {
 		if vs.Addr.IsValid() && vs.SorryServer.Addr.Is6() != vsV6 && vs.SorryServer.Method != "TUN" {
@@ -152,6 +174,52 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 		h := max(vs.Quorum-1, 0)
 		d.Skipf(pos, "virtual_server %s: hysteresis %d >= quorum %d - setting hysteresis to %d (as keepalived 2.2.7 does)", vs.Key(), vs.Hysteresis, vs.Quorum, h)
 		vs.Hysteresis = h
+	}
+	return true
+}
+
+// groupFamilyFits applies keepalived 2.2.7's family rules for a virtual
+// server on a group (check_parser.c vsg_handler, ipwrapper.c
+// link_vsg_to_vs): the virtual server's family (ip_family, else its first
+// real or sorry server not tunnelled) must match the group's; a group
+// mixing IPv4 and IPv6 suits only a virtual server of no family.
+// keepalived logs and ignores the virtual server otherwise.
+func groupFamilyFits(vs *VirtualServer, g *VSGroup, d *Diagnostics) bool {
+	have4, have6, fwmarkNoFamily := false, false, false
+	for _, e := range g.Entries {
+		switch {
+		case e.FWMark != 0 && e.Family == "":
+			fwmarkNoFamily = true
+		case e.FWMark != 0:
+			have4, have6 = have4 || e.Family == "inet", have6 || e.Family == "inet6"
+		default:
+			have4, have6 = have4 || e.First.Is4(), have6 || e.First.Is6()
+		}
+	}
+	if have4 && have6 && fwmarkNoFamily {
+		d.Skipf(g.Pos, "virtual_server_group %s cannot have IPv4, IPv6 and fwmark without family - ignoring virtual_server %s (as keepalived 2.2.7 does)", g.Name, vs.Key())
+		return false
+	}
+	af := vs.IPFamily
+	if af == "" {
+		for _, rs := range append(append([]*RealServer{}, vs.RealServers...), vs.SorryServer) {
+			if rs != nil && rs.Method != "TUN" {
+				af = map[bool]string{true: "inet6", false: "inet"}[rs.Addr.Is6()]
+				break
+			}
+		}
+	}
+	switch {
+	case af == "":
+		return true
+	case have4 && have6:
+		// keepalived logs these (log_message, not a configuration
+		// error: keepalived -t passes) and frees the virtual server.
+		d.Warnf(vs.Pos, "virtual_server_group %s has IPv4 and IPv6 entries, which do not match virtual_server %s (%s) - ignoring it (as keepalived 2.2.7 does)", g.Name, vs.Key(), af)
+		return false
+	case have4 && af == "inet6" || have6 && af == "inet":
+		d.Warnf(vs.Pos, "virtual_server_group %s: address family does not match virtual_server %s (%s) - ignoring it (as keepalived 2.2.7 does)", g.Name, vs.Key(), af)
+		return false
 	}
 	return true
 }

@@ -167,8 +167,17 @@ virtual_server_group G {
   10.0.0.250-10.0.1.2 80
   10.0.2.8/29 80
   10.0.3.1-4 80
+  fwmark 7 inet
+}
+virtual_server_group G6 {
   2001:db8::a-f 80
-  fwmark 7 inet6
+  fwmark 8 inet6
+}
+virtual_server group G6 {
+  lvs_method TUN
+  lvs_sched rr
+  protocol TCP
+  real_server 10.0.1.1 0 { }
 }
 virtual_server group G {
   lvs_method NAT
@@ -176,18 +185,18 @@ virtual_server group G {
   protocol TCP
   real_server 10.0.1.1 80 { }
 }`), check: func(t *testing.T, c *Config) {
-		if len(c.VSGroups) != 1 {
-			t.Fatalf("groups %d", len(c.VSGroups))
+		if len(c.VSGroups) != 2 || len(c.VirtualServers) != 2 {
+			t.Fatalf("groups %d, virtual servers %d", len(c.VSGroups), len(c.VirtualServers))
 		}
 		got := ""
-		for _, e := range c.VSGroups[0].Entries {
+		for _, e := range append(c.VSGroups[0].Entries, c.VSGroups[1].Entries...) {
 			if e.FWMark != 0 {
 				got += fmt.Sprintf("fwmark %d %s;", e.FWMark, e.Family)
 			} else {
 				got += fmt.Sprintf("%s-%s %d;", e.First, e.Last, e.Port)
 			}
 		}
-		want := "10.0.0.250-10.0.1.2 80;10.0.2.8-10.0.2.15 80;10.0.3.1-10.0.3.4 80;2001:db8::a-2001:db8::f 80;fwmark 7 inet6;"
+		want := "10.0.0.250-10.0.1.2 80;10.0.2.8-10.0.2.15 80;10.0.3.1-10.0.3.4 80;fwmark 7 inet;2001:db8::a-2001:db8::f 80;fwmark 8 inet6;"
 		if got != want {
 			t.Errorf("entries\n got %s\nwant %s", got, want)
 		}
@@ -208,6 +217,36 @@ virtual_server group G {
 }`), check: func(t *testing.T, c *Config) {
 		if n := len(c.VSGroups[0].Entries); n != 1 {
 			t.Errorf("%d entries kept, want 1", n)
+		}
+	}},
+	{name: "a group's family must match the virtual server's", kOK: true, conf: vsOnly(`
+virtual_server_group MIX {
+  10.0.0.1 80
+  2001:db8::1 80
+}
+virtual_server_group V6 {
+  2001:db8::1 80
+}
+virtual_server group MIX {
+  lvs_method NAT
+  lvs_sched rr
+  protocol TCP
+  real_server 10.0.1.1 80 { }
+}
+virtual_server group V6 {
+  lvs_method NAT
+  lvs_sched rr
+  protocol TCP
+  real_server 10.0.1.1 80 { }
+}
+virtual_server 10.0.0.9 80 {
+  lvs_method NAT
+  lvs_sched rr
+  protocol TCP
+  real_server 10.0.1.1 80 { }
+}`), check: func(t *testing.T, c *Config) {
+		if len(c.VirtualServers) != 1 || c.VirtualServers[0].Group != "" {
+			t.Errorf("virtual servers %d, want only the address one", len(c.VirtualServers))
 		}
 	}},
 	{name: "quorum is capped at the total weight", kOK: false, conf: vsOnly(`

@@ -39,6 +39,7 @@ const (
 	ipvsSvcAttrFlags     = 7
 	ipvsSvcAttrTimeout   = 8
 	ipvsSvcAttrNetmask   = 9
+	ipvsSvcAttrPEName    = 11
 
 	ipvsDestAttrAddr      = 1
 	ipvsDestAttrPort      = 2
@@ -229,8 +230,12 @@ func appendMessage(buf []byte, family, flags uint16, seq uint32, msg genetlink.M
 // attributes cloudflare/ipvs sends for the same call.
 func encodeOp(op Op) (genetlink.Message, error) {
 	svc := toLib(op.Service)
+	pe := ""
+	if op.Kind == CreateService || op.Kind == UpdateService {
+		pe = op.Service.PEName
+	}
 	ae := netlink.NewAttributeEncoder()
-	ae.Do(ipvsCmdAttrService, func() ([]byte, error) { return encodeService(svc) })
+	ae.Do(ipvsCmdAttrService, func() ([]byte, error) { return encodeServicePE(svc, pe) })
 	var cmd uint8
 	switch op.Kind {
 	case CreateService:
@@ -262,12 +267,21 @@ func bePort(p uint16) func() ([]byte, error) {
 	return func() ([]byte, error) { return binary.BigEndian.AppendUint16(nil, p), nil }
 }
 
-func encodeService(svc cf.Service) ([]byte, error) {
+func encodeService(svc cf.Service) ([]byte, error) { return encodeServicePE(svc, "") }
+
+// encodeServicePE encodes a service with its persistence engine: a
+// NUL-terminated IPVS_SVC_ATTR_PE_NAME, as ipvsadm --pe (libipvs
+// NLA_PUT_STRING) sends it; none when pe is "", which on an update
+// removes the engine, as the kernel's ip_vs_edit_service does.
+func encodeServicePE(svc cf.Service, pe string) ([]byte, error) {
 	flags := binary.NativeEndian.AppendUint32(nil, uint32(svc.Flags))
 	flags = append(flags, 0xFF, 0xFF, 0xFF, 0xFF) // mask: every flag is set as given
 	ae := netlink.NewAttributeEncoder()
 	ae.Uint16(ipvsSvcAttrAF, uint16(svc.Family))
 	ae.String(ipvsSvcAttrSchedName, svc.Scheduler)
+	if pe != "" {
+		ae.String(ipvsSvcAttrPEName, pe)
+	}
 	ae.Bytes(ipvsSvcAttrFlags, flags)
 	ae.Uint32(ipvsSvcAttrTimeout, svc.Timeout)
 	switch {

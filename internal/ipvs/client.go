@@ -160,8 +160,12 @@ func ReadTableContext(ctx context.Context, k Kernel) (Table, error) {
 		return r.ReadTable(ctx)
 	}
 	t := Table{}
+	pk, _ := k.(peKernel)
 	err := eachService(ctx, k, func(sx cf.ServiceExtended, dests []cf.DestinationExtended) {
 		s := fromLib(sx.Service)
+		if pk != nil {
+			s.PEName = pk.servicePE(s.ServiceKey)
+		}
 		for _, dx := range dests {
 			d := destFromLib(dx.Destination)
 			s.Dests[d.DestKey] = d
@@ -214,8 +218,32 @@ func converged(kind OpKind, err error) bool {
 	return false
 }
 
+// peKernel is a Kernel that keeps services' persistence engines, which
+// cloudflare/ipvs cannot send: the netlink kernel writes such a service
+// with its own encoder, the fake keeps the name beside the service.
+// applyPE reports whether it handled op (a CreateService or UpdateService).
+type peKernel interface {
+	applyPE(op Op) (bool, error)
+	servicePE(k ServiceKey) string
+}
+
+func (k *netlinkKernel) applyPE(op Op) (bool, error) {
+	if op.Service.PEName == "" {
+		return false, nil // the library's message is the same
+	}
+	return true, k.conn.write([]Op{op})[0]
+}
+
+// servicePE is not needed for reads: the dump reader decodes the name.
+func (k *netlinkKernel) servicePE(ServiceKey) string { return "" }
+
 // Apply performs one op against the kernel.
 func Apply(k Kernel, op Op) error {
+	if pk, ok := k.(peKernel); ok && (op.Kind == CreateService || op.Kind == UpdateService) {
+		if handled, err := pk.applyPE(op); handled {
+			return err
+		}
+	}
 	svc := toLib(op.Service)
 	var err error
 	switch op.Kind {

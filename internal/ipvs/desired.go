@@ -40,7 +40,8 @@ func DesiredTable(cfg *config.Config, health Health) Table {
 				ServiceKey: key,
 				Scheduler:  vs.Scheduler,
 				Flags:      serviceFlags(vs),
-				Netmask:    serviceNetmask(vs, key.IPv6),
+				Netmask:    serviceNetmask(vs, key),
+				PEName:     vs.PersistenceEngine,
 				Dests:      map[DestKey]Dest{},
 			}
 			if vs.Persistent {
@@ -159,7 +160,12 @@ func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VSGroup) []
 		var keys []ServiceKey
 		for _, e := range g.Entries {
 			if e.FWMark != 0 {
-				keys = append(keys, ServiceKey{FWMark: e.FWMark, IPv6: fwmarkIPv6(vs)})
+				v6 := fwmarkIPv6(vs)
+				if e.Family != "" {
+					// "fwmark N inet6": the entry's own family.
+					v6 = e.Family == "inet6"
+				}
+				keys = append(keys, ServiceKey{FWMark: e.FWMark, IPv6: v6})
 				continue
 			}
 			for a := e.First; a.IsValid() && a.Compare(e.Last) <= 0; a = a.Next() {
@@ -208,7 +214,19 @@ func serviceFlags(vs *config.VirtualServer) uint32 {
 
 // serviceNetmask always yields a mask: the kernel rejects a service without
 // one. Persistence granularity narrows it; the default is a host mask.
-func serviceNetmask(vs *config.VirtualServer, v6 bool) netmask.Mask {
+// keepalived 2.2.7 programs every entry of a virtual_server_group with a
+// host mask whatever the granularity (ipvswrapper.c ipvs_group_range_cmd
+// and ipvs_group_cmd set user.netmask to 0xffffffff or 128 after
+// ipvs_set_srule set the granularity; 2.4.3 still does); lvsd programs
+// the same table.
+func serviceNetmask(vs *config.VirtualServer, key ServiceKey) netmask.Mask {
+	v6 := key.IPv6
+	if vs.Group != "" {
+		if v6 {
+			return netmask.MaskFrom(128, 128)
+		}
+		return netmask.MaskFrom(32, 32)
+	}
 	if v6 {
 		bits := 128
 		if g := vs.Granularity; g.IsValid() {

@@ -218,7 +218,7 @@ func decodeServiceMsg(attrs []byte) (*Service, error) {
 	var family, proto, port uint16
 	var fwmark, timeout uint32
 	var addr, flags, mask []byte
-	var sched string
+	var sched, pe string
 	err = eachAttr(b, func(t uint16, v []byte) (err error) {
 		switch t {
 		case ipvsSvcAttrAF:
@@ -239,6 +239,8 @@ func decodeServiceMsg(attrs []byte) (*Service, error) {
 			timeout, err = attrU32(t, v)
 		case ipvsSvcAttrNetmask:
 			mask = v
+		case ipvsSvcAttrPEName:
+			pe = cString(v)
 		}
 		return err
 	})
@@ -253,6 +255,7 @@ func decodeServiceMsg(attrs []byte) (*Service, error) {
 		Scheduler:  sched,
 		Flags:      binary.NativeEndian.Uint32(flags) &^ flagHashed,
 		Timeout:    timeout,
+		PEName:     pe,
 		Dests:      map[DestKey]Dest{},
 	}
 	if s.Flags&FlagPersistent == 0 {

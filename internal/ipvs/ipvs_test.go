@@ -81,6 +81,9 @@ func TestDesiredTableSaveFormat(t *testing.T) {
 	}
 }
 
+// TestDesiredTableGroupsFlagsAndNetmasks: a group's entries get a host
+// mask whatever persistence_granularity says, as keepalived 2.2.7
+// programs them (ipvs_group_range_cmd, ipvs_group_cmd).
 func TestDesiredTableGroupsFlagsAndNetmasks(t *testing.T) {
 	cfg := mustConfig(t, `
 virtual_server_group G {
@@ -113,10 +116,10 @@ virtual_server 10.0.0.9 53 {
 }`)
 	got := DesiredTable(cfg, nil).SaveFormat()
 	for _, line := range []string{
-		"-A -t 10.0.0.1:80 -s sh -p 60 -M 255.255.255.0 -b sh-fallback,sh-port",
-		"-A -t 10.0.0.2:80 -s sh -p 60 -M 255.255.255.0 -b sh-fallback,sh-port",
-		"-A -t 10.0.0.3:80 -s sh -p 60 -M 255.255.255.0 -b sh-fallback,sh-port",
-		"-A -f 5 -s sh -p 60 -M 255.255.255.0 -b sh-fallback,sh-port",
+		"-A -t 10.0.0.1:80 -s sh -p 60 -b sh-fallback,sh-port",
+		"-A -t 10.0.0.2:80 -s sh -p 60 -b sh-fallback,sh-port",
+		"-A -t 10.0.0.3:80 -s sh -p 60 -b sh-fallback,sh-port",
+		"-A -f 5 -s sh -p 60 -b sh-fallback,sh-port",
 		"-a -f 5 -r 10.0.1.1:0 -m -w 1",
 		"-A -t [2001:db8::1]:80 -s mh -p 360 -M 64 -b mh-port",
 		"-a -t [2001:db8::1]:80 -r [2001:db8::2]:80 -i -w 2 --tun-type ipip",
@@ -232,7 +235,7 @@ func TestSyncerRepairsAndLeavesForeignServices(t *testing.T) {
 	s := NewSyncer(k, nil, "", false)
 	desired := DesiredTable(mustConfig(t, seedDirector), nil)
 	// A foreign service someone added with ipvsadm.
-	foreign := Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("192.0.2.1"), Port: 22}, Scheduler: "rr", Netmask: serviceNetmask(&config.VirtualServer{}, false)}
+	foreign := Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("192.0.2.1"), Port: 22}, Scheduler: "rr", Netmask: serviceNetmask(&config.VirtualServer{}, ServiceKey{})}
 	if err := Apply(k, Op{Kind: CreateService, Service: foreign}); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +298,7 @@ func TestSyncerErrorsAreCountedAndRetried(t *testing.T) {
 	if err := Apply(k, Op{Kind: CreateService, Service: *desired[ServiceKey{FWMark: 300}]}); err != nil {
 		t.Errorf("EEXIST not treated as converged: %v", err)
 	}
-	gone := Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("192.0.2.9"), Port: 1}, Netmask: serviceNetmask(&config.VirtualServer{}, false)}
+	gone := Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("192.0.2.9"), Port: 1}, Netmask: serviceNetmask(&config.VirtualServer{}, ServiceKey{})}
 	if err := Apply(k, Op{Kind: RemoveService, Service: gone}); err != nil {
 		t.Errorf("ESRCH not treated as converged: %v", err)
 	}

@@ -91,7 +91,10 @@ type Service struct {
 	Flags     uint32 // without the hashed flag
 	Timeout   uint32 // persistence seconds
 	Netmask   netmask.Mask
-	Dests     map[DestKey]Dest
+	// PEName is the persistence engine (IPVS_SVC_ATTR_PE_NAME, e.g.
+	// "sip"), "" for none.
+	PEName string
+	Dests  map[DestKey]Dest
 }
 
 // DestKey identifies a real server within a service.
@@ -116,7 +119,7 @@ type Table map[ServiceKey]*Service
 
 // sameAttrs reports whether two services need no UpdateService between them.
 func sameAttrs(a, b *Service) bool {
-	return a.Scheduler == b.Scheduler && a.Flags == b.Flags && a.Timeout == b.Timeout && a.Netmask == b.Netmask
+	return a.Scheduler == b.Scheduler && a.Flags == b.Flags && a.Timeout == b.Timeout && a.Netmask == b.Netmask && a.PEName == b.PEName
 }
 
 // ChangedServices lists the services of next that differ from prev
@@ -195,6 +198,9 @@ func (t Table) SaveFormat() string {
 			} else if m := s.Netmask.String(); m != "255.255.255.255" {
 				line += " -M " + m
 			}
+		}
+		if s.PEName != "" {
+			line += " --pe " + s.PEName
 		}
 		if f := schedFlagNames(s.Scheduler, s.Flags); f != "" {
 			line += " -b " + f

@@ -1,0 +1,212 @@
+package ipvs
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/lvsd/lvsd/internal/labtest"
+)
+
+// vsFidelityConfigs are virtual_server constructs whose kernel table
+// keepalived 2.2.7 and lvsd must program identically.
+var vsFidelityConfigs = map[string]string{
+	"persistence_engine_sip": `
+virtual_server 10.7.0.1 5060 {
+    protocol UDP
+    lvs_sched rr
+    lvs_method NAT
+    persistence_timeout 30
+    persistence_engine sip
+    real_server 10.7.1.1 5060 { }
+}`,
+	"granularity_noncontiguous_and_alone": `
+virtual_server 10.7.0.2 80 {
+    protocol TCP
+    lvs_sched rr
+    lvs_method NAT
+    persistence_timeout 50
+    persistence_granularity 255.0.255.0
+    real_server 10.7.1.1 80 { }
+}
+virtual_server 10.7.0.3 80 {
+    protocol TCP
+    lvs_sched rr
+    lvs_method NAT
+    persistence_granularity 255.255.255.0
+    real_server 10.7.1.1 80 { }
+}`,
+	"group_forms_weight_and_host_masks": `
+virtual_server_group G {
+    10.7.2.8/30 80
+    10.7.3.1-3 80
+    fwmark 9 inet
+}
+virtual_server_group G6 {
+    fwmark 12 inet6
+}
+virtual_server group G6 {
+    lvs_sched rr
+    lvs_method TUN
+    real_server 10.7.1.4 0 { }
+}
+
+virtual_server group G {
+    protocol TCP
+    lvs_sched wrr
+    lvs_method DR
+    weight 5
+    persistence_timeout 40
+    persistence_granularity 255.255.255.0
+    real_server 10.7.1.1 0 { }
+    real_server 10.7.1.2 0 { weight 2 }
+}
+virtual_server fwmark 11 {
+    lvs_sched rr
+    lvs_method DR
+    persistence_granularity 255.255.0.0
+    real_server 10.7.1.3 0 { }
+}`,
+}
+
+// TestVMVSFidelityDifferential programs each config with keepalived 2.2.7
+// and with lvsd, one after the other on the same kernel, and compares
+// `ipvsadm -S -n`.
+func TestVMVSFidelityDifferential(t *testing.T) {
+	labtest.RequireVM(t)
+	keepalived := labtest.NeedBinary(t, "keepalived")
+	if out, err := exec.Command("modprobe", "ip_vs_pe_sip").CombinedOutput(); err != nil {
+		t.Fatalf("modprobe ip_vs_pe_sip: %v %s", err, out)
+	}
+	for name, src := range vsFidelityConfigs {
+		t.Run(name, func(t *testing.T) {
+			k := realKernel(t)
+			path := filepath.Join(t.TempDir(), "k.conf")
+			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			desired := DesiredTable(labtest.Config(t, src), nil)
+			pid := filepath.Join(t.TempDir(), "k.pid")
+			cmd := exec.Command(keepalived, "-C", "-n", "-l", "-f", path, "-p", pid, "-c", pid+".c")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			kTable := waitForTable(t, len(desired))
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			flushKernel(t)
+			if _, err := NewSyncer(k, nil, "", false).Reconcile(desired); err != nil {
+				t.Fatal(err)
+			}
+			lTable := ipvsadmSave(t)
+			if kTable != lTable {
+				t.Errorf("keepalived and lvsd program different tables:\n%s\nkeepalived:\n%s", lineDiff(kTable, lTable), kTable)
+			}
+			if lTable != desired.SaveFormat() {
+				t.Errorf("kernel table differs from the desired one:\n%s", lineDiff(desired.SaveFormat(), lTable))
+			}
+			t.Logf("identical tables:\n%s", lTable)
+		})
+	}
+}
+
+// TestVMPersistenceEngineSIP: lvsd's own service messages carry the sip
+// engine byte for byte as ipvsadm --pe sip sends it (captured with
+// strace), the kernel reports it back, and a converged table needs no
+// write.
+func TestVMPersistenceEngineSIP(t *testing.T) {
+	labtest.RequireVM(t)
+	strace := labtest.NeedBinary(t, "strace")
+	if out, err := exec.Command("modprobe", "ip_vs_pe_sip").CombinedOutput(); err != nil {
+		t.Fatalf("modprobe ip_vs_pe_sip: %v %s", err, out)
+	}
+	k := realKernel(t)
+	// ipvsadm's message, as written to its netlink socket.
+	out, err := exec.Command(strace, "-f", "-e", "trace=sendmsg", "-e", "write=all", "-xx",
+		"ipvsadm", "-A", "-u", "10.7.0.9:5060", "-s", "rr", "-p", "30", "--pe", "sip").CombinedOutput()
+	if err != nil {
+		t.Fatalf("strace ipvsadm: %v\n%s", err, out)
+	}
+	sent := hexDump(string(out))
+	if !bytes.Contains(sent, sipAttr) {
+		t.Fatalf("ipvsadm's message lacks % x:\n%s", sipAttr, out)
+	}
+	if ipvsadmSave(t) != "-A -u 10.7.0.9:5060 -s rr -p 30 --pe sip\n" {
+		t.Errorf("ipvsadm's service: %q", ipvsadmSave(t))
+	}
+	flushKernel(t)
+
+	desired := DesiredTable(labtest.Config(t, peConfig), nil)
+	for _, svc := range desired {
+		msg, err := encodeOp(Op{Kind: CreateService, Service: *svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(msg.Data, sipAttr) {
+			t.Errorf("lvsd's message lacks ipvsadm's PE attribute % x", sipAttr)
+		}
+	}
+	s := NewSyncer(k, nil, "", false)
+	if _, err := s.Reconcile(desired); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := exec.Command("ipvsadm", "-L", "-n").CombinedOutput()
+	if !strings.Contains(string(list), "persistent 30 pe sip") {
+		t.Errorf("the kernel does not report the engine:\n%s", list)
+	}
+	got, err := ReadTable(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range got {
+		if svc.PEName != "sip" {
+			t.Errorf("dump reads PE %q", svc.PEName)
+		}
+	}
+	before := k.writes
+	if _, err := s.Reconcile(desired); err != nil {
+		t.Fatal(err)
+	}
+	if k.writes != before {
+		t.Errorf("%d writes on a converged table", k.writes-before)
+	}
+	// Without the engine, the update removes it in the kernel.
+	for _, svc := range desired {
+		svc.PEName = ""
+	}
+	if _, err := s.Reconcile(desired); err != nil {
+		t.Fatal(err)
+	}
+	if save := ipvsadmSave(t); strings.Contains(save, "--pe") {
+		t.Errorf("engine left in the kernel:\n%s", save)
+	}
+	t.Logf("ipvsadm and lvsd both send % x; kernel: %s", sipAttr, strings.TrimSpace(string(list)))
+}
+
+var hexLine = regexp.MustCompile(`^\s*\|\s*[0-9a-f]{5}\s+(.*)$`)
+
+// hexDump joins the bytes of strace's "-e write=" dumps (" | 00000  2c 00
+// ...  ascii |": up to 16 two-digit tokens after the offset).
+func hexDump(s string) []byte {
+	var out []byte
+	for _, l := range strings.Split(s, "\n") {
+		m := hexLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		for i, f := range strings.Fields(m[1]) {
+			b, err := hex.DecodeString(f)
+			if i >= 16 || len(f) != 2 || err != nil {
+				break
+			}
+			out = append(out, b...)
+		}
+	}
+	return out
+}
