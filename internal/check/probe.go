@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"syscall"
+	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
 	"golang.org/x/sys/unix"
@@ -117,25 +119,11 @@ func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServe
 	if host == "" {
 		host = vs.Virtualhost
 	}
-	tr := &http.Transport{
-		DialContext:         d.DialContext,
-		DisableKeepAlives:   true, // keepalived opens a connection per check
-		TLSHandshakeTimeout: c.ConnectTimeout,
-		// keepalived does not verify real servers' certificates.
-		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // matches keepalived's SSL_GET
-		DisableCompression: true,
-	}
-	if tlsOn && c.EnableSNI && host != "" {
-		tr.TLSClientConfig.ServerName = host
-	}
-	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	scheme := "http"
-	if tlsOn {
-		scheme = "https"
-	}
+	// keepalived does not verify real servers' certificates.
+	tlsConf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // matches keepalived's SSL_GET
 	return func(ctx context.Context) (int, error) {
 		for _, u := range c.URLs {
-			if err := fetch(ctx, client, scheme, addr, host, u); err != nil {
+			if err := fetch(ctx, d, tlsOn, tlsConf, c, addr, host, u); err != nil {
 				return -1, err
 			}
 		}
@@ -143,21 +131,60 @@ func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServe
 	}
 }
 
-func fetch(ctx context.Context, client *http.Client, scheme string, addr netip.AddrPort, host string, u config.URL) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr.String()+u.Path, nil)
-	if err != nil {
-		return err
+// httpRequest is the request keepalived 2.2.7's HTTP_GET and SSL_GET send
+// (check_http.c request_template): the request line in HTTP/1.0, or 1.1
+// with http_protocol 1.1; "Connection: close" with 1.0C and 1.1; Host is
+// the virtualhost, else the address and port connected to ([IPv6]:port).
+func httpRequest(path, protocol, vhost string, addr netip.AddrPort) []byte {
+	minor, conn := 0, ""
+	switch protocol {
+	case "1.1":
+		minor, conn = 1, "Connection: close\r\n"
+	case "1.0C":
+		conn = "Connection: close\r\n"
 	}
+	host := vhost
+	if host == "" {
+		host = addr.String() // "[v6]:port" or "v4:port"
+	}
+	return fmt.Appendf(nil, "GET %s HTTP/1.%d\r\nUser-Agent: KeepAliveClient\r\n%sHost: %s\r\n\r\n", path, minor, conn, host)
+}
+
+// fetch sends one url's request on a connection of its own, as keepalived
+// does, and checks the answer.
+func fetch(ctx context.Context, d *net.Dialer, tlsOn bool, tlsConf *tls.Config, c *config.Checker, addr netip.AddrPort, host string, u config.URL) error {
 	if u.Virtualhost != "" {
 		host = u.Virtualhost
 	}
-	if host != "" {
-		req.Host = host
-	}
-	req.Header.Set("User-Agent", "KeepAliveClient")
-	resp, err := client.Do(req)
+	raw, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return err
+	}
+	defer raw.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	conn := raw
+	if tlsOn {
+		cfg := tlsConf
+		if c.EnableSNI && host != "" {
+			cfg = tlsConf.Clone()
+			cfg.ServerName = host
+		}
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return err
+		}
+		conn = tc
+	}
+	if _, err := conn.Write(httpRequest(u.Path, c.HTTPProtocol, host, addr)); err != nil {
+		return fmt.Errorf("GET %s: %w", u.Path, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodGet})
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u.Path, err)
 	}
 	defer resp.Body.Close()
 	if !statusOK(resp.StatusCode, u.StatusCodes) {
