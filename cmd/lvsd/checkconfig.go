@@ -17,6 +17,11 @@ file order. Without --host the check is static, for CI machines that lack the
 director's interfaces; --host also checks interfaces, scripts and script
 security against this machine.
 
+Errors keepalived 2.2.7 logs and runs past (an unknown keyword, a value it
+ignores) fail the check as they fail keepalived -t, but do not stop lvsd run,
+which leaves the item out as keepalived does; the verdict line says so, and
+--format json reports it per diagnostic ("skipped") and as "runnable".
+
 Exit codes:
   0  the configuration is valid (warnings allowed unless --strict)
   1  the configuration has errors, or cannot be read
