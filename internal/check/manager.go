@@ -35,6 +35,12 @@ type rsKey struct {
 	RS netip.AddrPort
 }
 
+// slowRecovery: HTTP_GET and SSL_GET without fast_recovery need a second
+// passing check, delay_loop later, to bring a failed server back.
+func slowRecovery(c *config.Checker) bool {
+	return (c.Type == "HTTP_GET" || c.Type == "SSL_GET") && !c.FastRecovery
+}
+
 // tracker is keepalived's per-checker state: retry N means N+1 failures in
 // a row take the real server down; one success brings it back. failures
 // is keepalived's retry_it: a checker that starts with it at retry (see
@@ -44,6 +50,12 @@ type tracker struct {
 	failures int
 	weight   int  // misc_dynamic weight, -1 if none
 	hasRun   bool // keepalived's has_run: a verdict has been reached
+	// recovering: an HTTP_GET/SSL_GET without fast_recovery passed once
+	// while down; keepalived checks again after delay_loop before it
+	// brings the server up (check_http.c epilog: the failed url passing
+	// restarts the url list, on the delay_loop timer unless
+	// fast_recovery).
+	recovering bool
 }
 
 // observe applies one result and says when to check next.
@@ -51,6 +63,11 @@ func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool,
 	if ok || t.failures >= c.Retry {
 		t.hasRun = true
 	}
+	if ok && !t.up && t.hasRun && !t.recovering && slowRecovery(c) {
+		t.recovering, t.failures = true, 0
+		return false, c.DelayLoop
+	}
+	t.recovering = false
 	if ok {
 		changed = !t.up || weight != t.weight
 		t.up, t.failures, t.weight = true, 0, weight
@@ -123,6 +140,11 @@ type Manager struct {
 	// and summed up at the first verdict after localQuiet without one.
 	localBurst uint64
 	localLast  time.Time
+	// flushOnStop is global_defs lvs_flush_onstop: with it keepalived
+	// runs only quorum_down (omega) at shutdown, not notify_down.
+	flushOnStop string
+	// haSuspend: see SetLocalAddresses (vs_hasuspend.go).
+	haSuspend haSuspendState
 }
 
 const localQuiet = 5 * time.Second
@@ -214,6 +236,15 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 			}
 		}
 	}
+	m.flushOnStop = cfg.Global.LVSFlushOnStop
+	m.haSuspend.update(cfg)
+	// keepalived (clear_service_rs on reload): a real server that leaves
+	// the configuration while up runs its notify_down.
+	for rk, rs := range oldRS {
+		if _, kept := m.rsCfg[rk]; !kept && m.rsUp[rk] && rs.NotifyDown != nil {
+			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
+		}
+	}
 	m.recompute()
 	m.poke()
 	if len(errs) > 0 {
@@ -259,6 +290,32 @@ func (m *Manager) startTracker(c *config.Checker, rs *config.RealServer, rk rsKe
 		return tracker{up: !alpha, failures: c.Retry, weight: -1}
 	}
 	return tracker{up: true, weight: -1}
+}
+
+// omega runs, at shutdown, what keepalived 2.2.7 runs for a virtual
+// server with omega (ipwrapper.c clear_service_rs, update_vs_notifies
+// with stopping): notify_down of every real server in service (unless
+// lvs_flush_onstop, which skips the real servers), then quorum_down.
+// Without omega nothing runs at shutdown, as in keepalived.
+func (m *Manager) omega() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, vs := range m.vsCfg {
+		if !vs.Omega {
+			continue
+		}
+		if m.flushOnStop == "" {
+			for _, rs := range vs.RealServers {
+				rk := rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}
+				if m.rsUp[rk] && rs.NotifyDown != nil {
+					m.script(key+" "+rk.RS.String(), rs.NotifyDown)
+				}
+			}
+		}
+		if vs.QuorumDown != nil {
+			m.script(key, vs.QuorumDown)
+		}
+	}
 }
 
 // poke makes the loop look at the schedule again; m.mu is held.
@@ -428,6 +485,7 @@ func (m *Manager) Run(ctx context.Context) {
 	stopWaking := context.AfterFunc(ctx, conn.wake)
 	workers := newWorkerPool(ctx, m, conn.wake)
 	defer func() {
+		m.omega()
 		m.notifier.Close(script.StopDrain, script.StopKill)
 		stopWaking()
 		m.mu.Lock()
@@ -498,6 +556,13 @@ func (m *Manager) takeDue(mono time.Duration, due []dueConnect, workers *workerP
 	defer m.mu.Unlock()
 	for len(m.queue) > 0 && m.queue[0].at <= mono {
 		st := m.queue.pop()
+		if m.haSuspend.suspended(st.key.VS) {
+			// keepalived: a disabled checker's thread only re-arms
+			// its timer; the real server keeps its state.
+			st.next = clockBase.Add(mono + max(st.cfg.DelayLoop, time.Second))
+			m.queue.push(st)
+			continue
+		}
 		st.running = true
 		if st.dial != nil {
 			due = append(due, dueConnect{st, st.dial, probeTimeout(st.cfg)})
