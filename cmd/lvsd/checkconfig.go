@@ -30,8 +30,8 @@ Exit codes:
 
 func newCheckConfigCommand(g *globalFlags) *cobra.Command {
 	var (
-		host, strict, dump bool
-		format             string
+		host, strict, dump, allConfig bool
+		format                        string
 	)
 	cmd := &cobra.Command{
 		Use:   "check-config [FILE]",
@@ -47,7 +47,7 @@ func newCheckConfigCommand(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "lvsd: --format must be text or json\n")
 				return exitError{3}
 			}
-			opts := config.Options{ConfigID: g.configID}
+			opts := config.Options{ConfigID: g.configID, AllConfig: allConfig}
 			if host {
 				opts.Host = config.LocalHost{}
 			}
@@ -66,6 +66,7 @@ func newCheckConfigCommand(g *globalFlags) *cobra.Command {
 	cmd.Flags().BoolVar(&host, "host", false, "also check interfaces, scripts and script security on this machine")
 	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings as failures (exit 2)")
 	cmd.Flags().BoolVar(&dump, "dump", false, "print the fully resolved model (defaults filled in) as JSON")
+	cmd.Flags().BoolVarP(&allConfig, "all-config", "e", false, "every include must match and be readable (keepalived -e: includea everywhere)")
 	cmd.Flags().StringVar(&format, "format", "text", "diagnostics format: text or json")
 	return cmd
 }

@@ -51,3 +51,16 @@ func TestAcceptTopLevel(t *testing.T) {
 		})
 	}
 }
+
+// TestAllConfig: keepalived's -e/--all-config checks every include as
+// includea.
+func TestAllConfig(t *testing.T) {
+	fs := MapFS{"/k.conf": "include /none.conf\n"}
+	if res := Load("/k.conf", Options{ConfigID: "h", FS: fs}); !res.OK() {
+		t.Errorf("plain include of a missing file: want a warning only, got %v", res.Diags.Sorted())
+	}
+	res := Load("/k.conf", Options{ConfigID: "h", FS: fs, AllConfig: true})
+	if res.Runnable() {
+		t.Errorf("with AllConfig, want a fatal error, got %v", res.Diags.Sorted())
+	}
+}

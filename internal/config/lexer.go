@@ -563,7 +563,13 @@ func lex(fsys FileSystem, path, configID string, diags *Diagnostics) ([]Token, [
 }
 
 func lexBudget(fsys FileSystem, path, configID string, diags *Diagnostics, b *budget) ([]Token, []string) {
-	lx := &lexer{fs: fsys, configID: configID, diags: diags, defs: map[string]*definition{}, b: b}
+	return lexChecked(fsys, path, configID, diags, b, 0)
+}
+
+// lexChecked is lexBudget with an initial include_check (keepalived's
+// -e/--all-config checks every include as includea).
+func lexChecked(fsys FileSystem, path, configID string, diags *Diagnostics, b *budget, check includeCheck) ([]Token, []string) {
+	lx := &lexer{fs: fsys, configID: configID, diags: diags, defs: map[string]*definition{}, b: b, includeCheck: check}
 	lx.toks.max = b.Tokens
 	lx.readFile(path, Pos{})
 	if lx.aborted {

@@ -20,6 +20,10 @@ type Options struct {
 	FS FileSystem
 	// Host adds checks against the running machine (interfaces, scripts).
 	Host HostEnv
+	// AllConfig is keepalived's -e/--all-config: every include is checked
+	// as includea (a missing or unreadable file is an error that stops
+	// lvsd run, as it stops keepalived), as a bare include_check would.
+	AllConfig bool
 }
 
 // Result is a parsed configuration with its diagnostics.
@@ -59,7 +63,11 @@ func Load(path string, opts Options) *Result {
 		id = DefaultConfigID()
 	}
 	d := &Diagnostics{}
-	tokens, files := lex(fsys, path, id, d)
+	var check includeCheck
+	if opts.AllConfig {
+		check = includeR | includeM | includeW | includeB
+	}
+	tokens, files := lexChecked(fsys, path, id, d, loadBudget, check)
 	nodes := parseTree(tokens, d)
 	cfg := build(nodes, d)
 	cfg.Files = files
