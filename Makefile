@@ -49,6 +49,7 @@ bench: setup build
 	./scripts/bench-config.sh
 	$(GO) test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkVRRPFailover$$' -benchtime 1x -v ./cmd/lvsd | grep -E '^\s+(bench_vrrp_test|failover|lvsd|keepalived)|^(---|ok|FAIL)'
 	./scripts/bench-lab.sh
+	./scripts/bench-connsync.sh 30s
 
 # The director pair in the lab VM (see README): real lvsd, real IPVS, real TCP.
 DEMO_TERMINALS ?= 2000

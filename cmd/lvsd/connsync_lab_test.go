@@ -283,9 +283,11 @@ func csRun(t *testing.T, kind string) (failover, failback csEvent) {
 	n, np := *connSyncConns, *connSyncPersistent
 	settle := 2**connSyncInterval + csDeadline + 2*time.Second
 
+	// d1 first: started together, d2 could win the first election, and
+	// lvsd's d1 would then hold its preemption for SyncFailbackHold.
 	d1 := l.director(kind, 1, csMasterPri)
-	d2 := l.director(kind, 2, csBackupPri)
 	labtest.WaitFor(t, kind+": d1 holds the address", 30*time.Second, d1.holdsVIP)
+	d2 := l.director(kind, 2, csBackupPri)
 	labtest.WaitFor(t, kind+": both directors have the services", 30*time.Second, func() bool {
 		return strings.Count(d1.sh("ipvsadm -Sn"), "-a -t") == 6 && strings.Count(d2.sh("ipvsadm -Sn"), "-a -t") == 6
 	})
