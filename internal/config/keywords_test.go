@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -331,8 +332,13 @@ func wrapInBlocks(path, line string) string {
 // calls deep.
 type testFuncs map[string]testLits
 
-// testLits are a test's own string literals and its helpers'.
-type testLits struct{ own, helpers [][]string }
+// testLits are a test's own string literals and its helpers', and the
+// model fields its code sets in config.T{...} literals ("Checker.Retry"),
+// for tests that build the model in Go rather than in text.
+type testLits struct {
+	own, helpers [][]string
+	sets         map[string]bool
+}
 
 func testSources(t testing.TB) testFuncs {
 	t.Helper()
@@ -404,6 +410,7 @@ func testSources(t testing.TB) testFuncs {
 		for _, tf := range pk.tests {
 			var groups [][]string
 			var own []string
+			sets := map[string]bool{}
 			seen := map[ast.Node]bool{}
 			seenVal := map[string]bool{}
 			var add func(n ast.Node, depth int)
@@ -418,6 +425,18 @@ func testSources(t testing.TB) testFuncs {
 					groups = append(groups, lits(n))
 				}
 				ast.Inspect(n, func(x ast.Node) bool {
+					// fields set in a config.T{...} literal of a model type
+					if cl, ok := x.(*ast.CompositeLit); ok {
+						if se, ok := cl.Type.(*ast.SelectorExpr); ok && isModelType(se) {
+							for _, e := range cl.Elts {
+								if kv, ok := e.(*ast.KeyValueExpr); ok {
+									if id, ok := kv.Key.(*ast.Ident); ok {
+										sets[se.Sel.Name+"."+id.Name] = true
+									}
+								}
+							}
+						}
+					}
 					id, ok := x.(*ast.Ident)
 					if !ok {
 						return true
@@ -443,7 +462,7 @@ func testSources(t testing.TB) testFuncs {
 					groups = append(groups, confFiles(filepath.Join(root, dir), l)...)
 				}
 			}
-			out[dir+"."+tf.Name.Name] = testLits{own: [][]string{own}, helpers: groups}
+			out[dir+"."+tf.Name.Name] = testLits{own: [][]string{own}, helpers: groups, sets: sets}
 		}
 	}
 	return out
@@ -501,6 +520,21 @@ func moduleRoot(t testing.TB) string {
 // single-statement literal ("vrrp_garp_interval 0.1") counts too. Renaming
 // or deleting the test, or its configuration dropping the keyword, fails.
 func (tf testFuncs) exercises(name, path, kw string) error {
+	if test, field, ok := strings.Cut(name, ":"); ok {
+		// "dir.TestName:Type.Field": the test builds the model in Go
+		// and sets Type.Field, the model field the keyword fills.
+		lits, ok := tf[test]
+		if !ok {
+			return fmt.Errorf("keywordBehaviourTests names %s, which is not a Test function in the module's *_test.go files", test)
+		}
+		if !modelHasField(field) {
+			return fmt.Errorf("keywordBehaviourTests names field %s, which no model struct has", field)
+		}
+		if !lits.sets[field] {
+			return fmt.Errorf("%s does not set %s", test, field)
+		}
+		return nil
+	}
 	lits, ok := tf[name]
 	if !ok {
 		return fmt.Errorf("keywordBehaviourTests names %s, which is not a Test function in the module's *_test.go files", name)
@@ -518,6 +552,32 @@ func (tf testFuncs) exercises(name, path, kw string) error {
 		}
 	}
 	return fmt.Errorf("%s does not write %q in a %s block in any of its configurations", name, kw, path)
+}
+
+// modelHasField reports whether "Type.Field" is a model struct's field.
+func modelHasField(name string) bool {
+	typ, field, _ := strings.Cut(name, ".")
+	for _, v := range []any{Config{}, Global{}, SyncDaemon{}, Script{}, VRRPScript{}, SyncGroup{}, TrackItem{}, VIP{},
+		Instance{}, VSGroup{}, VSGroupEntry{}, VirtualServer{}, RealServer{}, URL{}, Checker{}} {
+		if rt := reflect.TypeOf(v); rt.Name() == typ {
+			_, ok := rt.FieldByName(field)
+			return ok
+		}
+	}
+	return false
+}
+
+// isModelType reports whether se is config.T for a model type T.
+func isModelType(se *ast.SelectorExpr) bool {
+	if id, ok := se.X.(*ast.Ident); !ok || id.Name != "config" {
+		return false
+	}
+	for _, m := range modelTypes {
+		if se.Sel.Name == m {
+			return true
+		}
+	}
+	return false
 }
 
 // suggest names tests that write kw at path, behaviour tests (outside
@@ -859,112 +919,126 @@ func lineDiff(a, b string) string {
 // "package-dir.TestName". The test must exist and write the keyword in a
 // configuration it runs.
 var keywordBehaviourTests = map[string]string{
-	"vrrp_sync_group global_tracking":                         "internal/config.TestVRRPCompleteInstance",
-	"/ virtual_server_group":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"global_defs enable_script_security":                      "cmd/lvsd.TestFault",
-	"global_defs include_check":                               "internal/config.TestIncludeKinds",
-	"global_defs lvs_sync_daemon":                             "internal/daemon.TestSyncDaemonFailureLoggedOnceAndRetried",
-	"global_defs router_id":                                   "cmd/lvsd.TestVRRPReloadKeepsState",
-	"global_defs script_user":                                 "internal/script.TestUsers",
-	"global_defs vrrp_garp_interval":                          "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
-	"global_defs vrrp_garp_lower_prio_delay":                  "internal/vrrp.TestSpecCoversEveryField",
-	"global_defs vrrp_garp_lower_prio_repeat":                 "internal/vrrp.TestSpecCoversEveryField",
-	"global_defs vrrp_garp_master_delay":                      "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
-	"global_defs vrrp_garp_master_refresh":                    "internal/vrrp.TestSpecCoversEveryField",
-	"global_defs vrrp_garp_master_refresh_repeat":             "internal/vrrp.TestSpecCoversEveryField",
-	"global_defs vrrp_garp_master_repeat":                     "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
-	"global_defs vrrp_higher_prio_send_advert":                "internal/vrrp.TestSpecCoversEveryField",
-	"global_defs vrrp_lower_prio_no_advert":                   "internal/vrrp.TestSpecCoversEveryField",
-	"global_defs vrrp_mcast_group4":                           "cmd/lvsd.TestWireDiffKeepalived",
-	"global_defs vrrp_mcast_group6":                           "internal/vrrp.TestSpecCoversEveryField",
-	"global_defs vrrp_strict":                                 "cmd/lvsd.TestWireDiffKeepalived",
-	"global_defs vrrp_version":                                "cmd/lvsd.TestWireDiffKeepalived",
-	"virtual_server alpha":                                    "internal/check.TestAlphaStartsDown",
-	"virtual_server delay_loop":                               "cmd/lvsd.TestVMStopWith30000RealServers",
-	"virtual_server ha_suspend":                               "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server hashed":                                   "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server hysteresis":                               "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server lb_algo":                                  "cmd/lvsd.TestVMDaemonEndToEnd",
-	"virtual_server lb_kind":                                  "internal/ipvs.TestDesiredTableSaveFormat",
-	"virtual_server lvs_method":                               "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server lvs_sched":                                "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server mh-port":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server omega":                                    "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server ops":                                      "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server persistence_engine":                       "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server persistence_granularity":                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server persistence_timeout":                      "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server protocol":                                 "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server quorum":                                   "internal/ipvs.TestDesiredTableHealth",
-	"virtual_server sh-fallback":                              "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server sh-port":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
-	"virtual_server sorry_server":                             "internal/ipvs.TestDesiredTableHealth",
-	"virtual_server virtualhost":                              "internal/check.TestHTTPChecks",
-	"virtual_server weight":                                   "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server/real_server alpha":                        "internal/config.TestAcceptTopLevel",
-	"virtual_server/real_server inhibit_on_failure":           "internal/ipvs.TestDesiredTableHealth",
-	"virtual_server/real_server lthreshold":                   "internal/ipvs.TestDesiredTableSaveFormat",
-	"virtual_server/real_server uthreshold":                   "internal/ipvs.TestDesiredTableSaveFormat",
-	"virtual_server/real_server weight":                       "internal/check.TestMiscDynamicWeight",
-	"virtual_server/real_server/HTTP_GET connect_ip":          "internal/check.TestManyCheckersAreCheap",
-	"virtual_server/real_server/HTTP_GET connect_timeout":     "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/HTTP_GET delay_loop":          "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/HTTP_GET fast_recovery":       "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server/real_server/HTTP_GET http_protocol":       "internal/config.TestVSFidelityKeepalivedVerdicts",
-	"virtual_server/real_server/HTTP_GET retry":               "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/HTTP_GET/url digest":          "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/HTTP_GET/url path":            "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/HTTP_GET/url status_code":     "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/MISC_CHECK delay_loop":        "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
-	"virtual_server/real_server/MISC_CHECK misc_dynamic":      "internal/check.TestMiscDynamicWeight",
-	"virtual_server/real_server/MISC_CHECK misc_path":         "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
-	"virtual_server/real_server/MISC_CHECK misc_timeout":      "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
-	"virtual_server/real_server/SSL_GET/url digest":           "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/SSL_GET/url path":             "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/SSL_GET/url status_code":      "internal/check.TestHTTPChecks",
-	"virtual_server/real_server/TCP_CHECK connect_ip":         "internal/check.TestTCPCheckFollowsRealServers",
-	"virtual_server/real_server/TCP_CHECK connect_port":       "internal/check.TestTCPCheckFollowsRealServers",
-	"virtual_server/real_server/TCP_CHECK connect_timeout":    "internal/check.TestResultOfReplacedCheckerIgnored",
-	"virtual_server/real_server/TCP_CHECK delay_before_retry": "internal/check.TestTCPCheckFollowsRealServers",
-	"virtual_server/real_server/TCP_CHECK delay_loop":         "internal/check.TestTCPCheckFollowsRealServers",
-	"virtual_server/real_server/TCP_CHECK retry":              "internal/check.TestTCPCheckFollowsRealServers",
-	"vrrp_instance accept":                                    "internal/config.TestVRRPCompleteInstance",
-	"vrrp_instance advert_int":                                "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
-	"vrrp_instance garp_lower_prio_repeat":                    "internal/config.TestVRRPCompleteInstance",
-	"vrrp_instance garp_master_refresh":                       "cmd/lvsd.TestVRRPReloadKeepsState",
-	"vrrp_instance higher_prio_send_advert":                   "internal/config.TestVRRPCompleteInstance",
-	"vrrp_instance interface":                                 "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
-	"vrrp_instance lower_prio_no_advert":                      "internal/vrrp.TestMachineScenarios",
-	"vrrp_instance lvs_sync_daemon_interface":                 "internal/config.TestLVSSyncDaemonInterface",
-	"vrrp_instance mcast_src_ip":                              "cmd/lvsd.TestWireDiffKeepalived",
-	"vrrp_instance nopreempt":                                 "internal/vrrp.TestSyncFailbackHold",
-	"vrrp_instance notify":                                    "cmd/lvsd.TestVRRPTrackScriptAndNotify",
-	"vrrp_instance notify_master":                             "internal/vrrp.TestRouterOnTransition",
-	"vrrp_instance preempt_delay":                             "internal/vrrp.TestMachineScenarios",
-	"vrrp_instance priority":                                  "cmd/lvsd.TestWireDiffKeepalived",
-	"vrrp_instance state":                                     "cmd/lvsd.TestVRRPInteropWithKeepalived",
-	"vrrp_instance strict_mode":                               "cmd/lvsd.TestWireDiffKeepalived",
-	"vrrp_instance track_interface":                           "internal/config.TestVRRPCompleteInstance",
-	"vrrp_instance track_script":                              "cmd/lvsd.TestVRRPTrackScriptAndNotify",
-	"vrrp_instance unicast_peer":                              "internal/vrrp.TestRouterUnicastSharedVRID",
-	"vrrp_instance unicast_src_ip":                            "cmd/lvsd.TestWireDiffKeepalived",
-	"vrrp_instance unicast_ttl":                               "cmd/lvsd.TestWireDiffKeepalived",
-	"vrrp_instance version":                                   "internal/vrrp.TestRouterUnicastSharedVRID",
-	"vrrp_instance virtual_ipaddress":                         "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
-	"vrrp_instance virtual_ipaddress_excluded":                "cmd/lvsd.TestWireDiffKeepalived",
-	"vrrp_instance virtual_router_id":                         "internal/vrrp.TestRouterUnicastSharedVRID",
-	"vrrp_instance/authentication auth_pass":                  "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
-	"vrrp_instance/authentication auth_type":                  "cmd/lvsd.TestVRRPInteropWithKeepalived",
-	"vrrp_script fall":                                        "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
-	"vrrp_script interval":                                    "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
-	"vrrp_script rise":                                        "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
-	"vrrp_script script":                                      "cmd/lvsd.TestVRRPTrackScriptAndNotify",
-	"vrrp_script weight":                                      "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
-	"vrrp_sync_group group":                                   "internal/vrrp.TestSyncFailbackHold",
-	"vrrp_sync_group notify":                                  "cmd/lvsd.TestVRRPTrackScriptAndNotify",
-	"vrrp_sync_group sync_group_tracking_weight":              "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
-	"vrrp_sync_group track_interface":                         "internal/config.TestVRRPCompleteInstance",
-	"vrrp_sync_group track_script":                            "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"virtual_server/real_server/SSL_GET http_protocol":         "internal/check.TestHTTPProtocolRequest:Checker.HTTPProtocol",
+	"virtual_server/real_server/SSL_GET virtualhost":           "internal/check.TestHTTPProtocolRequest:Checker.Virtualhost",
+	"virtual_server/real_server/HTTP_GET virtualhost":          "internal/check.TestHTTPProtocolRequest:Checker.Virtualhost",
+	"virtual_server/real_server/SSL_GET delay_loop":            "internal/check.TestTrackerRetrySemantics:Checker.DelayLoop",
+	"virtual_server/real_server/SSL_GET delay_before_retry":    "internal/check.TestTrackerRetrySemantics:Checker.DelayBeforeRetry",
+	"virtual_server/real_server/SSL_GET retry":                 "internal/check.TestTrackerRetrySemantics:Checker.Retry",
+	"virtual_server/real_server/HTTP_GET delay_before_retry":   "internal/check.TestTrackerRetrySemantics:Checker.DelayBeforeRetry",
+	"virtual_server/real_server/MISC_CHECK delay_before_retry": "internal/check.TestTrackerRetrySemantics:Checker.DelayBeforeRetry",
+	"virtual_server/real_server/MISC_CHECK retry":              "internal/check.TestTrackerRetrySemantics:Checker.Retry",
+	"virtual_server/real_server notify_down":                   "internal/check.TestAlphaFirstFailureNotifies:RealServer.NotifyDown",
+	"virtual_server quorum_down":                               "internal/check.TestOmega:VirtualServer.QuorumDown",
+	"global_defs lvs_flush_onstop":                             "internal/check.TestOmega:Global.LVSFlushOnStop",
+	"global_defs lvs_flush_on_stop":                            "internal/check.TestOmega:Global.LVSFlushOnStop",
+	"virtual_server/real_server/SSL_GET fast_recovery":         "internal/check.TestFastRecovery:Checker.FastRecovery",
+	"virtual_server/real_server/HTTP_GET fast_recovery":        "internal/check.TestFastRecovery:Checker.FastRecovery",
+	"virtual_server ha_suspend":                                "internal/check.TestHASuspend:VirtualServer.HASuspend",
+	"virtual_server omega":                                     "internal/check.TestOmega:VirtualServer.Omega",
+	"virtual_server weight":                                    "internal/ipvs.TestVMVSFidelityDifferential",
+	"virtual_server/real_server/HTTP_GET http_protocol":        "internal/ipvs.TestVMHTTPProtocolMatchesKeepalived",
+	"virtual_server persistence_engine":                        "internal/ipvs.TestPersistenceEngineConverges",
+	"vrrp_sync_group global_tracking":                          "internal/config.TestVRRPCompleteInstance",
+	"/ virtual_server_group":                                   "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"global_defs enable_script_security":                       "cmd/lvsd.TestFault",
+	"global_defs include_check":                                "internal/config.TestIncludeKinds",
+	"global_defs lvs_sync_daemon":                              "internal/daemon.TestSyncDaemonFailureLoggedOnceAndRetried",
+	"global_defs router_id":                                    "cmd/lvsd.TestVRRPReloadKeepsState",
+	"global_defs script_user":                                  "internal/script.TestUsers",
+	"global_defs vrrp_garp_interval":                           "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
+	"global_defs vrrp_garp_lower_prio_delay":                   "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_lower_prio_repeat":                  "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_master_delay":                       "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
+	"global_defs vrrp_garp_master_refresh":                     "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_master_refresh_repeat":              "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_garp_master_repeat":                      "internal/vrrp.TestRouterGARPTrainStopsWithMaster",
+	"global_defs vrrp_higher_prio_send_advert":                 "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_lower_prio_no_advert":                    "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_mcast_group4":                            "cmd/lvsd.TestWireDiffKeepalived",
+	"global_defs vrrp_mcast_group6":                            "internal/vrrp.TestSpecCoversEveryField",
+	"global_defs vrrp_strict":                                  "cmd/lvsd.TestWireDiffKeepalived",
+	"global_defs vrrp_version":                                 "cmd/lvsd.TestWireDiffKeepalived",
+	"virtual_server alpha":                                     "internal/check.TestAlphaStartsDown",
+	"virtual_server delay_loop":                                "cmd/lvsd.TestVMStopWith30000RealServers",
+	"virtual_server hashed":                                    "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server hysteresis":                                "internal/config.TestVSFidelityKeepalivedVerdicts",
+	"virtual_server lb_algo":                                   "cmd/lvsd.TestVMDaemonEndToEnd",
+	"virtual_server lb_kind":                                   "internal/ipvs.TestDesiredTableSaveFormat",
+	"virtual_server lvs_method":                                "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server lvs_sched":                                 "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server mh-port":                                   "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server ops":                                       "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server persistence_granularity":                   "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server persistence_timeout":                       "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server protocol":                                  "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server quorum":                                    "internal/ipvs.TestDesiredTableHealth",
+	"virtual_server sh-fallback":                               "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server sh-port":                                   "internal/ipvs.TestDesiredTableGroupsFlagsAndNetmasks",
+	"virtual_server sorry_server":                              "internal/ipvs.TestDesiredTableHealth",
+	"virtual_server virtualhost":                               "internal/check.TestHTTPChecks",
+	"virtual_server/real_server alpha":                         "internal/config.TestAcceptTopLevel",
+	"virtual_server/real_server inhibit_on_failure":            "internal/ipvs.TestDesiredTableHealth",
+	"virtual_server/real_server lthreshold":                    "internal/ipvs.TestDesiredTableSaveFormat",
+	"virtual_server/real_server uthreshold":                    "internal/ipvs.TestDesiredTableSaveFormat",
+	"virtual_server/real_server weight":                        "internal/check.TestMiscDynamicWeight",
+	"virtual_server/real_server/HTTP_GET connect_ip":           "internal/check.TestManyCheckersAreCheap",
+	"virtual_server/real_server/HTTP_GET connect_timeout":      "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET delay_loop":           "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET retry":                "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET/url digest":           "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET/url path":             "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/HTTP_GET/url status_code":      "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/MISC_CHECK delay_loop":         "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
+	"virtual_server/real_server/MISC_CHECK misc_dynamic":       "internal/check.TestMiscDynamicWeight",
+	"virtual_server/real_server/MISC_CHECK misc_path":          "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
+	"virtual_server/real_server/MISC_CHECK misc_timeout":       "internal/check.TestMiscCheckTimeoutLeavesNoOrphans",
+	"virtual_server/real_server/SSL_GET/url digest":            "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/SSL_GET/url path":              "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/SSL_GET/url status_code":       "internal/check.TestHTTPChecks",
+	"virtual_server/real_server/TCP_CHECK connect_ip":          "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK connect_port":        "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK connect_timeout":     "internal/check.TestResultOfReplacedCheckerIgnored",
+	"virtual_server/real_server/TCP_CHECK delay_before_retry":  "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK delay_loop":          "internal/check.TestTCPCheckFollowsRealServers",
+	"virtual_server/real_server/TCP_CHECK retry":               "internal/check.TestTCPCheckFollowsRealServers",
+	"vrrp_instance accept":                                     "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance advert_int":                                 "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance garp_lower_prio_repeat":                     "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance garp_master_refresh":                        "cmd/lvsd.TestVRRPReloadKeepsState",
+	"vrrp_instance higher_prio_send_advert":                    "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance interface":                                  "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance lower_prio_no_advert":                       "internal/vrrp.TestMachineScenarios",
+	"vrrp_instance lvs_sync_daemon_interface":                  "internal/config.TestLVSSyncDaemonInterface",
+	"vrrp_instance mcast_src_ip":                               "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance nopreempt":                                  "internal/vrrp.TestSyncFailbackHold",
+	"vrrp_instance notify":                                     "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_instance notify_master":                              "internal/vrrp.TestRouterOnTransition",
+	"vrrp_instance preempt_delay":                              "internal/vrrp.TestMachineScenarios",
+	"vrrp_instance priority":                                   "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance state":                                      "cmd/lvsd.TestVRRPInteropWithKeepalived",
+	"vrrp_instance strict_mode":                                "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance track_interface":                            "internal/config.TestVRRPCompleteInstance",
+	"vrrp_instance track_script":                               "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_instance unicast_peer":                               "internal/vrrp.TestRouterUnicastSharedVRID",
+	"vrrp_instance unicast_src_ip":                             "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance unicast_ttl":                                "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance version":                                    "internal/vrrp.TestRouterUnicastSharedVRID",
+	"vrrp_instance virtual_ipaddress":                          "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance virtual_ipaddress_excluded":                 "cmd/lvsd.TestWireDiffKeepalived",
+	"vrrp_instance virtual_router_id":                          "internal/vrrp.TestRouterUnicastSharedVRID",
+	"vrrp_instance/authentication auth_pass":                   "cmd/lvsd.TestVRRPClientARPCacheFollowsTakeover",
+	"vrrp_instance/authentication auth_type":                   "cmd/lvsd.TestVRRPInteropWithKeepalived",
+	"vrrp_script fall":                                         "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_script interval":                                     "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_script rise":                                         "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_script script":                                       "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_script weight":                                       "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_sync_group group":                                    "internal/vrrp.TestSyncFailbackHold",
+	"vrrp_sync_group notify":                                   "cmd/lvsd.TestVRRPTrackScriptAndNotify",
+	"vrrp_sync_group sync_group_tracking_weight":               "internal/vrrp.TestRouterTrackingSyncGroupAndNotify",
+	"vrrp_sync_group track_interface":                          "internal/config.TestVRRPCompleteInstance",
+	"vrrp_sync_group track_script":                             "cmd/lvsd.TestVRRPTrackScriptAndNotify",
 }
 
 // keywordsWithoutBehaviourTest lists keywords lvsd handles for which no
@@ -972,102 +1046,88 @@ var keywordBehaviourTests = map[string]string{
 // a gap, not an exemption: name a test in keywordBehaviourTests and delete
 // the entry (the test fails on a stale entry).
 var keywordsWithoutBehaviourTest = map[string]string{
-	"global_defs lvs_flush":                                    "issue 13 open: no test writes it in global_defs and checks what it does",
-	"global_defs lvs_flush_on_stop":                            "issue 13 open: no test writes it in global_defs and checks what it does",
-	"global_defs lvs_flush_onstop":                             "issue 13 open: no test writes it in global_defs and checks what it does",
-	"global_defs notification_email":                           "issue 13 open: no test writes it in global_defs and checks what it does",
-	"global_defs notification_email_from":                      "issue 13 open: no test writes it in global_defs and checks what it does",
-	"global_defs smtp_connect_timeout":                         "issue 13 open: no test writes it in global_defs and checks what it does",
-	"global_defs smtp_server":                                  "issue 13 open: no test writes it in global_defs and checks what it does",
-	"virtual_server connect_timeout":                           "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server delay_before_retry":                        "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server flag-1":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server flag-2":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server flag-3":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server inhibit_on_failure":                        "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server ip_family":                                 "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server mh-fallback":                               "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server quorum_down":                               "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server quorum_up":                                 "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server retry":                                     "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server sorry_server_inhibit":                      "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server sorry_server_lvs_method":                   "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server warmup":                                    "issue 13 open: no test writes it in virtual_server and checks what it does",
-	"virtual_server/real_server connect_timeout":               "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server delay_before_retry":            "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server delay_loop":                    "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server lvs_method":                    "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server notify_down":                   "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server notify_up":                     "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server retry":                         "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server virtualhost":                   "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server warmup":                        "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
-	"virtual_server/real_server/HTTP_GET alpha":                "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET bind_if":              "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET bind_port":            "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET bindto":               "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET connect_port":         "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET delay_before_retry":   "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET enable_sni":           "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET fwmark":               "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET log_all_failures":     "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET nb_get_retry":         "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET virtualhost":          "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET warmup":               "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
-	"virtual_server/real_server/HTTP_GET/url regex":            "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
-	"virtual_server/real_server/HTTP_GET/url regex_no_match":   "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
-	"virtual_server/real_server/HTTP_GET/url virtualhost":      "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
-	"virtual_server/real_server/MISC_CHECK alpha":              "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
-	"virtual_server/real_server/MISC_CHECK delay_before_retry": "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
-	"virtual_server/real_server/MISC_CHECK log_all_failures":   "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
-	"virtual_server/real_server/MISC_CHECK retry":              "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
-	"virtual_server/real_server/MISC_CHECK user":               "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
-	"virtual_server/real_server/MISC_CHECK warmup":             "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
-	"virtual_server/real_server/SSL_GET alpha":                 "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET bind_if":               "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET bind_port":             "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET bindto":                "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET connect_ip":            "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET connect_port":          "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET connect_timeout":       "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET delay_before_retry":    "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET delay_loop":            "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET enable_sni":            "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET fast_recovery":         "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET fwmark":                "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET http_protocol":         "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET log_all_failures":      "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET nb_get_retry":          "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET retry":                 "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET virtualhost":           "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET warmup":                "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
-	"virtual_server/real_server/SSL_GET/url regex":             "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
-	"virtual_server/real_server/SSL_GET/url regex_no_match":    "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
-	"virtual_server/real_server/SSL_GET/url virtualhost":       "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
-	"virtual_server/real_server/TCP_CHECK alpha":               "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
-	"virtual_server/real_server/TCP_CHECK bind_if":             "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
-	"virtual_server/real_server/TCP_CHECK bind_port":           "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
-	"virtual_server/real_server/TCP_CHECK bindto":              "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
-	"virtual_server/real_server/TCP_CHECK fwmark":              "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
-	"virtual_server/real_server/TCP_CHECK log_all_failures":    "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
-	"virtual_server/real_server/TCP_CHECK warmup":              "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
-	"vrrp_instance dont_track_primary":                         "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance garp_lower_prio_delay":                      "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance garp_master_delay":                          "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance garp_master_refresh_repeat":                 "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance garp_master_repeat":                         "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance no_accept":                                  "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance notify_backup":                              "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance notify_fault":                               "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance notify_stop":                                "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_instance preempt":                                    "issue 13 open: no test writes it in vrrp_instance and checks what it does",
-	"vrrp_script init_fail":                                    "issue 13 open: no test writes it in vrrp_script and checks what it does",
-	"vrrp_script timeout":                                      "issue 13 open: no test writes it in vrrp_script and checks what it does",
-	"vrrp_script user":                                         "issue 13 open: no test writes it in vrrp_script and checks what it does",
-	"vrrp_sync_group notify_backup":                            "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
-	"vrrp_sync_group notify_fault":                             "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
-	"vrrp_sync_group notify_master":                            "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
-	"vrrp_sync_group notify_stop":                              "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"global_defs lvs_flush":                                  "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs notification_email":                         "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs notification_email_from":                    "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs smtp_connect_timeout":                       "issue 13 open: no test writes it in global_defs and checks what it does",
+	"global_defs smtp_server":                                "issue 13 open: no test writes it in global_defs and checks what it does",
+	"virtual_server connect_timeout":                         "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server delay_before_retry":                      "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server flag-1":                                  "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server flag-2":                                  "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server flag-3":                                  "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server inhibit_on_failure":                      "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server ip_family":                               "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server mh-fallback":                             "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server quorum_up":                               "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server retry":                                   "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server sorry_server_inhibit":                    "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server sorry_server_lvs_method":                 "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server warmup":                                  "issue 13 open: no test writes it in virtual_server and checks what it does",
+	"virtual_server/real_server connect_timeout":             "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server delay_before_retry":          "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server delay_loop":                  "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server lvs_method":                  "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server notify_up":                   "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server retry":                       "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server virtualhost":                 "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server warmup":                      "issue 13 open: no test writes it in virtual_server/real_server and checks what it does",
+	"virtual_server/real_server/HTTP_GET alpha":              "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET bind_if":            "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET bind_port":          "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET bindto":             "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET connect_port":       "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET enable_sni":         "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET fwmark":             "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET log_all_failures":   "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET nb_get_retry":       "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET warmup":             "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET and checks what it does",
+	"virtual_server/real_server/HTTP_GET/url regex":          "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
+	"virtual_server/real_server/HTTP_GET/url regex_no_match": "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
+	"virtual_server/real_server/HTTP_GET/url virtualhost":    "issue 13 open: no test writes it in virtual_server/real_server/HTTP_GET/url and checks what it does",
+	"virtual_server/real_server/MISC_CHECK alpha":            "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK log_all_failures": "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK user":             "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/MISC_CHECK warmup":           "issue 13 open: no test writes it in virtual_server/real_server/MISC_CHECK and checks what it does",
+	"virtual_server/real_server/SSL_GET alpha":               "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET bind_if":             "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET bind_port":           "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET bindto":              "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET connect_ip":          "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET connect_port":        "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET connect_timeout":     "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET enable_sni":          "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET fwmark":              "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET log_all_failures":    "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET nb_get_retry":        "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET warmup":              "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET and checks what it does",
+	"virtual_server/real_server/SSL_GET/url regex":           "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
+	"virtual_server/real_server/SSL_GET/url regex_no_match":  "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
+	"virtual_server/real_server/SSL_GET/url virtualhost":     "issue 13 open: no test writes it in virtual_server/real_server/SSL_GET/url and checks what it does",
+	"virtual_server/real_server/TCP_CHECK alpha":             "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK bind_if":           "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK bind_port":         "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK bindto":            "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK fwmark":            "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK log_all_failures":  "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"virtual_server/real_server/TCP_CHECK warmup":            "issue 13 open: no test writes it in virtual_server/real_server/TCP_CHECK and checks what it does",
+	"vrrp_instance dont_track_primary":                       "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_lower_prio_delay":                    "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_master_delay":                        "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_master_refresh_repeat":               "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance garp_master_repeat":                       "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance no_accept":                                "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance notify_backup":                            "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance notify_fault":                             "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance notify_stop":                              "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_instance preempt":                                  "issue 13 open: no test writes it in vrrp_instance and checks what it does",
+	"vrrp_script init_fail":                                  "issue 13 open: no test writes it in vrrp_script and checks what it does",
+	"vrrp_script timeout":                                    "issue 13 open: no test writes it in vrrp_script and checks what it does",
+	"vrrp_script user":                                       "issue 13 open: no test writes it in vrrp_script and checks what it does",
+	"vrrp_sync_group notify_backup":                          "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"vrrp_sync_group notify_fault":                           "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"vrrp_sync_group notify_master":                          "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
+	"vrrp_sync_group notify_stop":                            "issue 13 open: no test writes it in vrrp_sync_group and checks what it does",
 }
 
 // ---- fields parsed and read by nothing -------------------------------------
@@ -1090,43 +1150,37 @@ func configConsumerFile(name string) bool {
 // unreadFieldsAllowed are model fields no consumer reads, with the reason
 // that is acceptable.
 var unreadFieldsAllowed = map[string]string{
-	"VSGroupEntry.Family":             "unread: issue 13 open (fwmark N inet6 in a virtual_server_group: the IPVS table does not read it yet)",
-	"VirtualServer.PersistenceEngine": "unread: issue 13 open (persistence_engine: the IPVS table does not read it yet)",
-	"Checker.FastRecovery":            "unread: issue 13 open (fast_recovery: the checkers do not read it)",
-	"Checker.HTTPProtocol":            "unread: issue 13 open (http_protocol: the HTTP checker does not read it)",
-	"Checker.Pos":                     "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"Config.Files":                    "the files the configuration was read from (check-config's JSON output), not a keyword's value",
-	"Global.Ignored":                  "not a keyword's value: filled by nothing (walk warns instead), a dead field to remove (issue 13)",
-	"Global.NotificationEmail":        "unread: issue 13 open (notification_email: lvsd sends no mail; the keyword should be warned)",
-	"Global.NotificationEmailFrom":    "unread: issue 13 open (notification_email_from: lvsd sends no mail; the keyword should be warned)",
-	"Global.RouterID":                 "unread: issue 13 open (router_id: keepalived uses it in mail and SNMP, which lvsd lacks)",
-	"Global.SMTPConnectTimeout":       "unread: issue 13 open (smtp_connect_timeout: lvsd sends no mail; the keyword should be warned)",
-	"Global.SMTPServer":               "unread: issue 13 open (smtp_server: lvsd sends no mail; the keyword should be warned)",
-	"Global.VRRPStrict":               "unread: issue 13 open (vrrp_strict: applied at load into Instance.StrictMode, which nothing reads either)",
-	"Instance.Accept":                 "unread: issue 13 open (accept/no_accept: no firewall rule is installed for no_accept)",
-	"Instance.StrictMode":             "unread: issue 13 open (strict_mode/vrrp_strict: the load-time rules apply; nothing at run time (firewall rules) reads it)",
-	"Instance.SyncGroup":              "derived at load from vrrp_sync_group's group; the router reads SyncGroup.Members",
-	"RealServer.Pos":                  "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"Script.Pos":                      "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"SyncDaemon.InstancePos":          "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"SyncDaemon.Pos":                  "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"SyncGroup.MemberPos":             "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"SyncGroup.Pos":                   "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"TrackItem.Pos":                   "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"URL.Pos":                         "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"URL.Regex":                       "unread: issue 13 open (url regex: HTTP_GET/SSL_GET do not match the body)",
-	"URL.RegexNoMatch":                "unread: issue 13 open (url regex_no_match: HTTP_GET/SSL_GET do not match the body)",
-	"VIP.NoDAD":                       "unread: issue 13 open (the nodad VIP option: addresses are added without IFA_F_NODAD)",
-	"VIP.Pos":                         "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"VRRPScript.Pos":                  "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"VSGroup.Pos":                     "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"VSGroupEntry.Pos":                "source position for diagnostics (validation and check-config read it), not a keyword's value",
-	"VirtualServer.Alpha":             "inherited at load into RealServer.Alpha and Checker.Alpha, which the checkers read",
-	"VirtualServer.DelayLoop":         "inherited at load into Checker.DelayLoop, which the checkers read",
-	"VirtualServer.HASuspend":         "unread: issue 13 open (ha_suspend: the IPVS table does not read it)",
-	"VirtualServer.InhibitOnFailure":  "inherited at load into RealServer.InhibitOnFailure, which the IPVS table reads",
-	"VirtualServer.Omega":             "unread: issue 13 open (omega: quorum_down is not run at stop)",
-	"VirtualServer.Pos":               "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"Checker.Pos":                    "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"Config.Files":                   "the files the configuration was read from (check-config's JSON output), not a keyword's value",
+	"Global.Ignored":                 "not a keyword's value: filled by nothing (walk warns instead), a dead field to remove (issue 13)",
+	"Global.NotificationEmail":       "unread: issue 13 open (notification_email: lvsd sends no mail; the keyword should be warned)",
+	"Global.NotificationEmailFrom":   "unread: issue 13 open (notification_email_from: lvsd sends no mail; the keyword should be warned)",
+	"Global.RouterID":                "unread: issue 13 open (router_id: keepalived uses it in mail and SNMP, which lvsd lacks)",
+	"Global.SMTPConnectTimeout":      "unread: issue 13 open (smtp_connect_timeout: lvsd sends no mail; the keyword should be warned)",
+	"Global.SMTPServer":              "unread: issue 13 open (smtp_server: lvsd sends no mail; the keyword should be warned)",
+	"Global.VRRPStrict":              "unread: issue 13 open (vrrp_strict: applied at load into Instance.StrictMode, which nothing reads either)",
+	"Instance.Accept":                "unread: issue 13 open (accept/no_accept: no firewall rule is installed for no_accept)",
+	"Instance.StrictMode":            "unread: issue 13 open (strict_mode/vrrp_strict: the load-time rules apply; nothing at run time (firewall rules) reads it)",
+	"Instance.SyncGroup":             "derived at load from vrrp_sync_group's group; the router reads SyncGroup.Members",
+	"RealServer.Pos":                 "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"Script.Pos":                     "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"SyncDaemon.InstancePos":         "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"SyncDaemon.Pos":                 "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"SyncGroup.MemberPos":            "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"SyncGroup.Pos":                  "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"TrackItem.Pos":                  "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"URL.Pos":                        "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"URL.Regex":                      "unread: issue 13 open (url regex: HTTP_GET/SSL_GET do not match the body)",
+	"URL.RegexNoMatch":               "unread: issue 13 open (url regex_no_match: HTTP_GET/SSL_GET do not match the body)",
+	"VIP.NoDAD":                      "unread: issue 13 open (the nodad VIP option: addresses are added without IFA_F_NODAD)",
+	"VIP.Pos":                        "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"VRRPScript.Pos":                 "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"VSGroup.Pos":                    "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"VSGroupEntry.Pos":               "source position for diagnostics (validation and check-config read it), not a keyword's value",
+	"VirtualServer.Alpha":            "inherited at load into RealServer.Alpha and Checker.Alpha, which the checkers read",
+	"VirtualServer.DelayLoop":        "inherited at load into Checker.DelayLoop, which the checkers read",
+	"VirtualServer.InhibitOnFailure": "inherited at load into RealServer.InhibitOnFailure, which the IPVS table reads",
+	"VirtualServer.Pos":              "source position for diagnostics (validation and check-config read it), not a keyword's value",
 }
 
 // TestModelFieldsRead: every exported field of the model is read (a
