@@ -38,6 +38,29 @@ type wireCase struct {
 	name  string
 	conf  string
 	vrids []int
+	// dsts, when set, are the destinations each VRID's adverts must
+	// reach (unicast instances sharing a VRID); compared one by one.
+	dsts []string
+}
+
+// wireKey names a first advert: its VRID and, with wireCase.dsts, its
+// destination.
+type wireKey struct {
+	vrid int
+	dst  string
+}
+
+func (c wireCase) keys() []wireKey {
+	var out []wireKey
+	for _, v := range c.vrids {
+		if len(c.dsts) == 0 {
+			out = append(out, wireKey{vrid: v})
+		}
+		for _, d := range c.dsts {
+			out = append(out, wireKey{v, d})
+		}
+	}
+	return out
 }
 
 func wireInstance(vrid int, body string) string {
@@ -91,6 +114,10 @@ func wireCases() []wireCase {
 		one("mcast-group4", "  vrrp_mcast_group4 224.0.0.77\n", "  state MASTER\n"+vip),
 		one("ipv6", "", "  state MASTER\n  virtual_ipaddress {\n    fe80::100/64\n    fd00:9::100/64\n  }\n"),
 		one("ipv6-unicast", "", "  state MASTER\n  unicast_peer {\n    fd00:9::2\n  }\n  virtual_ipaddress {\n    fd00:9::100/64\n  }\n"),
+		{name: "unicast-shared-vrid", vrids: []int{10}, dsts: []string{"10.9.0.2", "10.9.0.3"}, conf: "vrrp_instance A {\n  interface eth0\n  virtual_router_id 10\n  priority 255\n" +
+			"  unicast_peer {\n    10.9.0.2\n  }\n  virtual_ipaddress {\n    10.9.0.100/24\n  }\n}\n" +
+			"vrrp_instance B {\n  interface eth0\n  virtual_router_id 10\n  priority 255\n" +
+			"  unicast_peer {\n    10.9.0.3\n  }\n  virtual_ipaddress {\n    10.9.0.101/24\n  }\n}\n"},
 		{name: "sync-group", vrids: []int{11, 12}, conf: "vrrp_sync_group G {\n  group {\n    VI_11\n    VI_12\n  }\n}\n" +
 			wireInstance(11, "  state MASTER\n"+vip) + wireInstance(12, "  state MASTER\n  priority 200\n  virtual_ipaddress {\n    10.9.0.112/24\n  }\n")},
 	}
@@ -132,6 +159,7 @@ func newWireNS(t *testing.T) *wireNS {
 		"addr add fe80::ff:fe00:1/64 dev eth0 nodad",
 		"addr add fd00:9::1/64 dev eth0 nodad",
 		"neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev eth0 nud permanent",
+		"neigh add 10.9.0.3 lladdr 02:00:00:00:00:02 dev eth0 nud permanent",
 		"neigh add fd00:9::2 lladdr 02:00:00:00:00:02 dev eth0 nud permanent",
 	}, "\n")
 	cmd := exec.Command("ip", "-n", n.name, "-batch", "-")
@@ -267,12 +295,12 @@ func (n *wireNS) sniff() *sniffer {
 	return s
 }
 
-// first returns the first advert with a non-zero priority for vrid.
-func (s *sniffer) first(vrid int) (capturedAdvert, bool) {
+// first returns the first advert with a non-zero priority for k.
+func (s *sniffer) first(k wireKey) (capturedAdvert, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range s.got {
-		if len(a.payload) >= 8 && int(a.payload[1]) == vrid && a.payload[2] != 0 {
+		if len(a.payload) >= 8 && int(a.payload[1]) == k.vrid && a.payload[2] != 0 && (k.dst == "" || a.dst == k.dst) {
 			return a, true
 		}
 	}
@@ -359,7 +387,7 @@ func inNetns(name string, fn func() (int, error)) (int, error) {
 
 // wireRun is what one daemon did with one configuration.
 type wireRun struct {
-	first map[int]capturedAdvert
+	first map[wireKey]capturedAdvert
 	addrs []string
 	log   string
 }
@@ -407,14 +435,14 @@ func runWire(t *testing.T, kind string, c wireCase) wireRun {
 			<-exited
 		}
 	}()
-	r := wireRun{first: map[int]capturedAdvert{}}
+	r := wireRun{first: map[wireKey]capturedAdvert{}}
 	// The slowest case is a VRRPv2 backup at priority 100: master-down
 	// 3.6 s. A loaded machine gets generous room.
 	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) && len(r.first) < len(c.vrids) {
-		for _, v := range c.vrids {
-			if a, ok := sn.first(v); ok {
-				r.first[v] = a
+	for time.Now().Before(deadline) && len(r.first) < len(c.keys()) {
+		for _, k := range c.keys() {
+			if a, ok := sn.first(k); ok {
+				r.first[k] = a
 			}
 		}
 		select {
@@ -493,19 +521,19 @@ func wireCompare(t *testing.T, c wireCase) {
 	if t.Failed() {
 		return
 	}
-	for _, v := range c.vrids {
+	for _, v := range c.keys() {
 		ka, kok := k.first[v]
 		la, lok := l.first[v]
 		switch {
 		case !kok:
-			t.Errorf("VRID %d: keepalived sent no advert\n%s", v, k.log)
+			t.Errorf("%+v: keepalived sent no advert\n%s", v, k.log)
 		case !lok:
-			t.Errorf("VRID %d: lvsd sent no advert\n%s", v, l.log)
+			t.Errorf("%+v: lvsd sent no advert\n%s", v, l.log)
 		case ka.src != la.src || ka.dst != la.dst || ka.ttl != la.ttl || !bytes.Equal(ka.payload, la.payload) ||
 			!bytes.Equal(ka.ah, la.ah) || ka.ipID != la.ipID:
-			t.Errorf("VRID %d: first adverts differ\nkeepalived %s\nlvsd       %s", v, ka, la)
+			t.Errorf("%+v: first adverts differ\nkeepalived %s\nlvsd       %s", v, ka, la)
 		default:
-			t.Logf("VRID %d: %s", v, la)
+			t.Logf("%+v: %s", v, la)
 		}
 	}
 	if strings.Join(k.addrs, "\n") != strings.Join(l.addrs, "\n") {
