@@ -67,6 +67,9 @@ func printStatus(out io.Writer, doc daemon.StatusDoc) {
 	if doc.LastReloadErr != "" {
 		fmt.Fprintf(out, "last reload failed: %s\n", doc.LastReloadErr)
 	}
+	if doc.ConfigSkippedErrors > 0 {
+		fmt.Fprintf(out, "config: %d errors logged and run past as keepalived does, their items left out (lvsd check-config lists them)\n", doc.ConfigSkippedErrors)
+	}
 	for _, a := range doc.SysctlAdvice {
 		fmt.Fprintf(out, "sysctl: %s\n", a)
 	}

@@ -43,6 +43,7 @@ keepalived's director flags are accepted: -P, -C, -p, -l, -D, -n.`,
 	f := cmd.Flags()
 	f.BoolVarP(&opts.VRRPOnly, "vrrp", "P", false, "run VRRP only (no health checks, no IPVS)")
 	f.BoolVarP(&opts.CheckOnly, "check", "C", false, "run health checks and IPVS only (no VRRP)")
+	f.BoolVarP(&opts.AllConfig, "all-config", "e", false, "every include must match and be readable, or lvsd does not start (keepalived -e)")
 	f.StringVarP(&opts.PIDFile, "pid", "p", "", "write the process id to this file")
 	f.StringVar(&opts.StateDir, "state-dir", "/run/lvsd", "directory for lvsd's runtime state")
 	f.StringVar(&opts.ControlSocket, "control-socket", "", "control socket for status/reload/stop (default STATE-DIR/lvsd.sock; - disables)")

@@ -35,6 +35,10 @@ type StatusDoc struct {
 	ReloadsOK     uint64    `json:"reloads_ok"`
 	ReloadsFailed uint64    `json:"reloads_failed"`
 	LastReloadErr string    `json:"last_reload_error,omitempty"`
+	// ConfigSkippedErrors counts the running configuration's errors that
+	// lvsd logged and ran past, leaving the item out, as keepalived does
+	// (check-config lists them).
+	ConfigSkippedErrors int `json:"config_skipped_errors,omitempty"`
 	// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
 	SyncDaemonErrors uint64 `json:"sync_daemon_errors,omitempty"`
 	// SyncDaemon is lvs_sync_daemon as the kernel runs it; absent when
@@ -94,6 +98,14 @@ func (d *Daemon) Reloads() (uint64, uint64) { return d.ReloadsOK.Load(), d.Reloa
 // SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
 func (d *Daemon) SyncDaemonErrors() uint64 { return d.syncdErrors.Load() }
 
+// ConfigSkippedErrors is the running configuration's skipped errors.
+func (d *Daemon) ConfigSkippedErrors() int {
+	if s := d.snap.Load(); s != nil {
+		return s.skipped
+	}
+	return 0
+}
+
 func (d *Daemon) ConfigHash() string {
 	if s := d.snap.Load(); s != nil {
 		return s.hash
@@ -105,6 +117,9 @@ type snapshot struct {
 	cfg    *config.Config
 	hash   string
 	advice []string
+	// skipped counts the errors in the running configuration that lvsd,
+	// as keepalived, logged and ran past (the items left out).
+	skipped int
 }
 
 // Status assembles the status document; safe from any goroutine.
@@ -124,7 +139,7 @@ func (d *Daemon) Status() StatusDoc {
 	if s == nil {
 		return doc
 	}
-	doc.ConfigHash, doc.SysctlAdvice = s.hash, s.advice
+	doc.ConfigHash, doc.SysctlAdvice, doc.ConfigSkippedErrors = s.hash, s.advice, s.skipped
 	checks := map[string][]check.Status{}
 	for _, st := range d.CheckStatus() {
 		k := st.Key.VS + "|" + st.Key.RS.String()

@@ -53,6 +53,8 @@ type Options struct {
 	SyncSend  SyncSender
 	// TemplateResync is how often templates are sent; 0 means 10 s.
 	TemplateResync time.Duration
+	// AllConfig is keepalived's -e: every include is checked.
+	AllConfig bool
 }
 
 // Daemon is one running lvsd. Fields below the first group belong to the
@@ -289,7 +291,7 @@ func releaseLoadMemory() { debug.FreeOSMemory() }
 func noHugePages() { _ = unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0) }
 
 func (d *Daemon) load() (*config.Result, error) {
-	res := config.Load(d.opts.ConfigFile, config.Options{ConfigID: d.opts.ConfigID})
+	res := config.Load(d.opts.ConfigFile, config.Options{ConfigID: d.opts.ConfigID, AllConfig: d.opts.AllConfig})
 	var first string
 	for _, diag := range res.Diags.Sorted() {
 		switch {
@@ -321,7 +323,13 @@ func (d *Daemon) setConfig(res *config.Result) {
 			d.log.Warn("sysctl", "advice", a)
 		}
 	}
-	d.snap.Store(&snapshot{cfg: res.Config, hash: res.Hash, advice: advice})
+	skipped := 0
+	for _, diag := range res.Diags.Sorted() {
+		if diag.Skipped {
+			skipped++
+		}
+	}
+	d.snap.Store(&snapshot{cfg: res.Config, hash: res.Hash, advice: advice, skipped: skipped})
 }
 
 func (d *Daemon) start(ctx context.Context, res *config.Result) error {

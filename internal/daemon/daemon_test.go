@@ -263,3 +263,22 @@ func TestRepairRestoresHandRemovedDest(t *testing.T) {
 		t.Fatalf("after reload and repair: weight %s, want 5", w)
 	}
 }
+
+// A configuration with errors keepalived logs and runs past starts, the
+// items left out, and the status counts them; a fatal error does not start.
+func TestSkippedErrorsRun(t *testing.T) {
+	h := startWith(t, baseConf+"no_such_keyword 1\n", nil)
+	if n := h.status().ConfigSkippedErrors; n != 1 {
+		t.Errorf("status counts %d skipped errors, want 1", n)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(conf, []byte(baseConf+"no_such_block {\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := Run(context.Background(), Options{ConfigFile: conf, StateDir: dir, Log: slog.New(slog.DiscardHandler),
+		Kernel: func() (ipvs.Kernel, error) { return ipvs.NewFakeKernel(), nil }, Sysctl: newFakeSysctl()}, make(chan os.Signal))
+	if err == nil || !strings.Contains(err.Error(), "configuration has errors") {
+		t.Errorf("a fatal error: Run returned %v", err)
+	}
+}

@@ -25,6 +25,9 @@ type Source interface {
 	// managed is false when lvsd does not manage the sync daemons.
 	IPVSSyncDaemons() (running []ipvs.SyncDaemon, managed bool)
 	ConfigHash() string
+	// ConfigSkippedErrors counts the running configuration's errors that
+	// lvsd logged and ran past, as keepalived does.
+	ConfigSkippedErrors() int
 }
 
 const ns = "lvsd"
@@ -82,6 +85,8 @@ var (
 	syncdInfo = prometheus.NewDesc(ns+"_ipvs_sync_daemon_info",
 		"A running IPVS sync daemon's settings as the kernel reports them (always 1).",
 		[]string{"state", "interface", "sync_id", "group", "port", "maxlen", "ttl"}, nil)
+	cfgSkipped = prometheus.NewDesc(ns+"_config_skipped_errors",
+		"Errors in the running configuration that lvsd logged and ran past, leaving the item out, as keepalived 2.2.7 does (lvsd check-config lists them).", nil, nil)
 	syncdErrors = prometheus.NewDesc(ns+"_ipvs_sync_daemon_errors_total",
 		"Failed attempts to start or stop the kernel's IPVS sync daemons (lvs_sync_daemon).", nil, nil)
 	cfgHash = prometheus.NewDesc(ns+"_config_info", "The running configuration's hash, as a label.", []string{"hash"}, nil)
@@ -97,7 +102,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs, vrrpNotifyDropped,
 		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
-		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, syncdRunning, syncdInfo, cfgHash} {
+		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, syncdRunning, syncdInfo, cfgSkipped, cfgHash} {
 		ch <- d
 	}
 }
@@ -194,4 +199,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(cfgHash, 1, c.src.ConfigHash())
+	gauge(cfgSkipped, float64(c.src.ConfigSkippedErrors()))
 }

@@ -39,6 +39,7 @@ func (fakeSource) IPVSStats() ([]ipvs.ServiceStats, error) {
 func (fakeSource) Reloads() (uint64, uint64) { return 3, 1 }
 func (fakeSource) SyncDaemonErrors() uint64  { return 2 }
 func (fakeSource) ConfigHash() string        { return "abc123" }
+func (fakeSource) ConfigSkippedErrors() int  { return 2 }
 func (fakeSource) IPVSSyncDaemons() ([]ipvs.SyncDaemon, bool) {
 	return []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 51, MaxLen: 1472, Port: 8848, TTL: 1,
 		Group: netip.MustParseAddr("224.0.0.81")}}, true
@@ -78,9 +79,12 @@ lvsd_ipvs_sync_daemon_running{state="master"} 0
 # HELP lvsd_ipvs_sync_daemon_info A running IPVS sync daemon's settings as the kernel reports them (always 1).
 # TYPE lvsd_ipvs_sync_daemon_info gauge
 lvsd_ipvs_sync_daemon_info{group="224.0.0.81",interface="eth1",maxlen="1472",port="8848",state="backup",sync_id="51",ttl="1"} 1
+# HELP lvsd_config_skipped_errors Errors in the running configuration that lvsd logged and ran past, leaving the item out, as keepalived 2.2.7 does (lvsd check-config lists them).
+# TYPE lvsd_config_skipped_errors gauge
+lvsd_config_skipped_errors 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active", "lvsd_check_unknown_total",
-		"lvsd_ipvs_sync_daemon_running", "lvsd_ipvs_sync_daemon_info"); err != nil {
+		"lvsd_ipvs_sync_daemon_running", "lvsd_ipvs_sync_daemon_info", "lvsd_config_skipped_errors"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(c, "lvsd_vrrp_state"); n != 5 {
