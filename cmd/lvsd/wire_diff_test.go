@@ -82,6 +82,8 @@ func wireCases() []wireCase {
 	return []wireCase{
 		one("owner-by-state", "", "  state MASTER\n"+vip),
 		one("owner-by-priority", "", "  priority 255\n"+vip),
+		one("state-lowercase", "", "  state master\n  version 3\n  advert_int 0.2\n"+vip),
+		one("priority-invalid", "", "  state MASTER\n  priority 300\n  version 3\n  advert_int 0.2\n"+vip),
 		one("master-priority-150", "", "  state MASTER\n  priority 150\n"+vip),
 		one("backup-default-priority", "", "  state BACKUP\n  version 3\n  advert_int 0.1\n"+vip),
 		one("strict-owner-pass", "  vrrp_strict\n", "  state MASTER\n"+auth("PASS", "secret")+vip),

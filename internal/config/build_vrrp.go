@@ -286,11 +286,24 @@ func init() {
 			if !ok {
 				return
 			}
-			switch s := strings.ToUpper(t.Text); s {
-			case "MASTER", "BACKUP":
-				in.InitialState, in.statePos = s, t.Pos
+			// keepalived compares case-sensitively: anything else is
+			// BACKUP, and BACKUP after MASTER is ignored.
+			switch t.Text {
+			case "MASTER":
+				in.InitialState, in.statePos = "MASTER", t.Pos
+			case "BACKUP":
+				if in.statePos.Line != 0 && in.InitialState == "MASTER" {
+					b.d.Skipf(t.Pos, "state previously set as MASTER; BACKUP is ignored, as keepalived does")
+					return
+				}
+				in.InitialState, in.statePos = "BACKUP", t.Pos
 			default:
-				b.d.Errorf(t.Pos, "state %q is not MASTER or BACKUP", t.Text)
+				hint := ""
+				if u := strings.ToUpper(t.Text); u == "MASTER" || u == "BACKUP" {
+					hint = fmt.Sprintf(" (write %s: keepalived reads it case-sensitively)", u)
+				}
+				b.d.Skipf(t.Pos, "state %q is not MASTER or BACKUP%s; BACKUP is used, as keepalived does", t.Text, hint)
+				in.InitialState, in.statePos = "BACKUP", t.Pos
 			}
 		}},
 		"interface": {handle: func(b *builder, n *Node, in *Instance) {
@@ -309,9 +322,13 @@ func init() {
 		"priority": {handle: func(b *builder, n *Node, in *Instance) {
 			if t, ok := b.arg(n); ok {
 				in.priorityPos = t.Pos
-				if v, ok := b.parseInt("priority", t, 1, 255); ok {
-					in.Priority = v
+				v, err := strconv.Atoi(t.Text)
+				if err != nil || v < 1 || v > 255 {
+					// keepalived: "Priority not valid! must be between 1 & 255. Using default 100".
+					b.d.Skipf(t.Pos, "priority %q is not 1..255; the default 100 is used, as keepalived does", t.Text)
+					v = 100
 				}
+				in.Priority = v
 			}
 		}},
 		"advert_int": {handle: func(b *builder, n *Node, in *Instance) {
