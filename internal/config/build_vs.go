@@ -105,7 +105,8 @@ func (b *builder) method(n *Node) (string, bool) {
 		if s := suggest(v, []string{"NAT", "DR", "TUN"}); s != "" {
 			hint = " (did you mean " + s + "?)"
 		}
-		b.d.Errorf(t.Pos, "%s %q is not NAT, DR or TUN%s", n.Key, t.Text, hint)
+		// keepalived 2.2.7 logs "unknown routing method" and keeps the default.
+		b.d.Skipf(t.Pos, "%s %q is not NAT, DR or TUN%s - ignoring", n.Key, t.Text, hint)
 		return "", false
 	}
 }
@@ -128,7 +129,7 @@ func init() {
 			if s := suggest(t.Text, names); s != "" {
 				hint = " (did you mean " + s + "?)"
 			}
-			b.d.Errorf(t.Pos, "%s %q is not a scheduler the kernel ships (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)%s", n.Key, t.Text, hint)
+			b.d.Skipf(t.Pos, "%s %q is not a scheduler the kernel ships (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)%s - ignoring (as keepalived 2.2.7 does)", n.Key, t.Text, hint)
 			return
 		}
 		vs.Scheduler = t.Text
@@ -245,7 +246,7 @@ func init() {
 			case "TCP", "UDP", "SCTP":
 				vs.Protocol, vs.protocolPos = v, t.Pos
 			default:
-				b.d.Errorf(t.Pos, "protocol %q is not TCP, UDP or SCTP", t.Text)
+				b.d.Skipf(t.Pos, "protocol %q is not TCP, UDP or SCTP - ignoring (as keepalived 2.2.7 does)", t.Text)
 			}
 		}},
 		"ha_suspend": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.HASuspend = true }},
@@ -276,7 +277,7 @@ func init() {
 		"ip_family": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			if t, ok := b.arg(n); ok {
 				if t.Text != "inet" && t.Text != "inet6" {
-					b.d.Errorf(t.Pos, "ip_family %q is not inet or inet6", t.Text)
+					b.d.Skipf(t.Pos, "ip_family %q is not inet or inet6", t.Text)
 					return
 				}
 				vs.IPFamily = t.Text
@@ -455,11 +456,11 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	}
 	walk(b, n.Children, t, pc, typ)
 	if typ == "MISC_CHECK" && pc.MiscPath == nil {
-		b.d.Errorf(n.Pos(), "MISC_CHECK has no misc_path")
+		b.d.Skipf(n.Pos(), "MISC_CHECK has no misc_path - skipping the checker (as keepalived 2.2.7 does)")
 		return
 	}
 	if (typ == "HTTP_GET" || typ == "SSL_GET") && len(pc.URLs) == 0 {
-		b.d.Errorf(n.Pos(), "%s has no url { ... }", typ)
+		b.d.Skipf(n.Pos(), "%s has no url { ... } - ignoring the checker (as keepalived 2.2.7 does)", typ)
 		return
 	}
 	c := pc.Checker
@@ -569,7 +570,7 @@ func init() {
 				case "1.0", "1.0C", "1.1":
 					c.HTTPProtocol = t.Text
 				default:
-					b.d.Errorf(t.Pos, "http_protocol %q is not 1.0, 1.0C or 1.1", t.Text)
+					b.d.Skipf(t.Pos, "http_protocol %q is not 1.0, 1.0C or 1.1", t.Text)
 				}
 			}
 		}},
@@ -620,7 +621,7 @@ var urlTable = table[*URL]{
 			return
 		}
 		if len(t.Text) != 32 || strings.Trim(strings.ToLower(t.Text), "0123456789abcdef") != "" {
-			b.d.Errorf(t.Pos, "digest %q is not a 32-digit hex MD5 sum", t.Text)
+			b.d.Skipf(t.Pos, "digest %q is not a 32-digit hex MD5 sum", t.Text)
 			return
 		}
 		u.Digest = strings.ToLower(t.Text)
@@ -639,7 +640,7 @@ var urlTable = table[*URL]{
 			l, err1 := strconv.Atoi(lo)
 			h, err2 := strconv.Atoi(hi)
 			if err1 != nil || err2 != nil || l < 100 || h > 599 || l > h {
-				b.d.Errorf(a.Pos, "status_code %q is not a code or range within 100..599", a.Text)
+				b.d.Skipf(a.Pos, "status_code %q is not a code or range within 100..599", a.Text)
 				continue
 			}
 			u.StatusCodes = append(u.StatusCodes, [2]int{l, h})
@@ -666,7 +667,7 @@ func (b *builder) url(n *Node, c *pendingChecker) {
 	u := URL{Pos: n.Pos(), StatusCodes: [][2]int{{200, 299}}}
 	walk(b, n.Children, urlTable, &u, "url")
 	if u.Path == "" {
-		b.d.Errorf(n.Pos(), "url has no path")
+		b.d.Skipf(n.Pos(), "url has no path - ignoring it (as keepalived 2.2.7 does)")
 		return
 	}
 	c.URLs = append(c.URLs, u)

@@ -328,6 +328,43 @@ virtual_server 10.0.0.2 80 {
 			t.Errorf("virtual servers %d", len(c.VirtualServers))
 		}
 	}},
+	{name: "bad scheduler, method and protocol are ignored", kOK: false, conf: vsOnly(`
+virtual_server 10.0.0.1 80 {
+  lvs_sched wrrr
+  lvs_method DRR
+  protocol TCP
+  protocol XTP
+  real_server 10.0.1.1 80 { }
+}`), check: func(t *testing.T, c *Config) {
+		vs := firstVS(t, c)
+		if vs.Scheduler != "wlc" || vs.Method != "NAT" || vs.Protocol != "TCP" {
+			t.Errorf("sched %s method %s protocol %s", vs.Scheduler, vs.Method, vs.Protocol)
+		}
+	}},
+	{name: "bad checker parts are skipped as keepalived skips them", kOK: false, conf: vsOnly(`
+virtual_server 10.0.0.1 80 {
+  lvs_method NAT
+  lvs_sched rr
+  protocol TCP
+  real_server 10.0.1.1 80 {
+    HTTP_GET {
+      http_protocol 2.0
+      url { path /a digest 12 status_code 200 999 }
+      url { status_code 200 }
+    }
+    HTTP_GET { connect_timeout 3 }
+    MISC_CHECK { misc_timeout 3 }
+  }
+}`), check: func(t *testing.T, c *Config) {
+		rs := firstVS(t, c).RealServers[0]
+		if len(rs.Checkers) != 1 {
+			t.Fatalf("%d checkers, want 1", len(rs.Checkers))
+		}
+		ch := rs.Checkers[0]
+		if ch.HTTPProtocol != "" || len(ch.URLs) != 1 || ch.URLs[0].Digest != "" || len(ch.URLs[0].StatusCodes) != 1 {
+			t.Errorf("checker %+v", ch)
+		}
+	}},
 	{name: "persistence_engine, omega, ha_suspend, http_protocol, fast_recovery", kOK: true, conf: vsOnly(`
 virtual_server 10.0.0.1 5060 {
   lvs_method NAT
