@@ -134,7 +134,7 @@ func TestVMDaemonEndToEnd(t *testing.T) {
 
 	// A broken reload: logged, counted, and the table keeps serving.
 	before := ipvsadmList(t)
-	write(daemonConfig([4]int{16, 12, 8, 0}) + "virtual_server 192.168.100.12 80 {\n  lb_kind BOGUS\n}\n")
+	write(daemonConfig([4]int{16, 12, 8, 0}) + "virtual_server 192.168.100.12 80 {\n  lb_kind BOGUS\n}\nno_such_block {\n}\n") // an unknown block is fatal, as in keepalived
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	wait("broken reload logged", 3*time.Second, func() bool { return strings.Contains(log.String(), "reload rejected") })
 	if doc := status(); doc["reloads_failed"] != float64(1) {
