@@ -599,3 +599,77 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 	}
 	return v, true
 }
+
+// lenient makes a keyword's errors skipped errors: keepalived 2.2.7 logs
+// an invalid value of these keywords and runs with the keyword ignored
+// (the default stays), so lvsd run must not stop on it. The handler's
+// diagnostics are collected apart and re-recorded: errors as Skipf with
+// what happened, warnings as they were. A handler sets nothing when its
+// value fails to parse, so the model keeps the default as keepalived does.
+func lenient[T any](k keyword[T]) keyword[T] {
+	h := k.handle
+	if h == nil {
+		return k
+	}
+	k.handle = func(b *builder, n *Node, x T) {
+		saved := b.d
+		tmp := &Diagnostics{}
+		b.d = tmp
+		defer func() {
+			b.d = saved
+			for _, d := range tmp.list {
+				switch {
+				case d.Severity == SeverityError && !d.Skipped:
+					saved.Skipf(d.Pos, "%s; ignored, as keepalived does", d.Message)
+				case d.Severity == SeverityError:
+					saved.Skipf(d.Pos, "%s", d.Message)
+				default:
+					saved.Warnf(d.Pos, "%s", d.Message)
+				}
+			}
+		}()
+		h(b, n, x)
+	}
+	return k
+}
+
+// Keywords whose invalid values keepalived ignores. Not here: what
+// keepalived cannot run without (virtual_router_id), what has its own
+// handling (state, priority, advert_int, authentication, addresses,
+// notify scripts), and block structure.
+var (
+	lenientGlobal = []string{"vrrp_version", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_higher_prio_send_advert",
+		"vrrp_lower_prio_no_advert", "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
+		"vrrp_garp_master_refresh_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_interval"}
+	lenientInstance = []string{"version", "preempt_delay", "mcast_src_ip", "unicast_src_ip", "unicast_peer", "unicast_ttl",
+		"track_interface", "track_script", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
+		"garp_master_refresh_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat", "strict_mode",
+		"lower_prio_no_advert", "higher_prio_send_advert"}
+	lenientScript    = []string{"interval", "timeout", "weight", "rise", "fall"}
+	lenientSyncGroup = []string{"track_script", "track_interface"}
+)
+
+func init() {
+	for _, k := range lenientGlobal {
+		vrrpGlobalTable[k] = lenient(mustKeyword(vrrpGlobalTable, k))
+		// build.go's init merged the table before this one ran.
+		globalTable[k] = vrrpGlobalTable[k]
+	}
+	for _, k := range lenientInstance {
+		instanceTable[k] = lenient(mustKeyword(instanceTable, k))
+	}
+	for _, k := range lenientScript {
+		scriptTable[k] = lenient(mustKeyword(scriptTable, k))
+	}
+	for _, k := range lenientSyncGroup {
+		syncGroupTable[k] = lenient(mustKeyword(syncGroupTable, k))
+	}
+}
+
+func mustKeyword[T any](t table[T], k string) keyword[T] {
+	kw, ok := t[k]
+	if !ok {
+		panic("lenient: no keyword " + k)
+	}
+	return kw
+}
