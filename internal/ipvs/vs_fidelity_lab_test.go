@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lvsd/lvsd/internal/labtest"
 )
@@ -209,4 +210,57 @@ func hexDump(s string) []byte {
 		}
 	}
 	return out
+}
+
+// TestVMGroupRangeAcrossOctet documents where lvsd differs on purpose:
+// keepalived 2.2.7 walks a virtual_server_group range by its last octet
+// only (ipvs_group_range_cmd adds htonl(1) to the address and stops at
+// the end address), so 10.7.0.250-10.7.1.2 wraps within 10.7.0.x for
+// ever: 256 services, none of 10.7.1.x, no real server, the checker
+// process spinning. lvsd programs the nine addresses the range names.
+func TestVMGroupRangeAcrossOctet(t *testing.T) {
+	labtest.RequireVM(t)
+	keepalived := labtest.NeedBinary(t, "keepalived")
+	k := realKernel(t)
+	src := `
+virtual_server_group R {
+    10.7.0.250-10.7.1.2 80
+}
+virtual_server group R {
+    protocol TCP
+    lvs_sched rr
+    lvs_method NAT
+    real_server 10.7.9.1 80 { }
+}`
+	path := filepath.Join(t.TempDir(), "k.conf")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pid := filepath.Join(t.TempDir(), "k.pid")
+	cmd := exec.Command(keepalived, "-C", "-n", "-f", path, "-p", pid, "-c", pid+".c")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(8 * time.Second)
+	kTable := ipvsadmSave(t)
+	// The spinning checker process does not notice its parent's death:
+	// kill the whole group.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	time.Sleep(500 * time.Millisecond)
+	flushKernel(t)
+	if n := strings.Count(kTable, "-A -t 10.7.1."); n != 0 || strings.Count(kTable, "-a ") != 0 {
+		t.Errorf("keepalived 2.2.7 no longer wraps the range (%d services of 10.7.1.x): lvsd's documented difference is stale", n)
+	}
+	desired := DesiredTable(labtest.Config(t, src), nil)
+	if _, err := NewSyncer(k, nil, "", false).Reconcile(desired); err != nil {
+		t.Fatal(err)
+	}
+	lTable := ipvsadmSave(t)
+	if got := strings.Count(lTable, "-A -t 10.7."); got != 9 || strings.Count(lTable, "-a ") != 9 {
+		t.Errorf("lvsd programmed %d services, want the 9 of 10.7.0.250-10.7.1.2 with a real server each:\n%s", got, lTable)
+	}
+	t.Logf("keepalived: %d services (%d of 10.7.1.x, %d real servers); lvsd: 9 services, 9 real servers",
+		strings.Count(kTable, "-A "), strings.Count(kTable, "-A -t 10.7.1."), strings.Count(kTable, "-a "))
 }
