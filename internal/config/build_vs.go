@@ -235,6 +235,12 @@ func init() {
 		"persistence_engine": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			if t, ok := b.arg(n); ok {
 				vs.PersistenceEngine = t.Text
+				if len(t.Text) > 15 {
+					// keepalived 2.2.7 (pengine_handler) truncates to the
+					// kernel's IP_VS_PENAME_MAXLEN-1.
+					b.d.Skipf(t.Pos, "persistence_engine %q is too long, truncating to 15 characters (as keepalived 2.2.7 does)", t.Text)
+					vs.PersistenceEngine = t.Text[:15]
+				}
 			}
 		}},
 		"protocol": {handle: func(b *builder, n *Node, vs *VirtualServer) {

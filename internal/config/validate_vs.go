@@ -125,6 +125,9 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 	if vs.Granularity.IsValid() && !isNetmask(vs.Granularity) {
 		d.Warnf(vs.granularityPos, "virtual_server %s: persistence_granularity %s is not a contiguous netmask; the kernel applies it bit by bit, as keepalived 2.2.7 and ipvsadm pass it", vs.Key(), vs.Granularity)
 	}
+	if vs.PersistenceEngine != "" && !vs.Persistent {
+		d.Warnf(vs.Pos, "virtual_server %s: persistence_engine %s has no effect without persistence (keepalived 2.2.7 sends it only with persistence_timeout or persistence_granularity)", vs.Key(), vs.PersistenceEngine)
+	}
 	if vs.FWMark != 0 && vs.protocolPos.Line != 0 {
 		d.Warnf(vs.protocolPos, "virtual_server %s: protocol has no effect on a fwmark service (the mark selects the packets); keepalived ignores it too", vs.Key())
 	}

@@ -41,11 +41,13 @@ func DesiredTable(cfg *config.Config, health Health) Table {
 				Scheduler:  vs.Scheduler,
 				Flags:      serviceFlags(vs),
 				Netmask:    serviceNetmask(vs, key),
-				PEName:     vs.PersistenceEngine,
 				Dests:      map[DestKey]Dest{},
 			}
 			if vs.Persistent {
 				svc.Timeout = uint32(vs.Persistence.Seconds())
+				// keepalived (ipvs_set_srule) names the engine only for a
+				// persistent service.
+				svc.PEName = vs.PersistenceEngine
 			}
 			for _, d := range dests {
 				if key.FWMark != 0 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvsd/lvsd/internal/config"
 	"github.com/mdlayher/netlink"
 )
 
@@ -96,6 +97,21 @@ func TestPersistenceEngineEncoding(t *testing.T) {
 	}
 	if !strings.Contains(desired.SaveFormat(), " -p 30 --pe sip\n") {
 		t.Errorf("save format lacks --pe sip:\n%s", desired.SaveFormat())
+	}
+}
+
+// TestPersistenceEngineNeedsPersistence: keepalived sends the engine only
+// with a persistent service (ipvs_set_srule).
+func TestPersistenceEngineNeedsPersistence(t *testing.T) {
+	src := strings.Replace(peConfig, "persistence_timeout 30\n", "", 1)
+	res := config.Load("t.conf", config.Options{ConfigID: "x", FS: config.MapFS{"t.conf": src}})
+	if d := res.Diags.Sorted(); len(d) != 1 || !strings.Contains(d[0].Message, "no effect without persistence") {
+		t.Errorf("diagnostics %v, want the warning that the engine has no effect", d)
+	}
+	for _, svc := range DesiredTable(res.Config, nil) {
+		if svc.PEName != "" {
+			t.Errorf("a service without persistence names engine %q", svc.PEName)
+		}
 	}
 }
 
