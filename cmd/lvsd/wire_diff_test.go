@@ -495,10 +495,11 @@ func TestWireDiffKeepalived(t *testing.T) {
 	if len(cases) < 20 {
 		t.Fatalf("%d configurations, want at least 20", len(cases))
 	}
-	// Twelve configurations (24 daemons, mostly waiting) at a time: the
+	// Eight configurations (16 daemons, mostly waiting) at a time, gentle
+	// on the timing of other packages' labs running beside it: the
 	// subtests are started from goroutines (t.Parallel would hold them
 	// to -parallel, GOMAXPROCS, at a time).
-	sem := make(chan struct{}, 12)
+	sem := make(chan struct{}, 8)
 	var all sync.WaitGroup
 	defer all.Wait()
 	for _, c := range cases {
