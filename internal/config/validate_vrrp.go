@@ -53,6 +53,7 @@ func validateInstances(c *Config, d *Diagnostics) {
 		}
 		validateAdvertInt(in, d)
 		family := 0
+		kept := in.VIPs[:0:0]
 		for _, v := range in.VIPs {
 			f := 4
 			if v.Prefix.Addr().Is6() {
@@ -61,8 +62,11 @@ func validateInstances(c *Config, d *Diagnostics) {
 			if family == 0 {
 				family = f
 			} else if f != family {
-				d.Errorf(v.Pos, "vrrp_instance %s mixes IPv4 and IPv6 virtual addresses; use virtual_ipaddress_excluded or a second instance", in.Name)
+				// keepalived: "address family must match VRRP instance - ignoring".
+				d.Skipf(v.Pos, "vrrp_instance %s: virtual address %s is not of the instance's family (its first address's); it is ignored, as keepalived does (use virtual_ipaddress_excluded or a second instance)", in.Name, v.Prefix)
+				continue
 			}
+			kept = append(kept, v)
 			if v.Prefix.Addr().IsMulticast() || v.Prefix.Addr().IsUnspecified() {
 				d.Errorf(v.Pos, "virtual address %s is not a unicast address", v.Prefix.Addr())
 			}
@@ -72,6 +76,7 @@ func validateInstances(c *Config, d *Diagnostics) {
 				vipOwner[v.Prefix.Addr()] = in.Name
 			}
 		}
+		in.VIPs = kept
 		if len(in.VIPs) == 0 {
 			if in.Version == 3 || in.StrictMode {
 				// keepalived's VRRP process exits: "No VIP specified; at least one is required".

@@ -141,6 +141,13 @@ func TestVRRPCompleteInstance(t *testing.T) {
 					t.Errorf("VIPs %+v, want fd00::1/64 without label", in.VIPs)
 				}
 			}},
+		{name: "a VIP of the other family is ignored", body: "virtual_ipaddress {\n10.0.0.1/24\nfd00::1/64\n10.0.0.2/24\n}\n#novip",
+			want: func(w *want) {}, skipped: []string{"not of the instance's family"},
+			check: func(t *testing.T, in *Instance, c *Config) {
+				if len(in.VIPs) != 2 || in.VIPs[1].Prefix.String() != "10.0.0.2/24" {
+					t.Errorf("VIPs %v", in.VIPs)
+				}
+			}},
 		{name: "unknown VIP option is ignored", body: "#vip frobnicate", want: func(w *want) {}, skipped: []string{"frobnicate"}},
 		{name: "sync group member: weights become FAULT trackers, weighted scripts dropped",
 			extra: "vrrp_script chk {\nscript /bin/true\nweight -20\n}\nvrrp_script chk0 {\nscript /bin/true\n}\n" +
