@@ -178,7 +178,9 @@ func (b *builder) syncGroup(n *Node, c *Config) {
 	g := &SyncGroup{Name: name, Pos: n.Pos()}
 	walk(b, n.Children, syncGroupTable, g, "vrrp_sync_group "+name)
 	if len(g.Members) == 0 {
-		b.d.Errorf(n.Pos(), "vrrp_sync_group %s has no group { ... } of instances", name)
+		// keepalived warns of the empty group block and removes the group.
+		b.d.Skipf(n.Pos(), "vrrp_sync_group %s has no group { ... } of instances; it is removed, as keepalived does", name)
+		return
 	}
 	c.SyncGroups = append(c.SyncGroups, g)
 }
@@ -191,7 +193,7 @@ var syncGroupTable = table[*SyncGroup]{
 			for _, extra := range m.Args {
 				// keepalived 2.2 reports these as "Unknown keyword": several
 				// names on one line are not a list.
-				b.d.Errorf(extra.Pos, "vrrp_sync_group %s: put each instance on its own line (%q)", g.Name, extra.Text)
+				b.d.Skipf(extra.Pos, "vrrp_sync_group %s: put each instance on its own line (%q is ignored, as keepalived does)", g.Name, extra.Text)
 			}
 		}
 	}},

@@ -196,31 +196,47 @@ func validateAuth(in *Instance, d *Diagnostics) {
 }
 
 func validateSyncGroups(c *Config, d *Diagnostics) {
-	instances := map[string]*Instance{}
-	for _, in := range c.Instances {
-		instances[in.Name] = in
-	}
-	member := map[string]string{}
-	scripts := map[string]bool{}
-	for _, s := range c.Scripts {
-		scripts[s.Name] = true
-	}
 	for _, g := range c.SyncGroups {
-		for i, m := range g.Members {
-			if _, ok := instances[m]; !ok {
-				d.Errorf(g.MemberPos[i], "vrrp_sync_group %s: vrrp_instance %s is not defined", g.Name, m)
-				continue
-			}
-			if other, dup := member[m]; dup {
-				d.Errorf(g.MemberPos[i], "vrrp_instance %s is already in vrrp_sync_group %s", m, other)
-				continue
-			}
-			member[m] = g.Name
-		}
 		if len(g.Members) == 1 {
 			d.Warnf(g.Pos, "vrrp_sync_group %s has only one member", g.Name)
 		}
 	}
+}
+
+// resolveSyncGroups is keepalived's vrrp_sync_set_group: a member that is
+// not an instance, or already in another group, is ignored; a group left
+// without members is removed. Each is a skipped error. Every instance's
+// SyncGroup names the group it is in.
+func resolveSyncGroups(c *Config, d *Diagnostics) {
+	instances := map[string]*Instance{}
+	for _, in := range c.Instances {
+		instances[in.Name] = in
+		in.SyncGroup = ""
+	}
+	var groups []*SyncGroup
+	for _, g := range c.SyncGroups {
+		var members []string
+		var pos []Pos
+		for i, m := range g.Members {
+			in, ok := instances[m]
+			switch {
+			case !ok:
+				d.Skipf(g.MemberPos[i], "vrrp_sync_group %s: vrrp_instance %s is not defined; ignored, as keepalived does", g.Name, m)
+			case in.SyncGroup != "":
+				d.Skipf(g.MemberPos[i], "vrrp_instance %s is already in vrrp_sync_group %s; ignored in %s, as keepalived does", m, in.SyncGroup, g.Name)
+			default:
+				in.SyncGroup = g.Name
+				members, pos = append(members, m), append(pos, g.MemberPos[i])
+			}
+		}
+		g.Members, g.MemberPos = members, pos
+		if len(members) == 0 {
+			d.Skipf(g.Pos, "vrrp_sync_group %s has no instance; it is removed, as keepalived does", g.Name)
+			continue
+		}
+		groups = append(groups, g)
+	}
+	c.SyncGroups = groups
 }
 
 // completeInstances applies keepalived 2.2.7's vrrp_complete_instance and
@@ -235,6 +251,7 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 	for _, s := range c.Scripts {
 		weightOf[s.Name] = s.Weight
 	}
+	resolveSyncGroups(c, d)
 	groups := map[string]*SyncGroup{}
 	for _, g := range c.SyncGroups {
 		groups[g.Name] = g

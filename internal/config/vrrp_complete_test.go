@@ -177,6 +177,14 @@ func TestVRRPCompleteInstance(t *testing.T) {
 					t.Errorf("tracking: %+v", in.TrackScripts)
 				}
 			}},
+		{name: "sync group members that are not instances or are taken are ignored",
+			extra: "vrrp_sync_group G {\ngroup {\nVI\nNOPE\n}\n}\nvrrp_sync_group H {\ngroup {\nVI\n}\n}\nvrrp_sync_group E {\n}",
+			want:  func(w *want) {}, skipped: []string{"NOPE is not defined", "already in vrrp_sync_group G", "H has no instance", "E has no group"},
+			check: func(t *testing.T, in *Instance, c *Config) {
+				if len(c.SyncGroups) != 1 || c.SyncGroups[0].Name != "G" || len(c.SyncGroups[0].Members) != 1 || in.SyncGroup != "G" {
+					t.Errorf("sync groups %+v, instance in %q", c.SyncGroups, in.SyncGroup)
+				}
+			}},
 		{name: "unicast instances share a VRID with different peers",
 			extra: "vrrp_instance VI2 {\ninterface eth0\nvirtual_router_id 1\nunicast_peer {\n10.0.0.8\n}\nvirtual_ipaddress {\n10.0.0.2\n}\n}",
 			body:  "unicast_peer {\n10.0.0.9\n}", want: func(w *want) {}},
