@@ -25,7 +25,7 @@ func serviceConfig(method, sched string, weights [4]int) string {
 	return b.String()
 }
 
-// TestVMDataPathSpread sends 10,000 connections through NAT and DR with wrr
+// TestVMDataPathSpread sends 3,600 connections through NAT and DR with wrr
 // 16:12:8:0 and rr, and checks each real server's share.
 func TestVMDataPathSpread(t *testing.T) {
 	for _, method := range []string{"NAT", "DR"} {
@@ -40,7 +40,10 @@ func TestVMDataPathSpread(t *testing.T) {
 				if _, err := NewSyncer(k, nil, "", false).Reconcile(DesiredTable(labtest.Config(t, serviceConfig(method, sched, weights)), nil)); err != nil {
 					t.Fatal(err)
 				}
-				const n = 10000
+				// 3,600 is a multiple of 16+12+8: wrr gives exact shares. (10,000
+				// took two minutes a scenario under TCG on a loaded machine, and
+				// fast reuse of the client's ports then failed a few.)
+				const n = 3600
 				counts := map[string]int{}
 				start := time.Now()
 				labtest.RunHelperJSON(t, "cli", "connect", &counts, labtest.LabVIP+":"+labtest.LabVIPPort, fmt.Sprint(n))
