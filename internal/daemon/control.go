@@ -39,6 +39,9 @@ type StatusDoc struct {
 	// lvsd logged and ran past, leaving the item out, as keepalived does
 	// (check-config lists them).
 	ConfigSkippedErrors int `json:"config_skipped_errors,omitempty"`
+	// HASuspended lists the virtual servers whose checkers ha_suspend
+	// holds (their address is not on this host).
+	HASuspended []string `json:"ha_suspended,omitempty"`
 	// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
 	SyncDaemonErrors uint64 `json:"sync_daemon_errors,omitempty"`
 	// SyncDaemon is lvs_sync_daemon as the kernel runs it; absent when
@@ -140,6 +143,10 @@ func (d *Daemon) Status() StatusDoc {
 		return doc
 	}
 	doc.ConfigHash, doc.SysctlAdvice, doc.ConfigSkippedErrors = s.hash, s.advice, s.skipped
+	if d.checks != nil {
+		doc.HASuspended = d.checks.Suspended()
+		sort.Strings(doc.HASuspended)
+	}
 	checks := map[string][]check.Status{}
 	for _, st := range d.CheckStatus() {
 		k := st.Key.VS + "|" + st.Key.RS.String()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -55,6 +56,9 @@ type Options struct {
 	TemplateResync time.Duration
 	// AllConfig is keepalived's -e: every include is checked.
 	AllConfig bool
+	// LocalAddrs lists the host's addresses (ha_suspend); nil means the
+	// machine's.
+	LocalAddrs func() ([]netip.Addr, error)
 }
 
 // Daemon is one running lvsd. Fields below the first group belong to the
@@ -147,6 +151,9 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	}
 	if opts.SyncSend == nil {
 		opts.SyncSend = sendSyncMessages
+	}
+	if opts.LocalAddrs == nil {
+		opts.LocalAddrs = hostAddrs
 	}
 	if opts.TemplateResync <= 0 {
 		opts.TemplateResync = templateResyncInterval
@@ -254,10 +261,12 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			if d.stopping.Err() == nil {
 				d.reconcileIPVS("repair")
 				d.applySyncDaemons()
+				d.updateLocalAddrs()
 			}
 		case <-d.vrrpChg:
 			if d.stopping.Err() == nil {
 				d.applySyncDaemons()
+				d.updateLocalAddrs()
 			}
 		case <-watchdog:
 			notifySystemd("WATCHDOG=1")
@@ -346,6 +355,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
 			d.log.Error("health checks", "err", err)
 		}
+		d.updateLocalAddrs()
 		d.checksDone = make(chan struct{})
 		go func() { defer close(d.checksDone); d.checks.Run(ctx) }()
 		k, err := d.opts.Kernel()
@@ -578,3 +588,34 @@ func (d *Daemon) stop() error {
 // resolved spec the router runs, without source positions, so that a
 // reload hands over exactly when what the router does would change.
 func vrrpFingerprint(c *config.Config) string { return vrrp.ResolveSpec(c).Fingerprint() }
+
+// updateLocalAddrs tells the checkers which addresses the host has, for
+// ha_suspend (checkers of a virtual server whose address is not here, on
+// a BACKUP director, are suspended as keepalived suspends them). Called at
+// start, after each VRRP state change and at each repair interval (which
+// also catches an address changed by hand).
+func (d *Daemon) updateLocalAddrs() {
+	if d.checks == nil {
+		return
+	}
+	addrs, err := d.opts.LocalAddrs()
+	if err != nil {
+		d.log.Warn("ha_suspend: cannot list the host's addresses", "err", err)
+		return
+	}
+	d.checks.SetLocalAddresses(addrs)
+}
+
+func hostAddrs() ([]netip.Addr, error) {
+	ifas, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(ifas))
+	for _, a := range ifas {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr())
+		}
+	}
+	return out, nil
+}

@@ -7,14 +7,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/ipvs"
+	"github.com/lvsd/lvsd/internal/labtest"
 )
 
 const baseConf = `
@@ -284,4 +288,42 @@ func TestSkippedErrorsRun(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "configuration has errors") {
 		t.Errorf("a fatal error: Run returned %v", err)
 	}
+}
+
+// ha_suspend: the checkers of a virtual server whose address the host does
+// not have are suspended, and resume when it appears (a VRRP transition or
+// the repair interval re-reads the addresses).
+func TestHASuspendFollowsLocalAddresses(t *testing.T) {
+	// The checks (once resumed) go to loopback only.
+	conf := `
+virtual_server 10.0.0.2 80 {
+  protocol TCP
+  lb_kind NAT
+  ha_suspend
+  real_server 127.0.0.1 9 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+  real_server 127.0.0.2 9 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`
+	var mu sync.Mutex
+	local := []netip.Addr{netip.MustParseAddr("10.0.0.1")}
+	h := startWith(t, conf, func(o *Options) {
+		o.RepairInterval = 20 * time.Millisecond
+		o.LocalAddrs = func() ([]netip.Addr, error) { mu.Lock(); defer mu.Unlock(); return slices.Clone(local), nil }
+	})
+	labtest.WaitFor(t, "10.0.0.2's checkers suspended", 3*time.Second, func() bool {
+		s := h.status().HASuspended
+		return len(s) == 1 && strings.Contains(s[0], "10.0.0.2")
+	})
+	mu.Lock()
+	local = append(local, netip.MustParseAddr("10.0.0.2"))
+	mu.Unlock()
+	labtest.WaitFor(t, "resumed once the address is here", 3*time.Second, func() bool { return len(h.status().HASuspended) == 0 })
 }
