@@ -62,8 +62,12 @@ func newStatusCommand() *cobra.Command {
 }
 
 func printStatus(out io.Writer, doc daemon.StatusDoc) {
-	fmt.Fprintf(out, "lvsd pid %d, config %s (hash %s), up since %s, reloads %d ok / %d failed\n",
-		doc.PID, doc.ConfigFile, doc.ConfigHash, doc.Started.Format(time.RFC3339), doc.ReloadsOK, doc.ReloadsFailed)
+	who := ""
+	if doc.RouterID != "" {
+		who = " (router_id " + doc.RouterID + ")"
+	}
+	fmt.Fprintf(out, "lvsd pid %d%s, config %s (hash %s), up since %s, reloads %d ok / %d failed\n",
+		doc.PID, who, doc.ConfigFile, doc.ConfigHash, doc.Started.Format(time.RFC3339), doc.ReloadsOK, doc.ReloadsFailed)
 	if doc.LastReloadErr != "" {
 		fmt.Fprintf(out, "last reload failed: %s\n", doc.LastReloadErr)
 	}

@@ -182,6 +182,7 @@ var globalTable = table[*Global]{
 		}
 	}},
 	"notification_email": {handle: func(b *builder, n *Node, g *Global) {
+		warnNoMail(b, n)
 		for _, c := range n.Children {
 			g.NotificationEmail = append(g.NotificationEmail, c.Key)
 		}
@@ -190,6 +191,7 @@ var globalTable = table[*Global]{
 		}
 	}},
 	"notification_email_from": {handle: func(b *builder, n *Node, g *Global) {
+		warnNoMail(b, n)
 		if t, ok := b.arg(n); ok {
 			g.NotificationEmailFrom = t.Text
 		}
@@ -201,9 +203,11 @@ var globalTable = table[*Global]{
 			b.d.Errorf(n.Pos(), "smtp_server needs an address (keepalived 2.2.7 exits on it too)")
 			return
 		}
+		warnNoMail(b, n)
 		g.SMTPServer = strings.Join(n.ArgText(), " ")
 	}},
 	"smtp_connect_timeout": {handle: func(b *builder, n *Node, g *Global) {
+		warnNoMail(b, n)
 		if v, ok := b.timerArg(n, time.Second, time.Hour); ok {
 			g.SMTPConnectTimeout = v
 		}
@@ -303,4 +307,10 @@ func lvsFlushOnStop(b *builder, n *Node, g *Global) {
 		return
 	}
 	b.d.Skipf(n.Args[0].Pos, "%s: %q is not VS (keepalived 2.2.7 knows no other argument); ignored, as keepalived ignores it", n.Key, n.Args[0].Text)
+}
+
+// warnNoMail: the e-mail settings are read and kept (for when lvsd sends
+// alerts), but nothing sends mail yet, which must not pass in silence.
+func warnNoMail(b *builder, n *Node) {
+	b.d.Warnf(n.Pos(), "%s: lvsd sends no e-mail alerts yet, so this setting has no effect; notify scripts and the Prometheus metrics report the same events", n.Key)
 }

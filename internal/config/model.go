@@ -54,9 +54,6 @@ type Global struct {
 	// lvs_sync_daemon_interface); nil when not configured or when its
 	// vrrp_instance does not exist (keepalived then clears it too).
 	LVSSyncDaemon *SyncDaemon `json:"lvs_sync_daemon,omitempty"`
-	// Ignored lists global keywords lvsd accepts for compatibility but does
-	// not act on (SNMP, DBus, process priorities...).
-	Ignored []string `json:"ignored,omitempty"`
 }
 
 // SyncDaemon is the kernel's IPVS connection sync daemon as keepalived

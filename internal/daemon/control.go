@@ -28,9 +28,12 @@ import (
 
 // StatusDoc is `lvsd status --json`.
 type StatusDoc struct {
-	PID           int       `json:"pid"`
-	ConfigFile    string    `json:"config_file"`
-	ConfigHash    string    `json:"config_hash"`
+	PID        int    `json:"pid"`
+	ConfigFile string `json:"config_file"`
+	ConfigHash string `json:"config_hash"`
+	// RouterID is global_defs' router_id (keepalived names the director
+	// by it in its alerts): which director this is.
+	RouterID      string    `json:"router_id,omitempty"`
 	Started       time.Time `json:"started"`
 	ReloadsOK     uint64    `json:"reloads_ok"`
 	ReloadsFailed uint64    `json:"reloads_failed"`
@@ -143,6 +146,7 @@ func (d *Daemon) Status() StatusDoc {
 		return doc
 	}
 	doc.ConfigHash, doc.SysctlAdvice, doc.ConfigSkippedErrors = s.hash, s.advice, s.skipped
+	doc.RouterID = s.cfg.Global.RouterID
 	if d.checks != nil {
 		doc.HASuspended = d.checks.Suspended()
 		sort.Strings(doc.HASuspended)

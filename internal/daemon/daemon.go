@@ -210,7 +210,7 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 	if metricsLn != nil {
 		d.serveMetrics(ctx, metricsLn)
 	}
-	d.log.Info("lvsd started", "config", opts.ConfigFile, "hash", res.Hash,
+	d.log.Info("lvsd started", "router_id", res.Config.Global.RouterID, "config", opts.ConfigFile, "hash", res.Hash,
 		"vrrp_instances", len(d.cfg.Instances), "virtual_servers", len(d.cfg.VirtualServers))
 	notifySystemd("READY=1\nSTATUS=serving " + res.Hash)
 	releaseLoadMemory()
