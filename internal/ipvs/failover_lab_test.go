@@ -306,25 +306,15 @@ func (d *foDirector) counts() (conns, templates int) {
 // kernel's master daemon would (protocol version 1), from inside its
 // namespace: what lvsd could do when the peer comes back.
 func (d *foDirector) resyncFrom() (int, error) {
-	es := d.table()
-	var msgs [][]byte
-	var cur []byte
-	n := 0
-	flush := func() {
-		if n == 0 {
-			return
-		}
-		binary.BigEndian.PutUint16(cur[2:4], uint16(len(cur)))
-		cur[4] = byte(n)
-		msgs = append(msgs, cur)
-		cur, n = nil, 0
+	var recs []SyncRecord
+	addr := func(v uint32, port uint16) netip.AddrPort {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], v)
+		return netip.AddrPortFrom(netip.AddrFrom4(b), port)
 	}
-	for _, e := range es {
+	for _, e := range d.table() {
 		if e.proto != "TCP" {
 			continue
-		}
-		if cur == nil {
-			cur = []byte{0, foSyncID, 0, 0, 0, 1, 0, 0} // reserved, syncid, size, nr_conns, version 1, spare
 		}
 		flags, state, timeout := uint32(0x0083), uint16(1), uint32(900) // DR|NOOUTPUT, ESTABLISHED, tcp timeout
 		if e.template {
@@ -332,26 +322,10 @@ func (d *foDirector) resyncFrom() (int, error) {
 		} else if e.state != "ESTABLISHED" {
 			continue
 		}
-		var s [36]byte
-		s[0], s[1] = 0, unix.IPPROTO_TCP
-		binary.BigEndian.PutUint16(s[2:4], 36) // version 0, size
-		binary.BigEndian.PutUint32(s[4:8], flags)
-		binary.BigEndian.PutUint16(s[8:10], state)
-		binary.BigEndian.PutUint16(s[10:12], e.cport)
-		binary.BigEndian.PutUint16(s[12:14], e.vport)
-		binary.BigEndian.PutUint16(s[14:16], e.dport)
-		binary.BigEndian.PutUint32(s[16:20], 0) // fwmark
-		binary.BigEndian.PutUint32(s[20:24], timeout)
-		binary.BigEndian.PutUint32(s[24:28], e.caddr)
-		binary.BigEndian.PutUint32(s[28:32], e.vaddr)
-		binary.BigEndian.PutUint32(s[32:36], e.daddr)
-		cur = append(cur, s[:]...)
-		n++
-		if n == 40 { // 8 + 40*36 = 1448 bytes, under the 1472 of an MTU of 1500
-			flush()
-		}
+		recs = append(recs, SyncRecord{Protocol: unix.IPPROTO_TCP, Flags: flags, State: state, Timeout: timeout,
+			Client: addr(e.caddr, e.cport), Virtual: addr(e.vaddr, e.vport), Dest: addr(e.daddr, e.dport)})
 	}
-	flush()
+	msgs := EncodeSyncV1(foSyncID, recs, 1472)
 	sent := 0
 	err := labtest.InNetns(d.name, func() error {
 		c, err := net.ListenPacket("udp4", d.ip+":0")
