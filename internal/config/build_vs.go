@@ -658,12 +658,13 @@ var urlTable = table[*URL]{
 		}
 	}},
 	"regex": {handle: func(b *builder, n *Node, u *URL) {
+		warnNoRegex(b, n)
 		if t, ok := b.arg(n); ok {
 			u.Regex = t.Text
 		}
 	}},
-	"regex_no_match":   {handle: func(b *builder, n *Node, u *URL) { u.RegexNoMatch = true }},
-	"regex_options":    {ignored: "PCRE options are not supported; Go regexp syntax is used"},
+	"regex_no_match":   {handle: func(b *builder, n *Node, u *URL) { warnNoRegex(b, n); u.RegexNoMatch = true }},
+	"regex_options":    {ignored: "url regex matching is not implemented yet"},
 	"regex_stack":      {ignored: "not needed by Go's regexp engine"},
 	"regex_min_offset": {ignored: "not implemented yet"},
 	"regex_max_offset": {ignored: "not implemented yet"},
@@ -908,4 +909,10 @@ func rangeSize(first, last netip.Addr) uint64 {
 	lo := uint64(a[12])<<24 | uint64(a[13])<<16 | uint64(a[14])<<8 | uint64(a[15])
 	hi := uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
 	return hi - lo + 1
+}
+
+// warnNoRegex: the url's regex is kept for when lvsd matches bodies, but
+// nothing matches them yet, which must not pass in silence.
+func warnNoRegex(b *builder, n *Node) {
+	b.d.Warnf(n.Pos(), "%s: lvsd does not match the response body against a regex yet; the url passes on status_code and digest alone", n.Key)
 }
