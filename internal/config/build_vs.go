@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -457,8 +458,11 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	}
 	pc := &pendingChecker{Checker: &Checker{Type: typ, Pos: n.Pos()}}
 	t := checkerTable
-	if typ == "MISC_CHECK" {
+	switch typ {
+	case "MISC_CHECK":
 		t = miscTable
+	case "TCP_CHECK":
+		t = tcpCheckerTable
 	}
 	walk(b, n.Children, t, pc, typ)
 	if typ == "MISC_CHECK" && pc.MiscPath == nil {
@@ -530,7 +534,9 @@ func checkerCommon() table[*pendingChecker] {
 	}
 }
 
-var checkerTable, miscTable table[*pendingChecker]
+// checkerTable is HTTP_GET's and SSL_GET's, tcpCheckerTable TCP_CHECK's,
+// miscTable MISC_CHECK's.
+var checkerTable, tcpCheckerTable, miscTable table[*pendingChecker]
 
 func init() {
 	checkerTable = checkerCommon()
@@ -569,7 +575,15 @@ func init() {
 		}},
 		// keepalived 1.x spelling; 2.2.7 rejects it, lvsd keeps old configs working.
 		"nb_get_retry": {deprecated: "retry", handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultInt(n, &c.own.retry) }},
-		"url":          {handle: (*builder).url},
+	}
+	for k, v := range more {
+		checkerTable[k] = v
+	}
+	// TCP_CHECK has the connection keywords only (keepalived's
+	// tcp_check_init); HTTP_GET and SSL_GET add their request keywords.
+	tcpCheckerTable = maps.Clone(checkerTable)
+	more = table[*pendingChecker]{
+		"url": {handle: (*builder).url},
 		"http_protocol": {handle: func(b *builder, n *Node, c *pendingChecker) {
 			if t, ok := b.arg(n); ok {
 				switch t.Text {

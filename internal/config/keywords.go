@@ -39,9 +39,8 @@ func tableSet[T any](t table[T]) handledSet {
 }
 
 // checkerPaths are keepalived's checker blocks lvsd parses with
-// checkerTable (MISC_CHECK has its own).
+// checkerTable (TCP_CHECK and MISC_CHECK have their own).
 var checkerPaths = []string{
-	"virtual_server/real_server/TCP_CHECK",
 	"virtual_server/real_server/HTTP_GET",
 	"virtual_server/real_server/SSL_GET",
 }
@@ -62,6 +61,7 @@ func keywordTables() map[string]handledSet {
 		"virtual_server":                        tableSet(vsTable),
 		"virtual_server/real_server":            tableSet(rsTable),
 		"virtual_server/real_server/MISC_CHECK": tableSet(miscTable),
+		"virtual_server/real_server/TCP_CHECK":  tableSet(tcpCheckerTable),
 	}
 	// The top-level SSL block is read by builder.sslContext, not a table:
 	// it names its four keywords and draws one warning for the block.
