@@ -319,43 +319,8 @@ func faultPidAlive(pid int) bool {
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
 
-// ---------------------------------------------------------------------------
-// Namespaces from inside this process: sockets opened on an OS thread
-// switched into a lab namespace stay in it.
-//
-// faultInNetns runs fn on a locked OS thread switched into namespace name.
-func faultInNetns(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		target, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(target)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		err = fn()
-		// A thread that cannot go back ends with this goroutine.
-		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+// Namespaces from inside this process: labtest.InNetns (sockets opened on
+// an OS thread switched into a lab namespace stay in it).
 
 // ---------------------------------------------------------------------------
 // The sampler.
@@ -393,7 +358,7 @@ func newHolderSampler(t *testing.T, l *vrrpLab, hosts ...string) *holderSampler 
 	s := &holderSampler{l: l, hosts: hosts, handles: map[string]*netlink.Handle{}, vip: net.ParseIP(labVIP),
 		procs: map[string]*faultDaemon{}, expect: map[*faultDaemon]bool{}, stopped: make(chan struct{}), done: make(chan struct{})}
 	for _, h := range hosts {
-		err := faultInNetns(l.ns(h), func() error {
+		err := labtest.InNetns(l.ns(h), func() error {
 			hd, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 			s.handles[h] = hd
 			return err
@@ -649,7 +614,7 @@ func startRawCapture(t *testing.T, l *vrrpLab, host string) *rawCapture {
 	t.Helper()
 	c := &rawCapture{stopc: make(chan struct{}), done: make(chan struct{})}
 	proto := int(faultHtons(unix.ETH_P_ALL))
-	err := faultInNetns(l.ns(host), func() error {
+	err := labtest.InNetns(l.ns(host), func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -761,7 +726,7 @@ func faultV3Checksum(src, dst netip.Addr, msg []byte) uint16 {
 func faultFlood(t *testing.T, l *vrrpLab, host string, src netip.Addr, pkt []byte, rate int, d time.Duration) int {
 	t.Helper()
 	var fd int
-	err := faultInNetns(l.ns(host), func() error {
+	err := labtest.InNetns(l.ns(host), func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -1226,7 +1191,7 @@ func faultMetricsFlood(t *testing.T) {
 	stop := make(chan struct{})
 	floodDone := make(chan error, 1)
 	go func() {
-		floodDone <- faultInNetns(l.ns("d1"), func() error {
+		floodDone <- labtest.InNetns(l.ns("d1"), func() error {
 			gone := make(chan struct{}, 1000)
 			var conns []net.Conn
 			defer func() {
