@@ -41,6 +41,8 @@ const (
 	csSources   = 20   // client addresses: persistence makes one template per address and port
 	csDeadline  = 10 * time.Second
 	csBridge    = "cs-br"
+	csInside    = "cs-in"     // NAT: the real servers' network
+	csGateway   = "10.79.0.1" // NAT: the real servers' gateway, a VIP that moves with csVIP
 	csClientNS  = "cs-cli"
 	csMasterPri = 150
 	csBackupPri = 100
@@ -59,7 +61,9 @@ func csSh(t testing.TB, cmd string) string {
 
 // csConfig is the directors' keepalived.conf: the sync daemon follows the
 // VRRP instance, as keepalived's documentation shows it.
-func csConfig(name string, prio int) string {
+// With nat, the real servers sit on an inside network behind the
+// directors and route through a gateway address in the same instance.
+func csConfig(name string, prio int, nat bool) string {
 	state := "BACKUP"
 	if prio == csMasterPri {
 		state = "MASTER"
@@ -76,17 +80,21 @@ vrrp_instance VI_1 {
   priority %d
   advert_int 1
   virtual_ipaddress {
-    %s/32 dev eth0
+    %s/32 dev eth0%s
   }
 }
-`, name, state, prio, csVIP)
+`, name, state, prio, csVIP, map[bool]string{true: "\n    " + csGateway + "/16 dev eth1"}[nat])
+	method, rsNet := "DR", "10.78.0"
+	if nat {
+		method, rsNet = "NAT", "10.79.0"
+	}
 	for _, port := range []int{csPort, csPersist} {
-		fmt.Fprintf(&b, "virtual_server %s %d {\n  delay_loop 2\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n", csVIP, port)
+		fmt.Fprintf(&b, "virtual_server %s %d {\n  delay_loop 2\n  lb_algo wrr\n  lb_kind %s\n  protocol TCP\n", csVIP, port, method)
 		if port == csPersist {
 			b.WriteString("  persistence_timeout 300\n")
 		}
 		for i := 1; i <= 3; i++ {
-			fmt.Fprintf(&b, "  real_server 10.78.0.%d %d {\n    weight %d\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n", 20+i, port, i)
+			fmt.Fprintf(&b, "  real_server %s.%d %d {\n    weight %d\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n", rsNet, 20+i, port, i)
 		}
 		b.WriteString("}\n")
 	}
@@ -95,12 +103,15 @@ vrrp_instance VI_1 {
 
 type csLab struct {
 	t       *testing.T
+	nat     bool
 	sources []netip.Addr
 	gen     int
 }
 
-// newCSLab builds the bridge, the client and the three real servers.
-func newCSLab(t *testing.T) *csLab {
+// newCSLab builds the bridge, the client and the three real servers (DR:
+// on the same bridge, the VIP on lo; NAT: on an inside bridge, routing
+// through csGateway).
+func newCSLab(t *testing.T, nat bool) *csLab {
 	cleanup := func() {
 		_ = exec.Command("sh", "-c", `for n in $(ip netns list | awk '/^cs-/ {print $1}'); do ip netns pids $n | xargs -r kill -9; ip netns del $n; done
 for l in $(ip -o link show | awk -F': ' '$2 ~ /^cs-/ {split($2,a,"@"); print a[1]}'); do ip link del $l 2>/dev/null; done`).Run()
@@ -108,7 +119,10 @@ for l in $(ip -o link show | awk -F': ' '$2 ~ /^cs-/ {split($2,a,"@"); print a[1
 	cleanup()
 	t.Cleanup(cleanup)
 	csSh(t, "ip link add "+csBridge+" type bridge && ip link set "+csBridge+" up")
-	l := &csLab{t: t}
+	if nat {
+		csSh(t, "ip link add "+csInside+" type bridge && ip link set "+csInside+" up")
+	}
+	l := &csLab{t: t, nat: nat}
 	l.host(csClientNS, csClientNS, "10.78.0.2")
 	for i := range csSources {
 		a := netip.AddrFrom4([4]byte{10, 78, 1, byte(2 + i)})
@@ -117,9 +131,14 @@ for l in $(ip -o link show | awk -F': ' '$2 ~ /^cs-/ {split($2,a,"@"); print a[1
 	}
 	for i := 1; i <= 3; i++ {
 		ns := fmt.Sprintf("cs-rs%d", i)
-		l.host(ns, ns, fmt.Sprintf("10.78.0.%d", 20+i))
-		csSh(t, fmt.Sprintf("ip -n %s addr add %s/32 dev lo", ns, csVIP))
-		csSh(t, fmt.Sprintf("ip netns exec %s sh -c 'sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2'", ns))
+		if nat {
+			csSh(t, fmt.Sprintf("ip netns add %s && ip link add %s type veth peer name eth0 netns %s && ip link set %s master %s up", ns, ns, ns, ns, csInside))
+			csSh(t, fmt.Sprintf("ip -n %s link set lo up && ip -n %s addr add 10.79.0.%d/16 dev eth0 && ip -n %s link set eth0 up && ip -n %s route add default via %s", ns, ns, 20+i, ns, ns, csGateway))
+		} else {
+			l.host(ns, ns, fmt.Sprintf("10.78.0.%d", 20+i))
+			csSh(t, fmt.Sprintf("ip -n %s addr add %s/32 dev lo", ns, csVIP))
+			csSh(t, fmt.Sprintf("ip netns exec %s sh -c 'sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2'", ns))
+		}
 		for _, port := range []int{csPort, csPersist} {
 			labtest.StartHelper(t, ns, "serve", fmt.Sprint(i), fmt.Sprintf("0.0.0.0:%d", port))
 		}
@@ -139,7 +158,8 @@ type csDirector struct {
 	kind   string // lvsd or keepalived
 	ns     string
 	veth   string
-	state  string // lvsd's state directory (control socket)
+	veths  []string // NAT: the inside links
+	state  string   // lvsd's state directory (control socket)
 	cmd    *exec.Cmd
 	log    *syncBuffer
 	exited chan struct{}
@@ -151,9 +171,15 @@ func (l *csLab) director(kind string, which, prio int) *csDirector {
 	d := &csDirector{l: l, kind: kind, ns: fmt.Sprintf("cs-d%d-%d", which, l.gen), veth: fmt.Sprintf("cs-d%dg%d", which, l.gen),
 		log: &syncBuffer{}, exited: make(chan struct{})}
 	l.host(d.ns, d.veth, fmt.Sprintf("10.78.0.%d", 10+which))
+	if l.nat {
+		in := fmt.Sprintf("cs-d%di%d", which, l.gen)
+		csSh(t, fmt.Sprintf("ip link add %s type veth peer name eth1 netns %s && ip link set %s master %s up", in, d.ns, in, csInside))
+		csSh(t, fmt.Sprintf("ip -n %s addr add 10.79.0.%d/16 dev eth1 && ip -n %s link set eth1 up && ip netns exec %s sysctl -qw net.ipv4.ip_forward=1", d.ns, 10+which, d.ns, d.ns))
+		d.veths = append(d.veths, in)
+	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, []byte(csConfig(d.ns, prio)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(csConfig(d.ns, prio, l.nat)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var args []string
@@ -199,7 +225,9 @@ func (d *csDirector) kill() {
 	case <-d.exited:
 	case <-time.After(10 * time.Second):
 	}
-	_ = exec.Command("ip", "link", "del", d.veth).Run()
+	for _, v := range append([]string{d.veth}, d.veths...) {
+		_ = exec.Command("ip", "link", "del", v).Run()
+	}
 	_ = exec.Command("ip", "netns", "del", d.ns).Run()
 }
 
@@ -276,11 +304,10 @@ func (e csEvent) String() string {
 		e.name, e.took.Round(10*time.Millisecond), e.learnt, e.failed, e.kinds, e.stalls, e.moved, e.sticky)
 }
 
-// csRun plays failover then failback with two directors of kind and
-// returns both events.
-func csRun(t *testing.T, kind string) (failover, failback csEvent) {
-	l := newCSLab(t)
-	n, np := *connSyncConns, *connSyncPersistent
+// csRun plays failover then failback with two directors of kind, n plain
+// and np persistent connections, and returns both events.
+func csRun(t *testing.T, kind string, nat bool, n, np int) (failover, failback csEvent) {
+	l := newCSLab(t, nat)
 	settle := 2**connSyncInterval + csDeadline + 2*time.Second
 
 	// d1 first: started together, d2 could win the first election, and
@@ -397,7 +424,7 @@ func TestVMConnSync(t *testing.T) {
 	labtest.NeedBinary(t, "keepalived")
 	var rows []string
 	t.Run("keepalived", func(t *testing.T) {
-		fo, fb := csRun(t, "keepalived")
+		fo, fb := csRun(t, "keepalived", false, *connSyncConns, *connSyncPersistent)
 		rows = append(rows, fo.String(), fb.String())
 		// The lab's sanity check: keepalived's sync daemons keep the
 		// connections through a failover.
@@ -405,9 +432,7 @@ func TestVMConnSync(t *testing.T) {
 			t.Errorf("keepalived lost %d connections on failover: the lab is broken", fo.failed)
 		}
 	})
-	t.Run("lvsd", func(t *testing.T) {
-		fo, fb := csRun(t, "lvsd")
-		rows = append(rows, fo.String(), fb.String())
+	lvsdHitless := func(t *testing.T, fo, fb csEvent) {
 		for _, e := range []csEvent{fo, fb} {
 			if e.failed != 0 {
 				t.Errorf("%s: %d connections reset or stalled over %s (%v)", e.name, e.failed, csDeadline, e.kinds)
@@ -416,6 +441,19 @@ func TestVMConnSync(t *testing.T) {
 				t.Errorf("%s: %d of %d persistent clients reached another real server", e.name, e.moved, e.sticky)
 			}
 		}
+	}
+	t.Run("lvsd", func(t *testing.T) {
+		fo, fb := csRun(t, "lvsd", false, *connSyncConns, *connSyncPersistent)
+		rows = append(rows, fo.String(), fb.String())
+		lvsdHitless(t, fo, fb)
+	})
+	// NAT, smaller: the real servers route through a gateway address that
+	// moves with the virtual address (docs/operations.md).
+	t.Run("lvsd-NAT", func(t *testing.T) {
+		fo, fb := csRun(t, "lvsd", true, 200, 40)
+		fo.name, fb.name = "NAT "+fo.name, "NAT "+fb.name
+		rows = append(rows, fo.String(), fb.String())
+		lvsdHitless(t, fo, fb)
 	})
 	for _, r := range rows {
 		t.Log("RESULT " + r)
