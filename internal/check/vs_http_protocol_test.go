@@ -1,53 +1,15 @@
 package check
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/labtest"
 )
-
-// captureServer answers one HTTP request per connection with 200 and
-// hands the raw request head to got.
-func captureServer(t *testing.T, network, addr string, got chan<- string) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Skipf("listen %s: %v", addr, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				r := bufio.NewReader(c)
-				var head strings.Builder
-				for {
-					line, err := r.ReadString('\n')
-					head.WriteString(line)
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
-				got <- head.String()
-				_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}(c)
-		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String())
-}
 
 // TestHTTPProtocolRequest: HTTP_GET sends keepalived 2.2.7's request byte
 // for byte (check_http.c request_template): HTTP/1.0 by default, 1.0C
@@ -68,7 +30,7 @@ func TestHTTPProtocolRequest(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.proto+"/"+tc.vhost+"/"+tc.network, func(t *testing.T) {
 			got := make(chan string, 1)
-			ap := captureServer(t, tc.network, tc.listen, got)
+			ap := labtest.HTTPHeadServer(t, tc.network, tc.listen, got)
 			rs := &config.RealServer{Addr: ap.Addr(), Port: ap.Port()}
 			c := &config.Checker{Type: "HTTP_GET", HTTPProtocol: tc.proto, Virtualhost: tc.vhost, ConnectTimeout: 3 * time.Second,
 				URLs: []config.URL{{Path: "/h", StatusCodes: [][2]int{{200, 299}}}}}

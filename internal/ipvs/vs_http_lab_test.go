@@ -1,16 +1,11 @@
 package ipvs
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,35 +24,7 @@ func TestVMHTTPProtocolMatchesKeepalived(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			realKernel(t)
 			got := make(chan string, 16)
-			ln, err := net.Listen("tcp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func(c net.Conn) {
-						defer c.Close()
-						_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-						r := bufio.NewReader(c)
-						var head strings.Builder
-						for {
-							line, err := r.ReadString('\n')
-							head.WriteString(line)
-							if err != nil || line == "\r\n" {
-								break
-							}
-						}
-						got <- head.String()
-						_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-					}(c)
-				}
-			}()
-			ap := netip.MustParseAddrPort(ln.Addr().String())
+			ap := labtest.HTTPHeadServer(t, "tcp4", "127.0.0.1:0", got)
 			conf := fmt.Sprintf(`
 virtual_server 10.7.9.1 80 {
     protocol TCP
