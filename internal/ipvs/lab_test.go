@@ -225,23 +225,9 @@ func TestVMKeepalivedDifferential(t *testing.T) {
 	}
 	for _, conf := range confs {
 		t.Run(filepath.Base(conf), func(t *testing.T) {
-			k := realKernel(t)
 			abs, _ := filepath.Abs(conf)
 			src, _ := os.ReadFile(abs)
-			desired := DesiredTable(labtest.Config(t, string(src)), nil)
-			pid := filepath.Join(t.TempDir(), "k.pid")
-			cmd := exec.Command(keepalived, "-C", "-n", "-l", "-f", abs, "-p", pid, "-c", pid+".c")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			kTable := waitForTable(t, len(desired))
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			_ = cmd.Wait()
-			flushKernel(t)
-			if _, err := NewSyncer(k, nil, "", false).Reconcile(desired); err != nil {
-				t.Fatal(err)
-			}
-			lTable := ipvsadmSave(t)
+			_, kTable, lTable := tablesOfBoth(t, keepalived, abs, string(src))
 			if kTable != lTable {
 				t.Errorf("keepalived and lvsd program different tables:\n%s", lineDiff(kTable, lTable))
 			}
@@ -252,6 +238,29 @@ func TestVMKeepalivedDifferential(t *testing.T) {
 
 // waitForTable polls ipvsadm until the table holds n services and stays the
 // same for half a second.
+// tablesOfBoth programs the configuration at path (whose text is src)
+// with keepalived 2.2.7's checker process, reads the kernel's table, then
+// with lvsd's syncer, and returns lvsd's desired table and both readings
+// (ipvsadm -Sn).
+func tablesOfBoth(t *testing.T, keepalived, path, src string) (desired Table, kTable, lTable string) {
+	t.Helper()
+	k := realKernel(t)
+	desired = DesiredTable(labtest.Config(t, src), nil)
+	pid := filepath.Join(t.TempDir(), "k.pid")
+	cmd := exec.Command(keepalived, "-C", "-n", "-l", "-f", path, "-p", pid, "-c", pid+".c")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kTable = waitForTable(t, len(desired))
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	flushKernel(t)
+	if _, err := NewSyncer(k, nil, "", false).Reconcile(desired); err != nil {
+		t.Fatal(err)
+	}
+	return desired, kTable, ipvsadmSave(t)
+}
+
 func waitForTable(t *testing.T, n int) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)

@@ -87,25 +87,11 @@ func TestVMVSFidelityDifferential(t *testing.T) {
 	}
 	for name, src := range vsFidelityConfigs {
 		t.Run(name, func(t *testing.T) {
-			k := realKernel(t)
 			path := filepath.Join(t.TempDir(), "k.conf")
 			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			desired := DesiredTable(labtest.Config(t, src), nil)
-			pid := filepath.Join(t.TempDir(), "k.pid")
-			cmd := exec.Command(keepalived, "-C", "-n", "-l", "-f", path, "-p", pid, "-c", pid+".c")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			kTable := waitForTable(t, len(desired))
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			_ = cmd.Wait()
-			flushKernel(t)
-			if _, err := NewSyncer(k, nil, "", false).Reconcile(desired); err != nil {
-				t.Fatal(err)
-			}
-			lTable := ipvsadmSave(t)
+			desired, kTable, lTable := tablesOfBoth(t, keepalived, path, src)
 			if kTable != lTable {
 				t.Errorf("keepalived and lvsd program different tables:\n%s\nkeepalived:\n%s", lineDiff(kTable, lTable), kTable)
 			}
