@@ -13,6 +13,12 @@ have qemu-system-x86_64 || need+=(qemu-system-x86)
 have tshark || need+=(tshark)
 have systemd-analyze || need+=(systemd)
 have promtool || need+=(prometheus) # promtool check metrics
+have dnsmasq || need+=(dnsmasq-base) # DNS_CHECK's real DNS server
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd) # SMTP alerts' real SMTP server
+have bird || need+=(bird2) # the ECMP lab's BGP speakers
+[ -x /usr/lib/frr/bfdd ] || need+=(frr) # BFD peer
+have lintian || need+=(lintian) # make deb's checks
+have ping || need+=(iputils-ping)
 ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 || need+=(linux-image-amd64)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
