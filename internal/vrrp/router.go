@@ -44,7 +44,15 @@ type Stats struct {
 	// NotifyDropped counts transitions whose notify scripts were dropped
 	// because the instance flapped faster than they ran.
 	NotifyDropped uint64
-	Drops         map[DropReason]uint64
+	// BecomeMaster and ReleaseMaster count entries into and exits from
+	// MASTER; PriorityZeroSent and PriorityZeroReceived count adverts
+	// of priority 0 (a master letting go). keepalived's stats file and
+	// its exporter report the same four counters.
+	BecomeMaster         uint64
+	ReleaseMaster        uint64
+	PriorityZeroSent     uint64
+	PriorityZeroReceived uint64
+	Drops                map[DropReason]uint64
 }
 
 // InstanceStatus is what `lvsd status` and the metrics show of an instance.
@@ -144,6 +152,11 @@ type instance struct {
 	vips     []netif.VIP
 	advAddrs []netip.Addr
 	stats    Stats
+	// wasMaster: the last transition entered MASTER, so the next one
+	// releases it (Stats.ReleaseMaster).
+	wasMaster bool
+	// spec is what the instance was built from (keepalived's dumps show it).
+	spec InstanceSpec
 }
 
 // InstanceKey matches instances across reloads, as keepalived does: by
@@ -305,7 +318,7 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	sp := resolveInstance(r.cfg.Global, ic)
 	holdForSync(r.cfg, &sp)
 	v6 := sp.IPv6
-	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}, vips: sp.VIPs, advAddrs: sp.AdvAddrs, src: sp.Src}
+	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}, vips: sp.VIPs, advAddrs: sp.AdvAddrs, src: sp.Src, spec: sp}
 	if !in.src.IsValid() {
 		a, err := r.plat.PrimaryAddr(ic.Interface, v6)
 		if err != nil {
@@ -516,6 +529,7 @@ func (r *Router) readLink(dev string) linkState {
 func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio int, fault bool) {
 	in.m.adoptFrom(old.m)
 	in.stats = old.stats
+	in.wasMaster = in.m.State() == StateMaster
 	if in.stats.Drops == nil {
 		in.stats.Drops = map[DropReason]uint64{}
 	}
@@ -651,6 +665,9 @@ func (r *Router) received(s *sock, pkt Received) {
 		return
 	}
 	in.stats.AdvertsReceived++
+	if adv.Priority == 0 {
+		in.stats.PriorityZeroReceived++
+	}
 	now := r.now()
 	r.apply(in, now, in.m.Received(now, pkt.Src, adv))
 }
@@ -677,6 +694,12 @@ func (r *Router) apply(in *instance, now time.Time, acts []Action) {
 			r.sendGARPs(in, a.Count)
 		case Notify:
 			in.stats.Transitions++
+			if a.State == StateMaster {
+				in.stats.BecomeMaster++
+			} else if in.wasMaster {
+				in.stats.ReleaseMaster++
+			}
+			in.wasMaster = a.State == StateMaster
 			r.log.Info("vrrp state", "instance", in.cfg.Name, "state", a.State.String(), "priority", in.m.prio)
 			r.notify(in, a.State)
 			if r.onTransition != nil {
@@ -704,6 +727,9 @@ func (r *Router) sendAdvert(in *instance, prio uint8) {
 			continue
 		}
 		in.stats.AdvertsSent++
+		if prio == 0 {
+			in.stats.PriorityZeroSent++
+		}
 	}
 }
 

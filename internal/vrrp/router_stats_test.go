@@ -1,0 +1,54 @@
+package vrrp
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/labtest"
+)
+
+// The four counters keepalived's stats dump and its Prometheus exporter
+// report beside adverts: become_master, release_master, pri_zero_rcvd,
+// pri_zero_sent (keepalived 2.2.7 vrrp.c counts each at the same event).
+func TestRouterMasterAndPriorityZeroCounters(t *testing.T) {
+	p := newFakePlatform()
+	r := startRouter(t, strings.Replace(slowNotifyConf, "priority 255", "priority 100", 1), p)
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+	labtest.WaitFor(t, "sockets open", time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) == 1 })
+	peer, group := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("224.0.0.18")
+	send := func(prio uint8) {
+		adv := &Advert{Version: 3, VRID: 1, Priority: prio, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
+		b, _ := adv.Marshal(peer, group)
+		p.conns[0].in <- Received{Payload: b, Src: peer, Dst: group, TTL: 255}
+	}
+	send(200)
+	labtest.WaitFor(t, "backup", time.Second, func() bool { return r.Status()[0].State == "BACKUP" })
+	send(0) // the peer lets go: this router takes over at once
+	labtest.WaitFor(t, "master again", time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+	st := r.Status()[0].Stats
+	if st.BecomeMaster != 2 || st.ReleaseMaster != 1 || st.PriorityZeroReceived != 1 || st.PriorityZeroSent != 0 {
+		t.Fatalf("become_master %d release_master %d pri_zero_rcvd %d pri_zero_sent %d, want 2 1 1 0",
+			st.BecomeMaster, st.ReleaseMaster, st.PriorityZeroReceived, st.PriorityZeroSent)
+	}
+	// Its link goes down: a master leaving for FAULT sends priority 0
+	// (keepalived's vrrp_restore_interface with advF), counted as sent.
+	p.mu.Lock()
+	p.links["eth0"] = false
+	p.mu.Unlock()
+	labtest.WaitFor(t, "FAULT", 3*time.Second, func() bool { return r.Status()[0].State == "FAULT" })
+	p.mu.Lock()
+	var zeros int
+	for _, a := range p.sent {
+		if a.Priority == 0 {
+			zeros++
+		}
+	}
+	p.mu.Unlock()
+	st = r.Status()[0].Stats
+	if zeros == 0 || st.PriorityZeroSent != uint64(zeros) || st.ReleaseMaster != 2 {
+		t.Errorf("%d priority-0 adverts sent, pri_zero_sent %d, release_master %d; want them equal, non-zero, and 2 releases",
+			zeros, st.PriorityZeroSent, st.ReleaseMaster)
+	}
+}
