@@ -54,6 +54,7 @@ type Global struct {
 	// lvs_sync_daemon_interface); nil when not configured or when its
 	// vrrp_instance does not exist (keepalived then clears it too).
 	LVSSyncDaemon *SyncDaemon `json:"lvs_sync_daemon,omitempty"`
+	Announce      *Announce   `json:"lvsd_announce,omitempty"` // lvsd only: scaleout.go
 }
 
 // SyncDaemon is the kernel's IPVS connection sync daemon as keepalived

@@ -54,6 +54,7 @@ type VirtualServer struct {
 	SorryServer       *RealServer   `json:"sorry_server,omitempty"`
 	SorryInhibit      bool          `json:"sorry_server_inhibit,omitempty"`
 	RealServers       []*RealServer `json:"real_servers"`
+	Announce          bool          `json:"lvsd_announce,omitempty"` // lvsd only: scaleout.go
 	Pos               Pos           `json:"pos"`
 	// Checker defaults set at virtual-server level, inherited by checkers.
 	checkDefaults                    checkDefaults
