@@ -31,13 +31,33 @@ func controlClient(socket string) *http.Client {
 }
 
 func newStatusCommand() *cobra.Command {
-	var socket string
+	var socket, dump string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "show VRRP instances, virtual servers and real servers of the running lvsd",
-		Args:  cobra.NoArgs,
+		Long: `status shows VRRP instances, virtual servers and real servers of the running lvsd.
+With --keepalived data, stats or json it prints what keepalived writes on
+SIGUSR1, SIGUSR2 and SIGJSON (lvsd writes the same files into its state
+directory on those signals).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dump != "" {
+				resp, err := controlClient(socket).Get("http://lvsd/keepalived/" + dump)
+				if err != nil {
+					return fmt.Errorf("is lvsd running? %w", err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					return fmt.Errorf("status: %w", err)
+				}
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("status --keepalived: %s", strings.TrimSpace(string(body)))
+				}
+				_, err = cmd.OutOrStdout().Write(body)
+				return err
+			}
 			resp, err := controlClient(socket).Get("http://lvsd/status")
 			if err != nil {
 				return fmt.Errorf("is lvsd running? %w", err)
@@ -58,6 +78,7 @@ func newStatusCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&socket, "socket", defaultSocket, "control socket")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&dump, "keepalived", "", "print keepalived's dump instead: data, stats or json")
 	return cmd
 }
 

@@ -25,13 +25,15 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		Short: "run the director daemon (VRRP, health checks, IPVS) in the foreground",
 		Long: `run serves the configuration in the foreground until SIGTERM or SIGINT;
 SIGHUP reloads it (an invalid file is logged and the running one kept).
+SIGUSR1, SIGUSR2 and SIGJSON (SIGRTMIN+2) write keepalived's data, stats
+and JSON dumps into the state directory (keepalived.data, .stats, .json).
 keepalived's director flags are accepted: -P, -C, -p, -l, -D, -n.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ConfigFile, opts.ConfigID = g.configFile, g.configID
 			opts.Log = newLogger(cmd.ErrOrStderr(), logFormat, debug || logDetail)
 			sigs := make(chan os.Signal, 4)
-			signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+			signal.Notify(sigs, append([]os.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT}, daemon.DumpSignals...)...)
 			defer signal.Stop(sigs)
 			if err := daemon.Run(context.Background(), opts, sigs); err != nil {
 				opts.Log.Error("lvsd run", "err", err)

@@ -162,6 +162,9 @@ type daemonProc struct {
 	conf string
 	cmd  *exec.Cmd
 	log  *syncBuffer
+	// dumpDir is where the daemon writes keepalived's dumps: lvsd's
+	// state directory, keepalived's TMPDIR.
+	dumpDir string
 }
 
 type syncBuffer struct {
@@ -194,6 +197,7 @@ func (l *vrrpLab) start(kind, host string, c vrrpConf) *daemonProc {
 		l.t.Fatal(err)
 	}
 	var args []string
+	dumpDir := dir
 	switch kind {
 	case "lvsd":
 		self, _ := os.Executable()
@@ -205,13 +209,14 @@ func (l *vrrpLab) start(kind, host string, c vrrpConf) *daemonProc {
 		}
 		l.t.Cleanup(func() { os.RemoveAll(state) })
 		args = []string{self, "run", "-P", "-f", conf, "--state-dir", state, "--debug"}
+		dumpDir = state
 	case "keepalived":
 		labtest.NeedBinary(l.t, "keepalived")
 		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid"}
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", l.ns(host)}, args...)...)
-	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
-	p := &daemonProc{kind: kind, host: host, conf: conf, cmd: cmd, log: &syncBuffer{}}
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1", "TMPDIR="+dir)
+	p := &daemonProc{kind: kind, host: host, conf: conf, cmd: cmd, log: &syncBuffer{}, dumpDir: dumpDir}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		l.t.Fatal(err)

@@ -326,6 +326,14 @@ func (d *Daemon) serveControl(ctx context.Context, cl *controlListener) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(d.Status())
 	})
+	mux.HandleFunc("GET /keepalived/{dump}", func(w http.ResponseWriter, r *http.Request) {
+		b, err := d.RenderDump(r.PathValue("dump"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write(b)
+	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		reply := make(chan error, 1)
 		d.interruptRepair()
@@ -373,7 +381,7 @@ func listenMetrics(addr string) (net.Listener, error) {
 // serveMetrics runs the Prometheus endpoint on ln until ctx ends.
 func (d *Daemon) serveMetrics(ctx context.Context, ln net.Listener) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(d))
+	reg.MustRegister(metrics.NewCollector(d), metrics.NewKeepalivedCollector(d))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil}))
 	srv := endpointServer(mux, metricsWriteTimeout, d.log)

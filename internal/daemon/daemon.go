@@ -237,6 +237,12 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 					case term <- sig:
 					default:
 					}
+				default:
+					// keepalived's dump signals; written here, off the
+					// daemon loop (the router answers between events).
+					if kind := dumpKindOf(sig); kind != "" {
+						d.writeDump(kind)
+					}
 				}
 			}
 		}
