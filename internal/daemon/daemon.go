@@ -261,11 +261,11 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			d.clearRouter()
 		case <-d.healthChg:
 			if d.stopping.Err() == nil {
-				d.reconcileIPVS("health")
+				d.reconcileIPVSAnnounced("health")
 			}
 		case <-repair.C:
 			if d.stopping.Err() == nil {
-				d.reconcileIPVS("repair")
+				d.reconcileIPVSAnnounced("repair")
 				d.applySyncDaemons()
 				d.updateLocalAddrs()
 			}
@@ -371,7 +371,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 		} else {
 			d.kernel = k
 			d.syncer = ipvs.NewSyncer(k, d.log, filepath.Join(d.opts.StateDir, "ipvs-owned.json"), d.cfg.Global.LVSFlush)
-			d.reconcileIPVS("start")
+			d.reconcileIPVSAnnounced("start")
 		}
 	}
 	if !d.opts.CheckOnly {
@@ -541,7 +541,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 			d.log.Error("health checks", "err", err)
 		}
 	}
-	d.reconcileIPVS("reload")
+	d.reconcileIPVSAnnounced("reload")
 	if vrrpChanged {
 		d.handOver(ctx, next)
 	}
@@ -555,6 +555,9 @@ func (d *Daemon) reload(ctx context.Context) error {
 func (d *Daemon) stop() error {
 	notifySystemd("STOPPING=1")
 	start := time.Now()
+	// lvsd_announce: the routes go first, so that the router moves new
+	// flows to the other directors while this one still forwards.
+	withdrawnAt, withdrew := d.withdrawAnnouncements()
 	d.stopNow()
 	// Cancelling the run's context stops the checkers while VRRP hands
 	// over (the router stops on it too, as on Stop): each side may wait up
@@ -580,6 +583,7 @@ func (d *Daemon) stop() error {
 		case d.cfg.Global.LVSFlushOnStop == "ALL":
 			mode = ipvs.StopFlushAll
 		}
+		d.drainAnnouncements(withdrawnAt, withdrew, mode == ipvs.StopKeep)
 		// Logged, not returned: the stop itself went as far as it could.
 		if err := d.syncer.Stop(mode); err != nil {
 			d.log.Error("ipvs stop", "err", err)
