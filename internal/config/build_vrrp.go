@@ -213,9 +213,11 @@ var syncGroupTable = table[*SyncGroup]{
 	"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
 	"notify_deleted":             {ignored: "not implemented yet"},
 	"notify_priority_changes":    {ignored: "not implemented yet"},
-	"track_file":                 {ignored: "track files are not implemented yet"},
-	"track_process":              {ignored: "process tracking is not implemented yet"},
-	"track_bfd":                  {ignored: "BFD is not implemented"},
+	"track_file": {handle: func(b *builder, n *Node, g *SyncGroup) {
+		g.TrackFiles = b.trackFileList(n, "vrrp_sync_group "+g.Name, g.TrackFiles)
+	}},
+	"track_process": {ignored: "process tracking is not implemented yet"},
+	"track_bfd":     {ignored: "BFD is not implemented"},
 }
 
 // trackList reads track_script / track_interface entries: NAME [weight N [reverse]].
@@ -425,15 +427,17 @@ func init() {
 				in.strictOwn, in.strictSet = v, true
 			}
 		}},
-		"use_vmac":                  {ignored: "VMAC interfaces are not implemented yet"},
-		"vmac_xmit_base":            {ignored: "VMAC interfaces are not implemented yet"},
-		"use_vmac_addr":             {ignored: "VMAC interfaces are not implemented yet"},
-		"use_ipvlan":                {ignored: "ipvlan interfaces are not implemented"},
-		"native_ipv6":               {ignored: "not implemented yet"},
-		"smtp_alert":                {ignored: "lvsd has no SMTP alerts"},
-		"virtual_routes":            {ignored: "virtual routes are not implemented"},
-		"virtual_rules":             {ignored: "virtual rules are not implemented"},
-		"track_file":                {ignored: "track files are not implemented yet"},
+		"use_vmac":       {ignored: "VMAC interfaces are not implemented yet"},
+		"vmac_xmit_base": {ignored: "VMAC interfaces are not implemented yet"},
+		"use_vmac_addr":  {ignored: "VMAC interfaces are not implemented yet"},
+		"use_ipvlan":     {ignored: "ipvlan interfaces are not implemented"},
+		"native_ipv6":    {ignored: "not implemented yet"},
+		"smtp_alert":     {ignored: "lvsd has no SMTP alerts"},
+		"virtual_routes": {ignored: "virtual routes are not implemented"},
+		"virtual_rules":  {ignored: "virtual rules are not implemented"},
+		"track_file": {handle: func(b *builder, n *Node, in *Instance) {
+			in.TrackFiles = b.trackFileList(n, "vrrp_instance "+in.Name, in.TrackFiles)
+		}},
 		"track_process":             {ignored: "process tracking is not implemented yet"},
 		"track_bfd":                 {ignored: "BFD is not implemented"},
 		"track_src_ip":              {ignored: "not implemented yet"},

@@ -62,6 +62,8 @@ func keywordTables() map[string]handledSet {
 		"virtual_server/real_server":            tableSet(rsTable),
 		"virtual_server/real_server/MISC_CHECK": tableSet(miscTable),
 		"virtual_server/real_server/TCP_CHECK":  tableSet(tcpCheckerTable),
+		"track_file":                            tableSet(trackFileTable),
+		"vrrp_track_file":                       tableSet(trackFileTable),
 	}
 	// The top-level SSL block is read by builder.sslContext, not a table:
 	// it names its four keywords and draws one warning for the block.

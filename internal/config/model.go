@@ -7,13 +7,17 @@ import (
 
 // Config is the typed model of a keepalived.conf, defaults filled in.
 type Config struct {
-	Files          []string         `json:"files"`
-	Global         Global           `json:"global"`
-	Scripts        []*VRRPScript    `json:"vrrp_scripts,omitempty"`
-	SyncGroups     []*SyncGroup     `json:"vrrp_sync_groups,omitempty"`
-	Instances      []*Instance      `json:"vrrp_instances,omitempty"`
-	VSGroups       []*VSGroup       `json:"virtual_server_groups,omitempty"`
-	VirtualServers []*VirtualServer `json:"virtual_servers,omitempty"`
+	Files      []string      `json:"files"`
+	Global     Global        `json:"global"`
+	Scripts    []*VRRPScript `json:"vrrp_scripts,omitempty"`
+	SyncGroups []*SyncGroup  `json:"vrrp_sync_groups,omitempty"`
+	Instances  []*Instance   `json:"vrrp_instances,omitempty"`
+	// TrackFiles are the top-level track_file (vrrp_track_file) blocks
+	// by name, shared by VRRP (track_file in instances and sync groups)
+	// and the checkers (FILE_CHECK); see model_track.go.
+	TrackFiles     map[string]*TrackFile `json:"track_files,omitempty"`
+	VSGroups       []*VSGroup            `json:"virtual_server_groups,omitempty"`
+	VirtualServers []*VirtualServer      `json:"virtual_servers,omitempty"`
 }
 
 // Script is a command keepalived would run, already split into argv.

@@ -33,16 +33,19 @@ func (s *VRRPScript) Command() *Script {
 }
 
 type SyncGroup struct {
-	Name           string      `json:"name"`
-	Members        []string    `json:"members"`
-	MemberPos      []Pos       `json:"-"`
-	Notify         *Script     `json:"notify,omitempty"`
-	NotifyMaster   *Script     `json:"notify_master,omitempty"`
-	NotifyBackup   *Script     `json:"notify_backup,omitempty"`
-	NotifyFault    *Script     `json:"notify_fault,omitempty"`
-	NotifyStop     *Script     `json:"notify_stop,omitempty"`
-	TrackScripts   []TrackItem `json:"track_script,omitempty"`
-	TrackIfaces    []TrackItem `json:"track_interface,omitempty"`
+	Name         string      `json:"name"`
+	Members      []string    `json:"members"`
+	MemberPos    []Pos       `json:"-"`
+	Notify       *Script     `json:"notify,omitempty"`
+	NotifyMaster *Script     `json:"notify_master,omitempty"`
+	NotifyBackup *Script     `json:"notify_backup,omitempty"`
+	NotifyFault  *Script     `json:"notify_fault,omitempty"`
+	NotifyStop   *Script     `json:"notify_stop,omitempty"`
+	TrackScripts []TrackItem `json:"track_script,omitempty"`
+	TrackIfaces  []TrackItem `json:"track_interface,omitempty"`
+	// TrackFiles are track_file entries; weights resolved (an entry
+	// without one has its track_file block's).
+	TrackFiles     []TrackItem `json:"track_file,omitempty"`
 	GlobalTracking bool        `json:"global_tracking,omitempty"`
 	Pos            Pos         `json:"pos"`
 }
@@ -69,25 +72,29 @@ type VIP struct {
 }
 
 type Instance struct {
-	Name                 string        `json:"name"`
-	InitialState         string        `json:"state"` // MASTER or BACKUP
-	Interface            string        `json:"interface"`
-	VRID                 int           `json:"virtual_router_id"`
-	Priority             int           `json:"priority"`
-	AdvertInterval       time.Duration `json:"advert_int"`
-	Version              int           `json:"version"`
-	AuthType             string        `json:"auth_type,omitempty"` // "", "PASS" or "AH"
-	AuthPass             string        `json:"auth_pass,omitempty"`
-	VIPs                 []VIP         `json:"virtual_ipaddress,omitempty"`
-	ExcludedVIPs         []VIP         `json:"virtual_ipaddress_excluded,omitempty"`
-	NoPreempt            bool          `json:"nopreempt"`
-	PreemptDelay         time.Duration `json:"preempt_delay"`
-	McastSrcIP           netip.Addr    `json:"mcast_src_ip,omitempty"`
-	UnicastSrcIP         netip.Addr    `json:"unicast_src_ip,omitempty"`
-	UnicastPeers         []netip.Addr  `json:"unicast_peer,omitempty"`
-	UnicastTTL           int           `json:"unicast_ttl,omitempty"`
-	TrackInterfaces      []TrackItem   `json:"track_interface,omitempty"`
-	TrackScripts         []TrackItem   `json:"track_script,omitempty"`
+	Name            string        `json:"name"`
+	InitialState    string        `json:"state"` // MASTER or BACKUP
+	Interface       string        `json:"interface"`
+	VRID            int           `json:"virtual_router_id"`
+	Priority        int           `json:"priority"`
+	AdvertInterval  time.Duration `json:"advert_int"`
+	Version         int           `json:"version"`
+	AuthType        string        `json:"auth_type,omitempty"` // "", "PASS" or "AH"
+	AuthPass        string        `json:"auth_pass,omitempty"`
+	VIPs            []VIP         `json:"virtual_ipaddress,omitempty"`
+	ExcludedVIPs    []VIP         `json:"virtual_ipaddress_excluded,omitempty"`
+	NoPreempt       bool          `json:"nopreempt"`
+	PreemptDelay    time.Duration `json:"preempt_delay"`
+	McastSrcIP      netip.Addr    `json:"mcast_src_ip,omitempty"`
+	UnicastSrcIP    netip.Addr    `json:"unicast_src_ip,omitempty"`
+	UnicastPeers    []netip.Addr  `json:"unicast_peer,omitempty"`
+	UnicastTTL      int           `json:"unicast_ttl,omitempty"`
+	TrackInterfaces []TrackItem   `json:"track_interface,omitempty"`
+	TrackScripts    []TrackItem   `json:"track_script,omitempty"`
+	// TrackFiles are track_file entries naming top-level track_file
+	// blocks; Weight and WeightReverse are resolved (HasWeight says the
+	// entry gave its own).
+	TrackFiles           []TrackItem   `json:"track_file,omitempty"`
 	DontTrackPrimary     bool          `json:"dont_track_primary,omitempty"`
 	Notify               *Script       `json:"notify,omitempty"`
 	NotifyMaster         *Script       `json:"notify_master,omitempty"`

@@ -389,6 +389,23 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 				scs = append(scs, t)
 			}
 			in.TrackScripts = scs
+			// Track files (keepalived 2.2.7 vrrp_complete_instance): the
+			// default weight 1 becomes 0 (the file faults the instance),
+			// any other weight drops the entry.
+			var tfs []TrackItem
+			for _, t := range in.TrackFiles {
+				switch t.Weight {
+				case 0:
+				case 1:
+					d.Skipf(t.Pos, "vrrp_instance %s: the weight of track_file %s is ignored because %s (specify weight 0): a non-zero value faults the instance, as keepalived does", in.Name, t.Name, why)
+					t.Weight = 0
+				default:
+					d.Skipf(t.Pos, "vrrp_instance %s: track_file %s has weight %d and is dropped because %s, as keepalived does", in.Name, t.Name, t.Weight, why)
+					continue
+				}
+				tfs = append(tfs, t)
+			}
+			in.TrackFiles = tfs
 		}
 	}
 	for _, g := range c.SyncGroups {
@@ -401,6 +418,12 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 		}
 		if !owner {
 			continue
+		}
+		for i, t := range g.TrackFiles {
+			if t.Weight != 0 {
+				d.Skipf(t.Pos, "vrrp_sync_group %s: track_file %s weight %d is set to 0 because a member has priority 255: a non-zero value faults the group, as keepalived does", g.Name, t.Name, t.Weight)
+				g.TrackFiles[i].Weight = 0
+			}
 		}
 		for i, t := range g.TrackScripts {
 			w := weightOf[t.Name]

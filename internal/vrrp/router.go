@@ -82,6 +82,10 @@ type Router struct {
 	socks   map[sockKey]*sock
 	scripts map[string]*scriptState
 	links   map[string]linkState
+	// files are the track files the instances use (trackfile.go);
+	// filePoll is how often they are read (0: track.PollInterval).
+	files    map[string]*fileState
+	filePoll time.Duration
 
 	events chan func()
 	// readers are the socket read loops: Run waits for them, they end
@@ -311,6 +315,7 @@ func NewRouter(cfg *config.Config, plat Platform, log *slog.Logger) (*Router, er
 			}
 		}
 	}
+	r.setupFiles()
 	return r, nil
 }
 
@@ -419,6 +424,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}); err != nil {
 		r.log.Warn("link watch unavailable; tracked interfaces are polled", "err", err)
 	}
+	r.startFiles(ctx)
 	for _, sc := range r.scripts {
 		if r.scriptUsed(sc.cfg.Name) {
 			r.scriptLoops.Add(1)
@@ -872,6 +878,7 @@ func (r *Router) effective(in *instance) (int, bool) {
 		}
 		apply(t, sc.ok, def)
 	}
+	r.fileEffects(in, &prio, &fault)
 	if in.cfg.Priority != OwnerPriority {
 		prio = min(max(prio, 1), 254)
 	}

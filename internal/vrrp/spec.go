@@ -3,6 +3,7 @@ package vrrp
 import (
 	"encoding/json"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
@@ -17,6 +18,8 @@ type Spec struct {
 	Instances  []InstanceSpec
 	Scripts    []TrackScriptSpec
 	SyncGroups []SyncGroupSpec
+	// TrackFiles are the top-level track_file blocks, by name.
+	TrackFiles []TrackFileSpec
 	// ScriptUser and ScriptSecurity decide how every script runs.
 	ScriptUser, ScriptGroup string
 	ScriptSecurity          bool
@@ -57,7 +60,17 @@ type InstanceSpec struct {
 	DontTrackPrimary     bool
 	TrackInterfaces      []TrackSpec
 	TrackScripts         []TrackSpec
+	TrackFiles           []TrackSpec
 	Notify               NotifySpec
+}
+
+// TrackFileSpec is a track_file block.
+type TrackFileSpec struct {
+	Name, Path    string
+	Weight        int
+	WeightReverse bool
+	Init          config.TrackFileInit
+	InitValue     int
 }
 
 // TrackSpec is a track_interface or track_script entry.
@@ -86,6 +99,7 @@ type SyncGroupSpec struct {
 	Notify          NotifySpec
 	TrackInterfaces []TrackSpec
 	TrackScripts    []TrackSpec
+	TrackFiles      []TrackSpec
 	GlobalTracking  bool
 }
 
@@ -115,8 +129,14 @@ func ResolveSpec(cfg *config.Config) Spec {
 	for _, sg := range cfg.SyncGroups {
 		s.SyncGroups = append(s.SyncGroups, SyncGroupSpec{Name: sg.Name, Members: sg.Members,
 			Notify:          notifySpec(sg.Notify, sg.NotifyMaster, sg.NotifyBackup, sg.NotifyFault, sg.NotifyStop),
-			TrackInterfaces: trackSpecs(sg.TrackIfaces), TrackScripts: trackSpecs(sg.TrackScripts), GlobalTracking: sg.GlobalTracking})
+			TrackInterfaces: trackSpecs(sg.TrackIfaces), TrackScripts: trackSpecs(sg.TrackScripts), TrackFiles: trackSpecs(sg.TrackFiles),
+			GlobalTracking: sg.GlobalTracking})
 	}
+	for _, tf := range cfg.TrackFiles {
+		s.TrackFiles = append(s.TrackFiles, TrackFileSpec{Name: tf.Name, Path: tf.Path, Weight: tf.Weight,
+			WeightReverse: tf.WeightReverse, Init: tf.Init, InitValue: tf.InitValue})
+	}
+	sort.Slice(s.TrackFiles, func(i, j int) bool { return s.TrackFiles[i].Name < s.TrackFiles[j].Name })
 	applySyncFailbackHold(cfg, &s)
 	return s
 }
@@ -141,7 +161,8 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != "MASTER",
 		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
-		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
+		TrackFiles: trackSpecs(ic.TrackFiles),
+		Notify:     notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {
 			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
