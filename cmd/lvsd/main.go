@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 )
@@ -18,6 +19,10 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
+	// Invoked as "genhash" (a link), lvsd is keepalived's genhash.
+	if filepath.Base(os.Args[0]) == "genhash" {
+		os.Exit(runGenhash(os.Args[0], os.Args[1:], os.Stdout, os.Stderr))
+	}
 	root := newRootCommand()
 	if err := root.Execute(); err != nil {
 		var ee exitError
@@ -45,6 +50,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.configFile, "use-file", "f", "/etc/keepalived/keepalived.conf", "configuration file (keepalived.conf syntax)")
 	root.PersistentFlags().StringVarP(&g.configID, "config-id", "i", "", "config id for @id conditional lines (default: short host name)")
 	root.AddCommand(newVersionCommand(), newCheckConfigCommand(g), newRunCommand(g), newStatusCommand(), newReloadCommand(), newStopCommand(), newRealServerCommand())
+	addToolCommands(root)
 	return root
 }
 
