@@ -28,17 +28,36 @@ import (
 // silence, lvsd genhash says why on stderr and exits 1; the -v response
 // time is lvsd's own.
 
-const genhashLong = `genhash is keepalived's genhash utility: it fetches url from the real
+const genhashLong = `genhash is keepalived's genhash utility: it fetches URL from the real
 server with the request HTTP_GET (or SSL_GET, with -S) sends and prints the
-MD5 digest those checkers compare with a url's "digest". Its options,
-output and exit codes are keepalived 2.2.7's; run "lvsd genhash -h" for
-them. lvsd also runs it when invoked under the name "genhash".`
+MD5 digest those checkers compare with a url's "digest". Its options (in
+getopt_long's syntax: long options may be abbreviated), output and exit
+codes are keepalived 2.2.7's; lvsd also runs it when invoked under the
+name "genhash".
+
+- -s, --server ADDRESS: the real server's IPv4 or IPv6 address (required)
+- -p, --port PORT: its port (required)
+- -u, --url URL: the path to fetch (required)
+- -S, --use-ssl: connect with TLS, as SSL_GET (the certificate is not verified)
+- -I, --use-sni: send the virtualhost (-V) as TLS SNI
+- -V, --use-virtualhost NAME: the Host header (default: ADDRESS:PORT)
+- -P, --protocol 1.0|1.0c|1.1: HTTP/1.0 (default), 1.0 with Connection: close, or HTTP/1.1 with it
+- -m, --fwmark MARK: mark the connection (SO_MARK)
+- -t, --timeout SECONDS: connect and read timeout (default: none)
+- -v, --verbose: dump the header, the hashed body and the digest, and the response time
+- -h, --help: the usage
+
+It prints the digest, or what failed (exit status 0 either way, as
+keepalived's); a wrong command line prints the usage and exits 1.
+`
 
 func newGenhashCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "genhash -s ADDRESS -p PORT -u URL [-S] [-I] [-V VHOST] [-v] [-m FWMARK] [-P 1.0|1.0c|1.1] [-t SECONDS]",
 		Short: "print the digest of a URL as keepalived's genhash does (for HTTP_GET/SSL_GET digest)",
 		Long:  genhashLong,
+		// Its options are genhash's, in Long; no cobra flags.
+		DisableFlagsInUseLine: true,
 		// getopt_long's syntax, not pflag's: the arguments are genhash's.
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,6 +67,10 @@ func newGenhashCommand() *cobra.Command {
 			return nil
 		},
 	}
+	// -h is genhash's; cobra's help flag stays out of the help and man page.
+	cmd.Flags().BoolP("help", "h", false, "the usage")
+	_ = cmd.Flags().MarkHidden("help")
+	return cmd
 }
 
 // genhashOptions is what check_genhash_parse_cmdline fills in.
@@ -621,5 +644,32 @@ func genhashConnect(dst netip.AddrPort, fwmark uint32, deadline time.Time) (net.
 // addToolCommands adds the commands around the daemon: keepalived's
 // genhash, and the hidden generator of the man pages (man.go).
 func addToolCommands(root *cobra.Command) {
-	root.AddCommand(newGenhashCommand())
+	root.AddCommand(newGenhashCommand(), newManCommand())
+	if root.Long == "" {
+		root.Long = rootLong
+	}
 }
+
+// rootLong is lvsd --help's and lvsd(8)'s description.
+const rootLong = `lvsd is keepalived rewritten in Go as one daemon: VRRP (virtual
+addresses that move between directors), health checks of real servers and
+the kernel's IPVS table (LVS), configured by a keepalived.conf, which it
+reads where keepalived reads it. "lvsd check-config" checks a file strictly;
+"lvsd run" serves it (what keepalived 2.2.7 runs past, lvsd logs and runs
+past); "lvsd status", "reload" and "stop" talk to the running daemon;
+"lvsd genhash" is keepalived's genhash; "lvsd realserver" prepares a DR real
+server.
+
+Files:
+
+- /etc/keepalived/keepalived.conf: the configuration (-f)
+- /etc/default/lvsd: DAEMON_ARGS, the arguments lvsd.service gives "lvsd run"
+- /run/lvsd: the state directory: control socket lvsd.sock, the SIGUSR1, SIGUSR2 and SIGJSON dumps keepalived.data, keepalived.stats and keepalived.json
+- /usr/share/doc/lvsd: the operations guide, compatibility table and example configurations
+
+Signals to "lvsd run": SIGHUP reloads, SIGTERM and SIGINT stop (priority-0
+adverts, addresses and IPVS services removed), SIGUSR1, SIGUSR2 and
+SIGJSON (SIGRTMIN+2) write keepalived's dumps.
+
+See also keepalived.conf(5), keepalived(8), genhash(1), ipvsadm(8).
+`
