@@ -216,8 +216,10 @@ var syncGroupTable = table[*SyncGroup]{
 	"track_file": {handle: func(b *builder, n *Node, g *SyncGroup) {
 		g.TrackFiles = b.trackFileList(n, "vrrp_sync_group "+g.Name, g.TrackFiles)
 	}},
-	"track_process": {ignored: "process tracking is not implemented yet"},
-	"track_bfd":     {ignored: "BFD is not implemented"},
+	"track_process": {handle: func(b *builder, n *Node, g *SyncGroup) {
+		g.TrackProcesses = b.trackProcessList(n, "vrrp_sync_group "+g.Name, g.TrackProcesses)
+	}},
+	"track_bfd": {ignored: "BFD is not implemented"},
 }
 
 // trackList reads track_script / track_interface entries: NAME [weight N [reverse]].
@@ -438,7 +440,9 @@ func init() {
 		"track_file": {handle: func(b *builder, n *Node, in *Instance) {
 			in.TrackFiles = b.trackFileList(n, "vrrp_instance "+in.Name, in.TrackFiles)
 		}},
-		"track_process":             {ignored: "process tracking is not implemented yet"},
+		"track_process": {handle: func(b *builder, n *Node, in *Instance) {
+			in.TrackProcesses = b.trackProcessList(n, "vrrp_instance "+in.Name, in.TrackProcesses)
+		}},
 		"track_bfd":                 {ignored: "BFD is not implemented"},
 		"track_src_ip":              {ignored: "not implemented yet"},
 		"promote_secondaries":       {ignored: "not implemented yet"},

@@ -64,6 +64,7 @@ func keywordTables() map[string]handledSet {
 		"virtual_server/real_server/TCP_CHECK":  tableSet(tcpCheckerTable),
 		"track_file":                            tableSet(trackFileTable),
 		"vrrp_track_file":                       tableSet(trackFileTable),
+		"vrrp_track_process":                    tableSet(trackProcessTable),
 	}
 	// The top-level SSL block is read by builder.sslContext, not a table:
 	// it names its four keywords and draws one warning for the block.

@@ -15,9 +15,11 @@ type Config struct {
 	// TrackFiles are the top-level track_file (vrrp_track_file) blocks
 	// by name, shared by VRRP (track_file in instances and sync groups)
 	// and the checkers (FILE_CHECK); see model_track.go.
-	TrackFiles     map[string]*TrackFile `json:"track_files,omitempty"`
-	VSGroups       []*VSGroup            `json:"virtual_server_groups,omitempty"`
-	VirtualServers []*VirtualServer      `json:"virtual_servers,omitempty"`
+	TrackFiles map[string]*TrackFile `json:"track_files,omitempty"`
+	// TrackProcesses are the vrrp_track_process blocks by name.
+	TrackProcesses map[string]*TrackProcess `json:"vrrp_track_processes,omitempty"`
+	VSGroups       []*VSGroup               `json:"virtual_server_groups,omitempty"`
+	VirtualServers []*VirtualServer         `json:"virtual_servers,omitempty"`
 }
 
 // Script is a command keepalived would run, already split into argv.

@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // TrackFileInit is what init_file asks of a track file at start-up.
 type TrackFileInit int
 
@@ -31,4 +33,46 @@ type TrackFile struct {
 	Init      TrackFileInit `json:"init_file,omitempty"`
 	InitValue int           `json:"init_value,omitempty"`
 	Pos       Pos           `json:"pos"`
+}
+
+// ParamMatch is how a vrrp_track_process compares a process's parameters.
+type ParamMatch int
+
+const (
+	// ParamMatchNone: parameters are not compared.
+	ParamMatchNone ParamMatch = iota
+	// ParamMatchExact: the parameters are exactly Params.
+	ParamMatchExact
+	// ParamMatchPartial: the parameters start with Params.
+	ParamMatchPartial
+	// ParamMatchInitial: the parameters start with Params, the last one
+	// compared as a prefix.
+	ParamMatchInitial
+)
+
+// TrackProcess is a vrrp_track_process block (keepalived 2.2.7's
+// vrrp_tracked_process_t): the instances tracking it have quorum while
+// Quorum..QuorumMax processes match.
+type TrackProcess struct {
+	Name string `json:"name"`
+	// Process is the process keyword's name: the command's comm (at most
+	// 15 bytes, as /proc shows it) or, with FullCommand, argv[0] as in
+	// /proc/PID/cmdline. Params are the words after it.
+	Process     string     `json:"process"`
+	Params      []string   `json:"params,omitempty"`
+	ParamMatch  ParamMatch `json:"param_match,omitempty"`
+	FullCommand bool       `json:"full_command,omitempty"`
+	// Weight is the default weight of the entries tracking it (0 when not
+	// given: no quorum is FAULT), WeightReverse its "reverse".
+	Weight        int  `json:"weight"`
+	WeightReverse bool `json:"weight_reverse,omitempty"`
+	Quorum        int  `json:"quorum"`
+	// QuorumMax is quorum_max (keepalived's UINT_MAX when not given).
+	QuorumMax int64 `json:"quorum_max"`
+	// ForkDelay and TerminateDelay are fork_delay and terminate_delay
+	// (delay sets both): how long a gain of quorum by a tracked process
+	// forking, and a loss by a process ending, wait before they count.
+	ForkDelay      time.Duration `json:"fork_delay,omitempty"`
+	TerminateDelay time.Duration `json:"terminate_delay,omitempty"`
+	Pos            Pos           `json:"pos"`
 }

@@ -45,7 +45,9 @@ type SyncGroup struct {
 	TrackIfaces  []TrackItem `json:"track_interface,omitempty"`
 	// TrackFiles are track_file entries; weights resolved (an entry
 	// without one has its track_file block's).
-	TrackFiles     []TrackItem `json:"track_file,omitempty"`
+	TrackFiles []TrackItem `json:"track_file,omitempty"`
+	// TrackProcesses are track_process entries, weights resolved.
+	TrackProcesses []TrackItem `json:"track_process,omitempty"`
 	GlobalTracking bool        `json:"global_tracking,omitempty"`
 	Pos            Pos         `json:"pos"`
 }
@@ -94,7 +96,10 @@ type Instance struct {
 	// TrackFiles are track_file entries naming top-level track_file
 	// blocks; Weight and WeightReverse are resolved (HasWeight says the
 	// entry gave its own).
-	TrackFiles           []TrackItem   `json:"track_file,omitempty"`
+	TrackFiles []TrackItem `json:"track_file,omitempty"`
+	// TrackProcesses are track_process entries naming vrrp_track_process
+	// blocks, weights resolved as for TrackFiles.
+	TrackProcesses       []TrackItem   `json:"track_process,omitempty"`
 	DontTrackPrimary     bool          `json:"dont_track_primary,omitempty"`
 	Notify               *Script       `json:"notify,omitempty"`
 	NotifyMaster         *Script       `json:"notify_master,omitempty"`

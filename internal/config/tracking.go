@@ -1,8 +1,10 @@
 package config
 
 import (
+	"math"
+	"slices"
 	"strconv"
-	"strings"
+	"time"
 )
 
 // Top-level tracker blocks: track_file (vrrp_track_file) as keepalived
@@ -15,6 +17,7 @@ func init() {
 		b.d.Warnf(n.Pos(), "vrrp_track_file is deprecated; use track_file")
 		b.trackFileBlock(n, c)
 	}}
+	topTable["vrrp_track_process"] = keyword[*Config]{handle: (*builder).trackProcessBlock}
 }
 
 // trackFileBlock reads track_file NAME { file PATH; weight N [reverse];
@@ -53,8 +56,8 @@ var trackFileTable = table[*TrackFile]{
 			b.d.Skipf(k.Pos(), "track file %s: file already set; %q is ignored, as keepalived does", tf.Name, k.Args[0].Text)
 			return
 		}
-		// keepalived's set_value joins the words with spaces.
-		tf.Path = strings.Join(k.ArgText(), " ")
+		// keepalived's set_value takes the first word; the rest is ignored.
+		tf.Path = k.Args[0].Text
 	}},
 	"weight": {handle: func(b *builder, k *Node, tf *TrackFile) {
 		if len(k.Args) == 0 {
@@ -158,6 +161,199 @@ func (b *builder) trackFileList(n *Node, owner string, have []TrackItem) []Track
 		}
 		if e.HasBlock {
 			b.d.Errorf(e.Pos(), "track_file entry %s cannot open a block", e.Key)
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// vrrp_track_process NAME { process ...; param_match ...; weight ...;
+// quorum; quorum_max; delay; terminate_delay; fork_delay; full_command },
+// as keepalived 2.2.7's vrrp_tprocess_*_handler parse them.
+func (b *builder) trackProcessBlock(n *Node, c *Config) {
+	name, ok := b.blockName(n, n.Key)
+	if !ok {
+		return
+	}
+	tp := &TrackProcess{Name: name, Quorum: 1, QuorumMax: math.MaxUint32, Pos: n.Pos()}
+	walk(b, n.Children, trackProcessTable, tp, "vrrp_track_process "+name)
+	if tp.Process == "" {
+		b.d.Skipf(n.Pos(), "vrrp_track_process %s: process name not specified; the block is left out, as keepalived does, with every entry tracking it", name)
+		return
+	}
+	if c.TrackProcesses == nil {
+		c.TrackProcesses = map[string]*TrackProcess{}
+	}
+	if old, dup := c.TrackProcesses[name]; dup {
+		b.d.Warnf(n.Pos(), "vrrp_track_process %s is already defined at %s; this block is not used, as keepalived uses the first", name, old.Pos)
+		return
+	}
+	c.TrackProcesses[name] = tp
+}
+
+func processDelay(fork, term bool) keyword[*TrackProcess] {
+	return keyword[*TrackProcess]{handle: func(b *builder, k *Node, tp *TrackProcess) {
+		if len(k.Args) == 0 {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: %s needs a value; ignored, as keepalived does", tp.Name, k.Key)
+			return
+		}
+		f, err := strconv.ParseFloat(k.Args[0].Text, 64)
+		if err != nil || math.IsNaN(f) || f < 0.000001 || f > 3600 {
+			b.d.Skipf(k.Args[0].Pos, "vrrp_track_process %s: %s %q must be 0.000001..3600 seconds; ignored, as keepalived does", tp.Name, k.Key, k.Args[0].Text)
+			return
+		}
+		d := time.Duration(math.Round(f*1e6)) * time.Microsecond
+		if fork {
+			tp.ForkDelay = d
+		}
+		if term {
+			tp.TerminateDelay = d
+		}
+	}}
+}
+
+var trackProcessTable = table[*TrackProcess]{
+	"process": {handle: func(b *builder, k *Node, tp *TrackProcess) {
+		if len(k.Args) == 0 {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: process needs a name; ignored", tp.Name)
+			return
+		}
+		if tp.Process != "" {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: process already set; %q is ignored, as keepalived does", tp.Name, k.Args[0].Text)
+			return
+		}
+		tp.Process = k.Args[0].Text
+		if len(k.Args) > 1 {
+			tp.Params = k.ArgText()[1:]
+			if tp.ParamMatch == ParamMatchNone {
+				tp.ParamMatch = ParamMatchExact
+			}
+			tp.FullCommand = true
+		}
+	}},
+	"param_match": {handle: func(b *builder, k *Node, tp *TrackProcess) {
+		switch {
+		case len(k.Args) == 0:
+			tp.ParamMatch, tp.FullCommand = ParamMatchExact, true
+		case k.Args[0].Text == "initial":
+			tp.ParamMatch, tp.FullCommand = ParamMatchInitial, true
+		case k.Args[0].Text == "partial":
+			tp.ParamMatch, tp.FullCommand = ParamMatchPartial, true
+		default:
+			b.d.Skipf(k.Args[0].Pos, "vrrp_track_process %s: invalid param_match type %q; ignored, as keepalived does", tp.Name, k.Args[0].Text)
+		}
+	}},
+	"weight": {handle: func(b *builder, k *Node, tp *TrackProcess) {
+		if len(k.Args) == 0 {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: no weight specified; ignored, as keepalived does", tp.Name)
+			return
+		}
+		if tp.Weight != 0 {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: weight already set; %q is ignored, as keepalived does", tp.Name, k.Args[0].Text)
+			return
+		}
+		w, err := strconv.Atoi(k.Args[0].Text)
+		if err != nil || w < -254 || w > 254 {
+			b.d.Skipf(k.Args[0].Pos, "vrrp_track_process %s: weight %q must be -254..254; ignored, as keepalived does", tp.Name, k.Args[0].Text)
+			return
+		}
+		if len(k.Args) > 1 {
+			if k.Args[1].Text == "reverse" {
+				tp.WeightReverse = true
+			} else {
+				b.d.Skipf(k.Args[1].Pos, "vrrp_track_process %s: unknown weight option %q; ignored, as keepalived does", tp.Name, k.Args[1].Text)
+			}
+		}
+		tp.Weight = w
+	}},
+	"quorum": {handle: func(b *builder, k *Node, tp *TrackProcess) {
+		q, err := strconv.Atoi(argOr(k, ""))
+		if err != nil || q < 1 || q > 65535 {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: quorum %q must be 1..65535; ignored, as keepalived does", tp.Name, argOr(k, ""))
+			return
+		}
+		if int64(q) > tp.QuorumMax {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: quorum is greater than quorum_max; ignored, as keepalived does", tp.Name)
+			return
+		}
+		tp.Quorum = q
+	}},
+	"quorum_max": {handle: func(b *builder, k *Node, tp *TrackProcess) {
+		q, err := strconv.Atoi(argOr(k, ""))
+		if err != nil || q < 0 || q > 65535 {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: quorum_max %q must be 0..65535; ignored, as keepalived does", tp.Name, argOr(k, ""))
+			return
+		}
+		if (q != 0 || tp.Quorum > 1) && q < tp.Quorum {
+			b.d.Skipf(k.Pos(), "vrrp_track_process %s: quorum_max is less than quorum; ignored, as keepalived does", tp.Name)
+			return
+		}
+		tp.QuorumMax = int64(q)
+		if q == 0 {
+			tp.Quorum = 0
+		} else if tp.Quorum == 0 {
+			tp.Quorum = 1
+		}
+	}},
+	"delay":           processDelay(true, true),
+	"terminate_delay": processDelay(false, true),
+	"fork_delay":      processDelay(true, false),
+	"full_command":    {handle: func(b *builder, k *Node, tp *TrackProcess) { tp.FullCommand = true }},
+}
+
+func argOr(k *Node, def string) string {
+	if len(k.Args) == 0 {
+		return def
+	}
+	return k.Args[0].Text
+}
+
+// trackProcessList reads track_process { NAME [weight N [reverse|noreverse]] }
+// as keepalived 2.2.7's alloc_track_process: like track_file entries,
+// except that an unknown weight option keeps the entry.
+func (b *builder) trackProcessList(n *Node, owner string, have []TrackItem) []TrackItem {
+	out := have
+	for _, e := range n.Children {
+		tp := b.cfg.TrackProcesses[e.Key]
+		if tp == nil {
+			b.d.Skipf(e.Pos(), "%s: track process %s not found (a vrrp_track_process block must come before what tracks it); ignored, as keepalived does", owner, e.Key)
+			continue
+		}
+		if slices.ContainsFunc(out, func(t TrackItem) bool { return t.Name == e.Key }) {
+			b.d.Skipf(e.Pos(), "%s: duplicate track_process %s; ignored, as keepalived does", owner, e.Key)
+			continue
+		}
+		it := TrackItem{Name: e.Key, Weight: tp.Weight, WeightReverse: tp.WeightReverse, Pos: e.Pos()}
+		args := e.Args
+		if len(args) > 0 {
+			if args[0].Text != "weight" {
+				b.d.Skipf(args[0].Pos, "%s: unknown track process option %q; the entry is ignored, as keepalived does", owner, args[0].Text)
+				continue
+			}
+			if len(args) == 1 {
+				b.d.Skipf(args[0].Pos, "%s: weight without value for track process %s; the entry is ignored, as keepalived does", owner, e.Key)
+				continue
+			}
+			it.HasWeight = true
+			w, err := strconv.Atoi(args[1].Text)
+			if err != nil || w < -254 || w > 254 {
+				b.d.Skipf(args[1].Pos, "%s: weight for track process %s must be -254..254; the block's weight %d is used, as keepalived does", owner, e.Key, tp.Weight)
+				w, it.HasWeight = tp.Weight, false
+			}
+			it.Weight = w
+			if len(args) > 2 {
+				switch args[2].Text {
+				case "reverse":
+					it.WeightReverse = true
+				case "noreverse":
+					it.WeightReverse = false
+				default:
+					b.d.Skipf(args[2].Pos, "%s: unknown weight option %q for track process %s; ignored, as keepalived does", owner, args[2].Text, e.Key)
+				}
+			}
+		}
+		if e.HasBlock {
+			b.d.Errorf(e.Pos(), "track_process entry %s cannot open a block", e.Key)
 		}
 		out = append(out, it)
 	}

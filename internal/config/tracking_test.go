@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func init() {
@@ -195,5 +196,108 @@ vrrp_sync_group G {
 	}
 	if g := c.SyncGroups[0]; len(g.TrackFiles) != 1 || g.TrackFiles[0].Weight != 0 {
 		t.Errorf("group track files %+v, want b weight 0", g.TrackFiles)
+	}
+}
+
+func init() {
+	for k, v := range map[string]string{
+		"vrrp_track_process process":         "internal/vrrp.TestRouterTrackProcess",
+		"vrrp_track_process quorum":          "internal/vrrp.TestRouterTrackProcess",
+		"vrrp_track_process quorum_max":      "internal/vrrp.TestRouterTrackProcess",
+		"vrrp_track_process weight":          "internal/vrrp.TestRouterTrackProcess",
+		"vrrp_track_process param_match":     "internal/config.TestTrackProcessBlocks",
+		"vrrp_track_process delay":           "internal/config.TestTrackProcessBlocks",
+		"vrrp_track_process terminate_delay": "internal/config.TestTrackProcessBlocks",
+		"vrrp_track_process fork_delay":      "internal/config.TestTrackProcessBlocks",
+		"vrrp_track_process full_command":    "internal/config.TestTrackProcessBlocks",
+		"vrrp_instance track_process":        "internal/vrrp.TestRouterTrackProcess",
+		"vrrp_sync_group track_process":      "internal/vrrp.TestRouterTrackProcess",
+	} {
+		keywordBehaviourTests[k] = v
+	}
+}
+
+// TestTrackProcessBlocks: vrrp_track_process blocks and their entries as
+// keepalived 2.2.7's vrrp_tprocess_*_handler and alloc_track_process read
+// them (what the values do: internal/track.TestScannerMatchesAsKeepalived,
+// TestProcessWatcherDelays).
+func TestTrackProcessBlocks(t *testing.T) {
+	src := `
+vrrp_track_process a {
+  process sleep 100 200
+  param_match partial
+  delay 1.5
+  fork_delay 0.25
+  weight 5 reverse
+  weight 7
+}
+vrrp_track_process b {
+  process /usr/sbin/nginx
+  full_command
+  param_match
+  quorum 3
+  quorum_max 2
+  quorum_max 4
+  terminate_delay 2
+}
+vrrp_track_process c {
+  process x
+  quorum_max 0
+  param_match fuzzy
+  delay 0
+}
+vrrp_track_process noname {
+  weight 3
+}
+vrrp_instance VI {
+  interface eth0
+  virtual_router_id 1
+  track_process {
+    a weight 10 frob
+    b weight
+    c weight 300
+    noname
+    c
+  }
+  virtual_ipaddress {
+    10.0.0.1/24
+  }
+}
+`
+	res := loadTrack(t, src)
+	c := res.Config
+	a, b, cc := c.TrackProcesses["a"], c.TrackProcesses["b"], c.TrackProcesses["c"]
+	if len(c.TrackProcesses) != 3 {
+		t.Fatalf("processes %v, want a, b, c", c.TrackProcesses)
+	}
+	if a.Process != "sleep" || strings.Join(a.Params, " ") != "100 200" || a.ParamMatch != ParamMatchPartial || !a.FullCommand ||
+		a.Weight != 5 || !a.WeightReverse || a.TerminateDelay != 1500*time.Millisecond || a.ForkDelay != 250*time.Millisecond || a.Quorum != 1 {
+		t.Errorf("a = %+v", a)
+	}
+	if b.Process != "/usr/sbin/nginx" || !b.FullCommand || b.ParamMatch != ParamMatchExact || b.Quorum != 3 || b.QuorumMax != 4 || b.TerminateDelay != 2*time.Second || b.ForkDelay != 0 {
+		t.Errorf("b = %+v", b)
+	}
+	if cc.Quorum != 0 || cc.QuorumMax != 0 || cc.ParamMatch != ParamMatchNone || cc.FullCommand {
+		t.Errorf("c = %+v", cc)
+	}
+	vi := c.Instances[0]
+	if len(vi.TrackProcesses) != 2 || vi.TrackProcesses[0].Name != "a" || vi.TrackProcesses[0].Weight != 10 || !vi.TrackProcesses[0].WeightReverse ||
+		vi.TrackProcesses[1].Name != "c" || vi.TrackProcesses[1].Weight != 0 {
+		t.Errorf("VI track_process %+v", vi.TrackProcesses)
+	}
+	var all []string
+	for _, d := range res.Diags.Sorted() {
+		all = append(all, d.String())
+		if d.Severity == SeverityError && !d.Skipped {
+			t.Errorf("fatal: %s", d)
+		}
+	}
+	for _, w := range []string{"weight already set", "quorum_max is less than quorum", "invalid param_match type \"fuzzy\"",
+		"delay \"0\" must be 0.000001..3600", "process name not specified", "unknown weight option \"frob\"",
+		"weight without value for track process b", "weight for track process c must be -254..254", "track process noname not found",
+		"duplicate track_process c"} {
+		if !strings.Contains(strings.Join(all, "\n"), w) {
+			t.Errorf("no diagnostic %q in:\n%s", w, strings.Join(all, "\n"))
+		}
 	}
 }

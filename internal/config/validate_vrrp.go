@@ -419,6 +419,12 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 		if !owner {
 			continue
 		}
+		for i, t := range g.TrackProcesses {
+			if t.Weight != 0 {
+				d.Skipf(t.Pos, "vrrp_sync_group %s: track_process %s weight %d is set to 0 because a member has priority 255: losing quorum faults the group, as keepalived does", g.Name, t.Name, t.Weight)
+				g.TrackProcesses[i].Weight = 0
+			}
+		}
 		for i, t := range g.TrackFiles {
 			if t.Weight != 0 {
 				d.Skipf(t.Pos, "vrrp_sync_group %s: track_file %s weight %d is set to 0 because a member has priority 255: a non-zero value faults the group, as keepalived does", g.Name, t.Name, t.Weight)

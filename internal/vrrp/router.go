@@ -86,6 +86,11 @@ type Router struct {
 	// filePoll is how often they are read (0: track.PollInterval).
 	files    map[string]*fileState
 	filePoll time.Duration
+	// procs is the quorum of each tracked process (trackprocess.go),
+	// scanned from procRoot ("": /proc) every procPoll.
+	procs    map[string]bool
+	procPoll time.Duration
+	procRoot string
 
 	events chan func()
 	// readers are the socket read loops: Run waits for them, they end
@@ -425,6 +430,7 @@ func (r *Router) Run(ctx context.Context) error {
 		r.log.Warn("link watch unavailable; tracked interfaces are polled", "err", err)
 	}
 	r.startFiles(ctx)
+	r.startProcesses(ctx)
 	for _, sc := range r.scripts {
 		if r.scriptUsed(sc.cfg.Name) {
 			r.scriptLoops.Add(1)
@@ -879,6 +885,12 @@ func (r *Router) effective(in *instance) (int, bool) {
 		apply(t, sc.ok, def)
 	}
 	r.fileEffects(in, &prio, &fault)
+	for _, t := range r.processItems(in) {
+		if q, ok := r.procs[t.Name]; ok {
+			t.HasWeight = true
+			apply(t, q, 0)
+		}
+	}
 	if in.cfg.Priority != OwnerPriority {
 		prio = min(max(prio, 1), 254)
 	}

@@ -20,6 +20,8 @@ type Spec struct {
 	SyncGroups []SyncGroupSpec
 	// TrackFiles are the top-level track_file blocks, by name.
 	TrackFiles []TrackFileSpec
+	// TrackProcesses are the vrrp_track_process blocks, by name.
+	TrackProcesses []config.TrackProcess
 	// ScriptUser and ScriptSecurity decide how every script runs.
 	ScriptUser, ScriptGroup string
 	ScriptSecurity          bool
@@ -61,6 +63,7 @@ type InstanceSpec struct {
 	TrackInterfaces      []TrackSpec
 	TrackScripts         []TrackSpec
 	TrackFiles           []TrackSpec
+	TrackProcesses       []TrackSpec
 	Notify               NotifySpec
 }
 
@@ -100,6 +103,7 @@ type SyncGroupSpec struct {
 	TrackInterfaces []TrackSpec
 	TrackScripts    []TrackSpec
 	TrackFiles      []TrackSpec
+	TrackProcesses  []TrackSpec
 	GlobalTracking  bool
 }
 
@@ -130,12 +134,19 @@ func ResolveSpec(cfg *config.Config) Spec {
 		s.SyncGroups = append(s.SyncGroups, SyncGroupSpec{Name: sg.Name, Members: sg.Members,
 			Notify:          notifySpec(sg.Notify, sg.NotifyMaster, sg.NotifyBackup, sg.NotifyFault, sg.NotifyStop),
 			TrackInterfaces: trackSpecs(sg.TrackIfaces), TrackScripts: trackSpecs(sg.TrackScripts), TrackFiles: trackSpecs(sg.TrackFiles),
+			TrackProcesses: trackSpecs(sg.TrackProcesses),
 			GlobalTracking: sg.GlobalTracking})
 	}
 	for _, tf := range cfg.TrackFiles {
 		s.TrackFiles = append(s.TrackFiles, TrackFileSpec{Name: tf.Name, Path: tf.Path, Weight: tf.Weight,
 			WeightReverse: tf.WeightReverse, Init: tf.Init, InitValue: tf.InitValue})
 	}
+	for _, tp := range cfg.TrackProcesses {
+		c := *tp
+		c.Pos = config.Pos{}
+		s.TrackProcesses = append(s.TrackProcesses, c)
+	}
+	sort.Slice(s.TrackProcesses, func(i, j int) bool { return s.TrackProcesses[i].Name < s.TrackProcesses[j].Name })
 	sort.Slice(s.TrackFiles, func(i, j int) bool { return s.TrackFiles[i].Name < s.TrackFiles[j].Name })
 	applySyncFailbackHold(cfg, &s)
 	return s
@@ -161,8 +172,8 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != "MASTER",
 		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
-		TrackFiles: trackSpecs(ic.TrackFiles),
-		Notify:     notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
+		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses),
+		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {
 			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
