@@ -1,5 +1,5 @@
 // Package check runs keepalived's real-server health checkers (TCP_CHECK,
-// HTTP_GET, SSL_GET, MISC_CHECK) and keeps the up/down state that the
+// HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK) and keeps the up/down state that the
 // IPVS desired table is built from.
 package check
 
@@ -60,6 +60,13 @@ type tracker struct {
 
 // observe applies one result and says when to check next.
 func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool, next time.Duration) {
+	if !ok && !t.up && t.hasRun && retriesOnlyWhileUp(c) {
+		// keepalived 2.2.7's DNS_CHECK, UDP_CHECK and PING_CHECK
+		// (dns_final, udp_epilog, icmp_epilog) retry only while the
+		// checker is up: once down, a failure waits delay_loop.
+		t.failures = 0
+		return false, c.DelayLoop
+	}
 	if ok || t.failures >= c.Retry {
 		t.hasRun = true
 	}
@@ -81,6 +88,16 @@ func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool,
 	changed = t.up
 	t.up = false
 	return changed, c.DelayLoop
+}
+
+// retriesOnlyWhileUp: the checkers whose failures while down are not
+// retried (TCP_CHECK retries them, check_tcp.c tcp_epilog).
+func retriesOnlyWhileUp(c *config.Checker) bool {
+	switch c.Type {
+	case "DNS_CHECK", "UDP_CHECK", "PING_CHECK":
+		return true
+	}
+	return false
 }
 
 type checkState struct {

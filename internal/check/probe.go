@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
+	"sync"
 	"syscall"
 	"time"
 
@@ -82,6 +84,12 @@ func NewProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 	switch c.Type {
 	case "HTTP_GET", "SSL_GET":
 		return httpProbe(c, vs, rs), nil
+	case "DNS_CHECK":
+		return dnsProbe(c, rs), nil
+	case "UDP_CHECK":
+		return udpProbe(c, rs), nil
+	case "PING_CHECK":
+		return pingProbe(c, rs), nil
 	case "MISC_CHECK":
 		if c.MiscPath == nil || run == nil {
 			return nil, errors.New("MISC_CHECK without misc_path")
@@ -182,7 +190,15 @@ func fetch(ctx context.Context, d *net.Dialer, tlsOn bool, tlsConf *tls.Config, 
 	if _, err := conn.Write(httpRequest(u.Path, c.HTTPProtocol, host, addr)); err != nil {
 		return fmt.Errorf("GET %s: %w", u.Path, err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodGet})
+	var rd io.Reader = conn
+	var capture *cappedBuffer
+	if u.Regex != "" {
+		// keepalived 2.2.7 matches the regex against the response as
+		// it arrives, status line and headers included.
+		capture = &cappedBuffer{max: maxBody}
+		rd = io.TeeReader(conn, capture)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(rd), &http.Request{Method: http.MethodGet})
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u.Path, err)
 	}
@@ -192,6 +208,11 @@ func fetch(ctx context.Context, d *net.Dialer, tlsOn bool, tlsConf *tls.Config, 
 	}
 	h := md5.New() //nolint:gosec // keepalived's digest is MD5
 	n, err := io.Copy(h, io.LimitReader(resp.Body, maxBody+1))
+	if capture != nil {
+		if rerr := regexVerdict(u, capture.b); rerr != nil {
+			return fmt.Errorf("GET %s: %w", u.Path, rerr)
+		}
+	}
 	if u.Digest == "" {
 		// Without a digest the body does not matter; stop at the cap.
 		return nil
@@ -238,4 +259,62 @@ func localResourceError(err error) bool {
 
 func describe(c *config.Checker, rs *config.RealServer) string {
 	return c.Type + " " + target(c, rs).String()
+}
+
+// cappedBuffer keeps the first max bytes written to it.
+type cappedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := c.max - len(c.b); room > 0 {
+		c.b = append(c.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// regexCache holds compiled url regexes by flags and pattern: the
+// configuration compiled each once already, so a failure here cannot
+// happen for a configuration that loaded.
+var regexCache sync.Map
+
+func compiledRegex(u config.URL) (*regexp.Regexp, error) {
+	key := u.RegexFlags + "\x00" + u.Regex
+	if re, ok := regexCache.Load(key); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := config.CompileRegex(u.Regex, u.RegexFlags)
+	if err != nil {
+		return nil, err
+	}
+	regexCache.Store(key, re)
+	return re, nil
+}
+
+// regexVerdict applies a url's regex to the response as keepalived 2.2.7's
+// check_regex does: the first match starting at or after regex_min_offset
+// counts if it starts before RegexMaxOffset (regex_max_offset+1; 0: no
+// bound); the url passes when matched differs from regex_no_match.
+func regexVerdict(u config.URL, resp []byte) error {
+	re, err := compiledRegex(u)
+	if err != nil {
+		// keepalived logs an invalid regex and checks without it.
+		return nil
+	}
+	matched := false
+	for _, loc := range re.FindAllIndex(resp, -1) {
+		if loc[0] < u.RegexMinOffset {
+			continue
+		}
+		matched = u.RegexMaxOffset == 0 || loc[0] < u.RegexMaxOffset
+		break
+	}
+	switch {
+	case matched && u.RegexNoMatch:
+		return fmt.Errorf("regex %q matched (regex_no_match)", u.Regex)
+	case !matched && !u.RegexNoMatch:
+		return fmt.Errorf("regex %q did not match", u.Regex)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"maps"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -437,8 +438,14 @@ func init() {
 		"smtp_alert":         {ignored: "lvsd has no SMTP alerts"},
 		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
 	}
+	for _, name := range []string{"DNS_CHECK", "UDP_CHECK", "PING_CHECK"} {
+		rsTable[name] = keyword[*RealServer]{handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, name) }}
+	}
 	for name := range unsupportedCheckers {
-		rsTable[name] = keyword[*RealServer]{ignored: "this checker is not implemented; the real server is not health-checked by it"}
+		if _, done := rsTable[name]; done {
+			continue
+		}
+		rsTable[name] = keyword[*RealServer]{ignored: "this checker is not implemented: lvsd does not check the real server with it, so it stays in service as far as this checker goes, where keepalived 2.2.7 would take it down when the check fails"}
 	}
 }
 
@@ -449,6 +456,8 @@ func init() {
 type pendingChecker struct {
 	*Checker
 	own checkDefaults
+	// dnsNameSet: DNS_CHECK's name was given (keepalived ignores a second).
+	dnsNameSet bool
 }
 
 func (b *builder) checker(n *Node, rs *RealServer, typ string) {
@@ -463,8 +472,36 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 		t = miscTable
 	case "TCP_CHECK":
 		t = tcpCheckerTable
+	case "DNS_CHECK":
+		// keepalived 2.2.7 (check_dns.c): SOA for the root by default.
+		pc.DNSType = "SOA"
+		t = dnsTable
+	case "UDP_CHECK":
+		// keepalived 2.2.7 (check_udp.c udp_check_handler).
+		pc.MaxReplyLen = 255
+		t = udpTable
+	case "PING_CHECK":
+		t = pingTable
 	}
 	walk(b, n.Children, t, pc, typ)
+	switch typ {
+	case "DNS_CHECK", "UDP_CHECK", "PING_CHECK":
+		// keepalived 2.2.7 (check_conn_opts, at the end of each of these
+		// blocks) drops a checker of an IPv6 link-local address without
+		// bind_if.
+		dst := pc.ConnectIP
+		if !dst.IsValid() {
+			dst = rs.Addr
+		}
+		if dst.Is6() && dst.IsLinkLocalUnicast() && pc.BindIf == "" {
+			b.d.Skipf(n.Pos(), "%s: checker link local address %s requires a bind_if - skipping the checker (as keepalived 2.2.7 does)", typ, dst)
+			return
+		}
+	}
+	if typ == "UDP_CHECK" && pc.ReplyData != nil && pc.MinReplyLen > pc.MaxReplyLen {
+		b.d.Warnf(n.Pos(), "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as in keepalived 2.2.7)", pc.MinReplyLen, pc.MaxReplyLen)
+	}
+
 	if typ == "MISC_CHECK" && pc.MiscPath == nil {
 		b.d.Skipf(n.Pos(), "MISC_CHECK has no misc_path - skipping the checker (as keepalived 2.2.7 does)")
 		return
@@ -487,14 +524,22 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	c.DelayLoop = pick(pc.own.delayLoop, d.delayLoop, 60*time.Second)
 	c.ConnectTimeout = pick(pc.own.connectTimeout, d.connectTimeout, 5*time.Second)
 	dbr := time.Second
-	if typ == "HTTP_GET" || typ == "SSL_GET" {
+	switch typ {
+	case "HTTP_GET", "SSL_GET":
 		dbr = 3 * time.Second
+	case "DNS_CHECK":
+		// keepalived 2.2.7 (dns_check_handler): default_delay_before_retry
+		// 0, which takes delay_loop.
+		dbr = c.DelayLoop
 	}
 	c.DelayBeforeRetry = pick(pc.own.delayBeforeRetry, d.delayBeforeRetry, dbr)
 	c.Warmup = pick(pc.own.warmup, d.warmup, c.DelayLoop)
 	c.Retry = 1
-	if typ == "MISC_CHECK" {
+	switch typ {
+	case "MISC_CHECK":
 		c.Retry = 0
+	case "DNS_CHECK":
+		c.Retry = 3 // DNS_DEFAULT_RETRY
 	}
 	if d.retry != nil {
 		c.Retry = *d.retry
@@ -537,6 +582,11 @@ func checkerCommon() table[*pendingChecker] {
 // checkerTable is HTTP_GET's and SSL_GET's, tcpCheckerTable TCP_CHECK's,
 // miscTable MISC_CHECK's.
 var checkerTable, tcpCheckerTable, miscTable table[*pendingChecker]
+
+// dnsTable, udpTable and pingTable are DNS_CHECK's, UDP_CHECK's and
+// PING_CHECK's (check_dns.c, check_udp.c, check_ping.c): the common
+// keywords with the connection ones, and their own.
+var dnsTable, udpTable, pingTable table[*pendingChecker]
 
 func init() {
 	checkerTable = checkerCommon()
@@ -582,6 +632,23 @@ func init() {
 	// TCP_CHECK has the connection keywords only (keepalived's
 	// tcp_check_init); HTTP_GET and SSL_GET add their request keywords.
 	tcpCheckerTable = maps.Clone(checkerTable)
+	connTable := maps.Clone(checkerTable)
+	delete(connTable, "nb_get_retry") // keepalived 1.x's, only in HTTP_GET/SSL_GET/TCP_CHECK here
+	dnsTable, udpTable, pingTable = maps.Clone(connTable), maps.Clone(connTable), maps.Clone(connTable)
+	maps.Copy(dnsTable, dnsOwnTable)
+	maps.Copy(udpTable, udpOwnTable)
+	// keepalived 2.2.7's PING_CHECK accepts the connection keywords and
+	// reads only connect_ip and connect_timeout: its ICMP socket is not
+	// bound, marked or tied to an interface.
+	for _, k := range []string{"connect_port", "bindto", "bind_port", "bind_if", "fwmark"} {
+		h := pingTable[k].handle
+		pingTable[k] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
+			b.d.Warnf(n.Pos(), "PING_CHECK: %s has no effect on an ICMP echo (keepalived 2.2.7 accepts it and does not use it either)", n.Key)
+			if k == "bind_if" {
+				h(b, n, c) // still names the interface of a link-local target
+			}
+		}}
+	}
 	more = table[*pendingChecker]{
 		"url": {handle: (*builder).url},
 		"http_protocol": {handle: func(b *builder, n *Node, c *pendingChecker) {
@@ -672,21 +739,89 @@ var urlTable = table[*URL]{
 		}
 	}},
 	"regex": {handle: func(b *builder, n *Node, u *URL) {
-		warnNoRegex(b, n)
-		if t, ok := b.arg(n); ok {
-			u.Regex = t.Text
+		if len(n.Args) != 1 {
+			// keepalived 2.2.7 (regex_handler): "regex missing or too
+			// many fields", and no regex.
+			b.d.Skipf(n.Pos(), "regex missing or too many fields - ignoring (as keepalived 2.2.7 does)")
+			return
+		}
+		u.Regex = n.Args[0].Text
+		u.regexSet = true
+	}},
+	"regex_no_match": {handle: func(b *builder, n *Node, u *URL) { u.RegexNoMatch = true }},
+	"regex_options": {handle: func(b *builder, n *Node, u *URL) {
+		for _, a := range n.Args {
+			flag, known := pcre2Options[a.Text]
+			switch {
+			case !known:
+				// keepalived 2.2.7 passes over an unknown name in silence.
+				b.d.Warnf(a.Pos, "regex_options %q is not a PCRE2 option keepalived knows; ignored (keepalived ignores it too)", a.Text)
+			case flag == "":
+				b.d.Warnf(a.Pos, "regex_options %s has no equivalent in Go's RE2 engine, which lvsd matches with; ignored", a.Text)
+			case flag == "!":
+				b.d.Skipf(a.Pos, "regex_options %s cannot be honoured by Go's RE2 engine (no extended syntax or callouts); the regex is matched without it", a.Text)
+			default:
+				if !strings.Contains(u.RegexFlags, flag) {
+					u.RegexFlags += flag
+				}
+			}
 		}
 	}},
-	"regex_no_match":   {handle: func(b *builder, n *Node, u *URL) { warnNoRegex(b, n); u.RegexNoMatch = true }},
-	"regex_options":    {ignored: "url regex matching is not implemented yet"},
-	"regex_stack":      {ignored: "not needed by Go's regexp engine"},
-	"regex_min_offset": {ignored: "not implemented yet"},
-	"regex_max_offset": {ignored: "not implemented yet"},
+	"regex_stack":      {ignored: "Go's RE2 engine needs no JIT stack; the regex is matched without one"},
+	"regex_min_offset": {handle: func(b *builder, n *Node, u *URL) { u.RegexMinOffset = regexOffset(b, n) }},
+	"regex_max_offset": {handle: func(b *builder, n *Node, u *URL) {
+		// keepalived 2.2.7 keeps one beyond the last acceptable position,
+		// even when it could not read the value (then 0, so 1).
+		u.RegexMaxOffset = regexOffset(b, n) + 1
+	}},
+}
+
+// pcre2Options maps keepalived 2.2.7's regex_options names onto RE2 flags:
+// a flag letter, "" for an option without effect on what RE2 matches
+// (optimisation or diagnostics switches, UTF handling Go always has), "!"
+// for one RE2 cannot honour.
+var pcre2Options = map[string]string{
+	"caseless": "i", "multiline": "m", "dotall": "s", "ungreedy": "U",
+	"allow_empty_class": "!", "alt_bsux": "!", "auto_callout": "!", "dollar_endonly": "",
+	"dupnames": "", "extended": "!", "firstline": "!", "match_unset_backref": "!",
+	"never_ucp": "", "never_utf": "", "no_auto_capture": "", "no_auto_possess": "",
+	"no_dotstar_anchor": "", "no_start_optimize": "", "ucp": "", "utf": "",
+	"never_backslash_c": "", "alt_circumflex": "!", "alt_verbnames": "!", "use_offset_limit": "",
+}
+
+// regexOffset reads regex_min_offset/regex_max_offset as keepalived
+// 2.2.7's regex_offset_handler does: a bad value is logged and read as 0.
+func regexOffset(b *builder, n *Node) int {
+	if len(n.Args) != 1 {
+		b.d.Skipf(n.Pos(), "Missing or too many options for %s - taking 0 (as keepalived 2.2.7 does)", n.Key)
+		return 0
+	}
+	v, err := strconv.ParseUint(n.Args[0].Text, 10, 31)
+	if err != nil {
+		b.d.Skipf(n.Args[0].Pos, "Invalid %s %s specified - taking 0 (as keepalived 2.2.7 does)", n.Key, n.Args[0].Text)
+		return 0
+	}
+	return int(v)
 }
 
 func (b *builder) url(n *Node, c *pendingChecker) {
 	u := URL{Pos: n.Pos(), StatusCodes: [][2]int{{200, 299}}}
 	walk(b, n.Children, urlTable, &u, "url")
+	// keepalived 2.2.7 (url_check at the end of the url block).
+	switch {
+	case u.regexSet:
+		if _, err := CompileRegex(u.Regex, u.RegexFlags); err != nil {
+			b.d.Skipf(n.Pos(), "Invalid regex: '%s': %v - the url is checked without it (keepalived 2.2.7 logs an invalid PCRE2 regex and runs without it; Go's RE2 also refuses look-around, backreferences and possessive quantifiers)", u.Regex, err)
+			u.Regex, u.RegexFlags, u.RegexNoMatch, u.RegexMinOffset, u.RegexMaxOffset = "", "", false, 0, 0
+		}
+	case u.RegexFlags != "" || u.RegexNoMatch || u.RegexMinOffset != 0 || u.RegexMaxOffset != 0:
+		b.d.Skipf(n.Pos(), "regex parameters specified without regex - ignoring them (as keepalived 2.2.7 does)")
+		u.RegexFlags, u.RegexNoMatch, u.RegexMinOffset, u.RegexMaxOffset = "", false, 0, 0
+	}
+	if u.RegexMaxOffset != 0 && u.RegexMinOffset >= u.RegexMaxOffset {
+		b.d.Skipf(n.Pos(), "regex min offset %d > regex_max_offset %d - ignoring both (as keepalived 2.2.7 does)", u.RegexMinOffset, u.RegexMaxOffset-1)
+		u.RegexMinOffset, u.RegexMaxOffset = 0, 0
+	}
 	if u.Path == "" {
 		b.d.Skipf(n.Pos(), "url has no path - ignoring it (as keepalived 2.2.7 does)")
 		return
@@ -925,8 +1060,197 @@ func rangeSize(first, last netip.Addr) uint64 {
 	return hi - lo + 1
 }
 
-// warnNoRegex: the url's regex is kept for when lvsd matches bodies, but
-// nothing matches them yet, which must not pass in silence.
-func warnNoRegex(b *builder, n *Node) {
-	b.d.Warnf(n.Pos(), "%s: lvsd does not match the response body against a regex yet; the url passes on status_code and digest alone", n.Key)
+// CompileRegex compiles a url's regex with its RE2 flags (regex_options).
+func CompileRegex(pattern, flags string) (*regexp.Regexp, error) {
+	if flags != "" {
+		pattern = "(?" + flags + ")" + pattern
+	}
+	return regexp.Compile(pattern)
+}
+
+// dnsTypes are the query types keepalived 2.2.7's DNS_CHECK knows
+// (check_dns.c DNS_TYPE), by name.
+var dnsTypes = map[string]uint16{
+	"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "RRSIG": 46, "DNSKEY": 48,
+}
+
+// DNSTypeCode is the query type a DNS_CHECK's type names (0 if none).
+func DNSTypeCode(name string) uint16 { return dnsTypes[strings.ToUpper(name)] }
+
+var dnsOwnTable = table[*pendingChecker]{
+	"type": {handle: func(b *builder, n *Node, c *pendingChecker) {
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		if DNSTypeCode(t.Text) == 0 {
+			b.d.Skipf(t.Pos, "Unknown DNS check type %s - ignoring (as keepalived 2.2.7 does; it knows A NS CNAME SOA MX TXT AAAA RRSIG DNSKEY)", t.Text)
+			return
+		}
+		c.DNSType = strings.ToUpper(t.Text)
+	}},
+	"name": {handle: func(b *builder, n *Node, c *pendingChecker) {
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		if c.dnsNameSet {
+			b.d.Skipf(t.Pos, "DNS_CHECK name already specified - ignoring (as keepalived 2.2.7 does)")
+			return
+		}
+		if !dnsNameValid(t.Text) {
+			b.d.Skipf(t.Pos, "DNS_CHECK name '%s' has empty label - ignoring (as keepalived 2.2.7 does)", t.Text)
+			return
+		}
+		c.DNSName, c.dnsNameSet = t.Text, true
+	}},
+}
+
+// dnsNameValid is keepalived 2.2.7's dns_name_handler test, including its
+// quirk: it looks at the character after the start of the name and after
+// every dot, so a first label of one character ("a.example.com") counts
+// as empty, as does "..": keepalived ignores such a name, and so does lvsd.
+func dnsNameValid(name string) bool {
+	if len(name) > 1 && name[0] == '.' {
+		return false
+	}
+	at := func(i int) byte {
+		if i < len(name) {
+			return name[i]
+		}
+		return 0
+	}
+	for p := 0; p >= 0; {
+		if at(p+1) == '.' {
+			return false
+		}
+		next := strings.IndexByte(name[min(p+1, len(name)):], '.')
+		if next < 0 {
+			break
+		}
+		p = p + 1 + next
+	}
+	return true
+}
+
+// ReadHexString is keepalived 2.2.7's read_hex_str (lib/parser.c): hex
+// digit pairs, spaces and tabs between them ignored, a lone digit before
+// a space is one octet; with wildcards, x or X is a nibble that matches
+// anything (its mask nibble is 0xf). It returns nil for an invalid string,
+// and, as keepalived's does, for one whose last octet is 0xff.
+func ReadHexString(s string, wildcards bool) (data, mask []byte) {
+	hexVal := func(c byte) byte {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0'
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			return c - 'A' + 10
+		case wildcards && (c == 'x' || c == 'X'):
+			return 0xfe
+		}
+		return 0xff
+	}
+	usingMask := false
+	var val byte
+	i := 0
+	for {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		var m byte
+		val = hexVal(s[i])
+		i++
+		if val == 0xff {
+			break
+		}
+		if val == 0xfe {
+			val, m, usingMask = 0, 0x0f, true
+		}
+		if i < len(s) && s[i] != ' ' {
+			hi, mhi := val<<4, m<<4
+			val = hexVal(s[i])
+			i++
+			if val == 0xff {
+				break
+			}
+			m = 0
+			if val == 0xfe {
+				val, m, usingMask = 0, 0x0f, true
+			}
+			val |= hi
+			m |= mhi
+		}
+		data = append(data, val)
+		mask = append(mask, m)
+	}
+	if val == 0xff || len(data) == 0 {
+		return nil, nil
+	}
+	if !usingMask {
+		mask = nil
+	}
+	return data, mask
+}
+
+var udpOwnTable = table[*pendingChecker]{
+	"payload": {handle: func(b *builder, n *Node, c *pendingChecker) {
+		if len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "UDP_CHECK payload requires a payload")
+			return
+		}
+		data, _ := ReadHexString(joinArgs(n.Args), false)
+		if data == nil {
+			b.d.Skipf(n.Args[0].Pos, "Invalid hex string for UDP_CHECK payload - ignoring it: keepalived 2.2.7 then sends its 32-byte filler, and so does lvsd")
+			return
+		}
+		c.Payload = data
+	}},
+	"require_reply": {handle: func(b *builder, n *Node, c *pendingChecker) {
+		c.RequireReply = true
+		if len(n.Args) == 0 {
+			return
+		}
+		data, mask := ReadHexString(joinArgs(n.Args), true)
+		if data == nil {
+			b.d.Skipf(n.Args[0].Pos, "Invalid hex string for UDP_CHECK reply - ignoring the data: any reply passes (as in keepalived 2.2.7)")
+			return
+		}
+		c.ReplyData, c.ReplyMask = data, mask
+	}},
+	"min_reply_length": {handle: func(b *builder, n *Node, c *pendingChecker) {
+		if v, ok := udpLength(b, n, "min"); ok {
+			c.MinReplyLen = v
+		}
+	}},
+	"max_reply_length": {handle: func(b *builder, n *Node, c *pendingChecker) {
+		if v, ok := udpLength(b, n, "max"); ok {
+			c.MaxReplyLen = v
+		}
+	}},
+}
+
+func udpLength(b *builder, n *Node, which string) (int, bool) {
+	t, ok := b.arg(n)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(t.Text, 10, 32)
+	if err != nil || v > 65535 {
+		b.d.Skipf(t.Pos, "UDP_CHECK %s length %s not valid - must be between 0 & 65535 - ignoring", which, t.Text)
+		return 0, false
+	}
+	return int(v), true
+}
+
+func joinArgs(args []Token) string {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		parts[i] = a.Text
+	}
+	return strings.Join(parts, " ")
 }

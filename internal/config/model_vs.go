@@ -112,11 +112,20 @@ type URL struct {
 	Virtualhost  string   `json:"virtualhost,omitempty"`
 	Regex        string   `json:"regex,omitempty"`
 	RegexNoMatch bool     `json:"regex_no_match,omitempty"`
-	Pos          Pos      `json:"pos"`
+	// RegexFlags are the RE2 flags regex_options maps to (i, m, s, U).
+	RegexFlags string `json:"regex_flags,omitempty"`
+	// RegexMinOffset and RegexMaxOffset bound where in the response (from
+	// its status line, as keepalived counts) a match may start:
+	// regex_min_offset, and regex_max_offset+1 as keepalived 2.2.7 keeps
+	// it (0: no bound).
+	RegexMinOffset int `json:"regex_min_offset,omitempty"`
+	RegexMaxOffset int `json:"regex_max_offset,omitempty"`
+	regexSet       bool
+	Pos            Pos `json:"pos"`
 }
 
 type Checker struct {
-	Type             string        `json:"type"` // TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK
+	Type             string        `json:"type"` // TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK
 	ConnectIP        netip.Addr    `json:"connect_ip,omitempty"`
 	ConnectPort      uint16        `json:"connect_port"`
 	BindTo           netip.Addr    `json:"bindto,omitempty"`
@@ -136,6 +145,20 @@ type Checker struct {
 	Virtualhost  string `json:"virtualhost,omitempty"`
 	EnableSNI    bool   `json:"enable_sni,omitempty"`
 	FastRecovery bool   `json:"fast_recovery,omitempty"`
+	// DNS_CHECK: the query's type (keepalived's names: A NS CNAME SOA
+	// MX TXT AAAA RRSIG DNSKEY; SOA by default) and name ("" is the root).
+	DNSType string `json:"dns_type,omitempty"`
+	DNSName string `json:"dns_name,omitempty"`
+	// UDP_CHECK: the datagram sent (nil: keepalived's 32-byte filler),
+	// whether a reply is needed, the bytes it must start with (ReplyMask
+	// bits set are wildcards; nil: none) and, when ReplyData is set, the
+	// reply's length bounds (0 and 255 by default, as in keepalived).
+	Payload      []byte `json:"payload,omitempty"`
+	RequireReply bool   `json:"require_reply,omitempty"`
+	ReplyData    []byte `json:"reply_data,omitempty"`
+	ReplyMask    []byte `json:"reply_mask,omitempty"`
+	MinReplyLen  int    `json:"min_reply_length,omitempty"`
+	MaxReplyLen  int    `json:"max_reply_length,omitempty"`
 	// MISC_CHECK
 	MiscPath    *Script       `json:"misc_path,omitempty"`
 	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
