@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -182,19 +183,25 @@ var globalTable = table[*Global]{
 		}
 	}},
 	"notification_email": {handle: func(b *builder, n *Node, g *Global) {
-		warnNoMail(b, n)
 		for _, c := range n.Children {
 			g.NotificationEmail = append(g.NotificationEmail, c.Key)
+			for _, a := range c.Args {
+				g.NotificationEmail = append(g.NotificationEmail, a.Text)
+			}
 		}
 		for _, a := range n.Args {
 			g.NotificationEmail = append(g.NotificationEmail, a.Text)
 		}
+		if len(n.Children) == 0 && len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "notification_email: empty block; no e-mail is sent, as keepalived sends none")
+		}
 	}},
 	"notification_email_from": {handle: func(b *builder, n *Node, g *Global) {
-		warnNoMail(b, n)
-		if t, ok := b.arg(n); ok {
-			g.NotificationEmailFrom = t.Text
+		if len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "notification_email_from needs an address; ignored, as keepalived 2.2.7 ignores it")
+			return
 		}
+		g.NotificationEmailFrom = n.Args[0].Text
 	}},
 	"smtp_server": {handle: func(b *builder, n *Node, g *Global) {
 		if len(n.Args) == 0 {
@@ -203,13 +210,56 @@ var globalTable = table[*Global]{
 			b.d.Errorf(n.Pos(), "smtp_server needs an address (keepalived 2.2.7 exits on it too)")
 			return
 		}
-		warnNoMail(b, n)
-		g.SMTPServer = strings.Join(n.ArgText(), " ")
+		host, port := n.Args[0].Text, uint16(25)
+		if len(n.Args) >= 2 {
+			p, err := strconv.ParseUint(n.Args[1].Text, 10, 16)
+			if err != nil {
+				// keepalived's inet_stosockaddr/domain_stosockaddr fail
+				// on the port: the server stays unset, no mail is sent.
+				b.d.Skipf(n.Args[1].Pos, "smtp_server: invalid port %q; no e-mail is sent, as keepalived 2.2.7 sends none", n.Args[1].Text)
+				g.SMTPServer, g.SMTPPort = "", 0
+				return
+			}
+			port = uint16(p)
+		}
+		if strings.ContainsAny(host, "/") || host == "" {
+			b.d.Skipf(n.Args[0].Pos, "smtp_server: invalid server %q; no e-mail is sent, as keepalived 2.2.7 sends none", host)
+			g.SMTPServer, g.SMTPPort = "", 0
+			return
+		}
+		g.SMTPServer, g.SMTPPort = host, port
 	}},
 	"smtp_connect_timeout": {handle: func(b *builder, n *Node, g *Global) {
-		warnNoMail(b, n)
-		if v, ok := b.timerArg(n, time.Second, time.Hour); ok {
-			g.SMTPConnectTimeout = v
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		// keepalived 2.2.7: an unsigned number of seconds in [0, UINT_MAX/TIMER_HZ]; 0 becomes 1.
+		v, err := strconv.ParseUint(t.Text, 10, 32)
+		if err != nil || v > 4294 {
+			b.d.Skipf(t.Pos, "smtp_connect_timeout %q must be in [0, 4294]; ignored, as keepalived 2.2.7 ignores it", t.Text)
+			return
+		}
+		if v == 0 {
+			b.d.Skipf(t.Pos, "smtp_connect_timeout must be greater than 0; set to 1, as keepalived 2.2.7 sets it")
+			v = 1
+		}
+		g.SMTPConnectTimeout = time.Duration(v) * time.Second
+	}},
+	"smtp_helo_name": {handle: func(b *builder, n *Node, g *Global) {
+		if len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "smtp_helo_name needs a name; ignored, as keepalived 2.2.7 ignores it")
+			return
+		}
+		g.SMTPHeloName = n.Args[0].Text
+	}},
+	"smtp_alert":         {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlert) }},
+	"smtp_alert_vrrp":    {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertVRRP) }},
+	"smtp_alert_checker": {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertChecker) }},
+	"no_email_faults":    {handle: func(b *builder, n *Node, g *Global) { g.NoEmailFaults = true }},
+	"no_checker_emails": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.NoCheckerEmails = v
 		}
 	}},
 	"script_user": {handle: func(b *builder, n *Node, g *Global) {
@@ -244,9 +294,6 @@ func init() {
 	// Silently dropping them would hide that the behaviour differs, so each
 	// draws a warning naming the reason.
 	reasons := map[string][]string{
-		"lvsd has no SMTP alerts; use the Prometheus metrics and notify scripts": {
-			"smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "smtp_helo_name", "no_email_faults", "no_checker_emails",
-		},
 		"lvsd has no SNMP or DBus agent; use the Prometheus metrics": {
 			"enable_traps", "enable_snmp_vrrp", "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2",
 			"enable_snmp_rfcv3", "snmp_socket", "enable_dbus", "dbus_service_name", "enable_snmp_keepalived",
@@ -309,8 +356,11 @@ func lvsFlushOnStop(b *builder, n *Node, g *Global) {
 	b.d.Skipf(n.Args[0].Pos, "%s: %q is not VS (keepalived 2.2.7 knows no other argument); ignored, as keepalived ignores it", n.Key, n.Args[0].Text)
 }
 
-// warnNoMail: the e-mail settings are read and kept (for when lvsd sends
-// alerts), but nothing sends mail yet, which must not pass in silence.
-func warnNoMail(b *builder, n *Node) {
-	b.d.Warnf(n.Pos(), "%s: lvsd sends no e-mail alerts yet, so this setting has no effect; notify scripts and the Prometheus metrics report the same events", n.Key)
+// optBool is a smtp_alert flag with an optional <BOOL>: given alone it is
+// on; an invalid value leaves the setting unset, as keepalived 2.2.7's
+// handlers leave it (check_true_false, then return).
+func optBool(b *builder, n *Node, dst **bool) {
+	if v, ok := b.boolArg(n); ok {
+		*dst = &v
+	}
 }

@@ -210,7 +210,7 @@ var syncGroupTable = table[*SyncGroup]{
 		g.GlobalTracking = true
 	}},
 	"sync_group_tracking_weight": {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
-	"smtp_alert":                 {ignored: "lvsd has no SMTP alerts"},
+	"smtp_alert":                 {handle: func(b *builder, n *Node, g *SyncGroup) { optBool(b, n, &g.SMTPAlert) }},
 	"notify_deleted":             {ignored: "not implemented yet"},
 	"notify_priority_changes":    {ignored: "not implemented yet"},
 	"track_file": {handle: func(b *builder, n *Node, g *SyncGroup) {
@@ -434,7 +434,7 @@ func init() {
 		"use_vmac_addr":  {ignored: "VMAC interfaces are not implemented yet"},
 		"use_ipvlan":     {ignored: "ipvlan interfaces are not implemented"},
 		"native_ipv6":    {ignored: "not implemented yet"},
-		"smtp_alert":     {ignored: "lvsd has no SMTP alerts"},
+		"smtp_alert":     {handle: func(b *builder, n *Node, in *Instance) { optBool(b, n, &in.SMTPAlert) }},
 		"virtual_routes": {ignored: "virtual routes are not implemented"},
 		"virtual_rules":  {ignored: "virtual rules are not implemented"},
 		"track_file": {handle: func(b *builder, n *Node, in *Instance) {

@@ -61,6 +61,24 @@ type Global struct {
 	// vrrp_instance does not exist (keepalived then clears it too).
 	LVSSyncDaemon *SyncDaemon `json:"lvs_sync_daemon,omitempty"`
 	Announce      *Announce   `json:"lvsd_announce,omitempty"` // lvsd only: scaleout.go
+
+	// The e-mail alerts (internal/alert). SMTPServer above is
+	// smtp_server's host (an IP address, or a name resolved when a mail
+	// is sent), SMTPPort its port (25 by default).
+	SMTPPort uint16 `json:"smtp_port,omitempty"`
+	// SMTPHeloName is smtp_helo_name ("" is the host's name, as keepalived).
+	SMTPHeloName string `json:"smtp_helo_name,omitempty"`
+	// SMTPAlert, SMTPAlertVRRP and SMTPAlertChecker are the defaults of
+	// the instances', sync groups', virtual and real servers' smtp_alert
+	// (nil: not given); internal/alert resolves them as keepalived does.
+	SMTPAlert        *bool `json:"smtp_alert,omitempty"`
+	SMTPAlertVRRP    *bool `json:"smtp_alert_vrrp,omitempty"`
+	SMTPAlertChecker *bool `json:"smtp_alert_checker,omitempty"`
+	// NoEmailFaults: no mail for an instance or sync group entering FAULT.
+	NoEmailFaults bool `json:"no_email_faults,omitempty"`
+	// NoCheckerEmails: a checker's mail only when its real server's state
+	// changes (not when one of several checkers changes alone).
+	NoCheckerEmails bool `json:"no_checker_emails,omitempty"`
 }
 
 // SyncDaemon is the kernel's IPVS connection sync daemon as keepalived

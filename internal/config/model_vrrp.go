@@ -49,7 +49,9 @@ type SyncGroup struct {
 	// TrackProcesses are track_process entries, weights resolved.
 	TrackProcesses []TrackItem `json:"track_process,omitempty"`
 	GlobalTracking bool        `json:"global_tracking,omitempty"`
-	Pos            Pos         `json:"pos"`
+	// SMTPAlert is smtp_alert (nil: the global default; internal/alert).
+	SMTPAlert *bool `json:"smtp_alert,omitempty"`
+	Pos       Pos   `json:"pos"`
 }
 
 // TrackItem is an entry of track_script or track_interface with its weight.
@@ -74,6 +76,8 @@ type VIP struct {
 }
 
 type Instance struct {
+	// SMTPAlert is smtp_alert (nil: the global default; internal/alert).
+	SMTPAlert       *bool         `json:"smtp_alert,omitempty"`
 	Name            string        `json:"name"`
 	InitialState    string        `json:"state"` // MASTER or BACKUP
 	Interface       string        `json:"interface"`
