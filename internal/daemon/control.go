@@ -104,6 +104,15 @@ func (d *Daemon) Reloads() (uint64, uint64) { return d.ReloadsOK.Load(), d.Reloa
 // SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
 func (d *Daemon) SyncDaemonErrors() uint64 { return d.syncdErrors.Load() }
 
+// IPVSReconciles is the syncer's cumulative reconciles, writes and errors.
+func (d *Daemon) IPVSReconciles() (reconciles, writes, errors uint64, ok bool) {
+	if d.syncer == nil {
+		return 0, 0, 0, false
+	}
+	st := d.syncer.Stats()
+	return uint64(st.Reconciles), uint64(st.Writes), uint64(st.Errors), true
+}
+
 // ConfigSkippedErrors is the running configuration's skipped errors.
 func (d *Daemon) ConfigSkippedErrors() int {
 	if s := d.snap.Load(); s != nil {
@@ -381,7 +390,10 @@ func listenMetrics(addr string) (net.Listener, error) {
 // serveMetrics runs the Prometheus endpoint on ln until ctx ends.
 func (d *Daemon) serveMetrics(ctx context.Context, ln net.Listener) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(d), metrics.NewKeepalivedCollector(d))
+	reg.MustRegister(metrics.NewCollector(d), metrics.NewKeepalivedCollector(d), metrics.NewAlertCollector(func() metrics.AlertStats {
+		s := d.alerts.stats()
+		return metrics.AlertStats{Sent: s.Sent, Failed: s.Failed, Dropped: s.Dropped, Retries: s.Retries, Queued: s.Queued}
+	}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil}))
 	srv := endpointServer(mux, metricsWriteTimeout, d.log)

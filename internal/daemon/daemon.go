@@ -69,6 +69,8 @@ type Daemon struct {
 	opts    Options
 	log     *slog.Logger
 	started time.Time
+	// alerts sends keepalived's e-mail alerts (alert.go); nil-safe.
+	alerts *alertHooks
 
 	cfg        *config.Config
 	vrrpKey    string
@@ -349,9 +351,11 @@ func (d *Daemon) setConfig(res *config.Result) {
 
 func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 	d.setConfig(res)
+	d.alerts = newAlertHooks(ctx, d.cfg, d.log)
 	if !d.opts.VRRPOnly {
 		run := d.scripts.Run
 		d.checks = check.NewManager(d.log, run, 0, func() {
+			d.alerts.checksChanged(d.checks)
 			d.interruptRepair()
 			select {
 			case d.healthChg <- struct{}{}:
@@ -361,6 +365,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
 			d.log.Error("health checks", "err", err)
 		}
+		d.alerts.checksStarted(d.checks)
 		d.updateLocalAddrs()
 		d.checksDone = make(chan struct{})
 		go func() { defer close(d.checksDone); d.checks.Run(ctx) }()
@@ -429,7 +434,7 @@ func (d *Daemon) handOver(ctx context.Context, next *vrrp.Router) {
 		return
 	}
 	next.Adopt(handoff)
-	next.OnTransition(d.vrrpChanged)
+	next.OnTransition(func() { d.vrrpChanged(); d.alerts.vrrpChanged(next) })
 	d.routerRef.Store(next)
 	d.routerDone = make(chan error, 1)
 	go func(done chan error) { done <- next.Run(ctx) }(d.routerDone)
@@ -536,10 +541,12 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 	}
 	d.setConfig(res)
+	d.alerts.update(d.cfg)
 	if d.checks != nil {
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
 			d.log.Error("health checks", "err", err)
 		}
+		d.alerts.checksStarted(d.checks)
 	}
 	d.reconcileIPVSAnnounced("reload")
 	if vrrpChanged {

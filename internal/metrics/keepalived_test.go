@@ -99,3 +99,23 @@ func registryOf(c prometheus.Collector) *prometheus.Registry {
 	reg.MustRegister(c)
 	return reg
 }
+
+func TestAlertSeries(t *testing.T) {
+	c := NewAlertCollector(func() AlertStats { return AlertStats{Sent: 3, Failed: 1, Dropped: 2, Retries: 4, Queued: 5} })
+	want := `
+# HELP lvsd_smtp_alerts_total keepalived-style e-mail alerts: sent, failed (given up after bounded retries) or dropped (the queue was full).
+# TYPE lvsd_smtp_alerts_total counter
+lvsd_smtp_alerts_total{result="dropped"} 2
+lvsd_smtp_alerts_total{result="failed"} 1
+lvsd_smtp_alerts_total{result="sent"} 3
+# HELP lvsd_smtp_alert_retries_total E-mail alert attempts after a failed one.
+# TYPE lvsd_smtp_alert_retries_total counter
+lvsd_smtp_alert_retries_total 4
+# HELP lvsd_smtp_alert_queue E-mail alerts waiting to be sent.
+# TYPE lvsd_smtp_alert_queue gauge
+lvsd_smtp_alert_queue 5
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}

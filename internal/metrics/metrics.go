@@ -21,6 +21,9 @@ type Source interface {
 	Reloads() (ok, failed uint64)
 	// SyncDaemonErrors counts failed attempts to set the IPVS sync daemons.
 	SyncDaemonErrors() uint64
+	// IPVSReconciles is the IPVS syncer's cumulative count of reconciles,
+	// kernel writes and failed writes or reads; ok is false without IPVS.
+	IPVSReconciles() (reconciles, writes, errors uint64, ok bool)
 	// IPVSSyncDaemons is what the kernel ran at the daemon's last check;
 	// managed is false when lvsd does not manage the sync daemons.
 	IPVSSyncDaemons() (running []ipvs.SyncDaemon, managed bool)
@@ -89,7 +92,10 @@ var (
 		"Errors in the running configuration that lvsd logged and ran past, leaving the item out, as keepalived 2.2.7 does (lvsd check-config lists them).", nil, nil)
 	syncdErrors = prometheus.NewDesc(ns+"_ipvs_sync_daemon_errors_total",
 		"Failed attempts to start or stop the kernel's IPVS sync daemons (lvs_sync_daemon).", nil, nil)
-	cfgHash = prometheus.NewDesc(ns+"_config_info", "The running configuration's hash, as a label.", []string{"hash"}, nil)
+	ipvsReconciles = prometheus.NewDesc(ns+"_ipvs_reconciles_total", "Reconciles of the kernel's IPVS table with the desired one (health changes, reloads, repairs).", nil, nil)
+	ipvsWrites     = prometheus.NewDesc(ns+"_ipvs_writes_total", "IPVS changes written to the kernel.", nil, nil)
+	ipvsErrors     = prometheus.NewDesc(ns+"_ipvs_errors_total", "IPVS writes or table reads the kernel refused; the next repair retries.", nil, nil)
+	cfgHash        = prometheus.NewDesc(ns+"_config_info", "The running configuration's hash, as a label.", []string{"hash"}, nil)
 )
 
 var vrrpStates = []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOP"}
@@ -102,7 +108,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs, vrrpNotifyDropped,
 		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
-		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, syncdRunning, syncdInfo, cfgSkipped, cfgHash} {
+		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, syncdRunning, syncdInfo, cfgSkipped, cfgHash, ipvsReconciles, ipvsWrites, ipvsErrors} {
 		ch <- d
 	}
 }
@@ -178,6 +184,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(reloads, float64(ok), "success")
 	counter(reloads, float64(failed), "failure")
 	counter(syncdErrors, float64(c.src.SyncDaemonErrors()))
+	if r, w, e, ok := c.src.IPVSReconciles(); ok {
+		counter(ipvsReconciles, float64(r))
+		counter(ipvsWrites, float64(w))
+		counter(ipvsErrors, float64(e))
+	}
 	if running, managed := c.src.IPVSSyncDaemons(); managed {
 		up := map[ipvs.SyncState]ipvs.SyncDaemon{}
 		for _, d := range running {

@@ -38,8 +38,11 @@ func (fakeSource) IPVSStats() ([]ipvs.ServiceStats, error) {
 
 func (fakeSource) Reloads() (uint64, uint64) { return 3, 1 }
 func (fakeSource) SyncDaemonErrors() uint64  { return 2 }
-func (fakeSource) ConfigHash() string        { return "abc123" }
-func (fakeSource) ConfigSkippedErrors() int  { return 2 }
+func (fakeSource) IPVSReconciles() (uint64, uint64, uint64, bool) {
+	return 7, 12, 1, true
+}
+func (fakeSource) ConfigHash() string       { return "abc123" }
+func (fakeSource) ConfigSkippedErrors() int { return 2 }
 func (fakeSource) IPVSSyncDaemons() ([]ipvs.SyncDaemon, bool) {
 	return []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 51, MaxLen: 1472, Port: 8848, TTL: 1,
 		Group: netip.MustParseAddr("224.0.0.81")}}, true
@@ -82,9 +85,19 @@ lvsd_ipvs_sync_daemon_info{group="224.0.0.81",interface="eth1",maxlen="1472",por
 # HELP lvsd_config_skipped_errors Errors in the running configuration that lvsd logged and ran past, leaving the item out, as keepalived 2.2.7 does (lvsd check-config lists them).
 # TYPE lvsd_config_skipped_errors gauge
 lvsd_config_skipped_errors 2
+# HELP lvsd_ipvs_reconciles_total Reconciles of the kernel's IPVS table with the desired one (health changes, reloads, repairs).
+# TYPE lvsd_ipvs_reconciles_total counter
+lvsd_ipvs_reconciles_total 7
+# HELP lvsd_ipvs_writes_total IPVS changes written to the kernel.
+# TYPE lvsd_ipvs_writes_total counter
+lvsd_ipvs_writes_total 12
+# HELP lvsd_ipvs_errors_total IPVS writes or table reads the kernel refused; the next repair retries.
+# TYPE lvsd_ipvs_errors_total counter
+lvsd_ipvs_errors_total 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active", "lvsd_check_unknown_total",
-		"lvsd_ipvs_sync_daemon_running", "lvsd_ipvs_sync_daemon_info", "lvsd_config_skipped_errors"); err != nil {
+		"lvsd_ipvs_sync_daemon_running", "lvsd_ipvs_sync_daemon_info", "lvsd_config_skipped_errors",
+		"lvsd_ipvs_reconciles_total", "lvsd_ipvs_writes_total", "lvsd_ipvs_errors_total"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(c, "lvsd_vrrp_state"); n != 5 {
