@@ -37,13 +37,6 @@ var acceptanceExceptions = map[string]string{
 	// warns about scripts only with --host.
 	"keepalived.conf.vrrp.localcheck": scriptSecurity,
 
-	// keepalived -t fails on its own warnings (any report above
-	// CONFIG_OK) where lvsd's check-config passes with a warning:
-	// static routes and rules (lvsd leaves them to the host, warned).
-	"keepalived.conf.track_interface":       staticWarnings,
-	"keepalived.conf.vrrp.routes":           staticWarnings,
-	"keepalived.conf.vrrp.rules":            staticWarnings,
-	"keepalived.conf.vrrp.static_ipaddress": staticWarnings,
 	"keepalived.conf.fwmark":                "keepalived -t fails on its warning that a fwmark service's protocol is ignored; lvsd ignores it silently",
 
 	// keepalived's start is not measured (needsIPVS); lvsd refuses the
@@ -59,7 +52,6 @@ var acceptanceExceptions = map[string]string{
 
 const (
 	scriptSecurity = "keepalived -t fails (SECURITY VIOLATION) on scripts without enable_script_security; lvsd check-config warns only with --host"
-	staticWarnings = "keepalived -t fails on its warnings about static routes or rules (a tracked route without an interface, deprecated or invalid route and rule syntax); lvsd ignores static_routes/static_rules with a warning"
 )
 
 // acceptanceRealStarts are the configurations also started as real lvsd

@@ -435,8 +435,12 @@ func init() {
 		"use_ipvlan":     {ignored: "ipvlan interfaces are not implemented"},
 		"native_ipv6":    {ignored: "not implemented yet"},
 		"smtp_alert":     {handle: func(b *builder, n *Node, in *Instance) { optBool(b, n, &in.SMTPAlert) }},
-		"virtual_routes": {ignored: "virtual routes are not implemented"},
-		"virtual_rules":  {ignored: "virtual rules are not implemented"},
+		"virtual_routes": {handle: func(b *builder, n *Node, in *Instance) {
+			in.VirtualRoutes = append(in.VirtualRoutes, b.routeEntries(n, "vrrp_instance "+in.Name+" virtual_routes")...)
+		}},
+		"virtual_rules": {handle: func(b *builder, n *Node, in *Instance) {
+			in.VirtualRules = append(in.VirtualRules, b.ruleEntries(n, "vrrp_instance "+in.Name+" virtual_rules")...)
+		}},
 		"track_file": {handle: func(b *builder, n *Node, in *Instance) {
 			in.TrackFiles = b.trackFileList(n, "vrrp_instance "+in.Name, in.TrackFiles)
 		}},
@@ -586,8 +590,9 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 					v.Scope = t.Text
 				}
 			}
-		case "no_track", "home", "-nodad", "nodad", "noprefixroute", "autojoin":
-			if opt.Text == "-nodad" || opt.Text == "nodad" {
+		case "no_track", "home", "-nodad", "noprefixroute", "autojoin":
+			// keepalived 2.2.7 knows "-nodad" only (no "nodad").
+			if opt.Text == "-nodad" {
 				v.NoDAD = true
 			}
 		case "preferred_lft":

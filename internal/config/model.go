@@ -18,8 +18,16 @@ type Config struct {
 	TrackFiles map[string]*TrackFile `json:"track_files,omitempty"`
 	// TrackProcesses are the vrrp_track_process blocks by name.
 	TrackProcesses map[string]*TrackProcess `json:"vrrp_track_processes,omitempty"`
-	VSGroups       []*VSGroup               `json:"virtual_server_groups,omitempty"`
-	VirtualServers []*VirtualServer         `json:"virtual_servers,omitempty"`
+	// StaticAddresses, StaticRoutes and StaticRules are static_ipaddress,
+	// static_routes and static_rules: installed at start, removed at stop.
+	StaticAddresses []VIP   `json:"static_ipaddress,omitempty"`
+	StaticRoutes    []Route `json:"static_routes,omitempty"`
+	StaticRules     []Rule  `json:"static_rules,omitempty"`
+	// rulePrio numbers rules without a preference, per family, as
+	// keepalived does (16384 down, in configuration order).
+	rulePrio       [2]int
+	VSGroups       []*VSGroup       `json:"virtual_server_groups,omitempty"`
+	VirtualServers []*VirtualServer `json:"virtual_servers,omitempty"`
 }
 
 // Script is a command keepalived would run, already split into argv.

@@ -70,9 +70,12 @@ type VIP struct {
 	Dev       string       `json:"dev,omitempty"`
 	Label     string       `json:"label,omitempty"`
 	Scope     string       `json:"scope,omitempty"`
-	NoDAD     bool         `json:"nodad,omitempty"`
-	Excluded  bool         `json:"excluded,omitempty"`
-	Pos       Pos          `json:"pos"`
+	// NoDAD is the -nodad option: keepalived 2.2.7 then adds the IPv6
+	// address without IFA_F_NODAD (duplicate address detection runs);
+	// without it, with IFA_F_NODAD.
+	NoDAD    bool `json:"nodad,omitempty"`
+	Excluded bool `json:"excluded,omitempty"`
+	Pos      Pos  `json:"pos"`
 }
 
 type Instance struct {
@@ -103,7 +106,11 @@ type Instance struct {
 	TrackFiles []TrackItem `json:"track_file,omitempty"`
 	// TrackProcesses are track_process entries naming vrrp_track_process
 	// blocks, weights resolved as for TrackFiles.
-	TrackProcesses       []TrackItem   `json:"track_process,omitempty"`
+	TrackProcesses []TrackItem `json:"track_process,omitempty"`
+	// VirtualRoutes and VirtualRules are installed while the instance
+	// is MASTER (after its addresses; removed before them).
+	VirtualRoutes        []Route       `json:"virtual_routes,omitempty"`
+	VirtualRules         []Rule        `json:"virtual_rules,omitempty"`
 	DontTrackPrimary     bool          `json:"dont_track_primary,omitempty"`
 	Notify               *Script       `json:"notify,omitempty"`
 	NotifyMaster         *Script       `json:"notify_master,omitempty"`

@@ -18,6 +18,14 @@ func init() {
 		b.trackFileBlock(n, c)
 	}}
 	topTable["vrrp_track_process"] = keyword[*Config]{handle: (*builder).trackProcessBlock}
+	topTable["static_ipaddress"] = keyword[*Config]{handle: (*builder).staticAddresses}
+	topTable["static_routes"] = keyword[*Config]{handle: func(b *builder, n *Node, c *Config) {
+		c.StaticRoutes = append(c.StaticRoutes, b.routeEntries(n, "static_routes")...)
+	}}
+	topTable["static_rules"] = keyword[*Config]{handle: func(b *builder, n *Node, c *Config) {
+		c.StaticRules = append(c.StaticRules, b.ruleEntries(n, "static_rules")...)
+	}}
+	topTable["track_group"] = keyword[*Config]{ignored: "static track groups are not implemented: static addresses, routes and rules stay installed whatever their interfaces do"}
 }
 
 // trackFileBlock reads track_file NAME { file PATH; weight N [reverse];

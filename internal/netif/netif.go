@@ -26,6 +26,9 @@ type VIP struct {
 	Label     string
 	Broadcast netip.Addr // unset: none
 	Scope     string     // "", host, link, site, global or a number
+	// DAD: the -nodad option was given. keepalived 2.2.7 adds IPv6
+	// addresses with IFA_F_NODAD unless it is (vrrp_ipaddress.c).
+	DAD bool
 }
 
 func (v VIP) String() string { return v.Prefix.String() + " dev " + v.Dev }
@@ -44,7 +47,7 @@ func (v VIP) addr() (*netlink.Addr, netlink.Link, error) {
 	if s, ok := scopes[v.Scope]; ok {
 		a.Scope = s
 	}
-	if v.Prefix.Addr().Is6() {
+	if v.Prefix.Addr().Is6() && !v.DAD {
 		// A VIP must answer at once after a takeover, not after DAD.
 		a.Flags |= unix.IFA_F_NODAD
 	}

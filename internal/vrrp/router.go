@@ -84,8 +84,10 @@ type Router struct {
 	links   map[string]linkState
 	// files are the track files the instances use (trackfile.go);
 	// filePoll is how often they are read (0: track.PollInterval).
-	files    map[string]*fileState
-	filePoll time.Duration
+	// prevStatic is what the previous router's static_* installed.
+	prevStatic *staticSet
+	files      map[string]*fileState
+	filePoll   time.Duration
 	// procs is the quorum of each tracked process (trackprocess.go),
 	// scanned from procRoot ("": /proc) every procPoll.
 	procs    map[string]bool
@@ -188,6 +190,10 @@ type Handoff struct {
 	// does not reset a failing script to its initial state.
 	scripts  map[string]scriptResult
 	notifier *script.Notifier
+	// static is what static_ipaddress/routes/rules installed;
+	// dropStatic removes it when no router adopts the handoff.
+	static     *staticSet
+	dropStatic func()
 }
 
 type scriptResult struct {
@@ -196,15 +202,21 @@ type scriptResult struct {
 }
 
 type handed struct {
-	m     *Machine
-	vips  []netif.VIP
-	stats Stats
+	m      *Machine
+	vips   []netif.VIP
+	stats  Stats
+	routes []config.Route
+	rules  []config.Rule
 }
 
 // Close releases what a handoff holds when no router adopts it (the new
 // configuration has no instances): running notify scripts get drain to
 // finish, then are killed.
 func (h *Handoff) Close(drain, kill time.Duration) {
+	if h != nil && h.dropStatic != nil {
+		h.dropStatic()
+		h.dropStatic = nil
+	}
 	if h != nil && h.notifier != nil {
 		h.notifier.Close(drain, kill)
 		h.notifier = nil
@@ -268,6 +280,7 @@ func (r *Router) Adopt(h *Handoff) {
 		}
 	}
 	r.notifier, h.notifier = h.notifier, nil
+	r.prevStatic, h.dropStatic = h.static, nil
 }
 
 type scriptState struct {
@@ -409,6 +422,7 @@ func (r *Router) Run(ctx context.Context) error {
 			}
 		}
 	}
+	r.startStatic()
 	for _, s := range r.socks {
 		r.startReader(ctx, s)
 	}
@@ -489,10 +503,22 @@ func (r *Router) shutdown() {
 			if r.handoff == nil {
 				r.handoff = &Handoff{instances: map[InstanceKey]*handed{}}
 			}
-			r.handoff.instances[keyOf(in.cfg)] = &handed{m: in.m, vips: in.vips, stats: in.stats}
+			r.handoff.instances[keyOf(in.cfg)] = &handed{m: in.m, vips: in.vips, stats: in.stats,
+				routes: in.cfg.VirtualRoutes, rules: in.cfg.VirtualRules}
 			continue
 		}
 		r.apply(in, now, in.m.Stop(now))
+	}
+	if st := r.staticOf(); r.handingOver {
+		// The next router keeps what both configurations have and
+		// removes the rest; if none adopts the handoff, Close removes it.
+		if r.handoff == nil {
+			r.handoff = &Handoff{instances: map[InstanceKey]*handed{}}
+		}
+		r.handoff.static = &st
+		r.handoff.dropStatic = func() { r.removeStatic(st) }
+	} else {
+		r.removeStatic(st)
 	}
 	r.closeSockets()
 	r.readers.Wait()
@@ -554,6 +580,7 @@ func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio
 				}
 			}
 		}
+		r.dropStaleVirtualRoutes(in, old)
 		r.apply(in, now, []Action{{Kind: AddVIPs}})
 	}
 	r.apply(in, now, in.m.SetPriority(now, prio))
@@ -696,7 +723,9 @@ func (r *Router) apply(in *instance, now time.Time, acts []Action) {
 					r.log.Error("adding VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)
 				}
 			}
+			r.addVirtualRoutes(in)
 		case RemoveVIPs:
+			r.delVirtualRoutes(in, in.cfg.VirtualRoutes, in.cfg.VirtualRules)
 			for _, v := range in.vips {
 				if err := r.plat.DelVIP(v); err != nil {
 					r.log.Error("removing VIP", "instance", in.cfg.Name, "vip", v.String(), "err", err)

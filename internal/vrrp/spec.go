@@ -22,6 +22,10 @@ type Spec struct {
 	TrackFiles []TrackFileSpec
 	// TrackProcesses are the vrrp_track_process blocks, by name.
 	TrackProcesses []config.TrackProcess
+	// Static* are static_ipaddress, static_routes and static_rules.
+	StaticAddresses []netif.VIP
+	StaticRoutes    []config.Route
+	StaticRules     []config.Rule
 	// ScriptUser and ScriptSecurity decide how every script runs.
 	ScriptUser, ScriptGroup string
 	ScriptSecurity          bool
@@ -64,6 +68,8 @@ type InstanceSpec struct {
 	TrackScripts         []TrackSpec
 	TrackFiles           []TrackSpec
 	TrackProcesses       []TrackSpec
+	VirtualRoutes        []config.Route
+	VirtualRules         []config.Rule
 	Notify               NotifySpec
 }
 
@@ -146,6 +152,11 @@ func ResolveSpec(cfg *config.Config) Spec {
 		c.Pos = config.Pos{}
 		s.TrackProcesses = append(s.TrackProcesses, c)
 	}
+	s.StaticRoutes, s.StaticRules = routeSpecs(cfg.StaticRoutes), ruleSpecs(cfg.StaticRules)
+	for _, v := range cfg.StaticAddresses {
+		s.StaticAddresses = append(s.StaticAddresses, netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope,
+			Broadcast: vipBroadcast(v), DAD: v.NoDAD})
+	}
 	sort.Slice(s.TrackProcesses, func(i, j int) bool { return s.TrackProcesses[i].Name < s.TrackProcesses[j].Name })
 	sort.Slice(s.TrackFiles, func(i, j int) bool { return s.TrackFiles[i].Name < s.TrackFiles[j].Name })
 	applySyncFailbackHold(cfg, &s)
@@ -173,10 +184,11 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
 		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses),
+		VirtualRoutes: routeSpecs(ic.VirtualRoutes), VirtualRules: ruleSpecs(ic.VirtualRules),
 		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {
-			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope}
+			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope, DAD: v.NoDAD}
 			if nv.Dev == "" {
 				nv.Dev = ic.Interface
 			}
@@ -300,4 +312,23 @@ func vipBroadcast(v config.VIP) netip.Addr {
 		return b
 	}
 	return none
+}
+
+// routeSpecs and ruleSpecs drop the source positions.
+func routeSpecs(l []config.Route) []config.Route {
+	var out []config.Route
+	for _, r := range l {
+		r.Pos = config.Pos{}
+		out = append(out, r)
+	}
+	return out
+}
+
+func ruleSpecs(l []config.Rule) []config.Rule {
+	var out []config.Rule
+	for _, r := range l {
+		r.Pos = config.Pos{}
+		out = append(out, r)
+	}
+	return out
 }

@@ -59,6 +59,8 @@ var notRead = map[string]string{
 	"Instance.Accept":       "accept/no_accept: no firewall rules are installed; warned",
 	"Instance.StrictMode":   "strict_mode: applied at load (authentication off, preemption, accept, GARP and advert rules)",
 	"Instance.SyncGroup":    "derived from vrrp_sync_group, which the spec holds",
+	"Instance.SMTPAlert":    "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
+	"SyncGroup.SMTPAlert":   "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
 	"SyncGroup.MemberPos":   "a source position",
 	"VRRPScript.Pos":        "a source position",
 	"SyncGroup.Pos":         "a source position",

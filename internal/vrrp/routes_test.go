@@ -1,0 +1,122 @@
+package vrrp
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/labtest"
+	"github.com/lvsd/lvsd/internal/netif"
+)
+
+// routeFake records addresses, routes and rules in the order the router
+// changes them.
+type routeFake struct {
+	*fakePlatform
+	mu  sync.Mutex
+	log []string
+}
+
+func (p *routeFake) rec(s string) {
+	p.mu.Lock()
+	p.log = append(p.log, s)
+	p.mu.Unlock()
+}
+func (p *routeFake) AddVIP(v netif.VIP) error {
+	p.rec("+addr " + v.Prefix.String())
+	return p.fakePlatform.AddVIP(v)
+}
+func (p *routeFake) DelVIP(v netif.VIP) error {
+	p.rec("-addr " + v.Prefix.String())
+	return p.fakePlatform.DelVIP(v)
+}
+func (p *routeFake) AddRoute(r config.Route) error { p.rec("+route " + r.Text); return nil }
+func (p *routeFake) DelRoute(r config.Route) error { p.rec("-route " + r.Text); return nil }
+func (p *routeFake) AddRule(r config.Rule) error   { p.rec("+rule " + r.Text); return nil }
+func (p *routeFake) DelRule(r config.Rule) error   { p.rec("-rule " + r.Text); return nil }
+
+func (p *routeFake) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.log
+	p.log = nil
+	return l
+}
+
+// TestRouterVirtualAndStaticRoutes: static addresses, routes and rules are
+// installed at start and removed at stop (rules, routes, addresses);
+// virtual routes and rules follow MASTER, after the VIPs on the way in and
+// before them on the way out (keepalived 2.2.7 vrrp_state_become_master,
+// vrrp_restore_interface, start_vrrp, stop_vrrp).
+func TestRouterVirtualAndStaticRoutes(t *testing.T) {
+	fault := filepath.Join(t.TempDir(), "fault")
+	conf := `
+track_file f {
+  file ` + fault + `
+  weight 0
+}
+static_ipaddress {
+  10.77.0.1/24 dev eth0
+}
+static_routes {
+  10.78.0.0/24 dev eth0
+}
+static_rules {
+  from 10.9.0.0/24 table 100 priority 100
+}
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  version 3
+  advert_int 0.05
+  track_file {
+    f
+  }
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+  virtual_routes {
+    10.81.0.0/24 dev eth0
+  }
+  virtual_rules {
+    from 10.0.0.100 table 200 priority 200
+  }
+}
+`
+	p := &routeFake{fakePlatform: newFakePlatform()}
+	r, err := NewRouter(labtest.Config(t, conf), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.filePoll = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	labtest.WaitFor(t, "master with its routes", 3*time.Second, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Contains(p.log, "+rule from 10.0.0.100 table 200 priority 200")
+	})
+	got := strings.Join(p.take(), "; ")
+	want := "-addr 10.0.0.100/24; +addr 10.77.0.1/24; +route 10.78.0.0/24 dev eth0; +rule from 10.9.0.0/24 table 100 priority 100; " +
+		"+addr 10.0.0.100/24; +route 10.81.0.0/24 dev eth0; +rule from 10.0.0.100 table 200 priority 200"
+	if got != want {
+		t.Errorf("start:\n got %s\nwant %s", got, want)
+	}
+	os.WriteFile(fault, []byte("1"), 0o644)
+	labtest.WaitFor(t, "FAULT", 3*time.Second, func() bool { s, _ := state(r, "VI_A"); return s == "FAULT" })
+	if got, want := strings.Join(p.take(), "; "), "-rule from 10.0.0.100 table 200 priority 200; -route 10.81.0.0/24 dev eth0; -addr 10.0.0.100/24"; got != want {
+		t.Errorf("leaving MASTER:\n got %s\nwant %s", got, want)
+	}
+	r.Stop()
+	if got, want := strings.Join(p.take(), "; "), "-rule from 10.9.0.0/24 table 100 priority 100; -route 10.78.0.0/24 dev eth0; -addr 10.77.0.1/24"; got != want {
+		t.Errorf("stop:\n got %s\nwant %s", got, want)
+	}
+}
