@@ -120,3 +120,110 @@ vrrp_instance VI_A {
 		t.Errorf("stop:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestRouterStaticRoutesAcrossReload: a reload keeps the static routes
+// both configurations have (no removal, no gap), adds the new ones and
+// removes the dropped ones, as keepalived's clear_diff_static_routes.
+func TestRouterStaticRoutesAcrossReload(t *testing.T) {
+	conf := func(routes string) string {
+		return `
+static_routes {
+` + routes + `}
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  version 3
+  advert_int 0.05
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+}
+`
+	}
+	p := &routeFake{fakePlatform: newFakePlatform()}
+	r1, err := NewRouter(labtest.Config(t, conf("  10.1.0.0/24 dev eth0\n  10.2.0.0/24 dev eth0\n")), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r1.Run(context.Background())
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") })
+	h := r1.StopHandingOver(r1.Keys())
+	p.take()
+	r2, err := NewRouter(labtest.Config(t, conf("  10.2.0.0/24 dev eth0\n  10.3.0.0/24 dev eth0\n")), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Adopt(h)
+	go r2.Run(context.Background())
+	labtest.WaitFor(t, "reload applied", 3*time.Second, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Contains(p.log, "-route 10.1.0.0/24 dev eth0")
+	})
+	got := p.take()
+	for _, w := range []string{"+route 10.2.0.0/24 dev eth0", "+route 10.3.0.0/24 dev eth0", "-route 10.1.0.0/24 dev eth0"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("reload: no %q in %q", w, got)
+		}
+	}
+	if slices.Contains(got, "-route 10.2.0.0/24 dev eth0") || slices.Contains(got, "-addr 10.0.0.100/24") {
+		t.Errorf("reload removed what both configurations have: %q", got)
+	}
+	r2.Stop()
+	if got := strings.Join(p.take(), "; "); !strings.Contains(got, "-route 10.2.0.0/24 dev eth0; -route 10.3.0.0/24 dev eth0") {
+		t.Errorf("stop: %s", got)
+	}
+}
+
+// TestRouterVirtualRoutesAcrossReload: a MASTER kept across a reload
+// drops the virtual routes the new configuration no longer has and adds
+// the new ones, without leaving MASTER.
+func TestRouterVirtualRoutesAcrossReload(t *testing.T) {
+	conf := func(route string) string {
+		return `
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  version 3
+  advert_int 0.05
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+  virtual_routes {
+    ` + route + `
+  }
+}
+`
+	}
+	p := &routeFake{fakePlatform: newFakePlatform()}
+	r1, err := NewRouter(labtest.Config(t, conf("10.1.0.0/24 dev eth0")), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r1.Run(context.Background())
+	labtest.WaitFor(t, "master with its route", 3*time.Second, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Contains(p.log, "+route 10.1.0.0/24 dev eth0")
+	})
+	h := r1.StopHandingOver(r1.Keys())
+	p.take()
+	r2, err := NewRouter(labtest.Config(t, conf("10.2.0.0/24 dev eth0")), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Adopt(h)
+	go r2.Run(context.Background())
+	t.Cleanup(r2.Stop)
+	labtest.WaitFor(t, "new route", 3*time.Second, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Contains(p.log, "+route 10.2.0.0/24 dev eth0")
+	})
+	got := p.take()
+	if !slices.Contains(got, "-route 10.1.0.0/24 dev eth0") || slices.Contains(got, "-addr 10.0.0.100/24") {
+		t.Errorf("reload: %q; want the old route removed and the VIP kept", got)
+	}
+}
