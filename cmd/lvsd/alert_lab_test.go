@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -302,15 +303,19 @@ vrrp_instance VI_2 {
 	}
 }
 
-// TestSMTPCheckerAlerts: a TCP_CHECK real server going down and coming
+// TestSMTPCheckerAlerts: TCP_CHECK real servers going down and coming
 // back, mailed by lvsd to a real SMTP server. keepalived 2.2.7 needs IPVS
 // to run its checkers (not in this kernel: the lab VM's), so the expected
 // mails are written here from keepalived's source: smtp.c's subject
 // "[%s] Realserver %s of virtual server %s - %s" with FMT_RS/FMT_VS
-// ("[ip]:tcp:port") and check_tcp.c's bodies.
+// ("[ip]:tcp:port") and check_tcp.c's bodies; "[%s] Virtualserver %s -
+// %s" with ipwrapper.c's "=> %s %u+%u=%ld <= %ld <=" for the quorum. A
+// real server's smtp_alert off keeps its mails back.
 func TestSMTPCheckerAlerts(t *testing.T) {
 	l := newVRRPLab(t, "mx", "d1")
 	s := startSink(t, l, "mx", "10.9.0.1", 25)
+	lvsFIFO := filepath.Join(t.TempDir(), "lvs.fifo")
+	tap := tapFIFO(lvsFIFO)
 	conf := `global_defs {
   router_id lab
   notification_email {
@@ -319,11 +324,20 @@ func TestSMTPCheckerAlerts(t *testing.T) {
   notification_email_from lvs@example.com
   smtp_server 10.9.0.1
   smtp_helo_name director.example.com
+  lvs_notify_fifo ` + lvsFIFO + `
 }
 virtual_server 10.9.0.100 80 {
   protocol TCP
   delay_loop 1
+  quorum 2
+  smtp_alert
   real_server 10.9.0.1 8080 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+  real_server 10.9.0.1 8081 {
+    smtp_alert off
     TCP_CHECK {
       connect_timeout 1
     }
@@ -331,25 +345,259 @@ virtual_server 10.9.0.100 80 {
 }
 `
 	p := l.startRaw("lvsd", "d1", conf, "-C")
-	down := "HELO director.example.com | MAIL FROM:<lvs@example.com> | RCPT TO:[ops@example.com]\n" +
-		`  From: lvs@example.com\r\nSubject: [lab] Realserver [10.9.0.1]:tcp:8080 of virtual server [10.9.0.100]:tcp:80 - DOWN\r\nX-Mailer: Keepalived\r\nTo: ops@example.com\r\n\r\n=> TCP CHECK failed on service <=\r\n\r\n`
-	labtest.WaitFor(t, "the DOWN mail", 20*time.Second, func() bool { return s.count() >= 1 })
-	time.Sleep(time.Second)
-	if got := canonicalAll(t, s.take()); strings.Join(got, "\n") != down {
-		t.Errorf("mails:\n%s\nwant:\n%s", strings.Join(got, "\n"), down)
+	env := "HELO director.example.com | MAIL FROM:<lvs@example.com> | RCPT TO:[ops@example.com]\n"
+	mk := func(subject, body string) string {
+		return env + `  From: lvs@example.com\r\nSubject: [lab] ` + subject + `\r\nX-Mailer: Keepalived\r\nTo: ops@example.com\r\n\r\n` + body + `\r\n\r\n`
 	}
-	// The real server comes up.
+	// Both real servers fail their first check (at start a checker is
+	// taken down by its first failure): 8080 mails (8081 has smtp_alert
+	// off), and the first failure takes the weight below quorum 2.
+	want := []string{
+		mk("Realserver [10.9.0.1]:tcp:8080 of virtual server [10.9.0.100]:tcp:80 - DOWN", "=> TCP CHECK failed on service <="),
+		mk("Virtualserver [10.9.0.100]:tcp:80 - DOWN", "=> Lost quorum 2+0=2 <= 1 <="),
+	}
+	sort.Strings(want)
+	labtest.WaitFor(t, "the DOWN mails", 20*time.Second, func() bool { return s.count() >= 2 })
+	time.Sleep(2 * time.Second)
+	if got := canonicalAll(t, s.take()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("mails:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The real servers come up: the second brings the quorum back.
 	srv := exec.Command("ip", "netns", "exec", l.ns("mx"), "/usr/bin/python3", "-c",
 		"import socket,time\nfor p in (8080, 8081):\n  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('10.9.0.1', p)); s.listen(64); globals()['k%d'%p]=s\ntime.sleep(600)")
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	up := strings.ReplaceAll(strings.ReplaceAll(down, "DOWN", "UP"), "failed", "succeed")
-	labtest.WaitFor(t, "the UP mail", 20*time.Second, func() bool { return s.count() >= 1 })
-	time.Sleep(time.Second)
-	if got := canonicalAll(t, s.take()); strings.Join(got, "\n") != up {
-		t.Errorf("mails:\n%s\nwant:\n%s", strings.Join(got, "\n"), up)
+	want = []string{
+		mk("Realserver [10.9.0.1]:tcp:8080 of virtual server [10.9.0.100]:tcp:80 - UP", "=> TCP CHECK succeed on service <="),
+		mk("Virtualserver [10.9.0.100]:tcp:80 - UP", "=> Gained quorum 2+0=2 <= 2 <="),
+	}
+	sort.Strings(want)
+	labtest.WaitFor(t, "the UP mails", 20*time.Second, func() bool { return s.count() >= 2 })
+	time.Sleep(2 * time.Second)
+	if got := canonicalAll(t, s.take()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("mails:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	p.signal(t, syscall.SIGTERM)
+	// The lvs_notify_fifo lines (ipwrapper.c notify_fifo_rs/_vs): each
+	// real server turning, smtp_alert or not, and the quorum.
+	lines := tap.close()
+	wantLines := []string{
+		"RS [10.9.0.1]:tcp:8080 [10.9.0.100]:tcp:80 DOWN", "RS [10.9.0.1]:tcp:8081 [10.9.0.100]:tcp:80 DOWN", "VS [10.9.0.100]:tcp:80 DOWN",
+		"RS [10.9.0.1]:tcp:8080 [10.9.0.100]:tcp:80 UP", "RS [10.9.0.1]:tcp:8081 [10.9.0.100]:tcp:80 UP", "VS [10.9.0.100]:tcp:80 UP",
+	}
+	if len(lines) != 6 || phasesLVS(lines) != phasesLVS(wantLines) {
+		t.Errorf("lvs_notify_fifo:\n%s\nwant (in any order within each half):\n%s", strings.Join(lines, "\n"), strings.Join(wantLines, "\n"))
+	}
+}
+
+// phasesLVS sorts the first and the second half of lines apart.
+func phasesLVS(lines []string) string {
+	a := append([]string(nil), lines[:len(lines)/2]...)
+	b := append([]string(nil), lines[len(lines)/2:]...)
+	sort.Strings(a)
+	sort.Strings(b)
+	return strings.Join(append(a, b...), "\n")
+}
+
+// fifoReader writes a script that copies the FIFO it is given (its last
+// argument, as keepalived passes it) to out, line by line as they come.
+func fifoReader(t *testing.T, dir, out string) string {
+	t.Helper()
+	script := out + ".sh"
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec cat \"$1\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// fifoTap reads the FIFO at path as soon as it exists, until its writer
+// closes it after done is closed.
+type fifoTap struct {
+	mu    sync.Mutex
+	buf   []byte
+	done  chan struct{}
+	ended chan struct{}
+}
+
+func tapFIFO(path string) *fifoTap {
+	f := &fifoTap{done: make(chan struct{}), ended: make(chan struct{})}
+	go func() {
+		defer close(f.ended)
+		fd := -1
+		for fd < 0 {
+			select {
+			case <-f.done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if n, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+				fd = n
+			}
+		}
+		defer syscall.Close(fd)
+		b := make([]byte, 4096)
+		for {
+			n, err := syscall.Read(fd, b)
+			if n > 0 {
+				f.mu.Lock()
+				f.buf = append(f.buf, b[:n]...)
+				f.mu.Unlock()
+				continue
+			}
+			if n == 0 && err == nil {
+				// No writer: the daemon has not opened it yet, or has
+				// closed it.
+				select {
+				case <-f.done:
+					return
+				default:
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return f
+}
+
+func (f *fifoTap) lines() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := strings.TrimSuffix(string(f.buf), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// close waits for the writer to be gone and returns every line.
+func (f *fifoTap) close() []string {
+	close(f.done)
+	select {
+	case <-f.ended:
+	case <-time.After(10 * time.Second):
+	}
+	return f.lines()
+}
+
+// TestNotifyFIFOMatchesKeepalived: keepalived 2.2.7 and then lvsd on one
+// director, the same configuration with notify_fifo (read by the test)
+// and vrrp_notify_fifo with a vrrp_notify_fifo_script that copies what it
+// reads (keepalived starts it with the FIFO's path as last argument); an
+// instance and a sync group go BACKUP at start, MASTER, and STOP at
+// SIGTERM. The lines must be the same, and a FIFO the daemon created is
+// gone after it stops.
+func TestNotifyFIFOMatchesKeepalived(t *testing.T) {
+	l := newVRRPLab(t, "d1")
+	dir := t.TempDir()
+	got := map[string][]string{}
+	for _, kind := range []string{"keepalived", "lvsd"} {
+		outVRRP := filepath.Join(dir, kind+"-vrrp.txt")
+		fAll, fVRRP := filepath.Join(dir, kind+"-all.fifo"), filepath.Join(dir, kind+"-vrrp.fifo")
+		conf := fmt.Sprintf(`global_defs {
+  router_id lab
+  notify_fifo %s
+  vrrp_notify_fifo %s
+  vrrp_notify_fifo_script %s
+}
+vrrp_sync_group G {
+  group {
+    VI_1
+    VI_2
+  }
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  virtual_ipaddress {
+    10.9.0.100/24
+  }
+}
+vrrp_instance VI_2 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 52
+  priority 150
+  advert_int 1
+  virtual_ipaddress {
+    10.9.0.101/24
+  }
+}
+`, fAll, fVRRP, fifoReader(t, dir, outVRRP))
+		tap := tapFIFO(fAll)
+		p := l.startRaw(kind, "d1", conf, "-P")
+		l.waitFor(kind+" master", masterDown(100)+5*time.Second, func() bool { return l.hasVIP("d1") })
+		labtest.WaitFor(t, kind+": MASTER lines", 10*time.Second, func() bool { return len(tap.lines()) >= 6 && len(readLines(t, outVRRP)) >= 6 })
+		p.signal(t, syscall.SIGTERM)
+		got[kind+" notify_fifo"] = tap.close()
+		time.Sleep(time.Second)
+		// The script is ended at the stop: whether it read the STOP
+		// lines first is a race in keepalived; they are compared on the
+		// FIFO the test reads.
+		var vl []string
+		for _, line := range readLines(t, outVRRP) {
+			if !strings.Contains(line, " STOP ") {
+				vl = append(vl, line)
+			}
+		}
+		got[kind+" vrrp_notify_fifo_script"] = vl
+		for _, f := range []string{fAll, fVRRP} {
+			if _, err := os.Stat(f); err == nil {
+				t.Errorf("%s: %s still exists after stop", kind, f)
+			}
+		}
+		t.Logf("%s: notify_fifo:\n%s\nvrrp_notify_fifo (script):\n%s", kind, strings.Join(got[kind+" notify_fifo"], "\n"), strings.Join(vl, "\n"))
+	}
+	for f, n := range map[string]int{"notify_fifo": 9, "vrrp_notify_fifo_script": 6} {
+		k, v := got["keepalived "+f], got["lvsd "+f]
+		if len(k) != n {
+			t.Errorf("keepalived wrote %d lines to %s, the test expects %d", len(k), f, n)
+		}
+		// The order within one instant (the sync group moving its
+		// members) is each daemon's; the lines and their phases (start,
+		// MASTER, STOP) must agree.
+		if phases(k) != phases(v) {
+			t.Errorf("%s differs:\n--- keepalived\n%s\n--- lvsd\n%s", f, strings.Join(k, "\n"), strings.Join(v, "\n"))
+		}
+	}
+}
+
+// phases sorts the lines within each state (BACKUP, MASTER, STOP), so
+// that only the order of the phases counts.
+func phases(lines []string) string {
+	var out []string
+	var cur []string
+	last := ""
+	flush := func() { sort.Strings(cur); out = append(out, cur...); cur = nil }
+	for _, l := range lines {
+		f := strings.Fields(l)
+		st := ""
+		if len(f) >= 3 {
+			st = f[2]
+		}
+		if st != last {
+			flush()
+			last = st
+		}
+		cur = append(cur, l)
+	}
+	flush()
+	return strings.Join(out, "\n")
 }

@@ -133,14 +133,14 @@ func SpecFrom(cfg *config.Config, h Host) Spec {
 	}
 	for _, vs := range cfg.VirtualServers {
 		key := vs.Key()
-		s.VirtualServers[key] = pick(false, g.SMTPAlertChecker, g.SMTPAlert)
+		s.VirtualServers[key] = pick(pick(false, g.SMTPAlertChecker, g.SMTPAlert), vs.SMTPAlert)
 		s.Names[key] = VirtualServer{Group: vs.Group, FWMark: vs.FWMark, Addr: netip.AddrPortFrom(vs.Addr, vs.Port), Protocol: vs.Protocol}
 		for _, rs := range vs.RealServers {
 			// "This is inconsistent with the defaults for other
 			// smtp_alerts in order to maintain backwards compatibility":
 			// a real server mails by default.
 			s.RealServers[RealServerKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}] =
-				pick(true, g.SMTPAlertChecker, g.SMTPAlert)
+				pick(pick(true, g.SMTPAlertChecker, g.SMTPAlert), rs.SMTPAlert)
 		}
 	}
 	return s

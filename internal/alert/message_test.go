@@ -130,10 +130,12 @@ func TestSpecFrom(t *testing.T) {
 			Instances:  []*config.Instance{{Name: "plain"}, {Name: "on", SMTPAlert: bp(true)}, {Name: "off", SMTPAlert: bp(false)}},
 			SyncGroups: []*config.SyncGroup{{Name: "G", Members: []string{"plain"}}},
 			VirtualServers: []*config.VirtualServer{{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: "TCP",
-				RealServers: []*config.RealServer{{Addr: netip.MustParseAddr("10.0.1.1"), Port: 80}}}},
+				RealServers: []*config.RealServer{{Addr: netip.MustParseAddr("10.0.1.1"), Port: 80}, {Addr: netip.MustParseAddr("10.0.1.2"), Port: 80, SMTPAlert: bp(false)}}},
+				{Addr: netip.MustParseAddr("10.0.0.2"), Port: 80, Protocol: "TCP", SMTPAlert: bp(true)}},
 		}
 	}
 	rs1 := RealServerKey{"10.0.0.1:80/TCP", netip.MustParseAddrPort("10.0.1.1:80")}
+	rs2 := RealServerKey{"10.0.0.1:80/TCP", netip.MustParseAddrPort("10.0.1.2:80")}
 	for _, tc := range []struct {
 		name                        string
 		g                           config.Global
@@ -150,6 +152,9 @@ func TestSpecFrom(t *testing.T) {
 		want := []bool{tc.plain, tc.on, tc.off, tc.grp, tc.vs, tc.r1}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: instance plain/on/off, group, vs, rs = %v, want %v", tc.name, got, want)
+		}
+		if s.RealServers[rs2] || !s.VirtualServers["10.0.0.2:80/TCP"] {
+			t.Errorf("%s: a real server's smtp_alert off or a virtual server's on is not applied", tc.name)
 		}
 	}
 	s := SpecFrom(mk(config.Global{}), Host{LocalName: "lvs1.example.com", User: "root"})

@@ -8,18 +8,27 @@ import (
 
 func init() {
 	for k, v := range map[string]string{
-		"global_defs notification_email":      "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
-		"global_defs notification_email_from": "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
-		"global_defs smtp_server":             "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
-		"global_defs smtp_helo_name":          "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
-		"global_defs smtp_connect_timeout":    "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
-		"global_defs smtp_alert":              "internal/alert.TestSpecFrom:Global.SMTPAlert",
-		"global_defs smtp_alert_vrrp":         "internal/alert.TestSpecFrom:Global.SMTPAlertVRRP",
-		"global_defs smtp_alert_checker":      "internal/alert.TestSpecFrom:Global.SMTPAlertChecker",
-		"global_defs no_email_faults":         "internal/config.TestSMTPKeywords",
-		"global_defs no_checker_emails":       "internal/config.TestSMTPKeywords",
-		"vrrp_instance smtp_alert":            "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
-		"vrrp_sync_group smtp_alert":          "internal/config.TestSMTPKeywords",
+		"global_defs notification_email":               "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
+		"global_defs notification_email_from":          "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
+		"global_defs smtp_server":                      "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
+		"global_defs smtp_helo_name":                   "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
+		"global_defs smtp_connect_timeout":             "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
+		"global_defs smtp_alert":                       "internal/alert.TestSpecFrom:Global.SMTPAlert",
+		"global_defs smtp_alert_vrrp":                  "internal/alert.TestSpecFrom:Global.SMTPAlertVRRP",
+		"global_defs smtp_alert_checker":               "internal/alert.TestSpecFrom:Global.SMTPAlertChecker",
+		"global_defs no_email_faults":                  "internal/config.TestSMTPKeywords",
+		"global_defs no_checker_emails":                "internal/config.TestSMTPKeywords",
+		"virtual_server smtp_alert":                    "cmd/lvsd.TestSMTPCheckerAlerts",
+		"virtual_server/real_server smtp_alert":        "cmd/lvsd.TestSMTPCheckerAlerts",
+		"global_defs notify_fifo":                      "cmd/lvsd.TestNotifyFIFOMatchesKeepalived",
+		"global_defs vrrp_notify_fifo":                 "cmd/lvsd.TestNotifyFIFOMatchesKeepalived",
+		"global_defs vrrp_notify_fifo_script":          "cmd/lvsd.TestNotifyFIFOMatchesKeepalived",
+		"global_defs lvs_notify_fifo":                  "cmd/lvsd.TestSMTPCheckerAlerts",
+		"global_defs notify_fifo_script":               "internal/config.TestNotifyFIFOKeywords",
+		"global_defs lvs_notify_fifo_script":           "internal/config.TestNotifyFIFOKeywords",
+		"global_defs fifo_write_vrrp_states_on_reload": "internal/daemon.TestAlertHooksFIFOs:Global.FIFOWriteVRRPStatesOnReload",
+		"vrrp_instance smtp_alert":                     "cmd/lvsd.TestSMTPAlertsMatchKeepalived",
+		"vrrp_sync_group smtp_alert":                   "internal/config.TestSMTPKeywords",
 	} {
 		keywordBehaviourTests[k] = v
 	}
@@ -71,6 +80,13 @@ vrrp_instance VI_1 {
 	priority 100
 	smtp_alert false
 }
+virtual_server 10.0.0.1 80 {
+	protocol TCP
+	smtp_alert
+	real_server 10.0.1.1 80 {
+		smtp_alert off
+	}
+}
 `)
 	for _, d := range diags {
 		if strings.Contains(d.Message, "smtp") || strings.Contains(d.Message, "mail") {
@@ -91,6 +107,12 @@ vrrp_instance VI_1 {
 	}
 	if p := c.Instances[0].SMTPAlert; p == nil || *p {
 		t.Error("instance smtp_alert not off")
+	}
+	if p := c.VirtualServers[0].SMTPAlert; p == nil || !*p {
+		t.Error("virtual server smtp_alert not on")
+	}
+	if p := c.VirtualServers[0].RealServers[0].SMTPAlert; p == nil || *p {
+		t.Error("real server smtp_alert not off")
 	}
 }
 
@@ -122,5 +144,46 @@ func TestSMTPKeywordsInvalid(t *testing.T) {
 		if !tc.check(res.Config) {
 			t.Errorf("%s: value not left as keepalived leaves it: %+v", tc.line, res.Config.Global)
 		}
+	}
+}
+
+// TestNotifyFIFOKeywords: notify_fifo PATH [user [group]] and the
+// *_script keywords (SCRIPT [user [group]]), a second one ignored with an
+// error as keepalived 2.2.7's global_parser.c ignores it.
+func TestNotifyFIFOKeywords(t *testing.T) {
+	c, diags := loadAlertConf(t, `
+global_defs {
+	notify_fifo /run/all.fifo nobody nogroup
+	notify_fifo_script "/usr/bin/reader -a" root
+	vrrp_notify_fifo /run/vrrp.fifo
+	vrrp_notify_fifo_script /usr/bin/vreader
+	lvs_notify_fifo /run/lvs.fifo
+	lvs_notify_fifo_script /usr/bin/lreader
+	lvs_notify_fifo /run/other.fifo
+	fifo_write_vrrp_states_on_reload
+}
+`)
+	g := c.Global
+	if f := g.NotifyFIFO; f == nil || f.Path != "/run/all.fifo" || f.User != "nobody" || f.Group != "nogroup" || f.Script == nil ||
+		strings.Join(f.Script.Argv, " ") != "/usr/bin/reader -a" || f.Script.User != "root" {
+		t.Errorf("notify_fifo: %+v", g.NotifyFIFO)
+	}
+	if f := g.VRRPNotifyFIFO; f == nil || f.Path != "/run/vrrp.fifo" || f.Script == nil || f.Script.Argv[0] != "/usr/bin/vreader" {
+		t.Errorf("vrrp_notify_fifo: %+v", g.VRRPNotifyFIFO)
+	}
+	if f := g.LVSNotifyFIFO; f == nil || f.Path != "/run/lvs.fifo" || f.Script == nil || f.Script.Argv[0] != "/usr/bin/lreader" {
+		t.Errorf("lvs_notify_fifo: %+v", g.LVSNotifyFIFO)
+	}
+	if !g.FIFOWriteVRRPStatesOnReload {
+		t.Error("fifo_write_vrrp_states_on_reload not set")
+	}
+	found := false
+	for _, d := range diags {
+		if strings.Contains(d.Message, "lvs_notify_fifo already specified") && d.Skipped {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no skipped error for the second lvs_notify_fifo: %v", diags)
 	}
 }

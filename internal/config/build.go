@@ -253,10 +253,21 @@ var globalTable = table[*Global]{
 		}
 		g.SMTPHeloName = n.Args[0].Text
 	}},
-	"smtp_alert":         {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlert) }},
-	"smtp_alert_vrrp":    {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertVRRP) }},
-	"smtp_alert_checker": {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertChecker) }},
-	"no_email_faults":    {handle: func(b *builder, n *Node, g *Global) { g.NoEmailFaults = true }},
+	"smtp_alert":              {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlert) }},
+	"smtp_alert_vrrp":         {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertVRRP) }},
+	"smtp_alert_checker":      {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertChecker) }},
+	"no_email_faults":         {handle: func(b *builder, n *Node, g *Global) { g.NoEmailFaults = true }},
+	"notify_fifo":             {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "", &g.NotifyFIFO) }},
+	"notify_fifo_script":      {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "", &g.NotifyFIFO) }},
+	"vrrp_notify_fifo":        {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "vrrp_", &g.VRRPNotifyFIFO) }},
+	"vrrp_notify_fifo_script": {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "vrrp_", &g.VRRPNotifyFIFO) }},
+	"lvs_notify_fifo":         {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "lvs_", &g.LVSNotifyFIFO) }},
+	"lvs_notify_fifo_script":  {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "lvs_", &g.LVSNotifyFIFO) }},
+	"fifo_write_vrrp_states_on_reload": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.FIFOWriteVRRPStatesOnReload = v
+		}
+	}},
 	"no_checker_emails": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.boolArg(n); ok {
 			g.NoCheckerEmails = v
@@ -304,10 +315,6 @@ func init() {
 			"bfd_rlimit_rttime", "vrrp_cpu_affinity", "checker_cpu_affinity", "bfd_cpu_affinity", "process_names",
 			"process_name", "vrrp_process_name", "checker_process_name", "bfd_process_name", "child_wait_time",
 			"umask", "random_seed", "use_pid_dir",
-		},
-		"notify FIFOs are not implemented; use notify scripts": {
-			"notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script", "lvs_notify_fifo",
-			"lvs_notify_fifo_script", "fifo_write_vrrp_states_on_reload",
 		},
 		"firewall integration is not implemented": {
 			"vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex", "nftables_counters",
@@ -363,4 +370,48 @@ func optBool(b *builder, n *Node, dst **bool) {
 	if v, ok := b.boolArg(n); ok {
 		*dst = &v
 	}
+}
+
+// notifyFIFO is global_parser.c's notify_fifo: PATH [user [group]]; a
+// second one is ignored, as keepalived ignores it.
+func notifyFIFO(b *builder, n *Node, typ string, dst **NotifyFIFO) {
+	if len(n.Args) == 0 {
+		b.d.Skipf(n.Pos(), "no %snotify_fifo name specified; ignored, as keepalived 2.2.7 ignores it", typ)
+		return
+	}
+	if *dst != nil && (*dst).Path != "" {
+		b.d.Skipf(n.Pos(), "%snotify_fifo already specified; %q is ignored, as keepalived 2.2.7 ignores it", typ, n.Args[0].Text)
+		return
+	}
+	if *dst == nil {
+		*dst = &NotifyFIFO{}
+	}
+	f := *dst
+	f.Path, f.Pos = n.Args[0].Text, n.Pos()
+	if len(n.Args) > 1 {
+		f.User = n.Args[1].Text
+	}
+	if len(n.Args) > 2 {
+		f.Group = n.Args[2].Text
+	}
+}
+
+// notifyFIFOScript is notify_fifo_script: the script reading the FIFO.
+func notifyFIFOScript(b *builder, n *Node, typ string, dst **NotifyFIFO) {
+	if len(n.Args) == 0 {
+		b.d.Skipf(n.Pos(), "no %snotify_fifo_script specified; ignored, as keepalived 2.2.7 ignores it", typ)
+		return
+	}
+	if *dst != nil && (*dst).Script != nil {
+		b.d.Skipf(n.Pos(), "%snotify_fifo_script already specified; ignored, as keepalived 2.2.7 ignores it", typ)
+		return
+	}
+	sc := b.scriptWithUser(n)
+	if sc == nil {
+		return
+	}
+	if *dst == nil {
+		*dst = &NotifyFIFO{}
+	}
+	(*dst).Script = sc
 }

@@ -331,7 +331,7 @@ func init() {
 		"warmup":             {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults.warmup) }},
 		"retry":              {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultInt(n, &vs.checkDefaults.retry) }},
 		"real_server":        {handle: (*builder).realServer},
-		"smtp_alert":         {ignored: "lvsd has no SMTP alerts"},
+		"smtp_alert":         {handle: func(b *builder, n *Node, vs *VirtualServer) { optBool(b, n, &vs.SMTPAlert) }},
 		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
 		"nat_mask":           {ignored: "obsolete since keepalived 1.x; the kernel ignores it"},
 		"lvs_sync_daemon":    {ignored: "it belongs in global_defs; keepalived does not know it in a virtual_server either"},
@@ -435,7 +435,7 @@ func init() {
 		"HTTP_GET":           {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "HTTP_GET") }},
 		"SSL_GET":            {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "SSL_GET") }},
 		"MISC_CHECK":         {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "MISC_CHECK") }},
-		"smtp_alert":         {ignored: "lvsd has no SMTP alerts"},
+		"smtp_alert":         {handle: func(b *builder, n *Node, rs *RealServer) { optBool(b, n, &rs.SMTPAlert) }},
 		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
 	}
 	for _, name := range []string{"DNS_CHECK", "UDP_CHECK", "PING_CHECK"} {

@@ -87,6 +87,15 @@ type Global struct {
 	// NoCheckerEmails: a checker's mail only when its real server's state
 	// changes (not when one of several checkers changes alone).
 	NoCheckerEmails bool `json:"no_checker_emails,omitempty"`
+
+	// The notify FIFOs: notify_fifo (VRRP and LVS lines), vrrp_notify_fifo
+	// and lvs_notify_fifo, each with its *_script (nil when not given).
+	NotifyFIFO     *NotifyFIFO `json:"notify_fifo,omitempty"`
+	VRRPNotifyFIFO *NotifyFIFO `json:"vrrp_notify_fifo,omitempty"`
+	LVSNotifyFIFO  *NotifyFIFO `json:"lvs_notify_fifo,omitempty"`
+	// FIFOWriteVRRPStatesOnReload: after a reload every instance's and
+	// group's state is written to the VRRP FIFOs again.
+	FIFOWriteVRRPStatesOnReload bool `json:"fifo_write_vrrp_states_on_reload,omitempty"`
 }
 
 // SyncDaemon is the kernel's IPVS connection sync daemon as keepalived
@@ -116,4 +125,15 @@ type SyncDaemon struct {
 	InstancePos Pos `json:"-"`
 
 	syncIDGiven bool
+}
+
+// NotifyFIFO is a notify FIFO: created (mode 0644, owned by User/Group
+// when given) if it does not exist, and Script, if given, started with
+// the FIFO's path as its last argument to read it.
+type NotifyFIFO struct {
+	Path   string  `json:"path"`
+	User   string  `json:"user,omitempty"`
+	Group  string  `json:"group,omitempty"`
+	Script *Script `json:"script,omitempty"`
+	Pos    Pos     `json:"pos"`
 }

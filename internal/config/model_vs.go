@@ -27,6 +27,8 @@ type VSGroup struct {
 // VirtualServer is a virtual_server block. Exactly one of Addr, FWMark or
 // Group identifies it.
 type VirtualServer struct {
+	// SMTPAlert is smtp_alert (nil: the global default; internal/alert).
+	SMTPAlert         *bool         `json:"smtp_alert,omitempty"`
 	Addr              netip.Addr    `json:"addr,omitempty"`
 	Port              uint16        `json:"port,omitempty"`
 	FWMark            uint32        `json:"fwmark,omitempty"`
@@ -79,6 +81,8 @@ func (vs *VirtualServer) Key() string {
 }
 
 type RealServer struct {
+	// SMTPAlert is smtp_alert (nil: the global default; internal/alert).
+	SMTPAlert        *bool      `json:"smtp_alert,omitempty"`
 	Addr             netip.Addr `json:"addr"`
 	Port             uint16     `json:"port"`
 	Weight           int        `json:"weight"`

@@ -27,6 +27,16 @@ type alertHooks struct {
 	cfg      *config.Config
 	lastInst map[string]string // instance -> state last seen
 	lastChk  map[check.Key]bool
+	// lastQuorum and lastSnap: the virtual servers' quorum and the real
+	// servers' state last seen.
+	lastQuorum map[string]bool
+	lastSnap   *check.Snapshot
+
+	// The notify FIFOs (nil when not configured): VRRP lines go to
+	// fifoAll and fifoVRRP, LVS lines to fifoAll and fifoLVS.
+	fifoAll, fifoVRRP, fifoLVS *alert.FIFO
+	log                        *slog.Logger
+	lastPrio                   map[string]int
 
 	router atomic.Pointer[vrrp.Router]
 	wake   chan struct{}
@@ -35,9 +45,10 @@ type alertHooks struct {
 
 // newAlertHooks starts the sender and the VRRP watcher; they end with ctx.
 func newAlertHooks(ctx context.Context, cfg *config.Config, log *slog.Logger) *alertHooks {
-	h := &alertHooks{host: alert.LocalHost(), cfg: cfg, lastInst: map[string]string{}, lastChk: map[check.Key]bool{},
+	h := &alertHooks{host: alert.LocalHost(), cfg: cfg, log: log, lastPrio: map[string]int{}, lastInst: map[string]string{}, lastChk: map[check.Key]bool{}, lastQuorum: map[string]bool{},
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	h.sender = alert.New(alert.SpecFrom(cfg, h.host), log)
+	h.openFIFOs(cfg)
 	go h.sender.Run(ctx)
 	go func() { defer close(h.done); h.watchVRRP(ctx) }()
 	return h
@@ -52,6 +63,104 @@ func (h *alertHooks) update(cfg *config.Config) {
 	h.cfg = cfg
 	h.mu.Unlock()
 	h.sender.Update(alert.SpecFrom(cfg, h.host))
+	g := &cfg.Global
+	if !h.fifoAll.Same(g.NotifyFIFO) || !h.fifoVRRP.Same(g.VRRPNotifyFIFO) || !h.fifoLVS.Same(g.LVSNotifyFIFO) {
+		h.closeFIFOs()
+		h.openFIFOs(cfg)
+	}
+	if g.FIFOWriteVRRPStatesOnReload {
+		// keepalived writes every instance's and group's state again.
+		h.mu.Lock()
+		var lines []string
+		for _, in := range cfg.Instances {
+			if st, ok := h.lastInst[in.Name]; ok {
+				lines = append(lines, alert.InstanceLine(in.Name, st, h.lastPrio[in.Name]))
+			}
+		}
+		for _, sg := range cfg.SyncGroups {
+			if len(sg.Members) > 0 {
+				if st, ok := h.lastInst[sg.Members[0]]; ok {
+					lines = append(lines, alert.GroupLine(sg.Name, st))
+				}
+			}
+		}
+		h.mu.Unlock()
+		for _, l := range lines {
+			h.vrrpLine(l)
+		}
+	}
+}
+
+// openFIFOs opens the notify FIFOs as keepalived does, a FIFO named for
+// both the global and a specific one serving as the global one only.
+func (h *alertHooks) openFIFOs(cfg *config.Config) {
+	g := &cfg.Global
+	h.fifoAll = alert.OpenFIFO(g.NotifyFIFO, "", alert.StartScript, h.log)
+	vrrpCfg, lvsCfg := g.VRRPNotifyFIFO, g.LVSNotifyFIFO
+	if vrrpCfg != nil && g.NotifyFIFO != nil && vrrpCfg.Path == g.NotifyFIFO.Path {
+		h.log.Info("notify FIFO has been specified for global and vrrp FIFO - ignoring vrrp FIFO", "fifo", vrrpCfg.Path)
+		vrrpCfg = nil
+	}
+	if lvsCfg != nil && g.NotifyFIFO != nil && lvsCfg.Path == g.NotifyFIFO.Path {
+		h.log.Info("notify FIFO has been specified for global and LVS FIFO - ignoring LVS FIFO", "fifo", lvsCfg.Path)
+		lvsCfg = nil
+	}
+	h.fifoVRRP = alert.OpenFIFO(vrrpCfg, "vrrp_", alert.StartScript, h.log)
+	if lvsCfg != nil && vrrpCfg != nil && lvsCfg.Path == vrrpCfg.Path {
+		// One FIFO for both (keepalived opens it twice and runs the
+		// vrrp script only).
+		h.fifoLVS = h.fifoVRRP
+		return
+	}
+	h.fifoLVS = alert.OpenFIFO(lvsCfg, "lvs_", alert.StartScript, h.log)
+}
+
+func (h *alertHooks) closeFIFOs() {
+	h.fifoAll.Close()
+	h.fifoVRRP.Close()
+	if h.fifoLVS != h.fifoVRRP {
+		h.fifoLVS.Close()
+	}
+	h.fifoAll, h.fifoVRRP, h.fifoLVS = nil, nil, nil
+}
+
+func (h *alertHooks) vrrpLine(l string) {
+	h.fifoAll.Write(l)
+	h.fifoVRRP.Write(l)
+}
+
+func (h *alertHooks) lvsLine(l string) {
+	h.fifoAll.Write(l)
+	h.fifoLVS.Write(l)
+}
+
+// stop writes STOP for every instance and sync group to the VRRP FIFOs,
+// as keepalived's notify_shutdown does (its STOP mails are lost at exit:
+// none is sent), and closes the FIFOs. Call it after the router stopped.
+func (h *alertHooks) stop() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	cfg := h.cfg
+	var lines []string
+	for _, in := range cfg.Instances {
+		if _, ok := h.lastInst[in.Name]; ok {
+			lines = append(lines, alert.InstanceLine(in.Name, alert.StateStopped, h.lastPrio[in.Name]))
+		}
+	}
+	for _, sg := range cfg.SyncGroups {
+		if len(sg.Members) > 0 {
+			if _, ok := h.lastInst[sg.Members[0]]; ok {
+				lines = append(lines, alert.GroupLine(sg.Name, alert.StateStopped))
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, l := range lines {
+		h.vrrpLine(l)
+	}
+	h.closeFIFOs()
 }
 
 // stats are the sender's counters (nil-safe, for the metrics).
@@ -102,7 +211,9 @@ func (h *alertHooks) instances(st []vrrp.InstanceStatus) {
 	h.mu.Lock()
 	cfg := h.cfg
 	changed := map[string]string{}
+	prio := map[string]int{}
 	for _, s := range st {
+		h.lastPrio[s.Name], prio[s.Name] = s.Priority, s.Priority
 		if h.lastInst[s.Name] != s.State {
 			h.lastInst[s.Name] = s.State
 			changed[s.Name] = s.State
@@ -111,6 +222,7 @@ func (h *alertHooks) instances(st []vrrp.InstanceStatus) {
 	h.mu.Unlock()
 	for _, in := range cfg.Instances {
 		if state, ok := changed[in.Name]; ok {
+			h.vrrpLine(alert.InstanceLine(in.Name, state, prio[in.Name]))
 			h.sender.InstanceState(in.Name, state)
 		}
 	}
@@ -119,68 +231,136 @@ func (h *alertHooks) instances(st []vrrp.InstanceStatus) {
 			continue
 		}
 		if state, ok := changed[g.Members[0]]; ok {
+			h.vrrpLine(alert.GroupLine(g.Name, state))
 			h.sender.GroupState(g.Name, state)
 		}
 	}
 }
 
 // checksStarted records the checkers' first states (alpha ones start
-// down), so that the first verdict that changes one is mailed. Call it
-// after check.Manager.Update.
+// down) and the virtual servers' quorum, so that the first verdict that
+// changes one is mailed. Call it after check.Manager.Update.
 func (h *alertHooks) checksStarted(m *check.Manager) {
 	if h == nil || m == nil {
 		return
 	}
+	st, snap := m.Status(), m.Snapshot()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, s := range m.Status() {
+	for _, s := range st {
 		if _, ok := h.lastChk[s.Key]; !ok {
 			h.lastChk[s.Key] = s.Up
 		}
+	}
+	for _, vs := range h.cfg.VirtualServers {
+		if _, ok := h.lastQuorum[vs.Key()]; !ok {
+			h.lastQuorum[vs.Key()] = snap.QuorumUp(vs)
+		}
+	}
+	h.lastSnap = snap
+}
+
+// checksChanged is called on the checker scheduler's callback after a
+// real server's state or a quorum changed: each checker that turned is
+// mailed with its real server's state before and after, and each virtual
+// server whose quorum turned.
+func (h *alertHooks) checksChanged(m *check.Manager) {
+	if h == nil || m == nil {
+		return
+	}
+	st, snap := m.Status(), m.Snapshot()
+	h.mu.Lock()
+	cfg, prev := h.cfg, h.lastSnap
+	h.lastSnap = snap
+	type rsRef struct {
+		vs *config.VirtualServer
+		rs *config.RealServer
+	}
+	refs := map[rsID]rsRef{}
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			refs[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = rsRef{vs, rs}
+		}
+	}
+	type turn struct {
+		key            check.Key
+		up, was, isNow bool
+	}
+	var turns []turn
+	for _, s := range st {
+		if up, ok := h.lastChk[s.Key]; ok && up != s.Up {
+			t := turn{key: s.Key, up: s.Up, was: !s.Up, isNow: s.Up}
+			if r, ok := refs[rsID{s.Key.VS, s.Key.RS}]; ok {
+				t.isNow = snap.RealServerUp(r.vs, r.rs)
+				if prev != nil {
+					t.was = prev.RealServerUp(r.vs, r.rs)
+				}
+			}
+			turns = append(turns, t)
+		}
+		h.lastChk[s.Key] = s.Up
+	}
+	type qturn struct {
+		vs        *config.VirtualServer
+		up        bool
+		threshold int64
+		sum       int64
+	}
+	var qturns []qturn
+	for _, vs := range cfg.VirtualServers {
+		up := snap.QuorumUp(vs)
+		was, ok := h.lastQuorum[vs.Key()]
+		h.lastQuorum[vs.Key()] = up
+		if !ok || was == up {
+			continue
+		}
+		// keepalived's update_quorum_state: the threshold crossed is
+		// quorum+hysteresis going up, quorum-hysteresis going down; the
+		// sum is the live real servers' weights.
+		var sum int64
+		for _, rs := range vs.RealServers {
+			if snap.RealServerUp(vs, rs) {
+				w := rs.Weight
+				if dw, ok := snap.RealServerWeight(vs, rs); ok {
+					w = dw
+				}
+				sum += int64(w)
+			}
+		}
+		th := int64(vs.Quorum - vs.Hysteresis)
+		if up {
+			th = int64(vs.Quorum + vs.Hysteresis)
+		}
+		qturns = append(qturns, qturn{vs, up, th, sum})
+	}
+	// The FIFO lines: each real server that turned, each quorum.
+	var lines []string
+	if prev != nil {
+		for _, vs := range cfg.VirtualServers {
+			spec := h.sender.Spec().Names[vs.Key()]
+			for _, rs := range vs.RealServers {
+				if was, now := prev.RealServerUp(vs, rs), snap.RealServerUp(vs, rs); was != now {
+					lines = append(lines, alert.RSLine(netip.AddrPortFrom(rs.Addr, rs.Port), spec, now))
+				}
+			}
+		}
+	}
+	for _, q := range qturns {
+		lines = append(lines, alert.VSLine(h.sender.Spec().Names[q.vs.Key()], q.up))
+	}
+	h.mu.Unlock()
+	for _, l := range lines {
+		h.lvsLine(l)
+	}
+	for _, t := range turns {
+		h.sender.CheckerChange(t.key.VS, t.key.RS, t.key.Type, t.up, t.was, t.isNow)
+	}
+	for _, q := range qturns {
+		h.sender.QuorumChange(q.vs.Key(), q.up, false, q.vs.Quorum, q.vs.Hysteresis, q.threshold, q.sum)
 	}
 }
 
 type rsID struct {
 	vs string
 	rs netip.AddrPort
-}
-
-// checksChanged is called on the checker scheduler's callback after a
-// real server's state changed: each checker that turned is mailed with
-// its real server's state before and after.
-func (h *alertHooks) checksChanged(m *check.Manager) {
-	if h == nil || m == nil {
-		return
-	}
-	st := m.Status()
-	h.mu.Lock()
-	wasAlive, alive := map[rsID]bool{}, map[rsID]bool{}
-	for _, s := range st {
-		id := rsID{s.Key.VS, s.Key.RS}
-		if _, ok := alive[id]; !ok {
-			alive[id], wasAlive[id] = true, true
-		}
-		if !s.Up {
-			alive[id] = false
-		}
-		if up, ok := h.lastChk[s.Key]; ok && !up || !ok && !s.Up {
-			wasAlive[id] = false
-		}
-	}
-	type turn struct {
-		key check.Key
-		up  bool
-	}
-	var turns []turn
-	for _, s := range st {
-		if up, ok := h.lastChk[s.Key]; ok && up != s.Up {
-			turns = append(turns, turn{s.Key, s.Up})
-		}
-		h.lastChk[s.Key] = s.Up
-	}
-	h.mu.Unlock()
-	for _, t := range turns {
-		id := rsID{t.key.VS, t.key.RS}
-		h.sender.CheckerChange(t.key.VS, t.key.RS, t.key.Type, t.up, wasAlive[id], alive[id])
-	}
 }

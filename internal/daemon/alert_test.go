@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/vrrp"
+	"golang.org/x/sys/unix"
+)
+
+// TestAlertHooksFIFOs: the VRRP lines go to notify_fifo and
+// vrrp_notify_fifo; with fifo_write_vrrp_states_on_reload a reload writes
+// every instance's and group's state again; stop writes STOP and removes
+// the FIFOs it created.
+func TestAlertHooksFIFOs(t *testing.T) {
+	dir := t.TempDir()
+	all, vr := filepath.Join(dir, "all"), filepath.Join(dir, "vrrp")
+	cfg := &config.Config{
+		Global: config.Global{NotifyFIFO: &config.NotifyFIFO{Path: all}, VRRPNotifyFIFO: &config.NotifyFIFO{Path: vr},
+			FIFOWriteVRRPStatesOnReload: true},
+		Instances:  []*config.Instance{{Name: "VI_1"}, {Name: "VI_2"}},
+		SyncGroups: []*config.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newAlertHooks(ctx, cfg, nil)
+	open := func(p string) int {
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		return fd
+	}
+	fa, fv := open(all), open(vr)
+	read := func(fd int) string {
+		b := make([]byte, 65536)
+		n, _ := unix.Read(fd, b)
+		if n < 0 {
+			n = 0
+		}
+		return string(b[:n])
+	}
+	h.instances([]vrrp.InstanceStatus{{Name: "VI_1", State: "BACKUP", Priority: 100}, {Name: "VI_2", State: "BACKUP", Priority: 90}})
+	h.instances([]vrrp.InstanceStatus{{Name: "VI_1", State: "MASTER", Priority: 100}, {Name: "VI_2", State: "MASTER", Priority: 90}})
+	want := "INSTANCE \"VI_1\" BACKUP 100\nINSTANCE \"VI_2\" BACKUP 90\nGROUP \"G\" BACKUP 0\n" +
+		"INSTANCE \"VI_1\" MASTER 100\nINSTANCE \"VI_2\" MASTER 90\nGROUP \"G\" MASTER 0\n"
+	if got := read(fa); got != want {
+		t.Errorf("notify_fifo:\n%s\nwant:\n%s", got, want)
+	}
+	if got := read(fv); got != want {
+		t.Errorf("vrrp_notify_fifo:\n%s\nwant:\n%s", got, want)
+	}
+	h.update(cfg)
+	if got, want := read(fv), "INSTANCE \"VI_1\" MASTER 100\nINSTANCE \"VI_2\" MASTER 90\nGROUP \"G\" MASTER 0\n"; got != want {
+		t.Errorf("after a reload:\n%s\nwant:\n%s", got, want)
+	}
+	h.stop()
+	if got, want := read(fa), "INSTANCE \"VI_1\" MASTER 100\nINSTANCE \"VI_2\" MASTER 90\nGROUP \"G\" MASTER 0\nINSTANCE \"VI_1\" STOP 100\nINSTANCE \"VI_2\" STOP 90\nGROUP \"G\" STOP 0\n"; got != want {
+		t.Errorf("at stop:\n%s\nwant:\n%s", got, want)
+	}
+	for _, p := range []string{all, vr} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", p)
+		}
+	}
+	var nilH *alertHooks // the daemon's hooks are nil-safe
+	nilH.stop()
+	nilH.update(cfg)
+}
