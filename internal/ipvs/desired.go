@@ -92,17 +92,29 @@ func desiredDests(vs *config.VirtualServer, health Health) []Dest {
 	if q, ok := health.(quorumer); ok {
 		quorumLost = !q.QuorumUp(vs)
 	}
-	if vs.SorryServer != nil && quorumLost {
-		// Quorum lost: keepalived replaces the pool with the sorry server.
-		// (Hysteresis matters for transitions, which the checker tracks.)
+	if vs.SorryServer != nil {
 		sorry := dest(vs.SorryServer)
-		if vs.SorryInhibit {
-			for i := range live {
-				live[i].Weight = 0
+		if quorumLost {
+			// keepalived 2.2.7 perform_quorum_state(vs, false) deletes the
+			// live real servers, and ipvs_cmd turns the deletion of one
+			// with inhibit_on_failure into weight 0; then the sorry server
+			// is added (update_quorum_state).
+			var out []Dest
+			for _, rs := range vs.RealServers {
+				if rs.InhibitOnFailure {
+					d := dest(rs)
+					d.Weight = 0
+					out = append(out, d)
+				}
 			}
-			return append(live, sorry)
+			return append(out, sorry)
 		}
-		return []Dest{sorry}
+		if vs.SorryInhibit {
+			// init_service_vs: a sorry server with inhibit is in the
+			// table at weight 0 while quorum holds.
+			sorry.Weight = 0
+			live = append(live, sorry)
+		}
 	}
 	return live
 }

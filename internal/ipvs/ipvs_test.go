@@ -160,8 +160,10 @@ virtual_server 10.0.0.1 80 {
 		want []string
 	}{
 		{"all up", nil, []string{"10.0.1.1:80 w=2", "10.0.1.2:80 w=2"}},
-		{"inhibited goes to weight 0, quorum lost: sorry", downSet{netip.MustParseAddr("10.0.1.2"): true}, []string{"10.9.9.9:80 w=1"}},
-		{"both down", downSet{netip.MustParseAddr("10.0.1.1"): true, netip.MustParseAddr("10.0.1.2"): true}, []string{"10.9.9.9:80 w=1"}},
+		// keepalived 2.2.7 perform_quorum_state: the live real servers are
+		// deleted, an inhibit_on_failure one set to weight 0 instead.
+		{"inhibited goes to weight 0, quorum lost: sorry", downSet{netip.MustParseAddr("10.0.1.2"): true}, []string{"10.0.1.2:80 w=0", "10.9.9.9:80 w=1"}},
+		{"both down", downSet{netip.MustParseAddr("10.0.1.1"): true, netip.MustParseAddr("10.0.1.2"): true}, []string{"10.0.1.2:80 w=0", "10.9.9.9:80 w=1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +180,38 @@ virtual_server 10.0.0.1 80 {
 				t.Errorf("got %v want %v", got, tt.want)
 			}
 		})
+	}
+	// sorry_server_inhibit: the sorry server is in the table at weight 0
+	// while quorum holds (keepalived's init_service_vs), at its weight
+	// once quorum is lost.
+	inhibitCfg := mustConfig(t, `
+virtual_server 10.0.0.1 80 {
+    protocol TCP
+    quorum 3
+    sorry_server 10.9.9.9 80
+    sorry_server_inhibit
+    real_server 10.0.1.1 80 { weight 2 }
+    real_server 10.0.1.2 80 { weight 2 }
+}`)
+	for _, tt := range []struct {
+		down downSet
+		want string
+	}{
+		{nil, "10.0.1.1:80 w=2,10.0.1.2:80 w=2,10.9.9.9:80 w=0"},
+		{downSet{netip.MustParseAddr("10.0.1.2"): true}, "10.9.9.9:80 w=1"},
+	} {
+		var h Health
+		if tt.down != nil {
+			h = tt.down
+		}
+		svc := DesiredTable(inhibitCfg, h)[ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}]
+		var got []string
+		for _, d := range svc.SortedDests() {
+			got = append(got, d.DestKey.String()+" w="+strconv.FormatUint(uint64(d.Weight), 10))
+		}
+		if strings.Join(got, ",") != tt.want {
+			t.Errorf("sorry_server_inhibit, down %v: got %v want %s", tt.down, got, tt.want)
+		}
 	}
 	// Without a sorry server a down inhibit_on_failure server stays at weight 0.
 	cfg2 := mustConfig(t, `virtual_server 10.0.0.1 80 {

@@ -74,6 +74,27 @@ virtual_server fwmark 11 {
     persistence_granularity 255.255.0.0
     real_server 10.7.1.3 0 { }
 }`,
+	// keepalived 2.2.7's init_service_vs puts a sorry server with
+	// sorry_server_inhibit in the table at weight 0 while quorum holds;
+	// without inhibit it stays out.
+	"sorry_server_inhibit_quorum_up": `
+virtual_server 10.7.0.4 80 {
+    protocol TCP
+    lvs_sched wrr
+    lvs_method NAT
+    quorum 2
+    sorry_server 10.7.9.9 80
+    sorry_server_inhibit
+    real_server 10.7.1.1 80 { weight 2 }
+    real_server 10.7.1.2 80 { weight 3 }
+}
+virtual_server 10.7.0.5 80 {
+    protocol TCP
+    lvs_sched wrr
+    lvs_method NAT
+    sorry_server 10.7.9.9 80
+    real_server 10.7.1.1 80 { weight 2 }
+}`,
 }
 
 // TestVMVSFidelityDifferential programs each config with keepalived 2.2.7
