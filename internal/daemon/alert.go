@@ -60,8 +60,10 @@ func (h *alertHooks) update(cfg *config.Config) {
 		return
 	}
 	h.mu.Lock()
+	old, snap := h.cfg, h.lastSnap
 	h.cfg = cfg
 	h.mu.Unlock()
+	h.removedRealServers(old, cfg, snap)
 	h.sender.Update(alert.SpecFrom(cfg, h.host))
 	g := &cfg.Global
 	if !h.fifoAll.Same(g.NotifyFIFO) || !h.fifoVRRP.Same(g.VRRPNotifyFIFO) || !h.fifoLVS.Same(g.LVSNotifyFIFO) {
@@ -363,4 +365,32 @@ func (h *alertHooks) checksChanged(m *check.Manager) {
 type rsID struct {
 	vs string
 	rs netip.AddrPort
+}
+
+// removedRealServers: a real server in service that a reload removes (or
+// whose virtual server it removes) is written DOWN to the LVS FIFOs and
+// mailed "=> Removing <=" under the old configuration's smtp_alert, as
+// keepalived's clear_service_rs does. Call it before the new spec is
+// installed.
+func (h *alertHooks) removedRealServers(old, cfg *config.Config, snap *check.Snapshot) {
+	if old == nil || snap == nil {
+		return
+	}
+	keep := map[rsID]bool{}
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			keep[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = true
+		}
+	}
+	names := h.sender.Spec().Names
+	for _, vs := range old.VirtualServers {
+		for _, rs := range vs.RealServers {
+			id := rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}
+			if keep[id] || !snap.RealServerUp(vs, rs) {
+				continue
+			}
+			h.lvsLine(alert.RSLine(id.rs, names[id.vs], false))
+			h.sender.RealServerRemoved(id.vs, id.rs, false)
+		}
+	}
 }

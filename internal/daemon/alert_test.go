@@ -2,10 +2,13 @@ package daemon
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/lvsd/lvsd/internal/check"
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/vrrp"
 	"golang.org/x/sys/unix"
@@ -70,4 +73,46 @@ func TestAlertHooksFIFOs(t *testing.T) {
 	var nilH *alertHooks // the daemon's hooks are nil-safe
 	nilH.stop()
 	nilH.update(cfg)
+}
+
+// TestAlertHooksRemovedRealServer: a reload that removes a real server in
+// service writes it DOWN to lvs_notify_fifo and mails "=> Removing <=",
+// as keepalived's clear_service_rs does; one that stays is not.
+func TestAlertHooksRemovedRealServer(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "lvs")
+	mk := func(rss ...string) *config.Config {
+		vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: "TCP"}
+		for _, a := range rss {
+			vs.RealServers = append(vs.RealServers, &config.RealServer{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1})
+		}
+		return &config.Config{Global: config.Global{LVSNotifyFIFO: &config.NotifyFIFO{Path: fifo}, SMTPServer: "127.0.0.1", SMTPPort: 1,
+			NotificationEmail: []string{"ops@example.com"}, RouterID: "R"}, VirtualServers: []*config.VirtualServer{vs}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the sender does not run: the mail stays queued
+	cfg := mk("10.0.1.1", "10.0.1.2")
+	h := newAlertHooks(ctx, cfg, nil)
+	defer h.stop()
+	m := check.NewManager(nil, nil, 0, nil)
+	if err := m.Update(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.checksStarted(m)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	h.update(mk("10.0.1.1"))
+	b := make([]byte, 4096)
+	n, _ := unix.Read(fd, b)
+	if got, want := string(b[:max(n, 0)]), "RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n"; got != want {
+		t.Errorf("lvs_notify_fifo %q, want %q", got, want)
+	}
+	// The sender's Run ends with ctx, before or after taking the mail
+	// (then it fails at once): one mail either way.
+	time.Sleep(100 * time.Millisecond)
+	if st := h.stats(); st.Queued+int(st.Failed) != 1 {
+		t.Errorf("mails %+v, want 1 (Removing)", st)
+	}
 }
