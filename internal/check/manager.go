@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/script"
+	"github.com/lvsd/lvsd/internal/track"
 )
 
 // Key names one checker across reloads: its virtual server, real server
@@ -49,6 +51,7 @@ type tracker struct {
 	up       bool
 	failures int
 	weight   int  // misc_dynamic weight, -1 if none
+	delta    int  // FILE_CHECK: what it adds to the real server's weight
 	hasRun   bool // keepalived's has_run: a verdict has been reached
 	// recovering: an HTTP_GET/SSL_GET without fast_recovery passed once
 	// while down; keepalived checks again after delay_loop before it
@@ -60,6 +63,16 @@ type tracker struct {
 
 // observe applies one result and says when to check next.
 func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool, next time.Duration) {
+	if c.Type == "FILE_CHECK" {
+		// keepalived acts on each value at once: no retry, no recovery
+		// check; weight carries the value's weight.
+		if !ok {
+			weight = 0
+		}
+		changed = t.up != ok || t.delta != weight || !t.hasRun
+		t.up, t.delta, t.failures, t.hasRun = ok, weight, 0, true
+		return changed, c.DelayLoop
+	}
 	if !ok && !t.up && t.hasRun && retriesOnlyWhileUp(c) {
 		// keepalived 2.2.7's DNS_CHECK, UDP_CHECK and PING_CHECK
 		// (dns_final, udp_epilog, icmp_epilog) retry only while the
@@ -207,6 +220,13 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	m.rsCfg = map[rsKey]*config.RealServer{}
 	m.vsCfg = map[string]*config.VirtualServer{}
 	var errs []error
+	if hasFileCheck(cfg) {
+		// init_file, for FILE_CHECKs read below; idempotent with the VRRP
+		// side's call (lvsd run -C has none).
+		for _, err := range track.InitFiles(cfg) {
+			m.log.Warn("track_file", "err", err)
+		}
+	}
 	for _, vs := range cfg.VirtualServers {
 		m.vsCfg[vs.Key()] = vs
 		for _, rs := range vs.RealServers {
@@ -236,6 +256,14 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 					if prev.running || st.next.IsZero() {
 						st.next = now.Add(c.DelayLoop)
 					}
+				} else if c.Type == "FILE_CHECK" {
+					// keepalived knows a file's state at once, at start and
+					// reload alike (set_track_file_checkers_down): the
+					// first verdict is taken now, before IPVS is built.
+					st.tr = tracker{up: true, weight: -1}
+					w, err := st.probe(context.Background())
+					st.tr.observe(err == nil, w, c)
+					st.next = now.Add(c.DelayLoop)
 				} else {
 					st.tr = m.startTracker(c, rs, rk, start, oldRS, old)
 					var jitter time.Duration
@@ -268,6 +296,19 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 		return fmt.Errorf("checkers not started: %v", errs)
 	}
 	return nil
+}
+
+func hasFileCheck(cfg *config.Config) bool {
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			for _, c := range rs.Checkers {
+				if c.Type == "FILE_CHECK" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // startTracker is the state a checker new to this manager starts in, as
@@ -381,6 +422,7 @@ func (m *Manager) recompute() bool {
 // on a change. m.mu is held.
 func (m *Manager) recomputeRS(rk rsKey) bool {
 	up, weight, hasWeight := true, 0, false
+	delta, hasDelta := 0, false
 	for _, st := range m.byRS[rk] {
 		if !st.tr.up {
 			up = false
@@ -388,6 +430,20 @@ func (m *Manager) recomputeRS(rk rsKey) bool {
 		if st.tr.weight >= 0 {
 			weight, hasWeight = st.tr.weight, true
 		}
+		if st.tr.delta != 0 {
+			delta, hasDelta = delta+st.tr.delta, true
+		}
+	}
+	if hasDelta {
+		// FILE_CHECK: keepalived adds each file's weight to the real
+		// server's effective weight, which real_weight() keeps within
+		// 0..INT32_MAX for the kernel.
+		if !hasWeight {
+			if rs := m.rsCfg[rk]; rs != nil {
+				weight = rs.Weight
+			}
+		}
+		weight, hasWeight = int(min(max(int64(weight)+int64(delta), 0), math.MaxInt32)), true
 	}
 	prev, known := m.rsUp[rk]
 	changed := !known || prev != up
@@ -689,6 +745,14 @@ func probeTimeout(c *config.Checker) time.Duration {
 	timeout := c.ConnectTimeout
 	if c.Type == "MISC_CHECK" && c.MiscTimeout > 0 {
 		timeout = c.MiscTimeout
+	}
+	if c.Type == "SMTP_CHECK" {
+		// connect_timeout bounds each of its seven steps (connect, three
+		// reads, three writes), as keepalived's per-event timers do.
+		if timeout <= 0 {
+			timeout = 5 * time.Second
+		}
+		return 7 * timeout
 	}
 	if timeout <= 0 {
 		timeout = 5 * time.Second

@@ -90,6 +90,10 @@ func NewProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 		return udpProbe(c, rs), nil
 	case "PING_CHECK":
 		return pingProbe(c, rs), nil
+	case "FILE_CHECK":
+		return fileProbe(c), nil
+	case "SMTP_CHECK":
+		return smtpProbe(c, rs), nil
 	case "MISC_CHECK":
 		if c.MiscPath == nil || run == nil {
 			return nil, errors.New("MISC_CHECK without misc_path")

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -601,4 +602,160 @@ func rawResponse(t *testing.T, addr string) string {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	b, _ := io.ReadAll(c)
 	return string(b)
+}
+
+// smtpServer runs a scripted SMTP dialogue on loopback: greet is sent on
+// connect, then each line read is answered by reply (nil closes).
+func smtpServer(t *testing.T, greet string, reply func(line string) *string) (string, *atomic.Value) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var got atomic.Value
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = c.Write([]byte(greet))
+				var seen []string
+				buf := make([]byte, 512)
+				pending := ""
+				for {
+					n, err := c.Read(buf)
+					if n <= 0 || err != nil {
+						return
+					}
+					pending += string(buf[:n])
+					for {
+						i := strings.Index(pending, "\n")
+						if i < 0 {
+							break
+						}
+						line := pending[:i+1]
+						pending = pending[i+1:]
+						seen = append(seen, line)
+						got.Store(append([]string(nil), seen...))
+						r := reply(line)
+						if r == nil {
+							return
+						}
+						_, _ = c.Write([]byte(*r))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), &got
+}
+
+func strp(s string) *string { return &s }
+
+// TestSMTPCheckDialogue: keepalived 2.2.7's SMTP_CHECK dialogue and
+// verdicts: "HELO name" (smtpchecker.keepalived.org by default) and QUIT
+// are sent; the greeting must be 220 and the HELO answer 250, each on its
+// first line and followed by a space or the line's end; a multi-line
+// greeting fails, as in keepalived; a close before the QUIT answer fails.
+func TestSMTPCheckDialogue(t *testing.T) {
+	normal := func(line string) *string {
+		switch {
+		case strings.HasPrefix(line, "HELO"):
+			return strp("250 hello\r\n")
+		case line == "QUIT\r\n":
+			return strp("221 bye\r\n")
+		}
+		return strp("500 what\r\n")
+	}
+	for _, tc := range []struct {
+		name, greet, helo string
+		reply             func(string) *string
+		wantErr           string
+		wantSent          []string
+	}{
+		{"ok", "220 mx ESMTP\r\n", "", normal, "", []string{"HELO smtpchecker.keepalived.org\r\n", "QUIT\r\n"}},
+		{"helo_name", "220 mx ESMTP\r\n", "helo_name lb1.example.com", normal, "", []string{"HELO lb1.example.com\r\n", "QUIT\r\n"}},
+		{"bare-220", "220\n", "", normal, "", nil},
+		{"220-cr", "220\r\n", "", normal, "bad greeting", nil},
+		{"multiline-greeting", "220-mx first\r\n220 mx\r\n", "", normal, "bad greeting", nil},
+		{"554", "554 go away\r\n", "", normal, "bad greeting", nil},
+		{"helo-refused", "220 mx\r\n", "", func(l string) *string { return strp("502 no\r\n") }, "bad HELO", nil},
+		{"no-quit-answer", "220 mx\r\n", "", func(l string) *string {
+			if strings.HasPrefix(l, "HELO") {
+				return strp("250 ok\r\n")
+			}
+			return nil
+		}, "read failure", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr, sent := smtpServer(t, tc.greet, tc.reply)
+			port := addr[strings.LastIndexByte(addr, ':')+1:]
+			c, vs, rs := parseChecker(t, `virtual_server 10.0.0.1 25 {
+    protocol TCP
+    real_server 127.0.0.1 `+port+` {
+        SMTP_CHECK {
+            connect_timeout 1
+            `+tc.helo+`
+        }
+    }
+}
+`)
+			_, err := runProbe(t, c, vs, rs)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err %v, want %q", err, tc.wantErr)
+			}
+			if tc.wantSent != nil {
+				got, _ := sent.Load().([]string)
+				if fmt.Sprint(got) != fmt.Sprint(tc.wantSent) {
+					t.Errorf("sent %q, want %q", got, tc.wantSent)
+				}
+			}
+		})
+	}
+}
+
+// TestSMTPCheckAiosmtpd: SMTP_CHECK against a real SMTP server (Python's
+// aiosmtpd) on loopback passes, and fails once it is stopped.
+func TestSMTPCheckAiosmtpd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts aiosmtpd")
+	}
+	py := labtest.NeedBinary(t, "python3")
+	port := freeUDPPort(t) // a port number; TCP on it is very likely free too
+	cmd := exec.Command(py, "-m", "aiosmtpd", "-n", "-l", fmt.Sprintf("127.0.0.1:%d", port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	c, vs, rs := parseChecker(t, fmt.Sprintf(`virtual_server 10.0.0.1 25 {
+    protocol TCP
+    real_server 127.0.0.1 %d {
+        SMTP_CHECK {
+            connect_timeout 2
+            helo_name lvsd.test
+        }
+    }
+}
+`, port))
+	if _, ok := labtest.Poll(15*time.Second, 100*time.Millisecond, func() bool { _, err := runProbe(t, c, vs, rs); return err == nil }); !ok {
+		_, err := runProbe(t, c, vs, rs)
+		labtest.Need(t, false, "aiosmtpd never passed the check (is python3-aiosmtpd installed?): %v", err)
+	}
+	stop()
+	if _, err := runProbe(t, c, vs, rs); err == nil {
+		t.Error("passes with the SMTP server stopped")
+	}
 }

@@ -438,6 +438,8 @@ func init() {
 		"smtp_alert":         {handle: func(b *builder, n *Node, rs *RealServer) { optBool(b, n, &rs.SMTPAlert) }},
 		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
 	}
+	rsTable["FILE_CHECK"] = keyword[*RealServer]{handle: (*builder).fileCheck}
+	rsTable["SMTP_CHECK"] = keyword[*RealServer]{handle: (*builder).smtpCheck}
 	for _, name := range []string{"DNS_CHECK", "UDP_CHECK", "PING_CHECK"} {
 		rsTable[name] = keyword[*RealServer]{handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, name) }}
 	}
@@ -458,6 +460,10 @@ type pendingChecker struct {
 	own checkDefaults
 	// dnsNameSet: DNS_CHECK's name was given (keepalived ignores a second).
 	dnsNameSet bool
+	// SMTP_CHECK: a connection keyword was given at its top level, and
+	// its (deprecated) host blocks.
+	connSet bool
+	hosts   []*Checker
 }
 
 func (b *builder) checker(n *Node, rs *RealServer, typ string) {
@@ -482,10 +488,13 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 		t = udpTable
 	case "PING_CHECK":
 		t = pingTable
+	case "SMTP_CHECK":
+		pc.HeloName = "smtpchecker.keepalived.org"
+		t = smtpTable
 	}
 	walk(b, n.Children, t, pc, typ)
 	switch typ {
-	case "DNS_CHECK", "UDP_CHECK", "PING_CHECK":
+	case "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "SMTP_CHECK":
 		// keepalived 2.2.7 (check_conn_opts, at the end of each of these
 		// blocks) drops a checker of an IPv6 link-local address without
 		// bind_if.
@@ -554,6 +563,29 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	if c.MiscTimeout == 0 && typ == "MISC_CHECK" {
 		c.MiscTimeout = c.DelayLoop
 	}
+	if typ == "SMTP_CHECK" && len(pc.hosts) > 0 {
+		b.d.Warnf(n.Pos(), "The SMTP_CHECK host block is deprecated. Please define additional checkers. (keepalived 2.2.7 logs this too)")
+		// keepalived 2.2.7 (smtp_check_end_handler): one checker per
+		// host; the block's own connection settings make one more,
+		// else the first host's replace them.
+		// A host without connect_timeout takes the real or virtual
+		// server's, not the block's.
+		base := *c
+		base.ConnectTimeout = pick(nil, d.connectTimeout, 5*time.Second)
+		hosts := pc.hosts
+		if !pc.connSet {
+			*c = base
+			smtpFromHost(c, hosts[0])
+			hosts = hosts[1:]
+		}
+		rs.Checkers = append(rs.Checkers, c)
+		for _, h := range hosts {
+			hc := base
+			smtpFromHost(&hc, h)
+			rs.Checkers = append(rs.Checkers, &hc)
+		}
+		return
+	}
 	rs.Checkers = append(rs.Checkers, c)
 }
 
@@ -587,6 +619,10 @@ var checkerTable, tcpCheckerTable, miscTable table[*pendingChecker]
 // PING_CHECK's (check_dns.c, check_udp.c, check_ping.c): the common
 // keywords with the connection ones, and their own.
 var dnsTable, udpTable, pingTable table[*pendingChecker]
+
+// smtpTable is SMTP_CHECK's (check_smtp.c), smtpHostTable the connection
+// keywords of its deprecated host blocks.
+var smtpTable, smtpHostTable table[*pendingChecker]
 
 func init() {
 	checkerTable = checkerCommon()
@@ -637,6 +673,24 @@ func init() {
 	dnsTable, udpTable, pingTable = maps.Clone(connTable), maps.Clone(connTable), maps.Clone(connTable)
 	maps.Copy(dnsTable, dnsOwnTable)
 	maps.Copy(udpTable, udpOwnTable)
+	smtpTable = maps.Clone(connTable)
+	smtpHostTable = table[*pendingChecker]{}
+	for k, kw := range connTable {
+		switch k {
+		case "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark", "connect_timeout":
+			h := kw.handle
+			smtpTable[k] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.connSet = true; h(b, n, c) }}
+			smtpHostTable[k] = kw
+		}
+	}
+	smtpTable["helo_name"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
+		if len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "SMTP_CHECK helo name missing - ignoring (as keepalived 2.2.7 does)")
+			return
+		}
+		c.HeloName = n.Args[0].Text
+	}}
+	smtpTable["host"] = keyword[*pendingChecker]{handle: (*builder).smtpHost}
 	// keepalived 2.2.7's PING_CHECK accepts the connection keywords and
 	// reads only connect_ip and connect_timeout: its ICMP socket is not
 	// bound, marked or tied to an interface.
@@ -1253,4 +1307,140 @@ func joinArgs(args []Token) string {
 		parts[i] = a.Text
 	}
 	return strings.Join(parts, " ")
+}
+
+// ---- FILE_CHECK ------------------------------------------------------
+
+// fileCheckBlock is a FILE_CHECK block while it is read.
+type fileCheckBlock struct {
+	file        *TrackFile
+	weight      int
+	reverse     bool
+	weightGiven bool
+}
+
+// fileCheckTable is keepalived 2.2.7's FILE_CHECK block (check_file.c):
+// track_file and weight only, no checker timers.
+var fileCheckTable = table[*fileCheckBlock]{
+	"track_file": {handle: func(b *builder, n *Node, f *fileCheckBlock) {
+		t, ok := b.arg(n)
+		if !ok {
+			return
+		}
+		tf := b.cfg.TrackFiles[t.Text]
+		if tf == nil {
+			b.d.Skipf(t.Pos, "track_file %s not found (a track_file block must come before what tracks it) - ignoring (as keepalived 2.2.7 does)", t.Text)
+			return
+		}
+		f.file = tf
+	}},
+	"weight": {handle: func(b *builder, n *Node, f *fileCheckBlock) {
+		if len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "track file weight missing - ignoring (as keepalived 2.2.7 does)")
+			return
+		}
+		v, err := strconv.ParseInt(n.Args[0].Text, 10, 64)
+		if err != nil || v < -(1<<31-1) || v > 1<<31-1 {
+			b.d.Skipf(n.Args[0].Pos, "weight for track file must be in [%d..%d] inclusive. Ignoring...", -(1<<31 - 1), 1<<31-1)
+			return
+		}
+		reverse := false
+		if len(n.Args) >= 2 {
+			switch n.Args[1].Text {
+			case "reverse":
+				reverse = true
+			case "noreverse":
+			default:
+				b.d.Skipf(n.Args[1].Pos, "unknown track file weight option %s - ignoring (as keepalived 2.2.7 does)", n.Args[1].Text)
+				return
+			}
+		}
+		f.weight, f.reverse, f.weightGiven = int(v), reverse, true
+	}},
+}
+
+// fileCheck reads a FILE_CHECK block: the real server follows a track
+// file's value as keepalived 2.2.7's process_update_checker_track_file_status
+// does (internal/check).
+func (b *builder) fileCheck(n *Node, rs *RealServer) {
+	if !n.HasBlock {
+		b.d.Errorf(n.Pos(), "FILE_CHECK needs a { ... } block")
+		return
+	}
+	var f fileCheckBlock
+	walk(b, n.Children, fileCheckTable, &f, "FILE_CHECK")
+	if f.file == nil {
+		b.d.Skipf(n.Pos(), "FILE_CHECK has no track_file specified - ignoring (as keepalived 2.2.7 does)")
+		return
+	}
+	if !f.weightGiven {
+		f.weight, f.reverse = f.file.Weight, f.file.WeightReverse
+	}
+	// keepalived reads the file when it changes (inotify); lvsd reads it
+	// every 200 ms (internal/track.PollInterval), at once at start.
+	rs.Checkers = append(rs.Checkers, &Checker{
+		Type: "FILE_CHECK", Pos: n.Pos(), TrackFile: f.file.Name, TrackFilePath: f.file.Path,
+		FileWeight: f.weight, FileReverse: f.reverse, DelayLoop: 200 * time.Millisecond,
+		DelayBeforeRetry: 200 * time.Millisecond, ConnectTimeout: 5 * time.Second,
+	})
+}
+
+// ---- SMTP_CHECK --------------------------------------------------------
+
+// smtpCheck reads an SMTP_CHECK block (keepalived 2.2.7 check_smtp.c).
+func (b *builder) smtpCheck(n *Node, rs *RealServer) { b.checker(n, rs, "SMTP_CHECK") }
+
+// smtpHost reads a deprecated SMTP_CHECK host block: its own connection
+// settings (the real server by default); its other common keywords are
+// the checker's, as in keepalived, where they set the same checker.
+func (b *builder) smtpHost(n *Node, c *pendingChecker) {
+	if !n.HasBlock {
+		b.d.Errorf(n.Pos(), "host needs a { ... } block")
+		return
+	}
+	h := &pendingChecker{Checker: &Checker{Type: "SMTP_CHECK", Pos: n.Pos()}}
+	t := maps.Clone(smtpHostTable)
+	for k, kw := range connTableCommon() {
+		if _, conn := t[k]; !conn {
+			t[k] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, _ *pendingChecker) { kw.handle(b, n, c) }}
+		}
+	}
+	walk(b, n.Children, t, h, "host")
+	// Without connect_ip the host is the real server (target()).
+	if dst := h.ConnectIP; dst.IsValid() && dst.Is6() && dst.IsLinkLocalUnicast() && h.BindIf == "" {
+		b.d.Skipf(n.Pos(), "SMTP_CHECK host: checker link local address %s requires a bind_if - skipping the host (as keepalived 2.2.7 does)", h.ConnectIP)
+		return
+	}
+	hc := h.Checker
+	if h.own.connectTimeout != nil {
+		hc.ConnectTimeout = *h.own.connectTimeout
+	} else {
+		hc.ConnectTimeout = -1 // the checker's
+	}
+	c.hosts = append(c.hosts, hc)
+}
+
+// smtpHostKeywords is every keyword a host block takes (for keywords.go).
+func smtpHostKeywords() table[*pendingChecker] {
+	t := maps.Clone(smtpHostTable)
+	maps.Copy(t, connTableCommon())
+	return t
+}
+
+// connTableCommon is the common checker keywords without the connection
+// ones (retry, delay_before_retry, warmup, delay_loop, alpha,
+// log_all_failures).
+func connTableCommon() table[*pendingChecker] {
+	t := checkerCommon()
+	delete(t, "connect_timeout")
+	return t
+}
+
+// smtpFromHost gives c a host block's connection settings.
+func smtpFromHost(c *Checker, h *Checker) {
+	c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark = h.ConnectIP, h.ConnectPort, h.BindTo, h.BindPort, h.BindIf, h.FWMark
+	if h.ConnectTimeout >= 0 {
+		c.ConnectTimeout = h.ConnectTimeout
+	}
+	c.Pos = h.Pos
 }

@@ -65,9 +65,14 @@ func keywordTables() map[string]handledSet {
 		"virtual_server/real_server/DNS_CHECK":  tableSet(dnsTable),
 		"virtual_server/real_server/UDP_CHECK":  tableSet(udpTable),
 		"virtual_server/real_server/PING_CHECK": tableSet(pingTable),
-		"track_file":                            tableSet(trackFileTable),
-		"vrrp_track_file":                       tableSet(trackFileTable),
-		"vrrp_track_process":                    tableSet(trackProcessTable),
+		"virtual_server/real_server/FILE_CHECK": tableSet(fileCheckTable),
+		"virtual_server/real_server/SMTP_CHECK": tableSet(smtpTable),
+		// SMTP_CHECK's host block: its connection keywords, the other
+		// common ones setting the checker (builder.smtpHost)
+		"virtual_server/real_server/SMTP_CHECK/host": tableSet(smtpHostKeywords()),
+		"track_file":         tableSet(trackFileTable),
+		"vrrp_track_file":    tableSet(trackFileTable),
+		"vrrp_track_process": tableSet(trackProcessTable),
 	}
 	// The top-level SSL block is read by builder.sslContext, not a table:
 	// it names its four keywords and draws one warning for the block.

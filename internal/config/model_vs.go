@@ -163,6 +163,16 @@ type Checker struct {
 	ReplyMask    []byte `json:"reply_mask,omitempty"`
 	MinReplyLen  int    `json:"min_reply_length,omitempty"`
 	MaxReplyLen  int    `json:"max_reply_length,omitempty"`
+	// SMTP_CHECK: the HELO name (keepalived's smtpchecker.keepalived.org
+	// by default).
+	HeloName string `json:"helo_name,omitempty"`
+	// FILE_CHECK: the top-level track_file block it follows (its name and
+	// file) and the weight its value is multiplied by (the block's unless
+	// the checker sets one), FileReverse for "reverse".
+	TrackFile     string `json:"track_file,omitempty"`
+	TrackFilePath string `json:"track_file_path,omitempty"`
+	FileWeight    int    `json:"file_weight,omitempty"`
+	FileReverse   bool   `json:"file_reverse,omitempty"`
 	// MISC_CHECK
 	MiscPath    *Script       `json:"misc_path,omitempty"`
 	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -343,5 +344,131 @@ func TestURLRegexConfig(t *testing.T) {
 				t.Errorf("diagnostics %q, want %q", text, tc.diag)
 			}
 		})
+	}
+}
+
+func init() {
+	keywordBehaviourTests["virtual_server/real_server/FILE_CHECK track_file"] = "internal/check.TestFileCheckFollowsFile"
+	keywordBehaviourTests["virtual_server/real_server/FILE_CHECK weight"] = "internal/check.TestFileCheckFollowsFile"
+}
+
+// TestFileCheckConfig: FILE_CHECK as keepalived 2.2.7's check_file.c reads
+// it: the block's weight and reverse by default, its own when given, and
+// what it logs and drops.
+func TestFileCheckConfig(t *testing.T) {
+	const head = "track_file tf {\n file /run/lvsd-tf\n weight -4 reverse\n}\nvirtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.0.2 80 {\n"
+	for _, tc := range []struct {
+		name, body string
+		ok         bool
+		weight     int
+		reverse    bool
+		diag       string
+	}{
+		{"defaults", "FILE_CHECK {\n track_file tf\n}", true, -4, true, ""},
+		{"own-weight", "FILE_CHECK {\n track_file tf\n weight 7\n}", true, 7, false, ""},
+		{"own-weight-noreverse", "FILE_CHECK {\n track_file tf\n weight 7 noreverse\n}", true, 7, false, ""},
+		{"bad-option", "FILE_CHECK {\n track_file tf\n weight 7 sideways\n}", true, -4, true, "unknown track file weight option"},
+		{"bad-weight", "FILE_CHECK {\n track_file tf\n weight 3000000000\n}", true, -4, true, "must be in"},
+		{"unknown-file", "FILE_CHECK {\n track_file nope\n}", false, 0, false, "track_file nope not found"},
+		{"no-file", "FILE_CHECK {\n weight 2\n}", false, 0, false, "has no track_file"},
+		{"timers-unknown", "FILE_CHECK {\n track_file tf\n delay_loop 3\n}", true, -4, true, "unknown keyword"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, diags := buildOne(t, head+tc.body+"\n }\n}\n")
+			rs := cfg.VirtualServers[0].RealServers[0]
+			text := diagMessages(diags)
+			if tc.diag != "" && !strings.Contains(text, tc.diag) || tc.diag == "" && text != "" {
+				t.Errorf("diagnostics %q, want %q", text, tc.diag)
+			}
+			if !tc.ok {
+				if len(rs.Checkers) != 0 {
+					t.Errorf("checker kept: %+v", rs.Checkers[0])
+				}
+				return
+			}
+			c := rs.Checkers[0]
+			if c.Type != "FILE_CHECK" || c.TrackFile != "tf" || c.TrackFilePath != "/run/lvsd-tf" || c.FileWeight != tc.weight || c.FileReverse != tc.reverse {
+				t.Errorf("checker %+v", c)
+			}
+		})
+	}
+}
+
+func init() {
+	for _, kw := range []string{"alpha", "bind_if", "bind_port", "bindto", "connect_ip", "connect_port", "connect_timeout", "delay_before_retry", "delay_loop", "fwmark", "log_all_failures", "retry", "warmup"} {
+		keywordBehaviourTests["virtual_server/real_server/SMTP_CHECK "+kw] = "internal/config.TestSMTPCheckConfig"
+		keywordBehaviourTests["virtual_server/real_server/SMTP_CHECK/host "+kw] = "internal/config.TestSMTPCheckConfig"
+	}
+	keywordBehaviourTests["virtual_server/real_server/SMTP_CHECK helo_name"] = "internal/check.TestSMTPCheckDialogue"
+}
+
+// TestSMTPCheckConfig: SMTP_CHECK as keepalived 2.2.7's check_smtp.c reads
+// it: the common keywords with the connection ones, helo_name, and the
+// deprecated host blocks, each a checker of its own with its connection
+// settings (the block's own ones make one more, else the first host's
+// replace them); a host's other common keywords set the checker.
+func TestSMTPCheckConfig(t *testing.T) {
+	cfg, diags := buildOne(t, `virtual_server 10.0.0.1 25 {
+    protocol TCP
+    real_server 10.0.0.2 25 {
+        SMTP_CHECK {
+            helo_name lb.example.com
+            retry 4
+            delay_before_retry 2
+            delay_loop 8
+            warmup 3
+            alpha
+            log_all_failures
+            host {
+                connect_ip 10.0.0.3
+                connect_port 2525
+                bindto 10.0.0.9
+                bind_port 4025
+                bind_if lo
+                fwmark 5
+                connect_timeout 7
+                retry 6
+                delay_before_retry 1
+                delay_loop 9
+                warmup 4
+                alpha
+                log_all_failures
+            }
+            host {
+                connect_ip 10.0.0.4
+            }
+        }
+        SMTP_CHECK {
+            connect_ip 10.0.0.5
+            connect_port 26
+            bindto 10.0.0.10
+            bind_port 4026
+            bind_if lo
+            fwmark 6
+            connect_timeout 3
+            host {
+                connect_ip 10.0.0.6
+            }
+        }
+    }
+}
+`)
+	rs := cfg.VirtualServers[0].RealServers[0]
+	var got []string
+	for _, c := range rs.Checkers {
+		got = append(got, fmt.Sprintf("%s %v:%d bind %v:%d %s mark %d timeout %v retry %d dbr %v loop %v warmup %v alpha %v log %v helo %s",
+			c.Type, c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark, c.ConnectTimeout, c.Retry, c.DelayBeforeRetry, c.DelayLoop, c.Warmup, c.Alpha, c.LogAllFailures, c.HeloName))
+	}
+	want := []string{
+		"SMTP_CHECK 10.0.0.3:2525 bind 10.0.0.9:4025 lo mark 5 timeout 7s retry 6 dbr 1s loop 9s warmup 4s alpha true log true helo lb.example.com",
+		"SMTP_CHECK 10.0.0.4:25 bind invalid IP:0  mark 0 timeout 5s retry 6 dbr 1s loop 9s warmup 4s alpha true log true helo lb.example.com",
+		"SMTP_CHECK 10.0.0.5:26 bind 10.0.0.10:4026 lo mark 6 timeout 3s retry 1 dbr 1s loop 1m0s warmup 1m0s alpha false log false helo smtpchecker.keepalived.org",
+		"SMTP_CHECK 10.0.0.6:25 bind invalid IP:0  mark 0 timeout 5s retry 1 dbr 1s loop 1m0s warmup 1m0s alpha false log false helo smtpchecker.keepalived.org",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("checkers:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := strings.Count(diagMessages(diags), "host block is deprecated"); n != 2 {
+		t.Errorf("diagnostics %v", diags)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 type datagramScenario struct {
 	removed, readded map[string]time.Duration // by real server line, from the service going down / up
 	udpFailedChecks  int64                    // UDP_CHECK datagrams answered wrongly before removal
+	downTable        string                   // ipvsadm -Sn with every service down
 	states           []string                 // the distinct membership states seen, in order
 }
 
@@ -81,6 +83,64 @@ func TestVMDatagramCheckersMatchKeepalived(t *testing.T) {
 	}()
 	udpPort := pc.LocalAddr().(*net.UDPAddr).Port
 
+	// The HTTP service: its body matches the url regex while up.
+	var httpDown atomic.Bool
+	hl, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		load := "3"
+		if httpDown.Load() {
+			load = "9"
+		}
+		_, _ = w.Write([]byte("<html>status ok, load " + load + "</html>\n"))
+	})}
+	go func() { _ = hsrv.Serve(hl) }()
+	defer hsrv.Close()
+	httpPort := hl.Addr().(*net.TCPAddr).Port
+
+	// The SMTP service: a 220 greeting while up, 554 while down.
+	var smtpDown atomic.Bool
+	sl, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sl.Close()
+	go func() {
+		for {
+			c, err := sl.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if smtpDown.Load() {
+					_, _ = c.Write([]byte("554 not now\r\n"))
+					return
+				}
+				_, _ = c.Write([]byte("220 lab ESMTP\r\n"))
+				buf := make([]byte, 512)
+				for _, reply := range []string{"250 lab\r\n", "221 bye\r\n"} {
+					if n, err := c.Read(buf); n <= 0 || err != nil {
+						return
+					}
+					_, _ = c.Write([]byte(reply))
+				}
+			}()
+		}
+	}()
+	smtpPort := sl.Addr().(*net.TCPAddr).Port
+
+	// The track files: one FILE_CHECK with weight 0 (non-zero is down),
+	// one with weight 10 (value x 10 added to the real server's weight 1).
+	tfDown, tfWeight := filepath.Join(dir, "tf-down"), filepath.Join(dir, "tf-weight")
+	writeFile := func(p, v string) {
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// The DNS service: dnsmasq on loopback, port 5353.
 	var dns *exec.Cmd
 	stopDNS := func() {
@@ -102,6 +162,14 @@ func TestVMDatagramCheckersMatchKeepalived(t *testing.T) {
 	t.Cleanup(stopDNS)
 
 	conf := fmt.Sprintf(`
+track_file tf_down {
+    file %[2]s
+    weight 0
+}
+track_file tf_weight {
+    file %[3]s
+    weight 10
+}
 virtual_server 10.7.10.1 53 {
     protocol UDP
     lvs_sched rr
@@ -120,8 +188,8 @@ virtual_server 10.7.10.2 7 {
     protocol UDP
     lvs_sched rr
     lvs_method NAT
-    delay_loop 1
-    real_server 127.0.0.1 %d {
+    delay_loop 3
+    real_server 127.0.0.1 %[1]d {
         UDP_CHECK {
             connect_timeout 1
             log_all_failures
@@ -146,22 +214,92 @@ virtual_server 10.7.10.3 80 {
         }
     }
 }
-`, udpPort)
+virtual_server 10.7.10.4 80 {
+    protocol TCP
+    lvs_sched rr
+    lvs_method NAT
+    delay_loop 1
+    real_server 127.0.0.1 %[4]d {
+        HTTP_GET {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            url {
+                path /
+                regex "load [0-3]<"
+                regex_min_offset 20
+            }
+        }
+    }
+}
+virtual_server 10.7.10.5 80 {
+    protocol TCP
+    lvs_sched rr
+    lvs_method NAT
+    real_server 10.78.0.5 80 {
+        FILE_CHECK {
+            track_file tf_down
+        }
+    }
+    real_server 10.78.0.6 80 {
+        weight 1
+        FILE_CHECK {
+            track_file tf_weight
+        }
+    }
+}
+virtual_server 10.7.10.6 25 {
+    protocol TCP
+    lvs_sched rr
+    lvs_method NAT
+    delay_loop 1
+    real_server 127.0.0.1 %[5]d {
+        SMTP_CHECK {
+            connect_timeout 1
+            retry 2
+            delay_before_retry 1
+            helo_name lab.lvsd.test
+        }
+    }
+}
+`, udpPort, tfDown, tfWeight, httpPort, smtpPort)
 	rsLines := map[string]string{
 		"DNS_CHECK":  "-a -u 10.7.10.1:53 -r 127.0.0.1:5353",
 		"UDP_CHECK":  fmt.Sprintf("-a -u 10.7.10.2:7 -r 127.0.0.1:%d", udpPort),
 		"PING_CHECK": "-a -t 10.7.10.3:80 -r 10.78.0.2:80",
+		"HTTP_GET":   fmt.Sprintf("-a -t 10.7.10.4:80 -r 127.0.0.1:%d", httpPort),
+		"FILE_CHECK": "-a -t 10.7.10.5:80 -r 10.78.0.5:80",
+		"SMTP_CHECK": fmt.Sprintf("-a -t 10.7.10.6:25 -r 127.0.0.1:%d", smtpPort),
+		// in service with its configured weight 1 (value 0), not 21 (value 2)
+		"FILE_WEIGHT": "-a -t 10.7.10.5:80 -r 10.78.0.6:80",
 	}
+	names := []string{"DNS_CHECK", "UDP_CHECK", "PING_CHECK", "HTTP_GET", "FILE_CHECK", "FILE_WEIGHT", "SMTP_CHECK"}
 	present := func(table string) map[string]bool {
 		m := map[string]bool{}
-		for name, l := range rsLines {
-			m[name] = strings.Contains(table, l)
+		for _, line := range strings.Split(table, "\n") {
+			for name, l := range rsLines {
+				if strings.HasPrefix(line, l+" ") && (name != "FILE_WEIGHT" || strings.HasSuffix(line, " -w 1")) {
+					m[name] = true
+				}
+			}
 		}
 		return m
 	}
+	allIn := func(p map[string]bool) bool {
+		for _, n := range names {
+			if !p[n] {
+				return false
+			}
+		}
+		return true
+	}
 	stateOf := func(table string) string {
 		p := present(table)
-		return fmt.Sprintf("dns=%v udp=%v ping=%v", p["DNS_CHECK"], p["UDP_CHECK"], p["PING_CHECK"])
+		var b strings.Builder
+		for _, n := range names {
+			fmt.Fprintf(&b, "%s=%v ", n, p[n])
+		}
+		return strings.TrimSpace(b.String())
 	}
 
 	scenario := func(name string, start func(), stop func()) datagramScenario {
@@ -169,6 +307,10 @@ virtual_server 10.7.10.3 80 {
 		sc := datagramScenario{removed: map[string]time.Duration{}, readded: map[string]time.Duration{}}
 		startDNS()
 		udpDown.Store(false)
+		httpDown.Store(false)
+		smtpDown.Store(false)
+		writeFile(tfDown, "0")
+		writeFile(tfWeight, "0")
 		ns.MustIP(t, "link", "set", "vp", "up")
 		start()
 		defer stop()
@@ -181,48 +323,73 @@ virtual_server 10.7.10.3 80 {
 		if _, ok := labtest.Poll(30*time.Second, 100*time.Millisecond, func() bool {
 			tab := ipvsadmSave(t)
 			record(tab)
-			p := present(tab)
-			return p["DNS_CHECK"] && p["UDP_CHECK"] && p["PING_CHECK"]
+			return allIn(present(tab))
 		}); !ok {
 			t.Fatalf("%s: the real servers never all came up:\n%s", name, ipvsadmSave(t))
 		}
 		time.Sleep(2500 * time.Millisecond) // a few passing checks
 		record(ipvsadmSave(t))
-		// Down.
-		down := time.Now()
+		// Down: the quick switches first, then the commands; times are
+		// taken from when all are done (a command takes seconds in the
+		// emulated VM).
+		flip := map[string]time.Time{}
 		udpBad.Store(0)
-		stopDNS()
 		udpDown.Store(true)
+		flip["UDP_CHECK"] = time.Now()
+		httpDown.Store(true)
+		flip["HTTP_GET"] = time.Now()
+		smtpDown.Store(true)
+		flip["SMTP_CHECK"] = time.Now()
+		writeFile(tfDown, "1")
+		flip["FILE_CHECK"] = time.Now()
+		writeFile(tfWeight, "2")
+		flip["FILE_WEIGHT"] = time.Now()
 		ns.MustIP(t, "link", "set", "vp", "down")
+		flip["PING_CHECK"] = time.Now()
+		stopDNS()
+		flip["DNS_CHECK"] = time.Now()
 		labtest.Poll(25*time.Second, 100*time.Millisecond, func() bool {
 			tab := ipvsadmSave(t)
 			record(tab)
-			for n, ok := range present(tab) {
-				if _, seen := sc.removed[n]; !ok && !seen {
-					sc.removed[n] = time.Since(down)
+			p := present(tab)
+			for _, n := range names {
+				if _, seen := sc.removed[n]; !p[n] && !seen {
+					sc.removed[n] = time.Since(flip[n])
 					if n == "UDP_CHECK" {
 						sc.udpFailedChecks = udpBad.Load()
 					}
 				}
 			}
-			return len(sc.removed) == 3
+			return len(sc.removed) == len(names)
 		})
 		time.Sleep(1500 * time.Millisecond) // failures while down change nothing
-		record(ipvsadmSave(t))
+		sc.downTable = ipvsadmSave(t)
+		record(sc.downTable)
 		// Up.
-		up := time.Now()
-		startDNS()
 		udpDown.Store(false)
+		flip["UDP_CHECK"] = time.Now()
+		httpDown.Store(false)
+		flip["HTTP_GET"] = time.Now()
+		smtpDown.Store(false)
+		flip["SMTP_CHECK"] = time.Now()
+		writeFile(tfDown, "0")
+		flip["FILE_CHECK"] = time.Now()
+		writeFile(tfWeight, "0")
+		flip["FILE_WEIGHT"] = time.Now()
 		ns.MustIP(t, "link", "set", "vp", "up")
+		flip["PING_CHECK"] = time.Now()
+		startDNS()
+		flip["DNS_CHECK"] = time.Now()
 		labtest.Poll(25*time.Second, 100*time.Millisecond, func() bool {
 			tab := ipvsadmSave(t)
 			record(tab)
-			for n, ok := range present(tab) {
-				if _, seen := sc.readded[n]; ok && !seen {
-					sc.readded[n] = time.Since(up)
+			p := present(tab)
+			for _, n := range names {
+				if _, seen := sc.readded[n]; p[n] && !seen {
+					sc.readded[n] = time.Since(flip[n])
 				}
 			}
-			return len(sc.readded) == 3
+			return len(sc.readded) == len(names)
 		})
 		return sc
 	}
@@ -293,24 +460,39 @@ virtual_server 10.7.10.3 80 {
 
 	t.Logf("keepalived: states %q removed after %v (UDP: %d failed checks) back after %v", ks.states, ks.removed, ks.udpFailedChecks, ks.readded)
 	t.Logf("lvsd:       states %q removed after %v (UDP: %d failed checks) back after %v", ls.states, ls.removed, ls.udpFailedChecks, ls.readded)
-	for _, n := range []string{"DNS_CHECK", "UDP_CHECK", "PING_CHECK"} {
+	// The times are those of the polls that saw a change, and one
+	// ipvsadm run takes up to 1.5 s in the emulated VM beside both
+	// daemons: they bound the gap loosely (a check cycle plus the poll
+	// granularity, twice); the failed-check count and the tables are the
+	// exact comparisons.
+	slack := func(n string) time.Duration {
+		if n == "UDP_CHECK" {
+			return 7500 * time.Millisecond // delay_loop 3
+		}
+		return 6 * time.Second
+	}
+	for _, n := range names {
 		kr, kok := ks.removed[n]
 		lr, lok := ls.removed[n]
 		if !kok || !lok {
 			t.Errorf("%s: removed by keepalived %v, by lvsd %v", n, kok, lok)
 			continue
 		}
-		// Checks run every second from a random start: a check
-		// interval and some scheduling apart at most.
-		if d := kr - lr; d > 1500*time.Millisecond || d < -1500*time.Millisecond {
+		if d := kr - lr; d > slack(n) || d < -slack(n) {
 			t.Errorf("%s: removed after %v by keepalived, %v by lvsd", n, kr, lr)
 		}
-		if _, ok := ks.readded[n]; !ok {
-			t.Errorf("%s: keepalived did not bring it back", n)
+		ka, kok := ks.readded[n]
+		la, lok := ls.readded[n]
+		if !kok || !lok {
+			t.Errorf("%s: brought back by keepalived %v, by lvsd %v", n, kok, lok)
+		} else if d := ka - la; d > slack(n) || d < -slack(n) {
+			t.Errorf("%s: back after %v with keepalived, %v with lvsd", n, ka, la)
 		}
-		if _, ok := ls.readded[n]; !ok {
-			t.Errorf("%s: lvsd did not bring it back", n)
-		}
+	}
+	// With every service down, the two tables are identical: the weighted
+	// FILE_CHECK's real server at 1 + 2 x 10.
+	if ks.downTable != ls.downTable || !strings.Contains(ls.downTable, rsLines["FILE_WEIGHT"]) || !strings.Contains(ls.downTable, " -w 21\n") {
+		t.Errorf("tables with every service down differ:\nkeepalived\n%slvsd\n%s", ks.downTable, ls.downTable)
 	}
 	if ks.udpFailedChecks != ls.udpFailedChecks || ls.udpFailedChecks != 3 {
 		t.Errorf("UDP_CHECK failed checks before removal: keepalived %d, lvsd %d (retry 2: 3)", ks.udpFailedChecks, ls.udpFailedChecks)
