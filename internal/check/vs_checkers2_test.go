@@ -351,6 +351,11 @@ func TestPingCheck(t *testing.T) {
 }
 `, vip, addr)
 	}
+	if fd, _, err := pingSocket(false); err != nil {
+		labtest.Need(t, false, "no ICMP socket (root, or net.ipv4.ping_group_range, needed): %v", err)
+	} else {
+		unixClose(fd)
+	}
 	for _, addr := range []string{"127.0.0.1", "::1"} {
 		t.Run(addr, func(t *testing.T) {
 			c, vs, rs := parseChecker(t, conf(addr))
@@ -758,4 +763,20 @@ func TestSMTPCheckAiosmtpd(t *testing.T) {
 	if _, err := runProbe(t, c, vs, rs); err == nil {
 		t.Error("passes with the SMTP server stopped")
 	}
+}
+
+func FuzzSMTPStatus(f *testing.F) {
+	for _, s := range []string{"220 mx", "220", "220-mx", "220\r", "2200", " 220", "abc"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		st := smtpStatus(line)
+		ok := len(line) >= 3 && (len(line) == 3 || line[3] == ' ')
+		for _, c := range line[:min(3, len(line))] {
+			ok = ok && c >= '0' && c <= '9'
+		}
+		if (st >= 0) != ok || st > 999 {
+			t.Fatalf("%q: status %d", line, st)
+		}
+	})
 }
