@@ -126,11 +126,15 @@ type vrrpConf struct {
 	extra     string // more lines inside vrrp_instance
 	global    string // blocks before the instance (vrrp_script...)
 	ipv6      bool   // VIP labVIP6 (VRRPv3 over IPv6)
+	raw       string // the whole file instead (the fields above unused)
 }
 
 const labVIP6 = "fd00:9::100"
 
 func (c vrrpConf) render() string {
+	if c.raw != "" {
+		return c.raw
+	}
 	var b strings.Builder
 	b.WriteString("global_defs {\n  router_id lab\n}\n" + c.global + "vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n")
 	fmt.Fprintf(&b, "  priority %d\n", c.priority)

@@ -20,6 +20,7 @@ import (
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
 	"github.com/lvsd/lvsd/internal/script"
+	"github.com/lvsd/lvsd/internal/track"
 	"github.com/lvsd/lvsd/internal/vrrp"
 	"golang.org/x/sys/unix"
 )
@@ -379,6 +380,9 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 			d.reconcileIPVSAnnounced("start")
 		}
 	}
+	if d.opts.CheckOnly {
+		d.initTrackFiles()
+	}
 	if !d.opts.CheckOnly {
 		if err := d.startRouter(ctx); err != nil {
 			return err
@@ -399,11 +403,23 @@ func (d *Daemon) startRouter(ctx context.Context) error {
 	return nil
 }
 
+// initTrackFiles writes track_file blocks' init_file when no router runs
+// (-C): FILE_CHECK reads those files too. The router does it otherwise;
+// track.InitFiles overwrites a file at most once a process, as keepalived
+// writes it at start and not on a reload.
+func (d *Daemon) initTrackFiles() {
+	for _, err := range track.InitFiles(d.cfg) {
+		d.log.Error("track_file init_file", "err", err)
+	}
+}
+
 // newRouter builds (but does not run) the VRRP router of cfg: nil when it
 // has no instances. Sockets are opened and interfaces checked here, so a
 // failure leaves whatever runs untouched.
 func (d *Daemon) newRouter(cfg *config.Config) (*vrrp.Router, error) {
-	if len(cfg.Instances) == 0 {
+	// keepalived runs its VRRP process for static_ipaddress, static_routes
+	// and static_rules alone too; the router installs them.
+	if len(cfg.Instances) == 0 && len(cfg.StaticAddresses)+len(cfg.StaticRoutes)+len(cfg.StaticRules) == 0 {
 		return nil, nil
 	}
 	r, err := vrrp.NewRouter(cfg, d.opts.Platform(cfg), d.log)
@@ -542,6 +558,9 @@ func (d *Daemon) reload(ctx context.Context) error {
 	}
 	d.setConfig(res)
 	d.alerts.update(d.cfg)
+	if d.opts.CheckOnly {
+		d.initTrackFiles()
+	}
 	if d.checks != nil {
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
 			d.log.Error("health checks", "err", err)
