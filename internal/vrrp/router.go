@@ -1017,7 +1017,13 @@ func (r *Router) scriptLoop(ctx context.Context, sc *config.VRRPScript) {
 	defer t.Stop()
 	run := sc.Command()
 	for {
-		tctx, cancel := context.WithTimeout(ctx, max(sc.Timeout, interval))
+		// keepalived 2.2.7 (vrrp_script_thread) kills a run after its
+		// timeout if one is set, else after its interval.
+		limit := interval
+		if sc.Timeout > 0 {
+			limit = sc.Timeout
+		}
+		tctx, cancel := context.WithTimeout(ctx, limit)
 		code, err := r.plat.Run(tctx, run, nil...)
 		cancel()
 		if ctx.Err() != nil {
