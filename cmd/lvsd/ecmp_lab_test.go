@@ -576,6 +576,52 @@ func TestVMECMP(t *testing.T) {
 	if failed != failedBefore {
 		t.Errorf("lvsd stop lost %d connections (all failures so far: %v)", failed-failedBefore, kinds)
 	}
+	// lvsd dies on the last director: its route stays, the director
+	// keeps forwarding with its table, and a restarted lvsd re-adopts the
+	// route without withdrawing it.
+	conns.MarkEvent()
+	failedBefore = failed
+	stopPoll := make(chan struct{})
+	vanished := make(chan bool, 1)
+	go func() {
+		gone := false
+		for {
+			select {
+			case <-stopPoll:
+				vanished <- gone
+				return
+			case <-time.After(100 * time.Millisecond):
+				gone = gone || l.pathGone(ds[0])
+			}
+		}
+	}()
+	_ = ds[0].lvsd.Process.Kill()
+	<-ds[0].exited
+	time.Sleep(3 * time.Second)
+	ds[0].startLVSD()
+	labtest.WaitFor(t, "the restarted lvsd adopting its route", 60*time.Second, func() bool {
+		return strings.Contains(ds[0].log.String(), "adopting the routes a previous lvsd left")
+	})
+	labtest.WaitFor(t, "the restarted lvsd serving", 60*time.Second, func() bool {
+		return strings.Contains(ds[0].log.String(), "lvsd started")
+	})
+	time.Sleep(settle)
+	close(stopPoll)
+	pathLost := <-vanished
+	failed, kinds = conns.Failures()
+	restartRow := fmt.Sprintf("lvsd SIGKILLed and restarted on the last director: path at the router throughout: %v; %d connections lost; %s",
+		!pathLost, failed-failedBefore, conns.Stalls())
+	t.Log(restartRow)
+	if pathLost {
+		t.Error("lvsd killed and restarted: the path left the router (a dead lvsd must leave its route; a restart must adopt it)")
+	}
+	if strings.Contains(ds[0].log.String(), "withdraw "+ecVIP) {
+		t.Error("the restarted lvsd withdrew its route")
+	}
+	if failed != failedBefore {
+		t.Errorf("lvsd killed and restarted: %d connections lost (all failures so far: %v)", failed-failedBefore, kinds)
+	}
+
 	// Sessions that went down other than the two events': the lab's
 	// timing was off (a stalled VM), and the figures above with it.
 	downs := l.sessionDowns()
@@ -584,7 +630,7 @@ func TestVMECMP(t *testing.T) {
 	if downs["d1"] > downsAtStart["d1"] {
 		t.Errorf("the surviving director's BGP session went down during the test: %s", flaps)
 	}
-	for _, r := range []string{rsRow, udpRow, tcpRow, killRow, stopRow, flaps} {
+	for _, r := range []string{rsRow, udpRow, tcpRow, killRow, stopRow, restartRow, flaps} {
 		t.Log("RESULT " + r)
 	}
 	t.Logf("TestVMECMP took %s", time.Since(start).Round(time.Second))

@@ -163,12 +163,15 @@ func (d *Daemon) withdrawAnnouncements() (time.Time, bool) {
 // leaves the services, so nothing is waited for.
 func (d *Daemon) drainAnnouncements(at time.Time, withdrew, keep bool) {
 	st := d.annState()
-	if st == nil || !withdrew || keep {
+	if st == nil {
+		return
+	}
+	defer announcers.Delete(d)
+	if !withdrew || keep {
 		return
 	}
 	if wait := time.Until(at.Add(st.settings.DrainTime)); wait > 0 {
 		d.log.Info("bgp announcement: draining before the IPVS services are removed", "wait", wait.Round(time.Millisecond))
 		time.Sleep(wait)
 	}
-	announcers.Delete(d)
 }
