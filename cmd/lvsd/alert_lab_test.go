@@ -196,10 +196,16 @@ func (l *vrrpLab) startRaw(kind, host, conf string, args ...string) *daemonProc 
 // same. Two configurations: keepalived's defaults (router_id, From and
 // HELO from the host's name, smtp_alert off unless given), and every
 // setting given (sync group, smtp_alert_vrrp, no_email_faults, port).
+// Between start and stop the director's link goes down (FAULT) and up.
 func TestSMTPAlertsMatchKeepalived(t *testing.T) {
 	for _, tc := range []struct {
 		name, conf string
-		want       int // mails per daemon
+		want       int // mails per daemon at start
+		total      int // and after the link went down and up
+		// extra is the mail only lvsd delivers: the FAULT mail, sent
+		// while the link to the SMTP server is down, fails; keepalived
+		// never tries again, lvsd does (bounded retries).
+		extra string
 	}{
 		{"defaults", `global_defs {
   notification_email {
@@ -229,7 +235,7 @@ vrrp_instance VI_3 {
     10.9.0.103/24
   }
 }
-`, 2},
+`, 2, 4, "VRRP Instance VI_1 - Entering FAULT state"},
 		{"given", `global_defs {
   router_id lab
   notification_email {
@@ -269,7 +275,7 @@ vrrp_instance VI_2 {
     10.9.0.101/24
   }
 }
-`, 4},
+`, 4, 8, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -285,6 +291,18 @@ vrrp_instance VI_2 {
 				p := l.startRaw(kind, "d1", tc.conf, args...)
 				l.waitFor(kind+" master", masterDown(100)+5*time.Second, func() bool { return l.hasVIP("d1") })
 				labtest.WaitFor(t, fmt.Sprintf("%s: %d mails", kind, tc.want), 20*time.Second, func() bool { return s.count() >= tc.want })
+				// The link goes down: FAULT (mailed unless
+				// no_email_faults); up again: BACKUP, then MASTER.
+				l.sh("ip -n %s link set eth0 down", l.ns("d1"))
+				l.waitFor(kind+" fault", 10*time.Second, func() bool { return !l.hasVIP("d1") })
+				time.Sleep(time.Second)
+				l.sh("ip -n %s link set eth0 up", l.ns("d1"))
+				l.waitFor(kind+" master again", masterDown(100)+10*time.Second, func() bool { return l.hasVIP("d1") })
+				total := tc.total
+				if kind == "lvsd" && tc.extra != "" {
+					total++
+				}
+				labtest.WaitFor(t, fmt.Sprintf("%s: %d mails", kind, total), 30*time.Second, func() bool { return s.count() >= total })
 				p.signal(t, syscall.SIGTERM)
 				// keepalived's Stopping mails are lost with its
 				// scheduler at exit; none may come from either.
@@ -293,8 +311,23 @@ vrrp_instance VI_2 {
 				t.Logf("%s sent %d mails:\n%s", kind, len(got[kind]), strings.Join(got[kind], "\n"))
 				l.waitFor("VIP gone", 5*time.Second, func() bool { return !l.hasVIP("d1") })
 			}
-			if len(got["keepalived"]) != tc.want {
-				t.Errorf("keepalived sent %d mails, the test expects %d", len(got["keepalived"]), tc.want)
+			if len(got["keepalived"]) != tc.total {
+				t.Errorf("keepalived sent %d mails, the test expects %d", len(got["keepalived"]), tc.total)
+			}
+			if tc.extra != "" {
+				var rest []string
+				found := false
+				for _, m := range got["lvsd"] {
+					if !found && strings.Contains(m, tc.extra) {
+						found = true
+						continue
+					}
+					rest = append(rest, m)
+				}
+				if !found {
+					t.Errorf("lvsd did not deliver %q after the link came back", tc.extra)
+				}
+				got["lvsd"] = rest
 			}
 			if k, v := strings.Join(got["keepalived"], "\n"), strings.Join(got["lvsd"], "\n"); k != v {
 				t.Errorf("mails differ:\n--- keepalived\n%s\n--- lvsd\n%s", k, v)
