@@ -51,13 +51,15 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 		}
 		vs.Group = args[1].Text
 	default:
-		a, ok := b.addr("virtual_server", args[0])
+		var a netip.Addr
+		ok := b.skipAs("the virtual server is left out", func() (ok bool) { a, ok = b.addr("virtual_server", args[0]); return })
 		if !ok {
 			return
 		}
 		vs.Addr = a
 		if len(args) > 1 {
-			p, ok := b.port("virtual_server", args[1])
+			var p uint16
+			ok := b.skipAs("the virtual server is left out", func() (ok bool) { p, ok = b.port("virtual_server", args[1]); return })
 			if !ok {
 				return
 			}
@@ -193,12 +195,14 @@ func init() {
 		}},
 		"ops": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.OPS = true }},
 		"persistence_timeout": {handle: func(b *builder, n *Node, vs *VirtualServer) {
-			vs.Persistent = true
-			vs.Persistence = 360 * time.Second
-			if len(n.Args) > 0 {
-				if v, ok := b.parseInt("persistence_timeout", n.Args[0], 1, 1<<31-1); ok {
-					vs.Persistence = time.Duration(v) * time.Second
-				}
+			if len(n.Args) == 0 {
+				vs.Persistent, vs.Persistence = true, 360*time.Second
+				return
+			}
+			// keepalived 2.2.7 (pto_handler): an invalid value is
+			// reported and the service is not made persistent.
+			if v, ok := b.parseInt("persistence_timeout", n.Args[0], 1, 1<<31-1); ok {
+				vs.Persistent, vs.Persistence = true, time.Duration(v)*time.Second
 			}
 		}},
 		"persistence_granularity": {handle: func(b *builder, n *Node, vs *VirtualServer) {
@@ -365,13 +369,15 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) {
 		b.d.Errorf(n.Pos(), "real_server needs IP [PORT]")
 		return
 	}
-	a, ok := b.addr("real_server", n.Args[0])
+	var a netip.Addr
+	ok := b.skipAs("the real server is left out", func() (ok bool) { a, ok = b.addr("real_server", n.Args[0]); return })
 	if !ok {
 		return
 	}
 	rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos(), InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha}
 	if len(n.Args) == 2 {
-		p, ok := b.port("real_server", n.Args[1])
+		var p uint16
+		ok := b.skipAs("the real server is left out", func() (ok bool) { p, ok = b.port("real_server", n.Args[1]); return })
 		if !ok {
 			return
 		}
@@ -387,7 +393,8 @@ var rsTable table[*RealServer]
 func init() {
 	rsTable = table[*RealServer]{
 		"weight": {handle: func(b *builder, n *Node, rs *RealServer) {
-			if v, ok := b.intArg(n, 0, 65535); ok {
+			// keepalived 2.2.7: 0 to IPVS_WEIGHT_LIMIT (INT_MAX)
+			if v, ok := b.intArg(n, 0, 1<<31-1); ok {
 				rs.Weight, rs.weightGiven = v, true
 			}
 		}},
@@ -458,6 +465,9 @@ func init() {
 type pendingChecker struct {
 	*Checker
 	own checkDefaults
+	// miscUser: MISC_CHECK's user [group], which keepalived takes before
+	// or after misc_path.
+	miscUser []string
 	// dnsNameSet: DNS_CHECK's name was given (keepalived ignores a second).
 	dnsNameSet bool
 	// SMTP_CHECK: a connection keyword was given at its top level, and
@@ -511,6 +521,12 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 		b.d.Warnf(n.Pos(), "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as in keepalived 2.2.7)", pc.MinReplyLen, pc.MaxReplyLen)
 	}
 
+	if typ == "MISC_CHECK" && pc.MiscPath != nil && pc.miscUser != nil {
+		pc.MiscPath.User = pc.miscUser[0]
+		if len(pc.miscUser) > 1 {
+			pc.MiscPath.Group = pc.miscUser[1]
+		}
+	}
 	if typ == "MISC_CHECK" && pc.MiscPath == nil {
 		b.d.Skipf(n.Pos(), "MISC_CHECK has no misc_path - skipping the checker (as keepalived 2.2.7 does)")
 		return
@@ -727,6 +743,10 @@ func init() {
 		checkerTable[k] = v
 	}
 	miscTable = checkerCommon()
+	// keepalived 2.2.7's MISC_CHECK has no connection keywords
+	// (install_checker_common_keywords(false)): connect_timeout there is an
+	// unknown keyword, logged and run past.
+	delete(miscTable, "connect_timeout")
 	miscTable["misc_path"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MiscPath = b.scriptLine(n) }}
 	miscTable["misc_timeout"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
 		if v, ok := b.intArg(n, 1, 86400); ok {
@@ -736,16 +756,13 @@ func init() {
 	miscTable["misc_dynamic"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MiscDynamic = true }}
 	miscTable["user"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
 		if len(n.Args) == 0 {
-			b.d.Errorf(n.Pos(), "user needs a user name")
+			b.d.Skipf(n.Pos(), "user needs a user name - ignoring it (as keepalived 2.2.7 does)")
 			return
 		}
-		if c.MiscPath != nil {
-			c.MiscPath.User = n.Args[0].Text
-			if len(n.Args) > 1 {
-				c.MiscPath.Group = n.Args[1].Text
-			}
-		} else {
-			b.d.Errorf(n.Pos(), "user must follow misc_path")
+		// keepalived's misc_user_handler: before or after misc_path alike
+		c.miscUser = []string{n.Args[0].Text}
+		if len(n.Args) > 1 {
+			c.miscUser = append(c.miscUser, n.Args[1].Text)
 		}
 	}}
 }
