@@ -94,16 +94,25 @@ func (d *Daemon) reconcileAnnouncements(why string, withdrawOnly bool) {
 	switch {
 	case d.syncer == nil:
 		// No IPVS: nothing is programmed, nothing is announced.
-	case d.lastDesired == nil:
-		// Not reconciled yet (start), or the last reconcile failed: what
-		// the kernel holds is unknown; the routes stay as they are.
+	case d.lastDesired == nil && !withdrawOnly:
+		// The reconcile failed: what the kernel holds is unknown; the
+		// routes stay as they are until one succeeds.
 		return
 	default:
 		var health ipvs.Health
 		if d.checks != nil {
 			health = d.checks.Snapshot()
 		}
-		desired = announce.Desired(d.cfg, d.lastDesired, health)
+		programmed := d.lastDesired
+		if programmed == nil {
+			// Before the first reconcile (a restart adopting routes) or
+			// after a failed one: judge by health and configuration
+			// alone, assuming the table is what they ask for, so that a
+			// lost quorum or a service gone from the configuration is
+			// still withdrawn and a healthy adopted route stays.
+			programmed = ipvs.DesiredTable(d.cfg, health)
+		}
+		desired = announce.Desired(d.cfg, programmed, health)
 	}
 	if withdrawOnly {
 		keep := map[netip.Prefix]bool{}

@@ -82,9 +82,11 @@ func TestAnnounceAdapter(t *testing.T) {
 	d, opened := announceDaemon(t, fake, sys)
 	d.cfg = loadConf(t, announceConf)
 
-	// Start: before the first IPVS reconcile nothing is known; routes stay.
+	// Start, before the first IPVS reconcile: judged by configuration and
+	// health alone, the adopted 192.0.2.10 stays (no flap) and the stale
+	// .99 (no service announces it) goes.
 	d.reconcileAnnouncements("start", true)
-	if ops := fake.TakeOps(); len(ops) != 0 {
+	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.99/32"}) {
 		t.Fatalf("before IPVS is programmed: %v", ops)
 	}
 	if !slices.Equal(*opened, [][2]int{{200, 200}}) {
@@ -95,10 +97,12 @@ func TestAnnounceAdapter(t *testing.T) {
 	}
 	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
 	d.reconcileAnnouncements("start", false)
-	// 192.0.2.10 stays (re-adopted, no flap); the stale .99 goes; .11 does
-	// not announce.
-	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.99/32"}) {
+	// 192.0.2.10 stays (re-adopted, no flap); .11 does not announce.
+	if ops := fake.TakeOps(); len(ops) != 0 {
 		t.Errorf("start ops = %v", ops)
+	}
+	if got := fake.Routes(); len(got) != 1 || got[0].String() != "192.0.2.10/32" {
+		t.Errorf("routes after start = %v", got)
 	}
 
 	// Quorum lost: the withdraw-only pass before IPVS removes the route
@@ -127,6 +131,27 @@ func TestAnnounceAdapter(t *testing.T) {
 	d.reconcileAnnouncements("health", false)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"add 192.0.2.10/32"}) {
 		t.Errorf("recovery ops = %v", ops)
+	}
+
+	// A failed IPVS reconcile (lastDesired nil): a quorum loss is still
+	// withdrawn; nothing is announced until a reconcile succeeds.
+	d.lastDesired = nil
+	d.checks = nil
+	d.cfg.VirtualServers[0].Quorum = 2 // more than its one real server: quorum lost
+	d.reconcileAnnouncements("health", true)
+	d.reconcileAnnouncements("health", false)
+	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.10/32"}) {
+		t.Errorf("quorum loss after a failed reconcile: ops = %v", ops)
+	}
+	d.cfg.VirtualServers[0].Quorum = 1
+	d.reconcileAnnouncements("health", false)
+	if ops := fake.TakeOps(); len(ops) != 0 {
+		t.Errorf("announced before a reconcile succeeded: %v", ops)
+	}
+	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
+	d.reconcileAnnouncements("health", false)
+	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"add 192.0.2.10/32"}) {
+		t.Errorf("after a successful reconcile: ops = %v", ops)
 	}
 
 	// Reload to another table: withdrawn from the old one, announced in
