@@ -34,6 +34,9 @@ type alertHooks struct {
 
 	// The notify FIFOs (nil when not configured): VRRP lines go to
 	// fifoAll and fifoVRRP, LVS lines to fifoAll and fifoLVS.
+	// fifoMu guards the three pointers (a reload or the stop replaces
+	// them while the VRRP watcher writes).
+	fifoMu                     sync.Mutex
 	fifoAll, fifoVRRP, fifoLVS *alert.FIFO
 	log                        *slog.Logger
 	lastPrio                   map[string]int
@@ -66,10 +69,12 @@ func (h *alertHooks) update(cfg *config.Config) {
 	h.removedRealServers(old, cfg, snap)
 	h.sender.Update(alert.SpecFrom(cfg, h.host))
 	g := &cfg.Global
+	h.fifoMu.Lock()
 	if !h.fifoAll.Same(g.NotifyFIFO) || !h.fifoVRRP.Same(g.VRRPNotifyFIFO) || !h.fifoLVS.Same(g.LVSNotifyFIFO) {
 		h.closeFIFOs()
 		h.openFIFOs(cfg)
 	}
+	h.fifoMu.Unlock()
 	if g.FIFOWriteVRRPStatesOnReload {
 		// keepalived writes every instance's and group's state again.
 		h.mu.Lock()
@@ -95,6 +100,7 @@ func (h *alertHooks) update(cfg *config.Config) {
 
 // openFIFOs opens the notify FIFOs as keepalived does, a FIFO named for
 // both the global and a specific one serving as the global one only.
+// h.fifoMu is held (or h not yet shared).
 func (h *alertHooks) openFIFOs(cfg *config.Config) {
 	g := &cfg.Global
 	h.fifoAll = alert.OpenFIFO(g.NotifyFIFO, "", alert.StartScript, h.log)
@@ -127,13 +133,19 @@ func (h *alertHooks) closeFIFOs() {
 }
 
 func (h *alertHooks) vrrpLine(l string) {
-	h.fifoAll.Write(l)
-	h.fifoVRRP.Write(l)
+	h.fifoMu.Lock()
+	a, v := h.fifoAll, h.fifoVRRP
+	h.fifoMu.Unlock()
+	a.Write(l)
+	v.Write(l)
 }
 
 func (h *alertHooks) lvsLine(l string) {
-	h.fifoAll.Write(l)
-	h.fifoLVS.Write(l)
+	h.fifoMu.Lock()
+	a, v := h.fifoAll, h.fifoLVS
+	h.fifoMu.Unlock()
+	a.Write(l)
+	v.Write(l)
 }
 
 // stop writes STOP for every instance and sync group to the VRRP FIFOs,
@@ -162,7 +174,9 @@ func (h *alertHooks) stop() {
 	for _, l := range lines {
 		h.vrrpLine(l)
 	}
+	h.fifoMu.Lock()
 	h.closeFIFOs()
+	h.fifoMu.Unlock()
 }
 
 // stats are the sender's counters (nil-safe, for the metrics).
