@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -301,11 +302,12 @@ func (h *alertHooks) checksChanged(m *check.Manager) {
 	type turn struct {
 		key            check.Key
 		up, was, isNow bool
+		lastErr        string
 	}
 	var turns []turn
 	for _, s := range st {
 		if up, ok := h.lastChk[s.Key]; ok && up != s.Up {
-			t := turn{key: s.Key, up: s.Up, was: !s.Up, isNow: s.Up}
+			t := turn{key: s.Key, up: s.Up, was: !s.Up, isNow: s.Up, lastErr: s.LastError}
 			if r, ok := refs[rsID{s.Key.VS, s.Key.RS}]; ok {
 				t.isNow = snap.RealServerUp(r.vs, r.rs)
 				if prev != nil {
@@ -369,7 +371,7 @@ func (h *alertHooks) checksChanged(m *check.Manager) {
 		h.lvsLine(l)
 	}
 	for _, t := range turns {
-		h.sender.CheckerChange(t.key.VS, t.key.RS, t.key.Type, t.up, t.was, t.isNow)
+		h.sender.CheckerChangeBody(t.key.VS, t.key.RS, checkerBody(t.key.Type, t.up, t.lastErr), t.was, t.isNow)
 	}
 	for _, q := range qturns {
 		h.sender.QuorumChange(q.vs.Key(), q.up, false, q.vs.Quorum, q.vs.Hysteresis, q.threshold, q.sum)
@@ -407,4 +409,14 @@ func (h *alertHooks) removedRealServers(old, cfg *config.Config, snap *check.Sna
 			h.sender.RealServerRemoved(id.vs, id.rs, false)
 		}
 	}
+}
+
+// checkerBody is the mail body of a checker's turn: alert.CheckerBody,
+// but a MISC_CHECK script that ran out of time says "timed out", as
+// check_misc.c does.
+func checkerBody(typ string, up bool, lastErr string) string {
+	if typ == "MISC_CHECK" && !up && strings.Contains(lastErr, context.DeadlineExceeded.Error()) {
+		return alert.MiscBody("timed out")
+	}
+	return alert.CheckerBody(typ, up)
 }

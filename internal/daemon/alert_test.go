@@ -116,3 +116,23 @@ func TestAlertHooksRemovedRealServer(t *testing.T) {
 		t.Errorf("mails %+v, want 1 (Removing)", st)
 	}
 }
+
+// TestCheckerBody: a MISC_CHECK killed at misc_timeout mails "timed out"
+// (check_misc.c); other failures and checkers their keepalived body.
+func TestCheckerBody(t *testing.T) {
+	for _, tc := range []struct {
+		typ     string
+		up      bool
+		lastErr string
+		want    string
+	}{
+		{"MISC_CHECK", false, "script /x: context deadline exceeded; its process group was killed", "=> MISC CHECK timed out on service <="},
+		{"MISC_CHECK", false, "/x exited 1", "=> MISC CHECK failed on service <="},
+		{"MISC_CHECK", true, "", "=> MISC CHECK succeeded on service <="},
+		{"TCP_CHECK", false, "context deadline exceeded", "=> TCP CHECK failed on service <="},
+	} {
+		if got := checkerBody(tc.typ, tc.up, tc.lastErr); got != tc.want {
+			t.Errorf("%s up=%v %q: %q, want %q", tc.typ, tc.up, tc.lastErr, got, tc.want)
+		}
+	}
+}
