@@ -420,3 +420,18 @@ func checkerBody(typ string, up bool, lastErr string) string {
 	}
 	return alert.CheckerBody(typ, up)
 }
+
+// fifoDropped counts the notify FIFO lines dropped because a pipe was
+// full (for a metric; nil-safe).
+func (h *alertHooks) fifoDropped() uint64 {
+	if h == nil {
+		return 0
+	}
+	h.fifoMu.Lock()
+	defer h.fifoMu.Unlock()
+	n := h.fifoAll.Dropped() + h.fifoVRRP.Dropped()
+	if h.fifoLVS != h.fifoVRRP {
+		n += h.fifoLVS.Dropped()
+	}
+	return n
+}

@@ -57,6 +57,9 @@ func TestAlertHooksFIFOs(t *testing.T) {
 	if got := read(fv); got != want {
 		t.Errorf("vrrp_notify_fifo:\n%s\nwant:\n%s", got, want)
 	}
+	if d := h.fifoDropped(); d != 0 {
+		t.Errorf("%d lines dropped", d)
+	}
 	h.update(cfg)
 	if got, want := read(fv), "INSTANCE \"VI_1\" MASTER 100\nINSTANCE \"VI_2\" MASTER 90\nGROUP \"G\" MASTER 0\n"; got != want {
 		t.Errorf("after a reload:\n%s\nwant:\n%s", got, want)
