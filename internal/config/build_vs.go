@@ -96,25 +96,6 @@ func vsTimer(set func(*VirtualServer, time.Duration), min, max time.Duration) ke
 	}}
 }
 
-func (b *builder) method(n *Node) (string, bool) {
-	t, ok := b.arg(n)
-	if !ok {
-		return "", false
-	}
-	switch v := strings.ToUpper(t.Text); v {
-	case "NAT", "DR", "TUN":
-		return v, true
-	default:
-		hint := ""
-		if s := suggest(v, []string{"NAT", "DR", "TUN"}); s != "" {
-			hint = " (did you mean " + s + "?)"
-		}
-		// keepalived 2.2.7 logs "unknown routing method" and keeps the default.
-		b.d.Skipf(t.Pos, "%s %q is not NAT, DR or TUN%s - ignoring", n.Key, t.Text, hint)
-		return "", false
-	}
-}
-
 var vsTable table[*VirtualServer]
 
 func init() {
@@ -142,9 +123,7 @@ func init() {
 		if len(n.Args) > 0 {
 			vs.methodPos = n.Args[0].Pos
 		}
-		if m, ok := b.method(n); ok {
-			vs.Method = m
-		}
+		b.methodTunnel(n, &vs.Method, &vs.tunnel)
 	}
 	// keepalived 2.2.7 (check_parser.c lbflags_handler) applies sh-port
 	// and sh-fallback only when the scheduler named so far is sh (mh-* for
@@ -316,9 +295,11 @@ func init() {
 		}},
 		"sorry_server_inhibit": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.SorryInhibit = true }},
 		"sorry_server_lvs_method": {handle: func(b *builder, n *Node, vs *VirtualServer) {
-			if m, ok := b.method(n); ok && vs.SorryServer != nil {
-				vs.SorryServer.Method = m
+			ss := vs.SorryServer
+			if ss == nil {
+				ss = &RealServer{} // parsed, reported, dropped
 			}
+			b.methodTunnel(n, &ss.Method, &ss.Tunnel)
 		}},
 		"inhibit_on_failure": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			v, _ := b.boolArg(n)
@@ -399,9 +380,7 @@ func init() {
 			}
 		}},
 		"lvs_method": {handle: func(b *builder, n *Node, rs *RealServer) {
-			if m, ok := b.method(n); ok {
-				rs.Method = m
-			}
+			b.methodTunnel(n, &rs.Method, &rs.Tunnel)
 		}},
 		"inhibit_on_failure": {handle: func(b *builder, n *Node, rs *RealServer) {
 			v, _ := b.boolArg(n)
@@ -962,7 +941,7 @@ func (b *builder) applyDefaults() {
 		}
 		for _, rs := range all {
 			if rs.Method == "" {
-				rs.Method = vs.Method
+				rs.Method, rs.Tunnel = vs.Method, vs.tunnel
 			}
 			if !rs.portGiven {
 				rs.Port = vs.Port

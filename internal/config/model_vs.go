@@ -62,6 +62,9 @@ type VirtualServer struct {
 	checkDefaults                    checkDefaults
 	schedPos, methodPos, protocolPos Pos
 	granularityPos, quorumPos        Pos
+	// tunnel is the virtual server's lvs_method TUN options, the default
+	// of its real and sorry servers (their Tunnel).
+	tunnel Tunnel
 	// defaultWeight is the virtual server's "weight": real servers that
 	// set none take it (keepalived 2.2.7's vs->weight); 0 when not given.
 	defaultWeight int
@@ -87,6 +90,7 @@ type RealServer struct {
 	Port             uint16     `json:"port"`
 	Weight           int        `json:"weight"`
 	Method           string     `json:"lvs_method"`
+	Tunnel           Tunnel     `json:"tunnel,omitzero"` // lvs_method TUN type/port/csum
 	InhibitOnFailure bool       `json:"inhibit_on_failure"`
 	UThreshold       int        `json:"uthreshold"`
 	LThreshold       int        `json:"lthreshold"`

@@ -91,6 +91,9 @@ func destToLib(d Dest) cf.Destination {
 		UpperThreshold: d.UThreshold,
 		LowerThreshold: d.LThreshold,
 		Family:         cf.INET,
+		TunnelType:     cf.TunnelType(d.Tunnel.Type),
+		TunnelPort:     d.Tunnel.Port,
+		TunnelFlags:    cf.TunnelFlags(d.Tunnel.Flags),
 	}
 	if d.Addr.Is6() {
 		out.Family = cf.INET6
@@ -134,6 +137,7 @@ func destFromLib(d cf.Destination) Dest {
 		Weight:     d.Weight,
 		UThreshold: d.UpperThreshold,
 		LThreshold: d.LowerThreshold,
+		Tunnel:     Tunnel{Type: uint8(d.TunnelType), Port: d.TunnelPort, Flags: uint16(d.TunnelFlags)},
 	}
 	switch d.FwdMethod & 0x7 {
 	case cf.DirectRoute:

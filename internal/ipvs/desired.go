@@ -120,13 +120,20 @@ func desiredDests(vs *config.VirtualServer, health Health) []Dest {
 }
 
 func dest(rs *config.RealServer) Dest {
-	return Dest{
+	d := Dest{
 		DestKey:    DestKey{Addr: rs.Addr, Port: rs.Port},
 		Method:     methodOf(rs.Method),
 		Weight:     uint32(rs.Weight),
 		UThreshold: uint32(rs.UThreshold),
 		LThreshold: uint32(rs.LThreshold),
 	}
+	if d.Method == TUN {
+		// keepalived 2.2.7 (libipvs ipvs_nl_fill_dest_attr) sends the
+		// tunnel attributes for TUN only; the kernel reports zeros for
+		// the others.
+		d.Tunnel = Tunnel{Type: uint8(rs.Tunnel.Type), Port: rs.Tunnel.Port, Flags: uint16(rs.Tunnel.Flags)}
+	}
+	return d
 }
 
 func methodOf(s string) Method {

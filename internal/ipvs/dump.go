@@ -309,6 +309,15 @@ func decodeDestMsg(attrs []byte, svcIPv6 bool) (Dest, error) {
 			d.LThreshold, err = attrU32(t, v)
 		case ipvsDestAttrAddrFam:
 			family, err = attrU16(t, v)
+		case ipvsDestAttrTunType:
+			if len(v) < 1 {
+				return fmt.Errorf("attribute %d: empty, want 1 byte", t)
+			}
+			d.Tunnel.Type = v[0]
+		case ipvsDestAttrTunPort:
+			d.Tunnel.Port, err = attrPort(t, v)
+		case ipvsDestAttrTunFlags:
+			d.Tunnel.Flags, err = attrU16(t, v)
 		}
 		return err
 	})

@@ -72,6 +72,8 @@ func TestDecodeDestMatchesEncode(t *testing.T) {
 		{Dest{DestKey: DestKey{netip.MustParseAddr("2001:db8::10"), 0}, Method: TUN, Weight: 3}, true},
 		// An IPv4 real server of an IPv6 service (kernels since 3.18 send the family).
 		{Dest{DestKey: DestKey{netip.MustParseAddr("192.0.2.7"), 443}, Method: TUN, Weight: 1}, true},
+		{Dest{DestKey: DestKey{netip.MustParseAddr("192.0.2.8"), 443}, Method: TUN, Weight: 1, Tunnel: Tunnel{Type: TunGUE, Port: 6080, Flags: TunCsum}}, false},
+		{Dest{DestKey: DestKey{netip.MustParseAddr("2001:db8::11"), 0}, Method: TUN, Weight: 2, Tunnel: Tunnel{Type: TunGRE, Flags: TunRemCsum}}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.d.String(), func(t *testing.T) {
@@ -159,6 +161,8 @@ func FuzzDecodeDump(f *testing.F) {
 	dst, _ := encodeDest(destToLib(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.2"), 80}, Weight: 1}))
 	f.Add(concat(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrService, svc))), frame(unix.NLMSG_DONE, 0, 1, errnoBody(0))))
 	f.Add(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrDest, dst))))
+	tun, _ := encodeDest(destToLib(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.3"), 80}, Method: TUN, Weight: 1, Tunnel: Tunnel{Type: TunGUE, Port: 6080, Flags: TunRemCsum}}))
+	f.Add(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrDest, tun))))
 	f.Add(frame(unix.NLMSG_ERROR, 0, 1, errnoBody(-2)))
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		_, _ = parseDump(buf, 1, func(attrs []byte) error {

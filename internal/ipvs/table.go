@@ -112,6 +112,43 @@ type Dest struct {
 	Weight     uint32
 	UThreshold uint32
 	LThreshold uint32
+	// Tunnel is a TUN destination's encapsulation (IPVS_DEST_ATTR_TUN_TYPE,
+	// _TUN_PORT, _TUN_FLAGS); zero (IPIP) for the other methods, as the
+	// kernel reports them when keepalived sends none.
+	Tunnel Tunnel
+}
+
+// Tunnel types and checksum flags as the kernel numbers them
+// (IP_VS_CONN_F_TUNNEL_TYPE_*, IP_VS_TUNNEL_ENCAP_FLAG_*).
+const (
+	TunIPIP uint8 = 0
+	TunGUE  uint8 = 1
+	TunGRE  uint8 = 2
+
+	TunNoCsum  uint16 = 0
+	TunCsum    uint16 = 1
+	TunRemCsum uint16 = 2
+)
+
+// Tunnel is a destination's tunnel attributes.
+type Tunnel struct {
+	Type  uint8
+	Port  uint16 // GUE's UDP port
+	Flags uint16
+}
+
+// saveArgs renders the tunnel as ipvsadm 1.31's print_tunnel_rule does.
+func (t Tunnel) saveArgs() string {
+	csum := map[uint16]string{TunNoCsum: "--tun-nocsum", TunCsum: "--tun-csum", TunRemCsum: "--tun-remcsum"}[t.Flags]
+	switch t.Type {
+	case TunIPIP:
+		return " --tun-type ipip"
+	case TunGUE:
+		return fmt.Sprintf(" --tun-type gue --tun-port %d %s", t.Port, csum)
+	case TunGRE:
+		return " --tun-type gre " + csum
+	}
+	return ""
 }
 
 // Table is a whole IPVS table, desired or observed.
@@ -213,7 +250,7 @@ func (t Table) SaveFormat() string {
 			method := map[Method]string{NAT: "-m", DR: "-g", TUN: "-i"}[d.Method]
 			rl := fmt.Sprintf("-a %s -r %s %s -w %d", id, formatAddrPort(d.Addr, d.Port), method, d.Weight)
 			if d.Method == TUN {
-				rl += " --tun-type ipip"
+				rl += d.Tunnel.saveArgs()
 			}
 			if d.UThreshold != 0 {
 				rl += fmt.Sprintf(" -x %d", d.UThreshold)
