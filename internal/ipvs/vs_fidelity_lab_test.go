@@ -18,6 +18,45 @@ import (
 // vsFidelityConfigs are virtual_server constructs whose kernel table
 // keepalived 2.2.7 and lvsd must program identically.
 var vsFidelityConfigs = map[string]string{
+	// TUN real servers of each tunnel type (keepalived 2.2.7's
+	// "lvs_method TUN type ... port ... csum"), one inheriting the
+	// virtual server's, a NAT one without tunnel attributes, an IPIP
+	// fwmark service.
+	"tunnel_types": `
+virtual_server 10.7.0.6 80 {
+    protocol TCP
+    lvs_sched rr
+    lvs_method TUN type gue port 6081 remcsum
+    real_server 10.7.1.1 80 {
+        lvs_method TUN
+    }
+    real_server 10.7.1.2 80 {
+        lvs_method TUN type gue port 6080 nocsum
+    }
+    real_server 10.7.1.3 80 {
+        lvs_method TUN type gre csum
+    }
+    real_server 10.7.1.4 80 {
+        lvs_method NAT
+    }
+    real_server 10.7.1.5 80 {
+    }
+}
+virtual_server 10.7.0.7 53 {
+    protocol UDP
+    lvs_sched wrr
+    lvs_method TUN type gre
+    sorry_server 10.7.9.9 53
+    sorry_server_lvs_method TUN type gue port 6082 csum
+    sorry_server_inhibit
+    real_server 10.7.1.1 53 { weight 3 }
+    real_server 10.7.1.2 53 { lvs_method TUN type gre nocsum }
+}
+virtual_server fwmark 13 {
+    lvs_sched rr
+    lvs_method TUN type ipip
+    real_server 10.7.1.6 0 { }
+}`,
 	"persistence_engine_sip": `
 virtual_server 10.7.0.1 5060 {
     protocol UDP
