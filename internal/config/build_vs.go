@@ -283,7 +283,7 @@ func init() {
 			if !ok {
 				return
 			}
-			rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos()}
+			rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos(), Tunnel: vs.tunnel}
 			if len(n.Args) == 2 {
 				p, ok := b.port("sorry_server", n.Args[1])
 				if !ok {
@@ -355,7 +355,9 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) {
 	if !ok {
 		return
 	}
-	rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos(), InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha}
+	// keepalived 2.2.7 alloc_rs/alloc_ssvr start from the virtual server's
+	// tunnel so far (kept when the server's own lvs_method options are bad).
+	rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos(), InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha, Tunnel: vs.tunnel}
 	if len(n.Args) == 2 {
 		var p uint16
 		ok := b.skipAs("the real server is left out", func() (ok bool) { p, ok = b.port("real_server", n.Args[1]); return })

@@ -71,6 +71,8 @@ virtual_server 10.7.0.1 80 {
 		// error keeps it (lvsd: the real server keeps its zero tunnel,
 		// the virtual server's applies only without its own lvs_method).
 		{name: "vs error keeps previous", vs: "TUN type gue port 6080 bogus", rs0Method: "TUN", skipped: "invalid tunnel option"},
+		{name: "rs error keeps the virtual server's", vs: "TUN type gue port 6080", rs: "lvs_method TUN type gre bogus",
+			rs0: Tunnel{Type: TunnelGUE, Port: 6080}, rs1: Tunnel{Type: TunnelGUE, Port: 6080}, sorry: Tunnel{Type: TunnelGUE, Port: 6080}, rs0Method: "TUN", skipped: `invalid tunnel option "bogus"`},
 		{name: "unknown method", vs: "DR", rs: "lvs_method TUNNEL type gue port 5", rs0Method: "DR", skipped: `"TUNNEL" is not NAT, DR or TUN`},
 	}
 	t.Run("all levels", func(t *testing.T) {
