@@ -60,7 +60,7 @@ func TestDebPackage(t *testing.T) {
 	os.RemoveAll(dist)
 	cmd := exec.Command(filepath.Join(root, "scripts", "deb.sh"))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "DIST="+dist, "VERSION="+testVersion, "TMPDIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "DIST="+dist, "VERSION="+testVersion, "TMPDIR="+t.TempDir(), "DEB_COMPRESS=gzip")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("deb.sh: %v\n%s", err, out)
@@ -231,6 +231,8 @@ func inThrowawayRoot(t *testing.T) {
 
 func sh(t *testing.T, script string) string {
 	t.Helper()
+	start := time.Now()
+	defer func() { t.Logf("%6.1fs  %.60s", time.Since(start).Seconds(), strings.ReplaceAll(script, "\n", "; ")) }()
 	out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", script, err, out)
@@ -294,6 +296,8 @@ dpkg-query -s keepalived > $A/status; : > $A/available; cp -p /var/lib/dpkg/info
 		t.Errorf("lvsd running after install: %s", out)
 	}
 	// The installed units verify with the installed binary.
+	vstart := time.Now()
+	defer func() { t.Logf("systemd-analyze verify took %v", time.Since(vstart)) }()
 	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "/lib/systemd/system/lvsd.service", "/lib/systemd/system/lvsd-realserver.service").CombinedOutput(); err != nil || bytes.Contains(out, []byte("lvsd")) {
 		t.Errorf("systemd-analyze verify (installed): %v\n%s", err, out)
 	}
@@ -343,6 +347,7 @@ sed -i 's|^DAEMON_ARGS=.*|DAEMON_ARGS="--metrics-addr 127.0.0.1:19650"|' /etc/de
 			}
 		}
 	}
+	t.Logf("lvsd up after %v", time.Since(vstart))
 	if !up {
 		daemon.Process.Kill()
 		daemon.Wait()
