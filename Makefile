@@ -7,7 +7,7 @@ BIN     := bin/lvsd
 # coordinator can report its own deadline as a failure (go.dev/issue/75804).
 FUZZN ?= 100000
 
-.PHONY: all build test unit race fuzz lint bench demo setup clean
+.PHONY: all build test unit race fuzz lint bench demo setup clean deb
 
 all: build
 
@@ -16,6 +16,10 @@ build:
 
 setup:
 	./scripts/setup.sh
+
+# The Debian package (docs/packaging.md): dist/lvsd_VERSION_ARCH.deb.
+deb: build
+	./scripts/deb.sh
 
 # Everything CI runs: set-up, lint, unit + integration tests (as root, with
 # CI=true so a lab that cannot start fails), and a short fuzz of each parser.
@@ -60,4 +64,4 @@ demo: setup build
 	./scripts/lab.sh .lab/bin/demo run --lvsd $(CURDIR)/$(BIN) --config $(CURDIR)/configs/demo.conf --terminals $(DEMO_TERMINALS)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
