@@ -1,16 +1,13 @@
 package check
 
 import (
-	"bufio"
 	"context"
-	"crypto/md5"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"regexp"
 	"sync"
@@ -202,33 +199,61 @@ func fetch(ctx context.Context, d *net.Dialer, tlsOn bool, tlsConf *tls.Config, 
 		capture = &cappedBuffer{max: maxBody}
 		rd = io.TeeReader(conn, capture)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(rd), &http.Request{Method: http.MethodGet})
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u.Path, err)
+	// keepalived 2.2.7 (check_http.c http_process_response) hashes the
+	// raw bytes after the first CRLFCRLF as they arrive, chunk framing
+	// included, up to Content-Length: what genhash prints and users paste.
+	// keepalived then reads on to the end of the stream; lvsd stops once
+	// nothing more can change the verdict (no digest or regex: the status
+	// line; Content-Length reached), and at maxBody.
+	bd := NewBodyDigest()
+	over := false
+	for {
+		b := bd.Buf()
+		if len(b) == 0 {
+			break
+		}
+		n, rerr := rd.Read(b)
+		if n > 0 {
+			bd.Feed(n)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("GET %s: %w", u.Path, rerr)
+		}
+		if bd.HeaderSeen() {
+			if u.Digest == "" && u.Regex == "" {
+				break
+			}
+			if cl := bd.ContentLength(); cl != NoContentLength && bd.Received() >= cl {
+				break
+			}
+			if bd.Received() > maxBody {
+				over = true
+				break
+			}
+		}
 	}
-	defer resp.Body.Close()
-	if !statusOK(resp.StatusCode, u.StatusCodes) {
-		return fmt.Errorf("GET %s: status %d", u.Path, resp.StatusCode)
+	if !bd.HeaderSeen() {
+		return fmt.Errorf("GET %s: no data received", u.Path)
 	}
-	h := md5.New() //nolint:gosec // keepalived's digest is MD5
-	n, err := io.Copy(h, io.LimitReader(resp.Body, maxBody+1))
+	status, sum := bd.StatusCode(), bd.Sum(false)
+	if !statusOK(status, u.StatusCodes) {
+		return fmt.Errorf("GET %s: status %d", u.Path, status)
+	}
 	if capture != nil {
 		if rerr := regexVerdict(u, capture.b); rerr != nil {
 			return fmt.Errorf("GET %s: %w", u.Path, rerr)
 		}
 	}
-	if u.Digest == "" {
-		// Without a digest the body does not matter; stop at the cap.
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("GET %s: reading body: %w", u.Path, err)
-	}
-	if n > maxBody {
-		return fmt.Errorf("GET %s: body over %d bytes", u.Path, maxBody)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != u.Digest {
-		return fmt.Errorf("GET %s: digest %s, want %s", u.Path, got, u.Digest)
+	if u.Digest != "" {
+		if over {
+			return fmt.Errorf("GET %s: body over %d bytes", u.Path, maxBody)
+		}
+		if got := hex.EncodeToString(sum[:]); got != u.Digest {
+			return fmt.Errorf("GET %s: digest %s, want %s", u.Path, got, u.Digest)
+		}
 	}
 	return nil
 }
