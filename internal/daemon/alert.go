@@ -42,6 +42,8 @@ type alertHooks struct {
 	log                        *slog.Logger
 	lastPrio                   map[string]int
 
+	stopOnce sync.Once
+
 	router atomic.Pointer[vrrp.Router]
 	wake   chan struct{}
 	done   chan struct{}
@@ -151,11 +153,17 @@ func (h *alertHooks) lvsLine(l string) {
 
 // stop writes STOP for every instance and sync group to the VRRP FIFOs,
 // as keepalived's notify_shutdown does (its STOP mails are lost at exit:
-// none is sent), and closes the FIFOs. Call it after the router stopped.
+// none is sent), and closes the FIFOs; once. Call it after the router
+// stopped; the end of the run's context calls it too (from the VRRP
+// watcher), for a daemon that does not.
 func (h *alertHooks) stop() {
 	if h == nil {
 		return
 	}
+	h.stopOnce.Do(h.doStop)
+}
+
+func (h *alertHooks) doStop() {
 	h.mu.Lock()
 	cfg := h.cfg
 	var lines []string
@@ -206,6 +214,9 @@ func (h *alertHooks) watchVRRP(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// The run ends (lvsd stops): the STOP lines, as
+			// keepalived's notify_shutdown, unless stop() ran first.
+			h.stop()
 			return
 		case <-h.wake:
 		}
