@@ -256,7 +256,10 @@ func lvsdStateFlags(dir string) []string { return []string{"--state-dir", dir} }
 // acceptanceSettle is how long a daemon must stay up to count as started:
 // keepalived exits within a second on a fatal configuration (its children
 // report a permanent error), lvsd at once.
-const acceptanceSettle = 2 * time.Second
+const (
+	acceptanceSettle     = 2 * time.Second
+	acceptanceStartLimit = 15 * time.Second
+)
 
 // startsAndStays starts argv in ns and reports whether it is still running
 // after acceptanceSettle; it is then stopped with SIGTERM.
@@ -270,13 +273,32 @@ func startsAndStays(ns *labtest.Netns, conf string, argv []string, extra func(st
 	cmd.Dir = filepath.Dir(conf)
 	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return false, err.Error()
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	// Started: the daemon says so ("Startup complete", "lvsd started"),
+	// then stays up for acceptanceSettle. A daemon that exits before
+	// either has refused the configuration; on a loaded host, keepalived
+	// can take longer than the settle time to get to its refusal.
+	started := func() bool {
+		s := out.String()
+		return strings.Contains(s, "Startup complete") || strings.Contains(s, "lvsd started")
+	}
+	deadline := time.After(acceptanceStartLimit)
+wait:
+	for !started() {
+		select {
+		case <-done:
+			return false, out.String()
+		case <-deadline:
+			break wait
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	select {
 	case <-done:
 		return false, out.String()
