@@ -26,7 +26,7 @@ deb: build
 # The race pass runs every package's unit tests under the race detector;
 # -short skips the labs there, which the first pass has run.
 test: setup lint build
-	CI=$${CI:-true} $(GO) test -count=1 -timeout 20m ./...
+	CI=$${CI:-true} $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) race
 	$(MAKE) fuzz
 

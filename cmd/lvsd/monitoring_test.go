@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -133,11 +134,39 @@ func TestVMMonitoringQueriesReturnData(t *testing.T) {
 			t.Logf("--- prometheus ---\n%s", promLog.String())
 		}
 	})
-	labtest.DataPathLab(t, true)
+	// The director alone, on a veth link (no namespaces: they cost
+	// tens of seconds under TCG): the real servers are listeners on
+	// addresses of that link, which TCP_CHECK reaches locally.
+	sh := func(cmd string) {
+		t.Helper()
+		if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+	}
+	_ = exec.Command("ip", "link", "del", "mon0").Run()
+	sh("ip link add mon0 type veth peer name mon1 && ip link set mon1 up && ip link set mon0 up && ip addr add 10.20.0.254/24 dev mon0")
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", "mon0").Run() })
+	for i := 1; i <= 4; i++ {
+		sh(fmt.Sprintf("ip addr add 10.20.0.%d/32 dev mon0", i))
+		ln, err := net.Listen("tcp", fmt.Sprintf("10.20.0.%d:%s", i, labtest.LabVIPPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
 	_ = exec.Command("ipvsadm", "-C").Run()
 	conf := filepath.Join(dir, "keepalived.conf")
-	cfg := "global_defs {\n  router_id lab\n  lvs_sync_daemon br-rs VI_1\n}\n" +
-		"vrrp_instance VI_1 {\n  state MASTER\n  interface br-rs\n  virtual_router_id 51\n  priority 150\n  advert_int 1\n" +
+	cfg := "global_defs {\n  router_id lab\n  lvs_sync_daemon mon0 VI_1\n}\n" +
+		"vrrp_instance VI_1 {\n  state MASTER\n  interface mon0\n  virtual_router_id 51\n  priority 150\n  advert_int 1\n" +
 		"  virtual_ipaddress {\n    10.20.0.200/24\n  }\n}\n" + daemonConfig([4]int{16, 12, 8, 0})
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
