@@ -168,23 +168,33 @@ func (d *BodyDigest) Sum(final bool) [md5.Size]byte {
 // the response as keepalived's read error does, and is returned.
 func KeepalivedDigest(r io.Reader) (sum [md5.Size]byte, status int, ok bool, err error) {
 	d := NewBodyDigest()
+	err = d.Consume(r, nil)
+	return d.Sum(false), d.status, d.extracted, err
+}
+
+// Consume feeds d from r in keepalived's reads until the end of the
+// stream, a read error (returned; io.EOF is the end), or enough(d) after a
+// read (nil: never).
+func (d *BodyDigest) Consume(r io.Reader, enough func(*BodyDigest) bool) error {
 	for {
 		b := d.Buf()
 		if len(b) == 0 {
-			break
+			return nil
 		}
-		n, rerr := r.Read(b)
+		n, err := r.Read(b)
 		if n > 0 {
 			d.Feed(n)
 		}
-		if rerr == io.EOF {
-			break
+		if err == io.EOF {
+			return nil
 		}
-		if rerr != nil {
-			return d.Sum(false), d.status, d.extracted, rerr
+		if err != nil {
+			return err
+		}
+		if enough != nil && enough(d) {
+			return nil
 		}
 	}
-	return d.Sum(false), d.status, d.extracted, nil
 }
 
 // extractHTML is lib/html.c extract_html: the offset after the first

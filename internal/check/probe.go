@@ -207,33 +207,20 @@ func fetch(ctx context.Context, d *net.Dialer, tlsOn bool, tlsConf *tls.Config, 
 	// line; Content-Length reached), and at maxBody.
 	bd := NewBodyDigest()
 	over := false
-	for {
-		b := bd.Buf()
-		if len(b) == 0 {
-			break
+	err = bd.Consume(rd, func(bd *BodyDigest) bool {
+		switch {
+		case !bd.HeaderSeen():
+			return false
+		case u.Digest == "" && u.Regex == "":
+			return true
+		case bd.ContentLength() != NoContentLength && bd.Received() >= bd.ContentLength():
+			return true
 		}
-		n, rerr := rd.Read(b)
-		if n > 0 {
-			bd.Feed(n)
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return fmt.Errorf("GET %s: %w", u.Path, rerr)
-		}
-		if bd.HeaderSeen() {
-			if u.Digest == "" && u.Regex == "" {
-				break
-			}
-			if cl := bd.ContentLength(); cl != NoContentLength && bd.Received() >= cl {
-				break
-			}
-			if bd.Received() > maxBody {
-				over = true
-				break
-			}
-		}
+		over = bd.Received() > maxBody
+		return over
+	})
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u.Path, err)
 	}
 	if !bd.HeaderSeen() {
 		return fmt.Errorf("GET %s: no data received", u.Path)

@@ -731,7 +731,7 @@ func TestSMTPCheckAiosmtpd(t *testing.T) {
 		t.Skip("starts aiosmtpd")
 	}
 	py := labtest.NeedBinary(t, "/usr/bin/python3") // Debian's, with python3-aiosmtpd (not a pyenv shim on PATH)
-	port := freeUDPPort(t) // a port number; TCP on it is very likely free too
+	port := freeUDPPort(t)                          // a port number; TCP on it is very likely free too
 	cmd := exec.Command(py, "-m", "aiosmtpd", "-n", "-l", fmt.Sprintf("127.0.0.1:%d", port))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
