@@ -392,7 +392,8 @@ func (d *Daemon) serveMetrics(ctx context.Context, ln net.Listener) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics.NewCollector(d), metrics.NewKeepalivedCollector(d), metrics.NewAlertCollector(func() metrics.AlertStats {
 		s := d.alerts.stats()
-		return metrics.AlertStats{Sent: s.Sent, Failed: s.Failed, Dropped: s.Dropped, Retries: s.Retries, Queued: s.Queued}
+		return metrics.AlertStats{Sent: s.Sent, Failed: s.Failed, Dropped: s.Dropped, Retries: s.Retries, Queued: s.Queued,
+			FIFODropped: d.alerts.fifoDropped()}
 	}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil}))

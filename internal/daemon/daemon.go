@@ -590,6 +590,9 @@ func (d *Daemon) stop() error {
 	// to a script's kill grace, and SIGTERM must end lvsd within 2 s.
 	d.cancel()
 	d.stopRouter()
+	// The notify FIFOs' STOP lines, once the router has stopped (the end
+	// of the run's context writes them too, racing the exit).
+	d.alerts.stop()
 	vrrpDone := time.Now()
 	if d.checksDone != nil {
 		<-d.checksDone

@@ -101,7 +101,9 @@ func registryOf(c prometheus.Collector) *prometheus.Registry {
 }
 
 func TestAlertSeries(t *testing.T) {
-	c := NewAlertCollector(func() AlertStats { return AlertStats{Sent: 3, Failed: 1, Dropped: 2, Retries: 4, Queued: 5} })
+	c := NewAlertCollector(func() AlertStats {
+		return AlertStats{Sent: 3, Failed: 1, Dropped: 2, Retries: 4, Queued: 5, FIFODropped: 6}
+	})
 	want := `
 # HELP lvsd_smtp_alerts_total keepalived-style e-mail alerts: sent, failed (given up after bounded retries) or dropped (the queue was full).
 # TYPE lvsd_smtp_alerts_total counter
@@ -114,6 +116,9 @@ lvsd_smtp_alert_retries_total 4
 # HELP lvsd_smtp_alert_queue E-mail alerts waiting to be sent.
 # TYPE lvsd_smtp_alert_queue gauge
 lvsd_smtp_alert_queue 5
+# HELP lvsd_notify_fifo_dropped_total Notify FIFO lines dropped because the pipe was full (nobody reading).
+# TYPE lvsd_notify_fifo_dropped_total counter
+lvsd_notify_fifo_dropped_total 6
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Error(err)
