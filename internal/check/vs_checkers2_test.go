@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -733,6 +734,8 @@ func TestSMTPCheckAiosmtpd(t *testing.T) {
 	py := labtest.NeedBinary(t, "/usr/bin/python3") // Debian's, with python3-aiosmtpd (not a pyenv shim on PATH)
 	port := freeUDPPort(t)                          // a port number; TCP on it is very likely free too
 	cmd := exec.Command(py, "-m", "aiosmtpd", "-n", "-l", fmt.Sprintf("127.0.0.1:%d", port))
+	var smtpOut lockedBuffer
+	cmd.Stdout, cmd.Stderr = &smtpOut, &smtpOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -755,9 +758,10 @@ func TestSMTPCheckAiosmtpd(t *testing.T) {
     }
 }
 `, port))
-	if _, ok := labtest.Poll(15*time.Second, 100*time.Millisecond, func() bool { _, err := runProbe(t, c, vs, rs); return err == nil }); !ok {
+	// Python starts slowly beside the lab VMs of make test: up to a minute.
+	if _, ok := labtest.Poll(60*time.Second, 100*time.Millisecond, func() bool { _, err := runProbe(t, c, vs, rs); return err == nil }); !ok {
 		_, err := runProbe(t, c, vs, rs)
-		labtest.Need(t, false, "aiosmtpd never passed the check (is python3-aiosmtpd installed?): %v", err)
+		labtest.Need(t, false, "aiosmtpd never passed the check (is python3-aiosmtpd installed?): %v\naiosmtpd: %s", err, smtpOut.String())
 	}
 	stop()
 	if _, err := runProbe(t, c, vs, rs); err == nil {
@@ -779,4 +783,22 @@ func FuzzSMTPStatus(f *testing.F) {
 			t.Fatalf("%q: status %d", line, st)
 		}
 	})
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -47,16 +47,23 @@ type alertHooks struct {
 	router atomic.Pointer[vrrp.Router]
 	wake   chan struct{}
 	done   chan struct{}
+	// checks and checksWake: the checker side's changes, diffed on a
+	// goroutine of its own (watchChecks) so that the checker scheduler
+	// never waits for a walk over every checker; changes that come
+	// while a diff runs are taken in the next one.
+	checks     atomic.Pointer[check.Manager]
+	checksWake chan struct{}
 }
 
 // newAlertHooks starts the sender and the VRRP watcher; they end with ctx.
 func newAlertHooks(ctx context.Context, cfg *config.Config, log *slog.Logger) *alertHooks {
 	h := &alertHooks{host: alert.LocalHost(), cfg: cfg, log: log, lastPrio: map[string]int{}, lastInst: map[string]string{}, lastChk: map[check.Key]bool{}, lastQuorum: map[string]bool{},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), checksWake: make(chan struct{}, 1)}
 	h.sender = alert.New(alert.SpecFrom(cfg, h.host), log)
 	h.openFIFOs(cfg)
 	go h.sender.Run(ctx)
 	go func() { defer close(h.done); h.watchVRRP(ctx) }()
+	go h.watchChecks(ctx)
 	return h
 }
 
@@ -296,6 +303,29 @@ func (h *alertHooks) checksChanged(m *check.Manager) {
 	if h == nil || m == nil {
 		return
 	}
+	h.checks.Store(m)
+	select {
+	case h.checksWake <- struct{}{}:
+	default:
+	}
+}
+
+// watchChecks diffs the checkers' states after each wake, until ctx ends.
+func (h *alertHooks) watchChecks(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.checksWake:
+		}
+		if m := h.checks.Load(); m != nil {
+			h.diffChecks(m)
+		}
+	}
+}
+
+// diffChecks mails each checker that turned since the last diff.
+func (h *alertHooks) diffChecks(m *check.Manager) {
 	st, snap := m.Status(), m.Snapshot()
 	h.mu.Lock()
 	cfg, prev := h.cfg, h.lastSnap
