@@ -107,8 +107,7 @@ func TestAcceptanceDifferential(t *testing.T) {
 	}
 	keepalived := labtest.NeedBinary(t, "keepalived")
 	labtest.NeedRoot(t)
-	samples, _ := filepath.Glob(filepath.Join(corpusDir, "keepalived.conf.*"))
-	labtest.Need(t, len(samples) > 0, "corpus not found at %s", corpusDir)
+	samples, _ := filepath.Glob(filepath.Join(labtest.KeepalivedSamples(t), "keepalived.conf.*"))
 	own, _ := filepath.Glob(filepath.Join(acceptanceDir, "*.conf"))
 	if len(own) < 20 {
 		t.Fatalf("testdata/acceptance has %d configurations; want the issue's constructs", len(own))

@@ -12,8 +12,6 @@ import (
 	"github.com/lvsd/lvsd/internal/labtest"
 )
 
-const corpusDir = "../../../shared/corpus/keepalived-samples"
-
 // knownDifferences lists the samples where lvsd's verdict deliberately
 // differs from keepalived 2.2.7's; docs/compatibility.md gives the same
 // reasons. The test fails if a difference appears that is not listed here,
@@ -37,8 +35,7 @@ const (
 // namespace (with the interfaces the samples name), and compares verdicts.
 func TestCorpusVerdictsMatchKeepalived(t *testing.T) {
 	keepalived := labtest.NeedBinary(t, "keepalived")
-	samples, _ := filepath.Glob(filepath.Join(corpusDir, "keepalived.conf.*"))
-	labtest.Need(t, len(samples) > 0, "corpus not found at %s", corpusDir)
+	samples, _ := filepath.Glob(filepath.Join(labtest.KeepalivedSamples(t), "keepalived.conf.*"))
 	ns := labtest.NewNetns(t, "lvsdcompat")
 	for i, ifname := range []string{"eth0", "eth1", "eth2", "eth3", "eth0.1"} {
 		peer := "peer" + string(rune('a'+i))

@@ -732,22 +732,7 @@ func TestSMTPCheckAiosmtpd(t *testing.T) {
 		t.Skip("starts aiosmtpd")
 	}
 	py := labtest.NeedBinary(t, "/usr/bin/python3") // Debian's, with python3-aiosmtpd (not a pyenv shim on PATH)
-	port := freeUDPPort(t)                          // a port number; TCP on it is very likely free too
-	cmd := exec.Command(py, "-m", "aiosmtpd", "-n", "-l", fmt.Sprintf("127.0.0.1:%d", port))
-	var smtpOut lockedBuffer
-	cmd.Stdout, cmd.Stderr = &smtpOut, &smtpOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}
-	t.Cleanup(stop)
+	srv := startAiosmtpd(t, py)
 	c, vs, rs := parseChecker(t, fmt.Sprintf(`virtual_server 10.0.0.1 25 {
     protocol TCP
     real_server 127.0.0.1 %d {
@@ -757,15 +742,82 @@ func TestSMTPCheckAiosmtpd(t *testing.T) {
         }
     }
 }
-`, port))
+`, srv.port))
 	// Python starts slowly beside the lab VMs of make test: up to a minute.
 	if _, ok := labtest.Poll(60*time.Second, 100*time.Millisecond, func() bool { _, err := runProbe(t, c, vs, rs); return err == nil }); !ok {
 		_, err := runProbe(t, c, vs, rs)
-		labtest.Need(t, false, "aiosmtpd never passed the check (is python3-aiosmtpd installed?): %v\naiosmtpd: %s", err, smtpOut.String())
+		labtest.Need(t, false, "aiosmtpd never passed the check (is python3-aiosmtpd installed?): %v\naiosmtpd: %s", err, srv.out.String())
 	}
-	stop()
+	srv.stop()
 	if _, err := runProbe(t, c, vs, rs); err == nil {
 		t.Error("passes with the SMTP server stopped")
+	}
+}
+
+// aiosmtpdServer is a running `python3 -m aiosmtpd` on a loopback port.
+type aiosmtpdServer struct {
+	port int
+	out  *lockedBuffer
+	stop func()
+}
+
+// startAiosmtpd starts aiosmtpd on a free loopback port. A port found free
+// can be taken by a parallel test before Python binds it (seen under make
+// test: "address already in use"), so a server that exits within its first
+// seconds is started again on another port, up to five times.
+func startAiosmtpd(t *testing.T, py string) aiosmtpdServer {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		var out lockedBuffer
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cmd := exec.Command(py, "-m", "aiosmtpd", "-n", "-l", fmt.Sprintf("127.0.0.1:%d", port))
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stopped := false
+		stop := func() {
+			if !stopped {
+				stopped = true
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		}
+		t.Cleanup(stop)
+		// Bound or failed: either it accepts a connection or it has exited.
+		_, ok := labtest.Poll(60*time.Second, 50*time.Millisecond, func() bool {
+			select {
+			case <-exited:
+				return true
+			default:
+			}
+			conn, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				conn.Close()
+				return true
+			}
+			return false
+		})
+		select {
+		case <-exited:
+			if attempt < 5 && strings.Contains(out.String(), "address already in use") {
+				t.Logf("aiosmtpd attempt %d: port %d taken, trying another", attempt, port)
+				continue
+			}
+			labtest.Need(t, false, "aiosmtpd exited (is python3-aiosmtpd installed?): %s", out.String())
+		default:
+		}
+		if !ok {
+			labtest.Need(t, false, "aiosmtpd did not listen on port %d within a minute: %s", port, out.String())
+		}
+		return aiosmtpdServer{port: port, out: &out, stop: stop}
 	}
 }
 

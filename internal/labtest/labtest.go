@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,4 +153,33 @@ func RequireVM(t testing.TB) {
 	if !InVM() {
 		t.Skip("runs inside the lab VM, started by its host-side test")
 	}
+}
+
+// KeepalivedSamples returns a directory holding keepalived 2.2.7's sample
+// configurations (keepalived.conf.*), the corpus of the differential tests.
+// It looks, in order, at $LVSD_KEEPALIVED_SAMPLES, at the samples Debian's
+// keepalived package installs (the same files as doc/samples at v2.2.7, and
+// of the reference daemon the tests run), and at shared/corpus beside or
+// above the checkout, so that a clone anywhere finds them.
+func KeepalivedSamples(t testing.TB) string {
+	t.Helper()
+	candidates := []string{os.Getenv("LVSD_KEEPALIVED_SAMPLES"), "/usr/share/doc/keepalived/samples"}
+	for dir := RepoRoot(t); ; {
+		candidates = append(candidates, filepath.Join(dir, "shared", "corpus", "keepalived-samples"))
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	for _, dir := range candidates {
+		if dir == "" {
+			continue
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, "keepalived.conf.*")); len(m) > 0 {
+			return dir
+		}
+	}
+	Need(t, false, "keepalived's sample configurations not found (install Debian's keepalived, or set LVSD_KEEPALIVED_SAMPLES); looked in %q", candidates)
+	return ""
 }
