@@ -111,26 +111,17 @@ func (b *builder) parseRoute(w []Token, what string) (Route, bool) {
 		}
 		return r.Family == f
 	}
-	for i := 0; i < len(w); i++ {
-		t := w[i]
+	for words := (optionWords{w: w}); words.more(); words.advance() {
+		t := words.current()
 		s := t.Text
-		next := func() (Token, bool) {
-			if i+1 >= len(w) {
-				return Token{}, false
-			}
-			i++
-			return w[i], true
-		}
+		next := words.next
 		if routeUnsupported[s] {
 			b.d.Warnf(t.Pos, "%s %q: %s is not supported by lvsd; lvsd does not install this route (keepalived does)", what, r.Text, s)
 			return Route{}, false
 		}
 		switch s {
 		case "inet", "inet6":
-			f := 4
-			if s == "inet6" {
-				f = 6
-			}
+			f := familyWord(s)
 			if r.Family != 0 && r.Family != f {
 				return fail(t, "%s specified for an IPv%d route", s, r.Family)
 			}
@@ -317,26 +308,17 @@ func (b *builder) parseRule(w []Token, what string) (Rule, bool) {
 		r.Action = a
 		return true
 	}
-	for i := 0; i < len(w); i++ {
-		t := w[i]
+	for words := (optionWords{w: w}); words.more(); words.advance() {
+		t := words.current()
 		s := t.Text
-		next := func() (Token, bool) {
-			if i+1 >= len(w) {
-				return Token{}, false
-			}
-			i++
-			return w[i], true
-		}
+		next := words.next
 		if ruleUnsupported[s] {
 			b.d.Warnf(t.Pos, "%s %q: %s is not supported by lvsd; lvsd does not install this rule (keepalived does)", what, r.Text, s)
 			return Rule{}, false
 		}
 		switch s {
 		case "inet", "inet6":
-			f := 4
-			if s == "inet6" {
-				f = 6
-			}
+			f := familyWord(s)
 			if r.Family != 0 && r.Family != f {
 				return fail(t, "%s for an IPv%d rule", s, r.Family)
 			}
@@ -546,4 +528,31 @@ func (b *builder) staticAddresses(n *Node, c *Config) {
 		}
 		c.StaticAddresses = append(c.StaticAddresses, v)
 	}
+}
+
+// optionWords walks the words of a route or rule; next consumes the word
+// after the current one (an option's argument).
+type optionWords struct {
+	w []Token
+	i int
+}
+
+func (o *optionWords) more() bool     { return o.i < len(o.w) }
+func (o *optionWords) advance()       { o.i++ }
+func (o *optionWords) current() Token { return o.w[o.i] }
+
+func (o *optionWords) next() (Token, bool) {
+	if o.i+1 >= len(o.w) {
+		return Token{}, false
+	}
+	o.i++
+	return o.w[o.i], true
+}
+
+// familyWord is 4 for "inet", 6 for "inet6".
+func familyWord(s string) int {
+	if s == "inet6" {
+		return 6
+	}
+	return 4
 }

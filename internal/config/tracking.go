@@ -138,34 +138,8 @@ func (b *builder) trackFileList(n *Node, owner string, have []TrackItem) []Track
 			continue
 		}
 		it := TrackItem{Name: e.Key, Weight: tf.Weight, WeightReverse: tf.WeightReverse, Pos: e.Pos()}
-		args := e.Args
-		if len(args) > 0 {
-			if args[0].Text != "weight" {
-				b.d.Skipf(args[0].Pos, "%s: unknown track file option %q; the entry is ignored, as keepalived does", owner, args[0].Text)
-				continue
-			}
-			if len(args) == 1 {
-				b.d.Skipf(args[0].Pos, "%s: weight without value for track file %s; the entry is ignored, as keepalived does", owner, e.Key)
-				continue
-			}
-			it.HasWeight = true
-			w, err := strconv.Atoi(args[1].Text)
-			if err != nil || w < -254 || w > 254 {
-				b.d.Skipf(args[1].Pos, "%s: weight for track file %s must be -254..254; the file's weight %d is used, as keepalived does", owner, e.Key, tf.Weight)
-				w, it.HasWeight = tf.Weight, false
-			}
-			it.Weight = w
-			if len(args) > 2 {
-				switch args[2].Text {
-				case "reverse":
-					it.WeightReverse = true
-				case "noreverse":
-					it.WeightReverse = false
-				default:
-					b.d.Skipf(args[2].Pos, "%s: unknown weight option %q for track file %s; the entry is ignored, as keepalived does", owner, args[2].Text, e.Key)
-					continue
-				}
-			}
+		if !b.trackEntryWeight(&it, e, owner, "track file", "file", true) {
+			continue
 		}
 		if e.HasBlock {
 			b.d.Errorf(e.Pos(), "track_file entry %s cannot open a block", e.Key)
@@ -332,33 +306,8 @@ func (b *builder) trackProcessList(n *Node, owner string, have []TrackItem) []Tr
 			continue
 		}
 		it := TrackItem{Name: e.Key, Weight: tp.Weight, WeightReverse: tp.WeightReverse, Pos: e.Pos()}
-		args := e.Args
-		if len(args) > 0 {
-			if args[0].Text != "weight" {
-				b.d.Skipf(args[0].Pos, "%s: unknown track process option %q; the entry is ignored, as keepalived does", owner, args[0].Text)
-				continue
-			}
-			if len(args) == 1 {
-				b.d.Skipf(args[0].Pos, "%s: weight without value for track process %s; the entry is ignored, as keepalived does", owner, e.Key)
-				continue
-			}
-			it.HasWeight = true
-			w, err := strconv.Atoi(args[1].Text)
-			if err != nil || w < -254 || w > 254 {
-				b.d.Skipf(args[1].Pos, "%s: weight for track process %s must be -254..254; the block's weight %d is used, as keepalived does", owner, e.Key, tp.Weight)
-				w, it.HasWeight = tp.Weight, false
-			}
-			it.Weight = w
-			if len(args) > 2 {
-				switch args[2].Text {
-				case "reverse":
-					it.WeightReverse = true
-				case "noreverse":
-					it.WeightReverse = false
-				default:
-					b.d.Skipf(args[2].Pos, "%s: unknown weight option %q for track process %s; ignored, as keepalived does", owner, args[2].Text, e.Key)
-				}
-			}
+		if !b.trackEntryWeight(&it, e, owner, "track process", "block", false) {
+			continue
 		}
 		if e.HasBlock {
 			b.d.Errorf(e.Pos(), "track_process entry %s cannot open a block", e.Key)
@@ -366,4 +315,49 @@ func (b *builder) trackProcessList(n *Node, owner string, have []TrackItem) []Tr
 		out = append(out, it)
 	}
 	return out
+}
+
+// trackEntryWeight reads a track entry's "weight W [reverse|noreverse]"
+// into it, whose Weight and WeightReverse hold the tracked block's own.
+// kind names what is tracked ("track file"), source where the default
+// weight comes from ("file", "block"). It reports false when keepalived
+// drops the entry. An unknown option after the weight drops the entry when
+// dropOnUnknownOption (keepalived's track_file does; its track_process
+// logs it and keeps the entry).
+func (b *builder) trackEntryWeight(it *TrackItem, e *Node, owner, kind, source string, dropOnUnknownOption bool) bool {
+	args := e.Args
+	if len(args) == 0 {
+		return true
+	}
+	if args[0].Text != "weight" {
+		b.d.Skipf(args[0].Pos, "%s: unknown %s option %q; the entry is ignored, as keepalived does", owner, kind, args[0].Text)
+		return false
+	}
+	if len(args) == 1 {
+		b.d.Skipf(args[0].Pos, "%s: weight without value for %s %s; the entry is ignored, as keepalived does", owner, kind, e.Key)
+		return false
+	}
+	blockWeight := it.Weight
+	it.HasWeight = true
+	w, err := strconv.Atoi(args[1].Text)
+	if err != nil || w < -254 || w > 254 {
+		b.d.Skipf(args[1].Pos, "%s: weight for %s %s must be -254..254; the %s's weight %d is used, as keepalived does", owner, kind, e.Key, source, blockWeight)
+		w, it.HasWeight = blockWeight, false
+	}
+	it.Weight = w
+	if len(args) > 2 {
+		switch args[2].Text {
+		case "reverse":
+			it.WeightReverse = true
+		case "noreverse":
+			it.WeightReverse = false
+		default:
+			if dropOnUnknownOption {
+				b.d.Skipf(args[2].Pos, "%s: unknown weight option %q for %s %s; the entry is ignored, as keepalived does", owner, args[2].Text, kind, e.Key)
+				return false
+			}
+			b.d.Skipf(args[2].Pos, "%s: unknown weight option %q for %s %s; ignored, as keepalived does", owner, args[2].Text, kind, e.Key)
+		}
+	}
+	return true
 }
