@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
@@ -101,11 +102,7 @@ var errNoAnswer = errors.New("timeout")
 // read; errq, if not nil, is tried first for queued ICMP errors.
 func exchange(ctx context.Context, f *os.File, msg []byte, bufLen int, errq func(fd int) (done bool, err error), read func(b []byte, err error) (done bool, verdict error)) error {
 	defer f.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = f.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = f.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer armDeadline(ctx, f)()
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -127,9 +124,25 @@ func exchange(ctx context.Context, f *os.File, msg []byte, bufLen int, errq func
 	if sendErr != nil {
 		return fmt.Errorf("send: %w", sendErr)
 	}
-	buf := make([]byte, bufLen)
+	return readDatagrams(rc, make([]byte, bufLen), errq, read)
+}
+
+// armDeadline makes f's reads and writes end at ctx's deadline, or at once
+// when ctx is cancelled; the returned func disarms the cancellation.
+func armDeadline(ctx context.Context, f *os.File) (disarm func() bool) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = f.SetDeadline(dl)
+	}
+	return context.AfterFunc(ctx, func() { _ = f.SetDeadline(time.Unix(1, 0)) })
+}
+
+// readDatagrams reads datagrams from the non-blocking rc into buf until
+// read is done, and returns read's verdict (errNoAnswer when the deadline
+// passes first). errq, if not nil, is tried before each read for queued
+// ICMP errors.
+func readDatagrams(rc syscall.RawConn, buf []byte, errq func(fd int) (done bool, err error), read func(b []byte, err error) (done bool, verdict error)) error {
 	var verdict error
-	err = rc.Read(func(fd uintptr) bool {
+	err := rc.Read(func(fd uintptr) bool {
 		for {
 			if errq != nil {
 				if done, v := errq(int(fd)); done {

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"sync/atomic"
-	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
 	"golang.org/x/sys/unix"
@@ -169,38 +168,10 @@ func pingProbe(c *config.Checker, rs *config.RealServer) Probe {
 // readICMP reads datagrams from f until read is done or ctx ends.
 func readICMP(ctx context.Context, f *os.File, read func(b []byte, err error) (bool, error)) error {
 	defer f.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = f.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = f.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer armDeadline(ctx, f)()
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 20+60+8+icmpPayloadLen)
-	var verdict error
-	err = rc.Read(func(fd uintptr) bool {
-		for {
-			n, err := unix.Read(int(fd), buf)
-			if err == unix.EAGAIN {
-				return false
-			}
-			if err == unix.EINTR {
-				continue
-			}
-			var b []byte
-			if err == nil {
-				b = buf[:n]
-			}
-			if done, v := read(b, err); done {
-				verdict = v
-				return true
-			}
-		}
-	})
-	if err != nil {
-		return timeoutOr(err)
-	}
-	return verdict
+	return readDatagrams(rc, make([]byte, 20+60+8+icmpPayloadLen), nil, read)
 }
