@@ -184,9 +184,7 @@ func TestCheckerConnectionKeywords(t *testing.T) {
 	tlsSrv := httptest.NewUnstartedServer(h)
 	for _, s := range []*httptest.Server{plain, tlsSrv} {
 		ln, err := net.Listen("tcp", "127.0.0.2:0")
-		if err != nil {
-			t.Skipf("no 127.0.0.2 on loopback: %v", err)
-		}
+		labtest.Need(t, err == nil, "no 127.0.0.2 on loopback: %v", err)
 		s.Listener = ln
 	}
 	plain.Start()
@@ -289,9 +287,7 @@ virtual_server 10.0.0.1 80 {
 	// connect_ip:connect_port.
 	t.Run("TCP_CHECK", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.2:0")
-		if err != nil {
-			t.Skipf("no 127.0.0.2 on loopback: %v", err)
-		}
+		labtest.Need(t, err == nil, "no 127.0.0.2 on loopback: %v", err)
 		defer ln.Close()
 		got := make(chan string, 16)
 		go func() {
