@@ -196,43 +196,43 @@ const (
 	StateDeleted = "DELETED"
 )
 
+// stateMail is a state's subject suffix and body in a VRRP alert.
+type stateMail struct{ what, body string }
+
+// instanceMails are vrrp_smtp_notifier's mails, by state entered.
+var instanceMails = map[string]stateMail{
+	StateMaster:  {"Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <="},
+	StateBackup:  {"Entering BACKUP state", "=> VRRP Instance is no longer owning VRRP VIPs <="},
+	StateFault:   {"Entering FAULT state", "=> VRRP Instance is no longer owning VRRP VIPs <="},
+	StateStopped: {"Stopping", "=> VRRP Instance stopping <="},
+	StateDeleted: {"Deleted", "=> VRRP Deleted at reload <="},
+}
+
+// groupMails are vrrp_sync_smtp_notifier's mails, by state entered.
+var groupMails = map[string]stateMail{
+	StateMaster:  {"Entering MASTER state", "=> All VRRP group instances are now in MASTER state <="},
+	StateBackup:  {"Entering BACKUP state", "=> All VRRP group instances are now in BACKUP state <="},
+	StateFault:   {"Entering FAULT state", "=> All VRRP group instances are now in FAULT state <="},
+	StateStopped: {"Stopping", "=> All VRRP group instances are now stopping <="},
+}
+
 // InstanceMessage is vrrp_smtp_notifier's mail for instance entering
 // state; false for a state it sends nothing for.
 func InstanceMessage(routerID, instance, state string) (Message, bool) {
-	var what, body string
-	switch state {
-	case StateMaster:
-		what, body = "Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <="
-	case StateBackup:
-		what, body = "Entering BACKUP state", "=> VRRP Instance is no longer owning VRRP VIPs <="
-	case StateFault:
-		what, body = "Entering FAULT state", "=> VRRP Instance is no longer owning VRRP VIPs <="
-	case StateStopped:
-		what, body = "Stopping", "=> VRRP Instance stopping <="
-	case StateDeleted:
-		what, body = "Deleted", "=> VRRP Deleted at reload <="
-	default:
-		return Message{}, false
-	}
-	return newMessage(fmt.Sprintf("[%s] VRRP Instance %s - %s", routerID, instance, what), body), true
+	return vrrpMessage(instanceMails, "[%s] VRRP Instance %s - %s", routerID, instance, state)
 }
 
 // GroupMessage is vrrp_sync_smtp_notifier's mail for a sync group.
 func GroupMessage(routerID, group, state string) (Message, bool) {
-	var what, body string
-	switch state {
-	case StateMaster:
-		what, body = "Entering MASTER state", "=> All VRRP group instances are now in MASTER state <="
-	case StateBackup:
-		what, body = "Entering BACKUP state", "=> All VRRP group instances are now in BACKUP state <="
-	case StateFault:
-		what, body = "Entering FAULT state", "=> All VRRP group instances are now in FAULT state <="
-	case StateStopped:
-		what, body = "Stopping", "=> All VRRP group instances are now stopping <="
-	default:
+	return vrrpMessage(groupMails, "[%s] VRRP Group %s - %s", routerID, group, state)
+}
+
+func vrrpMessage(mails map[string]stateMail, subjectFormat, routerID, name, state string) (Message, bool) {
+	m, ok := mails[state]
+	if !ok {
 		return Message{}, false
 	}
-	return newMessage(fmt.Sprintf("[%s] VRRP Group %s - %s", routerID, group, what), body), true
+	return newMessage(fmt.Sprintf(subjectFormat, routerID, name, m.what), m.body), true
 }
 
 // FormatVS is keepalived's FMT_VS: "[group]:0", "FWM 7" or "[ip]:tcp:port".
@@ -307,8 +307,19 @@ func BFDBody(name string, up bool) string {
 // RealServerMessage is SMTP_MSG_RS: a checker's verdict on rs; alive is
 // the real server's state after it (not the checker's).
 func RealServerMessage(routerID string, rs netip.AddrPort, vs VirtualServer, alive bool, body string) Message {
-	return newMessage(fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", routerID, FormatRS(rs, vs), FormatVS(vs),
-		map[bool]string{true: "UP", false: "DOWN"}[alive]), body)
+	return newMessage(realServerSubject(routerID, rs, vs, alive), body)
+}
+
+// realServerSubject is SMTP_MSG_RS's and SMTP_MSG_RS_SHUT's subject.
+func realServerSubject(routerID string, rs netip.AddrPort, vs VirtualServer, alive bool) string {
+	return fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", routerID, FormatRS(rs, vs), FormatVS(vs), upDown(alive))
+}
+
+func upDown(up bool) string {
+	if up {
+		return "UP"
+	}
+	return "DOWN"
 }
 
 // RealServerRemovedMessage is SMTP_MSG_RS_SHUT (ipwrapper.c
@@ -319,7 +330,7 @@ func RealServerRemovedMessage(routerID string, rs netip.AddrPort, vs VirtualServ
 	if stopping {
 		body = "=> Shutting down <="
 	}
-	return newMessage(fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", routerID, FormatRS(rs, vs), FormatVS(vs), "DOWN"), body)
+	return newMessage(realServerSubject(routerID, rs, vs, false), body)
 }
 
 // QuorumMessage is SMTP_MSG_VS (ipwrapper.c do_vs_notifies): a virtual
@@ -328,7 +339,7 @@ func QuorumMessage(routerID string, vs VirtualServer, up, init bool, quorum, hys
 	what := map[[2]bool]string{{true, true}: "Starting with quorum up", {true, false}: "Gained quorum",
 		{false, true}: "Starting with quorum down", {false, false}: "Lost quorum"}[[2]bool{up, init}]
 	body := fmt.Sprintf("=> %s %d+%d=%d <= %d <=", what, quorum, hysteresis, threshold, weightSum)
-	return newMessage(fmt.Sprintf("[%s] Virtualserver %s - %s", routerID, FormatVS(vs), map[bool]string{true: "UP", false: "DOWN"}[up]), body)
+	return newMessage(fmt.Sprintf("[%s] Virtualserver %s - %s", routerID, FormatVS(vs), upDown(up)), body)
 }
 
 // rfc822Date is smtp.c's strftime("%a, %d %b %Y %H:%M:%S %z") in local
