@@ -1,0 +1,5 @@
+package bfd
+
+import "os"
+
+var readFile = os.ReadFile
