@@ -49,6 +49,16 @@ type Spec struct {
 	Names          map[string]VirtualServer // by config.VirtualServer.Key()
 }
 
+// MailsRealServers reports whether any real server sends mail.
+func (s Spec) MailsRealServers() bool {
+	for _, on := range s.RealServers {
+		if on {
+			return true
+		}
+	}
+	return false
+}
+
 // RealServerKey names a real server of a virtual server.
 type RealServerKey struct {
 	VS string

@@ -433,6 +433,12 @@ func (h *alertHooks) removedRealServers(old, cfg *config.Config, snap *check.Sna
 	if old == nil || snap == nil {
 		return
 	}
+	h.fifoMu.Lock()
+	fifos := h.fifoAll != nil || h.fifoLVS != nil
+	h.fifoMu.Unlock()
+	if !fifos && !h.sender.Spec().MailsRealServers() {
+		return // nobody to tell: no walk over every real server on each reload
+	}
 	keep := map[rsID]bool{}
 	for _, vs := range cfg.VirtualServers {
 		for _, rs := range vs.RealServers {

@@ -557,7 +557,6 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 	}
 	d.setConfig(res)
-	d.alerts.update(d.cfg)
 	if d.opts.CheckOnly {
 		d.initTrackFiles()
 	}
@@ -565,9 +564,14 @@ func (d *Daemon) reload(ctx context.Context) error {
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
 			d.log.Error("health checks", "err", err)
 		}
-		d.alerts.checksStarted(d.checks)
 	}
 	d.reconcileIPVSAnnounced("reload")
+	// The alerts after the kernel: a reload's mails and FIFO lines need
+	// not hold up its IPVS writes.
+	d.alerts.update(d.cfg)
+	if d.checks != nil {
+		d.alerts.checksStarted(d.checks)
+	}
 	if vrrpChanged {
 		d.handOver(ctx, next)
 	}
