@@ -51,7 +51,7 @@ func (d *Daemon) annState() *annState {
 
 // reconcileIPVSAnnounced is reconcileIPVS between the two announcement
 // passes.
-func (d *Daemon) reconcileIPVSAnnounced(why string) {
+func (d *Daemon) reconcileIPVSAnnounced(why reconcileReason) {
 	d.reconcileAnnouncements(why, true)
 	d.reconcileIPVS(why)
 	d.reconcileAnnouncements(why, false)
@@ -61,7 +61,7 @@ func (d *Daemon) reconcileIPVSAnnounced(why string) {
 // configuration, the IPVS table last programmed and the checkers' health.
 // withdrawOnly (the pass before IPVS changes) only removes routes: an
 // address is announced only once its service is in the kernel.
-func (d *Daemon) reconcileAnnouncements(why string, withdrawOnly bool) {
+func (d *Daemon) reconcileAnnouncements(why reconcileReason, withdrawOnly bool) {
 	if d.opts.VRRPOnly || d.cfg == nil || d.stopping != nil && d.stopping.Err() != nil {
 		return
 	}

@@ -85,7 +85,7 @@ func TestAnnounceAdapter(t *testing.T) {
 	// Start, before the first IPVS reconcile: judged by configuration and
 	// health alone, the adopted 192.0.2.10 stays (no flap) and the stale
 	// .99 (no service announces it) goes.
-	d.reconcileAnnouncements("start", true)
+	d.reconcileAnnouncements(reconcileStart, true)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.99/32"}) {
 		t.Fatalf("before IPVS is programmed: %v", ops)
 	}
@@ -96,7 +96,7 @@ func TestAnnounceAdapter(t *testing.T) {
 		t.Errorf("sloppy_tcp not set: %q", sys.written())
 	}
 	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
-	d.reconcileAnnouncements("start", false)
+	d.reconcileAnnouncements(reconcileStart, false)
 	// 192.0.2.10 stays (re-adopted, no flap); .11 does not announce.
 	if ops := fake.TakeOps(); len(ops) != 0 {
 		t.Errorf("start ops = %v", ops)
@@ -115,7 +115,7 @@ func TestAnnounceAdapter(t *testing.T) {
 	}
 	d.lastDesired = ipvs.DesiredTable(d.cfg, health) // what IPVS holds after
 	start := time.Now()
-	d.reconcileAnnouncements("health", true)
+	d.reconcileAnnouncements(reconcileHealth, true)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.10/32"}) {
 		t.Errorf("quorum loss ops = %v", ops)
 	}
@@ -124,11 +124,11 @@ func TestAnnounceAdapter(t *testing.T) {
 	}
 	// Back: announced only in the pass after IPVS is programmed.
 	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
-	d.reconcileAnnouncements("health", true)
+	d.reconcileAnnouncements(reconcileHealth, true)
 	if ops := fake.TakeOps(); len(ops) != 0 {
 		t.Errorf("withdraw-only pass announced: %v", ops)
 	}
-	d.reconcileAnnouncements("health", false)
+	d.reconcileAnnouncements(reconcileHealth, false)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"add 192.0.2.10/32"}) {
 		t.Errorf("recovery ops = %v", ops)
 	}
@@ -138,18 +138,18 @@ func TestAnnounceAdapter(t *testing.T) {
 	d.lastDesired = nil
 	d.checks = nil
 	d.cfg.VirtualServers[0].Quorum = 2 // more than its one real server: quorum lost
-	d.reconcileAnnouncements("health", true)
-	d.reconcileAnnouncements("health", false)
+	d.reconcileAnnouncements(reconcileHealth, true)
+	d.reconcileAnnouncements(reconcileHealth, false)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.10/32"}) {
 		t.Errorf("quorum loss after a failed reconcile: ops = %v", ops)
 	}
 	d.cfg.VirtualServers[0].Quorum = 1
-	d.reconcileAnnouncements("health", false)
+	d.reconcileAnnouncements(reconcileHealth, false)
 	if ops := fake.TakeOps(); len(ops) != 0 {
 		t.Errorf("announced before a reconcile succeeded: %v", ops)
 	}
 	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
-	d.reconcileAnnouncements("health", false)
+	d.reconcileAnnouncements(reconcileHealth, false)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"add 192.0.2.10/32"}) {
 		t.Errorf("after a successful reconcile: ops = %v", ops)
 	}
@@ -157,8 +157,8 @@ func TestAnnounceAdapter(t *testing.T) {
 	// Reload to another table: withdrawn from the old one, announced in
 	// the new one.
 	d.cfg = loadConf(t, strings.Replace(announceConf, "lvsd_announce_drain_time 1", "lvsd_announce_drain_time 1\n    lvsd_announce_table 300", 1))
-	d.reconcileAnnouncements("reload", true)
-	d.reconcileAnnouncements("reload", false)
+	d.reconcileAnnouncements(reconcileReload, true)
+	d.reconcileAnnouncements(reconcileReload, false)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.10/32", "add 192.0.2.10/32"}) {
 		t.Errorf("table change ops = %v", ops)
 	}
@@ -189,7 +189,7 @@ func TestAnnounceAdapterUntouchedWithoutKeyword(t *testing.T) {
 	d, opened := announceDaemon(t, fake, sys)
 	d.cfg = loadConf(t, strings.ReplaceAll(strings.Replace(announceConf, "lvsd_announce_drain_time 1", "", 1), "lvsd_announce\n", ""))
 	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
-	d.reconcileIPVSAnnounced("start")
+	d.reconcileIPVSAnnounced(reconcileStart)
 	if len(*opened) != 0 || len(fake.TakeOps()) != 0 || strings.Contains(sys.written(), "sloppy") {
 		t.Errorf("touched: opened %v, sysctl %q", *opened, sys.written())
 	}

@@ -264,11 +264,11 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 			d.clearRouter()
 		case <-d.healthChg:
 			if d.stopping.Err() == nil {
-				d.reconcileIPVSAnnounced("health")
+				d.reconcileIPVSAnnounced(reconcileHealth)
 			}
 		case <-repair.C:
 			if d.stopping.Err() == nil {
-				d.reconcileIPVSAnnounced("repair")
+				d.reconcileIPVSAnnounced(reconcileRepair)
 				d.applySyncDaemons()
 				d.updateLocalAddrs()
 			}
@@ -377,7 +377,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 		} else {
 			d.kernel = k
 			d.syncer = ipvs.NewSyncer(k, d.log, filepath.Join(d.opts.StateDir, "ipvs-owned.json"), d.cfg.Global.LVSFlush)
-			d.reconcileIPVSAnnounced("start")
+			d.reconcileIPVSAnnounced(reconcileStart)
 		}
 	}
 	if d.opts.CheckOnly {
@@ -468,16 +468,15 @@ func (d *Daemon) clearRouter() {
 	d.routerDone = nil
 }
 
-func (d *Daemon) reconcileIPVS(why string) {
+// reconcileIPVS brings the kernel's table to the desired one, as why
+// requires (see reconcileReason); write failures are logged and counted
+// in the syncer's metrics, and the next reconcile reads everything.
+func (d *Daemon) reconcileIPVS(why reconcileReason) {
 	if d.syncer == nil {
 		return
 	}
 	desired := d.lastDesired
-	if why != "repair" || desired == nil {
-		// Health changes and reloads reconcile as they happen, so between
-		// them the last desired table is current: a repair only compares
-		// it with the kernel, without building a new 10,000-service table
-		// every interval.
+	if why.rebuildsDesired() || desired == nil {
 		var health ipvs.Health
 		if d.checks != nil {
 			health = d.checks.Snapshot()
@@ -486,12 +485,10 @@ func (d *Daemon) reconcileIPVS(why string) {
 	}
 	var st ipvs.Stats
 	var err error
-	if (why == "health" || why == "reload") && d.lastDesired != nil {
-		// A health change or a reload touches its own services only; the
-		// periodic repair reads the whole table.
+	if why.incremental() && d.lastDesired != nil {
 		changed, removed := ipvs.ChangedServices(d.lastDesired, desired)
 		if len(changed)+len(removed) == 0 {
-			if why == "reload" {
+			if why == reconcileReload {
 				d.log.Info("ipvs reconciled", "why", why, "writes", 0)
 			}
 			return
@@ -499,14 +496,14 @@ func (d *Daemon) reconcileIPVS(why string) {
 		st, err = d.syncer.ReconcileServices(d.stopping, d.lastDesired, desired, changed, removed)
 	} else {
 		ctx := d.stopping
-		if why == "repair" {
+		if why.interruptible() {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithCancel(d.stopping)
 			d.repairCancel.Store(&cancel)
 			defer func() { d.repairCancel.Store(nil); cancel() }()
 		}
 		st, err = d.syncer.ReconcileContext(ctx, desired)
-		if why == "repair" && ctx.Err() != nil && d.stopping.Err() == nil {
+		if why.interruptible() && ctx.Err() != nil && d.stopping.Err() == nil {
 			d.log.Debug("ipvs repair interrupted; it runs again at the next interval")
 			return
 		}
@@ -520,10 +517,44 @@ func (d *Daemon) reconcileIPVS(why string) {
 		return
 	}
 	d.lastDesired = desired
-	if len(st.LastOps) > 0 || why != "repair" {
+	if len(st.LastOps) > 0 || why != reconcileRepair {
 		d.log.Info("ipvs reconciled", "why", why, "writes", len(st.LastOps))
 	}
 }
+
+// reconcileReason is why the IPVS table is reconciled, which decides how.
+type reconcileReason int
+
+const (
+	// reconcileStart: the first reconcile, a full one that reads the
+	// kernel's table (adoption).
+	reconcileStart reconcileReason = iota
+	// reconcileHealth: checkers changed real servers' states; only the
+	// services whose desired state changed are read and written.
+	reconcileHealth
+	// reconcileReload: a new configuration; only the services it changed.
+	reconcileReload
+	// reconcileRepair: the periodic full comparison with the kernel, of
+	// the last desired table (health changes and reloads reconcile as
+	// they happen, so between them it is current: no 10,000-service table
+	// is built every interval); a SIGHUP interrupts it.
+	reconcileRepair
+)
+
+func (r reconcileReason) String() string {
+	return [...]string{"start", "health", "reload", "repair"}[r]
+}
+
+// incremental: the reason touches known services only, diffed against
+// the last desired table; the others read the whole kernel table.
+func (r reconcileReason) incremental() bool { return r == reconcileHealth || r == reconcileReload }
+
+// rebuildsDesired: the desired table is built anew from the
+// configuration and the checkers (a repair reuses the last one).
+func (r reconcileReason) rebuildsDesired() bool { return r != reconcileRepair }
+
+// interruptible: a reload or stop may cancel it mid-way.
+func (r reconcileReason) interruptible() bool { return r == reconcileRepair }
 
 func (d *Daemon) interruptRepair() {
 	if c := d.repairCancel.Load(); c != nil {
@@ -565,7 +596,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 			d.log.Error("health checks", "err", err)
 		}
 	}
-	d.reconcileIPVSAnnounced("reload")
+	d.reconcileIPVSAnnounced(reconcileReload)
 	// The alerts after the kernel: a reload's mails and FIFO lines need
 	// not hold up its IPVS writes.
 	d.alerts.update(d.cfg)

@@ -226,18 +226,16 @@ func TestRepairRestoresHandRemovedDest(t *testing.T) {
 	h := startWith(t, baseConf, func(o *Options) { o.RepairInterval = 20 * time.Millisecond })
 	removeByHand := func() {
 		t.Helper()
-		svcs, err := h.kernel.Services()
-		if err != nil || len(svcs) != 1 {
-			t.Fatalf("services %v, err %v", svcs, err)
+		tab, err := ipvs.ReadTable(h.kernel)
+		if err != nil || len(tab) != 1 {
+			t.Fatalf("services %v, err %v", tab, err)
 		}
-		dests, err := h.kernel.Destinations(svcs[0].Service)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range dests {
-			if d.Address.String() == "10.1.0.1" {
-				if err := h.kernel.RemoveDestination(svcs[0].Service, d.Destination); err != nil {
-					t.Fatal(err)
+		for _, svc := range tab {
+			for _, d := range svc.Dests {
+				if d.Addr.String() == "10.1.0.1" {
+					if err := ipvs.Apply(h.kernel, ipvs.Op{Kind: ipvs.RemoveDest, Service: *svc, Dest: d}); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 		}
