@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	cf "github.com/cloudflare/ipvs"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// The IPVS generic netlink interface (include/uapi/linux/ip_vs.h). The
-// library keeps these internal; the batch writer encodes the same
-// attributes the library's per-message calls do.
+// The IPVS generic netlink interface (include/uapi/linux/ip_vs.h).
 const (
 	ipvsGenlVersion = 1
 
@@ -39,7 +36,9 @@ const (
 	ipvsSvcAttrFlags     = 7
 	ipvsSvcAttrTimeout   = 8
 	ipvsSvcAttrNetmask   = 9
+	ipvsSvcAttrStats     = 10
 	ipvsSvcAttrPEName    = 11
+	ipvsSvcAttrStats64   = 12
 
 	ipvsDestAttrAddr      = 1
 	ipvsDestAttrPort      = 2
@@ -47,7 +46,12 @@ const (
 	ipvsDestAttrWeight    = 4
 	ipvsDestAttrUThresh   = 5
 	ipvsDestAttrLThresh   = 6
+	ipvsDestAttrActive    = 7
+	ipvsDestAttrInactive  = 8
+	ipvsDestAttrPersist   = 9
+	ipvsDestAttrStats     = 10
 	ipvsDestAttrAddrFam   = 11
+	ipvsDestAttrStats64   = 12
 	ipvsDestAttrTunType   = 13
 	ipvsDestAttrTunPort   = 14
 	ipvsDestAttrTunFlags  = 15
@@ -57,30 +61,46 @@ const (
 // the socket's receive buffer.
 const maxBatch = 64
 
-// genlConn is a raw IPVS generic netlink socket for the two jobs the
-// library does slowly at scale. Writes: many in one send, with one
-// acknowledgement each; the kernel handles each message as if sent alone
-// (an error in one does not stop the next), but a cold sync of 50,000
-// writes pays for 800 round trips instead of 50,000. Reads: dumps decoded
-// into the table's own types (dump.go).
+// genlConn is one IPVS generic netlink socket, the only way lvsd talks to
+// IPVS. Writes: many in one send, with one acknowledgement each; the
+// kernel handles each message as if sent alone (an error in one does not
+// stop the next), but a cold sync of 50,000 writes pays for 800 round
+// trips instead of 50,000. Reads: dumps decoded into the table's own
+// types (dump.go). Sync daemons: syncdaemon.go.
 type genlConn struct {
-	fd     int
+	sock   socket
 	family uint16
 	seq    uint32
 	buf    []byte
 	rbuf   []byte
+	// broken: a send or receive failed, so a reply may be left behind;
+	// the socket is not reused.
+	broken bool
 }
 
-func newGenlConn() (*genlConn, error) {
+// socket is the datagram socket beneath genlConn: the kernel's, or in
+// tests a replay of replies captured from it (fixture_test.go).
+type socket interface {
+	send(b []byte) error
+	recv(b []byte) (int, error)
+	close() error
+}
+
+// ipvsFamily resolves the IPVS generic netlink family's number.
+func ipvsFamily() (uint16, error) {
 	gc, err := genetlink.Dial(nil)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
+	defer gc.Close()
 	fam, err := gc.GetFamily("IPVS")
-	gc.Close()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
+	return fam.ID, nil
+}
+
+func newGenlConn(family uint16) (*genlConn, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket: %w", err)
@@ -95,10 +115,37 @@ func newGenlConn() (*genlConn, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
-	return &genlConn{fd: fd, family: fam.ID, seq: uint32(time.Now().UnixNano()), rbuf: make([]byte, 64<<10)}, nil
+	return newConn(fdSocket(fd), family, uint32(time.Now().UnixNano())), nil
 }
 
-func (b *genlConn) Close() error { return unix.Close(b.fd) }
+func newConn(s socket, family uint16, seq uint32) *genlConn {
+	return &genlConn{sock: s, family: family, seq: seq, rbuf: make([]byte, 64<<10)}
+}
+
+// fdSocket is a netlink socket's descriptor.
+type fdSocket int
+
+func (fd fdSocket) send(b []byte) error {
+	return unix.Sendto(int(fd), b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+}
+
+func (fd fdSocket) recv(b []byte) (int, error) {
+	n, _, err := unix.Recvfrom(int(fd), b, 0)
+	return n, err
+}
+
+func (fd fdSocket) close() error { return unix.Close(int(fd)) }
+
+func (b *genlConn) Close() error { return b.sock.close() }
+
+// send sends one datagram of requests.
+func (b *genlConn) send(buf []byte) error {
+	if err := b.sock.send(buf); err != nil {
+		b.broken = true
+		return fmt.Errorf("netlink send: %w", err)
+	}
+	return nil
+}
 
 // write applies ops (at most maxBatch) and returns one error per op, nil
 // where the kernel acknowledged it or it had already converged.
@@ -115,10 +162,10 @@ func (b *genlConn) write(ops []Op) []error {
 		}
 		b.buf = appendMessage(b.buf, b.family, unix.NLM_F_REQUEST|unix.NLM_F_ACK, b.seq, msg)
 	}
-	if err := unix.Sendto(b.fd, b.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	if err := b.send(b.buf); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
-				errs[i] = fmt.Errorf("%s: netlink send: %w", ops[i], err)
+				errs[i] = fmt.Errorf("%s: %w", ops[i], err)
 			}
 		}
 		return errs
@@ -197,9 +244,10 @@ func eachMessage(buf []byte, fn func(h nlHeader, body []byte) bool) error {
 // receive reads one datagram of replies into the receive buffer.
 func (b *genlConn) receive() ([]byte, error) {
 	for {
-		n, _, err := unix.Recvfrom(b.fd, b.rbuf, 0)
+		n, err := b.sock.recv(b.rbuf)
 		if !errors.Is(err, unix.EINTR) {
 			if err != nil {
+				b.broken = true
 				return nil, err
 			}
 			return b.rbuf[:n], nil
@@ -226,16 +274,13 @@ func appendMessage(buf []byte, family, flags uint16, seq uint32, msg genetlink.M
 	return buf
 }
 
-// encodeOp builds the generic netlink message for one op, with the
-// attributes cloudflare/ipvs sends for the same call.
+// encodeOp builds the generic netlink message for one op: every
+// attribute of the service and destination is sent, so that an update
+// never resets one to a zero value.
 func encodeOp(op Op) (genetlink.Message, error) {
-	svc := toLib(op.Service)
-	pe := ""
-	if op.Kind == CreateService || op.Kind == UpdateService {
-		pe = op.Service.PEName
-	}
+	withPE := op.Kind == CreateService || op.Kind == UpdateService
 	ae := netlink.NewAttributeEncoder()
-	ae.Do(ipvsCmdAttrService, func() ([]byte, error) { return encodeServicePE(svc, pe) })
+	ae.Do(ipvsCmdAttrService, func() ([]byte, error) { return encodeService(op.Service, withPE) })
 	var cmd uint8
 	switch op.Kind {
 	case CreateService:
@@ -251,8 +296,7 @@ func encodeOp(op Op) (genetlink.Message, error) {
 		} else if op.Kind == RemoveDest {
 			cmd = ipvsCmdDelDest
 		}
-		d := destToLib(op.Dest)
-		ae.Do(ipvsCmdAttrDest, func() ([]byte, error) { return encodeDest(d) })
+		ae.Do(ipvsCmdAttrDest, func() ([]byte, error) { return encodeDest(op.Dest) })
 	default:
 		return genetlink.Message{}, fmt.Errorf("unknown op %d", op.Kind)
 	}
@@ -267,20 +311,44 @@ func bePort(p uint16) func() ([]byte, error) {
 	return func() ([]byte, error) { return binary.BigEndian.AppendUint16(nil, p), nil }
 }
 
-func encodeService(svc cf.Service) ([]byte, error) { return encodeServicePE(svc, "") }
+func addrFamily(v6 bool) uint16 {
+	if v6 {
+		return unix.AF_INET6
+	}
+	return unix.AF_INET
+}
 
-// encodeServicePE encodes a service with its persistence engine: a
-// NUL-terminated IPVS_SVC_ATTR_PE_NAME, as ipvsadm --pe (libipvs
-// NLA_PUT_STRING) sends it; none when pe is "", which on an update
-// removes the engine, as the kernel's ip_vs_edit_service does.
-func encodeServicePE(svc cf.Service, pe string) ([]byte, error) {
-	flags := binary.NativeEndian.AppendUint32(nil, uint32(svc.Flags))
+// encodeServiceKey encodes what identifies a service, all the kernel
+// reads of a lookup (ip_vs_genl_parse_service without full_entry).
+func encodeServiceKey(ae *netlink.AttributeEncoder, k ServiceKey) {
+	ae.Uint16(ipvsSvcAttrAF, addrFamily(k.IPv6))
+	if k.FWMark != 0 {
+		ae.Uint32(ipvsSvcAttrFWMark, k.FWMark)
+		return
+	}
+	ae.Uint16(ipvsSvcAttrProtocol, k.Protocol)
+	ae.Bytes(ipvsSvcAttrAddr, k.Addr.AsSlice())
+	ae.Do(ipvsSvcAttrPort, bePort(k.Port))
+}
+
+func encodeKey(k ServiceKey) ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	encodeServiceKey(ae, k)
+	return ae.Encode()
+}
+
+// encodeService encodes a whole service. With withPE, its persistence
+// engine goes as a NUL-terminated IPVS_SVC_ATTR_PE_NAME, as ipvsadm --pe
+// (libipvs NLA_PUT_STRING) sends it; none when PEName is "", which on an
+// update removes the engine, as the kernel's ip_vs_edit_service does.
+func encodeService(svc Service, withPE bool) ([]byte, error) {
+	flags := binary.NativeEndian.AppendUint32(nil, svc.Flags)
 	flags = append(flags, 0xFF, 0xFF, 0xFF, 0xFF) // mask: every flag is set as given
 	ae := netlink.NewAttributeEncoder()
-	ae.Uint16(ipvsSvcAttrAF, uint16(svc.Family))
+	ae.Uint16(ipvsSvcAttrAF, addrFamily(svc.IPv6))
 	ae.String(ipvsSvcAttrSchedName, svc.Scheduler)
-	if pe != "" {
-		ae.String(ipvsSvcAttrPEName, pe)
+	if withPE && svc.PEName != "" {
+		ae.String(ipvsSvcAttrPEName, svc.PEName)
 	}
 	ae.Bytes(ipvsSvcAttrFlags, flags)
 	ae.Uint32(ipvsSvcAttrTimeout, svc.Timeout)
@@ -293,24 +361,36 @@ func encodeServicePE(svc cf.Service, pe string) ([]byte, error) {
 	if svc.FWMark != 0 {
 		ae.Uint32(ipvsSvcAttrFWMark, svc.FWMark)
 	} else {
-		ae.Uint16(ipvsSvcAttrProtocol, uint16(svc.Protocol))
-		ae.Bytes(ipvsSvcAttrAddr, svc.Address.AsSlice())
+		ae.Uint16(ipvsSvcAttrProtocol, svc.Protocol)
+		ae.Bytes(ipvsSvcAttrAddr, svc.Addr.AsSlice())
 		ae.Do(ipvsSvcAttrPort, bePort(svc.Port))
 	}
 	return ae.Encode()
 }
 
-func encodeDest(d cf.Destination) ([]byte, error) {
+// Forwarding methods as the kernel numbers them (IP_VS_CONN_F_MASQ,
+// _TUNNEL, _DROUTE; the low bits of IPVS_DEST_ATTR_FWD_METHOD).
+func fwdMethod(m Method) uint32 {
+	switch m {
+	case DR:
+		return connFDroute
+	case TUN:
+		return connFTunnel
+	}
+	return connFMasq
+}
+
+func encodeDest(d Dest) ([]byte, error) {
 	ae := netlink.NewAttributeEncoder()
-	ae.Uint16(ipvsDestAttrAddrFam, uint16(d.Family))
-	ae.Bytes(ipvsDestAttrAddr, d.Address.AsSlice())
+	ae.Uint16(ipvsDestAttrAddrFam, addrFamily(d.Addr.Is6()))
+	ae.Bytes(ipvsDestAttrAddr, d.Addr.AsSlice())
 	ae.Do(ipvsDestAttrPort, bePort(d.Port))
-	ae.Uint32(ipvsDestAttrFwdMethod, uint32(d.FwdMethod))
+	ae.Uint32(ipvsDestAttrFwdMethod, fwdMethod(d.Method))
 	ae.Uint32(ipvsDestAttrWeight, d.Weight)
-	ae.Uint32(ipvsDestAttrUThresh, d.UpperThreshold)
-	ae.Uint32(ipvsDestAttrLThresh, d.LowerThreshold)
-	ae.Uint8(ipvsDestAttrTunType, uint8(d.TunnelType))
-	ae.Do(ipvsDestAttrTunPort, bePort(d.TunnelPort))
-	ae.Uint16(ipvsDestAttrTunFlags, uint16(d.TunnelFlags))
+	ae.Uint32(ipvsDestAttrUThresh, d.UThreshold)
+	ae.Uint32(ipvsDestAttrLThresh, d.LThreshold)
+	ae.Uint8(ipvsDestAttrTunType, d.Tunnel.Type)
+	ae.Do(ipvsDestAttrTunPort, bePort(d.Tunnel.Port))
+	ae.Uint16(ipvsDestAttrTunFlags, d.Tunnel.Flags)
 	return ae.Encode()
 }

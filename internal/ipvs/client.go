@@ -4,24 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"sync"
 	"syscall"
-
-	cf "github.com/cloudflare/ipvs"
 )
 
-// Kernel is the narrow view of IPVS the syncer needs; the netlink client
-// and the in-memory fake both implement it.
+// Kernel is the IPVS kernel as lvsd uses it, in lvsd's own types: read
+// the table (all of it or some services), write a batch of ops, read the
+// counters, and run the connection sync daemons. The netlink kernel
+// (NewNetlink: one generic netlink stack, batch.go, dump.go,
+// syncdaemon.go) and the in-memory fake (fake.go) implement all of it;
+// nothing widens it by type assertion.
 type Kernel interface {
-	Services() ([]cf.ServiceExtended, error)
-	Destinations(cf.Service) ([]cf.DestinationExtended, error)
-	CreateService(cf.Service) error
-	UpdateService(cf.Service) error
-	RemoveService(cf.Service) error
-	CreateDestination(cf.Service, cf.Destination) error
-	UpdateDestination(cf.Service, cf.Destination) error
-	RemoveDestination(cf.Service, cf.Destination) error
+	// ReadTable reads services and their destinations, normalised as the
+	// syncer compares them (no hashed flag, no timeout without
+	// persistence, no address on a fwmark service). See ReadOptions.
+	ReadTable(ctx context.Context, opts ReadOptions) (Table, error)
+	// Write applies ops in order and returns one error per op, nil where
+	// applied or already converged (a create that finds the object, a
+	// removal that does not). An error in one op does not stop the next,
+	// as the kernel handles each message of a send as if sent alone.
+	Write(ops []Op) []error
+	// ReadStats reads every service's and real server's counters.
+	ReadStats(ctx context.Context) ([]ServiceStats, error)
 
 	// The kernel's connection sync daemons (syncdaemon.go): at most one
 	// master and one backup per network namespace.
@@ -30,181 +35,146 @@ type Kernel interface {
 	SyncDaemons() ([]SyncDaemon, error)
 }
 
-// NewNetlink opens the kernel's IPVS generic netlink family: reads and
-// single writes through cloudflare/ipvs, runs of writes in batches.
+// ReadOptions selects what ReadTable reads.
+type ReadOptions struct {
+	// Services, when not nil, limits the read to these services; one the
+	// kernel does not have is left out of the table (not an error).
+	Services []ServiceKey
+	// NoDests reads the services only: their Dests are empty.
+	NoDests bool
+}
+
+// Counters are the kernel's statistics of a service or real server
+// (IPVS_STATS_ATTR_*: totals since creation, and rates).
+type Counters struct {
+	Connections     uint64
+	IncomingPackets uint64
+	OutgoingPackets uint64
+	IncomingBytes   uint64
+	OutgoingBytes   uint64
+
+	ConnectionRate     uint64
+	IncomingPacketRate uint64
+	OutgoingPacketRate uint64
+	IncomingByteRate   uint64
+	OutgoingByteRate   uint64
+}
+
+// ServiceStats are the kernel's counters of one service and its real
+// servers, read at scrape or status time.
+type ServiceStats struct {
+	Key   ServiceKey
+	Stats Counters
+	Dests []DestStats
+}
+
+// DestStats are one real server's counters.
+type DestStats struct {
+	DestKey
+	Weight     uint32
+	Active     uint32
+	Inactive   uint32
+	Persistent uint32
+	Stats      Counters
+}
+
+// NewNetlink opens the kernel's IPVS generic netlink family.
 func NewNetlink() (Kernel, error) {
-	c, err := cf.New()
+	family, err := ipvsFamily()
 	if err != nil {
 		return nil, fmt.Errorf("open IPVS netlink (is the ip_vs module loaded?): %w", err)
 	}
-	b, err := newGenlConn()
+	k := &netlinkKernel{dial: func() (*genlConn, error) { return newGenlConn(family) }}
+	// Open one socket now, so that a kernel without IPVS fails here.
+	c, err := k.dial()
 	if err != nil {
-		if closer, ok := c.(io.Closer); ok {
-			closer.Close()
-		}
-		return nil, fmt.Errorf("open IPVS netlink for batches: %w", err)
+		return nil, fmt.Errorf("open IPVS netlink: %w", err)
 	}
-	return &netlinkKernel{Client: c, conn: b}, nil
+	k.idle = append(k.idle, c)
+	return k, nil
 }
 
-// BatchWriter is a Kernel that can apply several ops in one send; the
-// syncer uses it when it has more than one op to write.
-type BatchWriter interface {
-	// WriteBatch applies ops in order and returns one error per op (nil
-	// where applied or already converged).
-	WriteBatch(ops []Op) []error
-}
-
+// netlinkKernel is the one netlink implementation of Kernel. Each call
+// takes a socket of its own from a small pool: the syncer's writes, a
+// scrape's stats dump and a VRRP transition's sync daemon request may run
+// at the same time and must not read each other's replies.
 type netlinkKernel struct {
-	cf.Client
-	conn *genlConn
+	dial func() (*genlConn, error)
+	mu   sync.Mutex
+	idle []*genlConn
 }
 
-func (k *netlinkKernel) WriteBatch(ops []Op) []error { return k.conn.write(ops) }
+// maxIdleConns bounds the pool: the syncer, a scrape, a status request
+// and a sync daemon change at once.
+const maxIdleConns = 4
 
-// toLib builds the library's service from ours; every field is set so
-// that an update never resets an attribute to a zero value.
-func toLib(s Service) cf.Service {
-	out := cf.Service{
-		Scheduler: s.Scheduler,
-		Timeout:   s.Timeout,
-		Flags:     cf.Flags(s.Flags),
-		Netmask:   s.Netmask,
-		Family:    cf.INET,
+func (k *netlinkKernel) with(fn func(c *genlConn) error) error {
+	k.mu.Lock()
+	var c *genlConn
+	if n := len(k.idle); n > 0 {
+		c, k.idle = k.idle[n-1], k.idle[:n-1]
 	}
-	if s.IPv6 {
-		out.Family = cf.INET6
+	k.mu.Unlock()
+	if c == nil {
+		var err error
+		if c, err = k.dial(); err != nil {
+			return fmt.Errorf("open IPVS netlink: %w", err)
+		}
 	}
-	if s.FWMark != 0 {
-		out.FWMark = s.FWMark
-		return out
+	err := fn(c)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c.broken || len(k.idle) >= maxIdleConns {
+		// A socket that lost a reply may still deliver it: not reused.
+		c.Close()
+		return err
 	}
-	out.Address, out.Port, out.Protocol = s.Addr, s.Port, cf.Protocol(s.Protocol)
-	return out
+	k.idle = append(k.idle, c)
+	return err
 }
 
-func destToLib(d Dest) cf.Destination {
-	out := cf.Destination{
-		Address:        d.Addr,
-		Port:           d.Port,
-		Weight:         d.Weight,
-		UpperThreshold: d.UThreshold,
-		LowerThreshold: d.LThreshold,
-		Family:         cf.INET,
-		TunnelType:     cf.TunnelType(d.Tunnel.Type),
-		TunnelPort:     d.Tunnel.Port,
-		TunnelFlags:    cf.TunnelFlags(d.Tunnel.Flags),
-	}
-	if d.Addr.Is6() {
-		out.Family = cf.INET6
-	}
-	switch d.Method {
-	case DR:
-		out.FwdMethod = cf.DirectRoute
-	case TUN:
-		out.FwdMethod = cf.Tunnel
-	default:
-		out.FwdMethod = cf.Masquerade
-	}
-	return out
+func (k *netlinkKernel) ReadTable(ctx context.Context, opts ReadOptions) (t Table, err error) {
+	err = k.with(func(c *genlConn) error { t, err = c.readTable(ctx, opts); return err })
+	return t, err
 }
 
-// fromLib normalises what the kernel reports: it drops the hashed flag and,
-// for fwmark services, the address, port and protocol the kernel fills in.
-func fromLib(s cf.Service) Service {
-	out := Service{
-		ServiceKey: ServiceKey{IPv6: s.Family == cf.INET6},
-		Scheduler:  s.Scheduler,
-		Flags:      uint32(s.Flags) &^ flagHashed,
-		Timeout:    s.Timeout,
-		Netmask:    s.Netmask,
-		Dests:      map[DestKey]Dest{},
+func (k *netlinkKernel) Write(ops []Op) []error {
+	errs := make([]error, 0, len(ops))
+	for len(ops) > 0 {
+		n := min(len(ops), maxBatch)
+		var batch []error
+		if err := k.with(func(c *genlConn) error { batch = c.write(ops[:n]); return nil }); err != nil {
+			for _, op := range ops[:n] {
+				batch = append(batch, fmt.Errorf("%s: %w", op, err))
+			}
+		}
+		errs = append(errs, batch...)
+		ops = ops[n:]
 	}
-	if out.Flags&FlagPersistent == 0 {
-		out.Timeout = 0
-	}
-	if s.FWMark != 0 {
-		out.FWMark = s.FWMark
-		return out
-	}
-	out.Protocol, out.Addr, out.Port = uint16(s.Protocol), s.Address, s.Port
-	return out
+	return errs
 }
 
-func destFromLib(d cf.Destination) Dest {
-	out := Dest{
-		DestKey:    DestKey{Addr: d.Address, Port: d.Port},
-		Weight:     d.Weight,
-		UThreshold: d.UpperThreshold,
-		LThreshold: d.LowerThreshold,
-		Tunnel:     Tunnel{Type: uint8(d.TunnelType), Port: d.TunnelPort, Flags: uint16(d.TunnelFlags)},
-	}
-	switch d.FwdMethod & 0x7 {
-	case cf.DirectRoute:
-		out.Method = DR
-	case cf.Tunnel:
-		out.Method = TUN
-	}
-	if out.Addr.Is4In6() {
-		out.Addr = out.Addr.Unmap()
-	}
-	return out
+func (k *netlinkKernel) ReadStats(ctx context.Context) (s []ServiceStats, err error) {
+	err = k.with(func(c *genlConn) error { s, err = c.readStats(ctx); return err })
+	return s, err
 }
 
-// ReadTable reads the whole kernel table. The library reports an empty list
-// as an error; that is an empty table, not a failure.
+// ReadTable reads the whole kernel table.
 func ReadTable(k Kernel) (Table, error) {
-	return ReadTableContext(context.Background(), k)
+	return k.ReadTable(context.Background(), ReadOptions{})
 }
 
 // ReadTableContext is ReadTable that gives up between services once ctx
 // is done: a big table takes a while to read.
 func ReadTableContext(ctx context.Context, k Kernel) (Table, error) {
-	if r, ok := k.(TableReader); ok {
-		return r.ReadTable(ctx)
-	}
-	t := Table{}
-	pk, _ := k.(peKernel)
-	err := eachService(ctx, k, func(sx cf.ServiceExtended, dests []cf.DestinationExtended) {
-		s := fromLib(sx.Service)
-		if pk != nil {
-			s.PEName = pk.servicePE(s.ServiceKey)
-		}
-		for _, dx := range dests {
-			d := destFromLib(dx.Destination)
-			s.Dests[d.DestKey] = d
-		}
-		t[s.ServiceKey] = &s
-	})
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
+	return k.ReadTable(ctx, ReadOptions{})
 }
 
-// eachService reads every service and its destinations from the kernel,
-// stopping between services once ctx is done. No services at all is not
-// an error (the kernel reports it as one).
-func eachService(ctx context.Context, k Kernel, fn func(cf.ServiceExtended, []cf.DestinationExtended)) error {
-	svcs, err := k.Services()
-	if isNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("list IPVS services: %w", err)
-	}
-	for _, sx := range svcs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		dests, err := k.Destinations(sx.Service)
-		if err != nil && !isNotExist(err) {
-			return fmt.Errorf("list destinations of %s: %w", fromLib(sx.Service).ServiceKey, err)
-		}
-		fn(sx, dests)
-	}
-	return nil
-}
+// Apply performs one op against the kernel.
+func Apply(k Kernel, op Op) error { return k.Write([]Op{op})[0] }
+
+// ReadStats reads every service's and real server's counters.
+func ReadStats(k Kernel) ([]ServiceStats, error) { return k.ReadStats(context.Background()) }
 
 func isNotExist(err error) bool {
 	return err != nil && (errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ESRCH))
@@ -220,89 +190,4 @@ func converged(kind OpKind, err error) bool {
 		return isNotExist(err)
 	}
 	return false
-}
-
-// peKernel is a Kernel that keeps services' persistence engines, which
-// cloudflare/ipvs cannot send: the netlink kernel writes such a service
-// with its own encoder, the fake keeps the name beside the service.
-// applyPE reports whether it handled op (a CreateService or UpdateService).
-type peKernel interface {
-	applyPE(op Op) (bool, error)
-	servicePE(k ServiceKey) string
-}
-
-func (k *netlinkKernel) applyPE(op Op) (bool, error) {
-	if op.Service.PEName == "" {
-		return false, nil // the library's message is the same
-	}
-	return true, k.conn.write([]Op{op})[0]
-}
-
-// servicePE is not needed for reads: the dump reader decodes the name.
-func (k *netlinkKernel) servicePE(ServiceKey) string { return "" }
-
-// Apply performs one op against the kernel.
-func Apply(k Kernel, op Op) error {
-	if pk, ok := k.(peKernel); ok && (op.Kind == CreateService || op.Kind == UpdateService) {
-		if handled, err := pk.applyPE(op); handled {
-			return err
-		}
-	}
-	svc := toLib(op.Service)
-	var err error
-	switch op.Kind {
-	case CreateService:
-		err = k.CreateService(svc)
-	case UpdateService:
-		err = k.UpdateService(svc)
-	case RemoveService:
-		err = k.RemoveService(svc)
-	case CreateDest:
-		err = k.CreateDestination(svc, destToLib(op.Dest))
-	case UpdateDest:
-		err = k.UpdateDestination(svc, destToLib(op.Dest))
-	case RemoveDest:
-		err = k.RemoveDestination(svc, destToLib(op.Dest))
-	}
-	if err != nil && converged(op.Kind, err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return nil
-}
-
-// ServiceStats are the kernel's counters of one service and its real
-// servers, read at scrape or status time.
-type ServiceStats struct {
-	Key   ServiceKey
-	Stats cf.Stats
-	Dests []DestStats
-}
-
-// DestStats are one real server's counters.
-type DestStats struct {
-	DestKey
-	Weight   uint32
-	Active   uint32
-	Inactive uint32
-	Stats    cf.Stats
-}
-
-// ReadStats reads every service's and real server's counters.
-func ReadStats(k Kernel) ([]ServiceStats, error) {
-	var out []ServiceStats
-	err := eachService(context.Background(), k, func(sx cf.ServiceExtended, dests []cf.DestinationExtended) {
-		ss := ServiceStats{Key: fromLib(sx.Service).ServiceKey, Stats: sx.Stats64}
-		for _, dx := range dests {
-			ss.Dests = append(ss.Dests, DestStats{DestKey: DestKey{Addr: dx.Address, Port: dx.Port}, Weight: dx.Weight,
-				Active: dx.ActiveConnections, Inactive: dx.InactiveConnections, Stats: dx.Stats64})
-		}
-		out = append(out, ss)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }

@@ -7,70 +7,200 @@ import (
 	"fmt"
 	"net/netip"
 
-	cf "github.com/cloudflare/ipvs"
 	"github.com/cloudflare/ipvs/netmask"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// Reading the table through the library decodes some twenty statistics
-// counters per service and per destination into fresh structures, which the
-// table throws away: at 10,000 destinations, re-read every repair
-// interval, that decoding was a sixth of lvsd's CPU beside 10,000 health
-// checks a second. These dumps decode only what the table keeps, straight
-// into its own types.
-
-// TableReader is a Kernel that reads the whole table itself.
-type TableReader interface {
-	ReadTable(ctx context.Context) (Table, error)
-}
-
-func (k *netlinkKernel) ReadTable(ctx context.Context) (Table, error) { return k.conn.readTable(ctx) }
+// The dumps decode only what the caller keeps, straight into the table's
+// own types: at 10,000 destinations, re-read every repair interval,
+// decoding some twenty counters per object into structures thrown away
+// was a sixth of lvsd's CPU beside 10,000 health checks a second. The
+// counters are decoded only for ReadStats.
 
 var errDumpInterrupted = errors.New("the table changed during the dump (NLM_F_DUMP_INTR)")
 
-// readTable dumps every service, then each service's destinations.
-func (c *genlConn) readTable(ctx context.Context) (Table, error) {
+// readTable reads the services opts selects (a dump of all, or a lookup
+// of each listed one), then each one's destinations.
+func (c *genlConn) readTable(ctx context.Context, opts ReadOptions) (Table, error) {
 	var svcs []*Service
-	err := c.dump(ipvsCmdGetService, nil, func(attrs []byte) error {
-		s, err := decodeServiceMsg(attrs)
+	if opts.Services == nil {
+		err := c.dump(ipvsCmdGetService, nil, func(attrs []byte) error {
+			s, err := decodeServiceMsg(attrs, nil)
+			if err != nil {
+				return err
+			}
+			svcs = append(svcs, s)
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("list IPVS services: %w", err)
+		}
+	}
+	for _, k := range opts.Services {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s, err := c.getService(k)
+		if isNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read IPVS service %s: %w", k, err)
 		}
 		svcs = append(svcs, s)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list IPVS services: %w", err)
 	}
 	t := make(Table, len(svcs))
 	for _, s := range svcs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ae := netlink.NewAttributeEncoder()
-		ae.Do(ipvsCmdAttrService, func() ([]byte, error) { return encodeService(toLib(*s)) })
-		req, err := ae.Encode()
-		if err != nil {
-			return nil, err
-		}
-		err = c.dump(ipvsCmdGetDest, req, func(attrs []byte) error {
-			d, err := decodeDestMsg(attrs, s.IPv6)
+		if !opts.NoDests {
+			err := c.dests(s.ServiceKey, func(d Dest, _ *DestStats) { s.Dests[d.DestKey] = d }, false)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.Dests[d.DestKey] = d
-			return nil
-		})
-		// A service removed since the first dump has no destinations, as
-		// through the library.
-		if err != nil && !isNotExist(err) {
-			return nil, fmt.Errorf("list destinations of %s: %w", s.ServiceKey, err)
 		}
 		t[s.ServiceKey] = s
 	}
 	return t, nil
+}
+
+// getService looks one service up (IPVS_CMD_GET_SERVICE without
+// NLM_F_DUMP): ESRCH when the kernel has none.
+func (c *genlConn) getService(k ServiceKey) (*Service, error) {
+	key, err := encodeKey(k)
+	if err != nil {
+		return nil, err
+	}
+	req, err := encodeAttr(ipvsCmdAttrService, key)
+	if err != nil {
+		return nil, err
+	}
+	var s *Service
+	err = c.get(ipvsCmdGetService, req, func(attrs []byte) (err error) {
+		s, err = decodeServiceMsg(attrs, nil)
+		return err
+	})
+	return s, err
+}
+
+func encodeAttr(typ uint16, v []byte) ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(typ, v)
+	return ae.Encode()
+}
+
+// dests dumps a service's destinations into each (with their counters
+// when stats). A service removed meanwhile has none.
+func (c *genlConn) dests(k ServiceKey, each func(Dest, *DestStats), stats bool) error {
+	key, err := encodeKey(k)
+	if err != nil {
+		return err
+	}
+	req, err := encodeAttr(ipvsCmdAttrService, key)
+	if err != nil {
+		return err
+	}
+	err = c.dump(ipvsCmdGetDest, req, func(attrs []byte) error {
+		var ds *DestStats
+		if stats {
+			ds = &DestStats{}
+		}
+		d, err := decodeDestMsg(attrs, k.IPv6, ds)
+		if err != nil {
+			return err
+		}
+		each(d, ds)
+		return nil
+	})
+	if err != nil && !isNotExist(err) {
+		return fmt.Errorf("list destinations of %s: %w", k, err)
+	}
+	return nil
+}
+
+// readStats dumps every service's and destination's counters.
+func (c *genlConn) readStats(ctx context.Context) ([]ServiceStats, error) {
+	var out []ServiceStats
+	err := c.dump(ipvsCmdGetService, nil, func(attrs []byte) error {
+		var ss ServiceStats
+		s, err := decodeServiceMsg(attrs, &ss.Stats)
+		if err != nil {
+			return err
+		}
+		ss.Key = s.ServiceKey
+		out = append(out, ss)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list IPVS services: %w", err)
+	}
+	for i := range out {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ss := &out[i]
+		err := c.dests(ss.Key, func(d Dest, ds *DestStats) {
+			ds.DestKey, ds.Weight = d.DestKey, d.Weight
+			ss.Dests = append(ss.Dests, *ds)
+		}, true)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// get sends one request for one object and calls each with the attributes
+// of the reply: the kernel's error (ESRCH for no such service) otherwise.
+func (c *genlConn) get(cmd uint8, attrs []byte, each func(attrs []byte) error) error {
+	c.seq++
+	seq := c.seq
+	msg := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: ipvsGenlVersion}, Data: attrs}
+	c.buf = appendMessage(c.buf[:0], c.family, unix.NLM_F_REQUEST, seq, msg)
+	if err := c.send(c.buf); err != nil {
+		return err
+	}
+	for {
+		reply, err := c.receive()
+		if err != nil {
+			return fmt.Errorf("netlink receive: %w", err)
+		}
+		done, err := parseGet(reply, seq, each)
+		if done {
+			return err
+		}
+	}
+}
+
+// parseGet reads the reply to request seq in buf: the object's message
+// (passed to each) or the kernel's error; done once one of them is found.
+func parseGet(buf []byte, seq uint32, each func(attrs []byte) error) (done bool, err error) {
+	walkErr := eachMessage(buf, func(h nlHeader, body []byte) bool {
+		switch {
+		case h.seq != seq || h.typ == unix.NLMSG_NOOP || h.typ == unix.NLMSG_OVERRUN:
+			return true
+		case h.typ == unix.NLMSG_ERROR || h.typ == unix.NLMSG_DONE:
+			done = true
+			if len(body) >= 4 {
+				if code := int32(binary.NativeEndian.Uint32(body[0:4])); code < 0 {
+					err = unix.Errno(-code)
+				}
+			}
+			return false
+		case len(body) < 4:
+			done, err = true, errors.New("generic netlink message without header")
+			return false
+		}
+		done, err = true, each(body[4:])
+		return false
+	})
+	if walkErr != nil {
+		return true, walkErr
+	}
+	return done, err
 }
 
 // dump sends one dump request and calls each with the attributes of every
@@ -82,8 +212,8 @@ func (c *genlConn) dump(cmd uint8, attrs []byte, each func(attrs []byte) error) 
 	seq := c.seq
 	msg := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: ipvsGenlVersion}, Data: attrs}
 	c.buf = appendMessage(c.buf[:0], c.family, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, seq, msg)
-	if err := unix.Sendto(c.fd, c.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink send: %w", err)
+	if err := c.send(c.buf); err != nil {
+		return err
 	}
 	var firstErr error
 	for {
@@ -209,8 +339,10 @@ func attrAddr(v []byte, ipv4 bool) (netip.Addr, error) {
 }
 
 // decodeServiceMsg decodes one message of a service dump into a Service
-// normalised as fromLib normalises the library's.
-func decodeServiceMsg(attrs []byte) (*Service, error) {
+// normalised as the syncer compares it: without the hashed flag, without a
+// timeout when not persistent, without the address and port the kernel
+// reports for a fwmark service. With stats, the counters too.
+func decodeServiceMsg(attrs []byte, stats *Counters) (*Service, error) {
 	b, err := nested(attrs, ipvsCmdAttrService)
 	if err != nil || b == nil {
 		return nil, fmt.Errorf("service message: %w", errors.Join(err, errors.New("no service attribute")))
@@ -241,6 +373,10 @@ func decodeServiceMsg(attrs []byte) (*Service, error) {
 			mask = v
 		case ipvsSvcAttrPEName:
 			pe = cString(v)
+		case ipvsSvcAttrStats, ipvsSvcAttrStats64:
+			if stats != nil {
+				err = decodeCounters(v, t == ipvsSvcAttrStats64, stats)
+			}
 		}
 		return err
 	})
@@ -280,8 +416,9 @@ func decodeServiceMsg(attrs []byte) (*Service, error) {
 }
 
 // decodeDestMsg decodes one message of a destination dump of a service
-// of the given family, normalised as destFromLib normalises the library's.
-func decodeDestMsg(attrs []byte, svcIPv6 bool) (Dest, error) {
+// of the given family (an IPv4 destination of an IPv6 service unmapped).
+// With stats, its connections and counters too.
+func decodeDestMsg(attrs []byte, svcIPv6 bool, stats *DestStats) (Dest, error) {
 	b, err := nested(attrs, ipvsCmdAttrDest)
 	if err != nil || b == nil {
 		return Dest{}, fmt.Errorf("destination message: %w", errors.Join(err, errors.New("no destination attribute")))
@@ -319,6 +456,19 @@ func decodeDestMsg(attrs []byte, svcIPv6 bool) (Dest, error) {
 		case ipvsDestAttrTunFlags:
 			d.Tunnel.Flags, err = attrU16(t, v)
 		}
+		if stats == nil {
+			return err
+		}
+		switch t {
+		case ipvsDestAttrActive:
+			stats.Active, err = attrU32(t, v)
+		case ipvsDestAttrInactive:
+			stats.Inactive, err = attrU32(t, v)
+		case ipvsDestAttrPersist:
+			stats.Persistent, err = attrU32(t, v)
+		case ipvsDestAttrStats, ipvsDestAttrStats64:
+			err = decodeCounters(v, t == ipvsDestAttrStats64, &stats.Stats)
+		}
 		return err
 	})
 	if err != nil {
@@ -328,10 +478,10 @@ func decodeDestMsg(attrs []byte, svcIPv6 bool) (Dest, error) {
 		return Dest{}, fmt.Errorf("destination: %w", err)
 	}
 	d.Addr = d.Addr.Unmap()
-	switch cf.ForwardType(fwd) & 0x7 {
-	case cf.DirectRoute:
+	switch fwd & 0x7 {
+	case connFDroute:
 		d.Method = DR
-	case cf.Tunnel:
+	case connFTunnel:
 		d.Method = TUN
 	}
 	return d, nil
@@ -345,4 +495,46 @@ func cString(v []byte) string {
 		}
 	}
 	return string(v)
+}
+
+// The counters' attributes (IPVS_STATS_ATTR_*). In IPVS_*_ATTR_STATS64
+// every one is 64 bits; in the older IPVS_*_ATTR_STATS the byte counts
+// are and the rest are 32. A kernel sends both: STATS64 comes later and
+// wins.
+const (
+	ipvsStatsConns    = 1
+	ipvsStatsInPkts   = 2
+	ipvsStatsOutPkts  = 3
+	ipvsStatsInBytes  = 4
+	ipvsStatsOutBytes = 5
+	ipvsStatsCPS      = 6
+	ipvsStatsInPPS    = 7
+	ipvsStatsOutPPS   = 8
+	ipvsStatsInBPS    = 9
+	ipvsStatsOutBPS   = 10
+)
+
+func decodeCounters(b []byte, wide bool, c *Counters) error {
+	fields := map[uint16]*uint64{
+		ipvsStatsConns: &c.Connections, ipvsStatsInPkts: &c.IncomingPackets, ipvsStatsOutPkts: &c.OutgoingPackets,
+		ipvsStatsInBytes: &c.IncomingBytes, ipvsStatsOutBytes: &c.OutgoingBytes, ipvsStatsCPS: &c.ConnectionRate,
+		ipvsStatsInPPS: &c.IncomingPacketRate, ipvsStatsOutPPS: &c.OutgoingPacketRate,
+		ipvsStatsInBPS: &c.IncomingByteRate, ipvsStatsOutBPS: &c.OutgoingByteRate,
+	}
+	return eachAttr(b, func(t uint16, v []byte) error {
+		f := fields[t]
+		if f == nil {
+			return nil // padding, or a counter added later
+		}
+		if wide || t == ipvsStatsInBytes || t == ipvsStatsOutBytes {
+			if len(v) < 8 {
+				return fmt.Errorf("counter %d: %d bytes, want 8", t, len(v))
+			}
+			*f = binary.NativeEndian.Uint64(v)
+			return nil
+		}
+		u, err := attrU32(t, v)
+		*f = uint64(u)
+		return err
+	})
 }

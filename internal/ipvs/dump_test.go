@@ -44,13 +44,13 @@ func TestDecodeServiceMatchesEncode(t *testing.T) {
 	}
 	for _, want := range cases {
 		t.Run(want.ServiceKey.String(), func(t *testing.T) {
-			lib := toLib(want)
+			lib := want
 			lib.Flags |= 0x0002 // the kernel always reports the hashed flag
-			obj, err := encodeService(lib)
+			obj, err := encodeService(lib, true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := decodeServiceMsg(kernelMsg(t, ipvsCmdAttrService, obj))
+			got, err := decodeServiceMsg(kernelMsg(t, ipvsCmdAttrService, obj), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,11 +77,11 @@ func TestDecodeDestMatchesEncode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.d.String(), func(t *testing.T) {
-			obj, err := encodeDest(destToLib(tc.d))
+			obj, err := encodeDest(tc.d)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := decodeDestMsg(kernelMsg(t, ipvsCmdAttrDest, obj), tc.svcIPv6)
+			got, err := decodeDestMsg(kernelMsg(t, ipvsCmdAttrDest, obj), tc.svcIPv6, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,18 +157,18 @@ func concat(parts ...[]byte) (b []byte) {
 // FuzzDecodeDump: no input, however malformed, makes the dump parser or
 // the decoders panic.
 func FuzzDecodeDump(f *testing.F) {
-	svc, _ := encodeService(toLib(Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Scheduler: "rr", Netmask: netmask.MaskFrom(32, 32)}))
-	dst, _ := encodeDest(destToLib(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.2"), 80}, Weight: 1}))
+	svc, _ := encodeService(Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Scheduler: "rr", Netmask: netmask.MaskFrom(32, 32)}, true)
+	dst, _ := encodeDest(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.2"), 80}, Weight: 1})
 	f.Add(concat(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrService, svc))), frame(unix.NLMSG_DONE, 0, 1, errnoBody(0))))
 	f.Add(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrDest, dst))))
-	tun, _ := encodeDest(destToLib(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.3"), 80}, Method: TUN, Weight: 1, Tunnel: Tunnel{Type: TunGUE, Port: 6080, Flags: TunRemCsum}}))
+	tun, _ := encodeDest(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.3"), 80}, Method: TUN, Weight: 1, Tunnel: Tunnel{Type: TunGUE, Port: 6080, Flags: TunRemCsum}})
 	f.Add(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrDest, tun))))
 	f.Add(frame(unix.NLMSG_ERROR, 0, 1, errnoBody(-2)))
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		_, _ = parseDump(buf, 1, func(attrs []byte) error {
-			_, err1 := decodeServiceMsg(attrs)
-			_, err2 := decodeDestMsg(attrs, false)
-			_, err3 := decodeDestMsg(attrs, true)
+			_, err1 := decodeServiceMsg(attrs, &Counters{})
+			_, err2 := decodeDestMsg(attrs, false, &DestStats{})
+			_, err3 := decodeDestMsg(attrs, true, nil)
 			return errors.Join(err1, err2, err3)
 		})
 	})

@@ -1,24 +1,31 @@
 package ipvs
 
 import (
+	"context"
+	"fmt"
+	"maps"
 	"net/netip"
-	"os"
+	"slices"
 	"sync"
 	"syscall"
-
-	cf "github.com/cloudflare/ipvs"
 )
 
-// FakeKernel is an in-memory IPVS with the kernel's quirks that matter to
-// the syncer: it reports the hashed flag, returns an error (not an empty
-// list) when there are no services, ESRCH for a missing service, EEXIST for
-// duplicates, and stores every field of an update. It counts writes.
+// FakeKernel is an in-memory IPVS implementing the whole Kernel seam,
+// with the kernel's answers that matter to the syncer: ESRCH for a missing
+// service, EEXIST for duplicates, ENOENT for a missing destination, EINVAL
+// for a service without a netmask; every field of an update is stored,
+// and Write takes converged errors as the netlink kernel does. Reads
+// return copies normalised as the netlink decoder normalises the
+// kernel's (the replay tests hold the decoder to the kernel's bytes). It
+// counts writes.
 type FakeKernel struct {
 	mu     sync.Mutex
-	svcs   map[ServiceKey]*fakeSvc
+	svcs   map[ServiceKey]*Service
 	order  []ServiceKey
+	counts map[ServiceKey]ServiceStats
 	Writes int
-	// Batches counts WriteBatch calls (the kernel's sends of many writes).
+	// Batches counts Write calls of more than one op (the kernel's sends
+	// of many writes).
 	Batches int
 	// FailNext, when set, makes the next write return this error.
 	FailNext error
@@ -33,183 +40,163 @@ type FakeKernel struct {
 	SyncInterfaces map[string]bool
 }
 
-// WriteBatch applies ops one by one, as the kernel does with the messages
-// of one send: an error in one does not stop the next.
-func (f *FakeKernel) WriteBatch(ops []Op) []error {
+var _ Kernel = (*FakeKernel)(nil)
+
+func NewFakeKernel() *FakeKernel { return &FakeKernel{svcs: map[ServiceKey]*Service{}} }
+
+// Write applies ops one by one, as the kernel does with the messages of
+// one send: an error in one does not stop the next.
+func (f *FakeKernel) Write(ops []Op) []error {
 	f.mu.Lock()
-	f.Batches++
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	if len(ops) > 1 {
+		f.Batches++
+	}
 	errs := make([]error, len(ops))
 	for i, op := range ops {
-		errs[i] = Apply(f, op)
+		if err := f.apply(op); err != nil && !converged(op.Kind, err) {
+			errs[i] = fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	return errs
 }
 
-type fakeSvc struct {
-	svc   cf.Service
-	dests []cf.Destination
-}
-
-func NewFakeKernel() *FakeKernel { return &FakeKernel{svcs: map[ServiceKey]*fakeSvc{}} }
-
-func fakeKey(s cf.Service) ServiceKey {
-	return fromLib(s).ServiceKey
-}
-
-func (f *FakeKernel) write() error {
+func (f *FakeKernel) apply(op Op) error {
 	f.Writes++
 	if err := f.FailNext; err != nil {
 		f.FailNext = nil
 		return err
 	}
-	return nil
-}
-
-func (f *FakeKernel) Services() ([]cf.ServiceExtended, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.svcs) == 0 {
-		return nil, os.ErrNotExist
-	}
-	var out []cf.ServiceExtended
-	for _, k := range f.order {
-		s := f.svcs[k].svc
-		s.Flags |= cf.ServiceHashed
-		if s.FWMark != 0 {
-			// The kernel reports a fwmark service with a zero address.
-			s.Address = netip.IPv4Unspecified()
-			if s.Family == cf.INET6 {
-				s.Address = netip.IPv6Unspecified()
-			}
-		}
-		out = append(out, cf.ServiceExtended{Service: s})
-	}
-	return out, nil
-}
-
-func (f *FakeKernel) Destinations(s cf.Service) ([]cf.DestinationExtended, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fs, ok := f.svcs[fakeKey(s)]
-	if !ok {
-		return nil, syscall.ESRCH
-	}
-	if len(fs.dests) == 0 {
-		return nil, os.ErrNotExist
-	}
-	out := make([]cf.DestinationExtended, 0, len(fs.dests))
-	for _, d := range fs.dests {
-		out = append(out, cf.DestinationExtended{Destination: d})
-	}
-	return out, nil
-}
-
-func (f *FakeKernel) CreateService(s cf.Service) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.write(); err != nil {
-		return err
-	}
-	k := fakeKey(s)
-	if _, ok := f.svcs[k]; ok {
-		return syscall.EEXIST
-	}
-	if !s.Netmask.IsValid() {
-		return syscall.EINVAL
-	}
-	f.svcs[k] = &fakeSvc{svc: s}
-	f.order = append(f.order, k)
-	return nil
-}
-
-func (f *FakeKernel) UpdateService(s cf.Service) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.write(); err != nil {
-		return err
-	}
-	fs, ok := f.svcs[fakeKey(s)]
-	if !ok {
-		return syscall.ESRCH
-	}
-	fs.svc = s
-	return nil
-}
-
-func (f *FakeKernel) RemoveService(s cf.Service) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.write(); err != nil {
-		return err
-	}
-	k := fakeKey(s)
-	if _, ok := f.svcs[k]; !ok {
-		return syscall.ESRCH
-	}
-	delete(f.svcs, k)
-	for i, o := range f.order {
-		if o == k {
-			f.order = append(f.order[:i], f.order[i+1:]...)
-			break
-		}
-	}
-	return nil
-}
-
-func (f *FakeKernel) destIndex(fs *fakeSvc, d cf.Destination) int {
-	for i, x := range fs.dests {
-		if x.Address == d.Address && x.Port == d.Port {
-			return i
-		}
-	}
-	return -1
-}
-
-// destWrite is the prelude every destination write shares: count the
-// write (or fail it on request), find the service (ESRCH when missing) and
-// the destination's index in it (-1 when absent), then run change.
-func (f *FakeKernel) destWrite(s cf.Service, d cf.Destination, change func(fs *fakeSvc, i int) error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.write(); err != nil {
-		return err
-	}
-	fs, ok := f.svcs[fakeKey(s)]
-	if !ok {
-		return syscall.ESRCH
-	}
-	return change(fs, f.destIndex(fs, d))
-}
-
-func (f *FakeKernel) CreateDestination(s cf.Service, d cf.Destination) error {
-	return f.destWrite(s, d, func(fs *fakeSvc, i int) error {
-		if i >= 0 {
+	k := kernelKey(op.Service.ServiceKey)
+	s, ok := f.svcs[k]
+	switch op.Kind {
+	case CreateService:
+		if ok {
 			return syscall.EEXIST
 		}
-		fs.dests = append(fs.dests, d)
+		if !op.Service.Netmask.IsValid() {
+			return syscall.EINVAL
+		}
+		f.svcs[k] = kernelService(op.Service, map[DestKey]Dest{})
+		f.order = append(f.order, k)
 		return nil
-	})
-}
-
-func (f *FakeKernel) UpdateDestination(s cf.Service, d cf.Destination) error {
-	return f.destWrite(s, d, func(fs *fakeSvc, i int) error {
-		if i < 0 {
+	case CreateDest, UpdateDest, RemoveDest, UpdateService, RemoveService:
+		if !ok {
+			return syscall.ESRCH
+		}
+	default:
+		return fmt.Errorf("unknown op %d", op.Kind)
+	}
+	_, there := s.Dests[op.Dest.DestKey]
+	switch op.Kind {
+	case UpdateService:
+		f.svcs[k] = kernelService(op.Service, s.Dests) // every field replaced, as the kernel does
+	case RemoveService:
+		delete(f.svcs, k)
+		f.order = slices.DeleteFunc(f.order, func(o ServiceKey) bool { return o == k })
+	case CreateDest:
+		if there {
+			return syscall.EEXIST
+		}
+		s.Dests[op.Dest.DestKey] = op.Dest
+	case UpdateDest, RemoveDest:
+		if !there {
 			return syscall.ENOENT
 		}
-		fs.dests[i] = d // every field replaced, as the kernel does
-		return nil
-	})
+		if op.Kind == RemoveDest {
+			delete(s.Dests, op.Dest.DestKey)
+		} else {
+			s.Dests[op.Dest.DestKey] = op.Dest // every field replaced
+		}
+	}
+	return nil
 }
 
-func (f *FakeKernel) RemoveDestination(s cf.Service, d cf.Destination) error {
-	return f.destWrite(s, d, func(fs *fakeSvc, i int) error {
-		if i < 0 {
-			return syscall.ENOENT
+// kernelKey is what the kernel matches a service by: a fwmark service by
+// family and mark alone.
+func kernelKey(k ServiceKey) ServiceKey {
+	if k.FWMark != 0 {
+		return ServiceKey{IPv6: k.IPv6, FWMark: k.FWMark}
+	}
+	return k
+}
+
+// kernelService is svc as the kernel keeps it: no timeout without
+// persistence, a fwmark service without address, port or protocol.
+func kernelService(svc Service, dests map[DestKey]Dest) *Service {
+	svc.Flags &^= flagHashed
+	if svc.Flags&FlagPersistent == 0 {
+		svc.Timeout = 0
+	}
+	if svc.FWMark != 0 {
+		svc.Addr, svc.Port, svc.Protocol = netip.Addr{}, 0, 0
+	}
+	svc.Dests = dests
+	return &svc
+}
+
+// ReadTable returns copies of the services opts selects, in the order
+// they were created.
+func (f *FakeKernel) ReadTable(ctx context.Context, opts ReadOptions) (Table, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys := f.order
+	if opts.Services != nil {
+		keys = opts.Services
+	}
+	t := Table{}
+	for _, k := range keys {
+		s, ok := f.svcs[kernelKey(k)]
+		if !ok {
+			continue
 		}
-		fs.dests = append(fs.dests[:i], fs.dests[i+1:]...)
-		return nil
-	})
+		c := *s
+		c.Dests = map[DestKey]Dest{}
+		if !opts.NoDests {
+			maps.Copy(c.Dests, s.Dests)
+		}
+		t[k] = &c
+	}
+	return t, nil
+}
+
+// ReadStats reports every service and destination with the counters
+// SetStats gave them (zero otherwise), and each destination's weight.
+func (f *FakeKernel) ReadStats(ctx context.Context) ([]ServiceStats, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ServiceStats
+	for _, k := range f.order {
+		set := f.counts[k]
+		ss := ServiceStats{Key: k, Stats: set.Stats}
+		for _, d := range f.svcs[k].SortedDests() {
+			ds := DestStats{DestKey: d.DestKey}
+			if i := slices.IndexFunc(set.Dests, func(x DestStats) bool { return x.DestKey == d.DestKey }); i >= 0 {
+				ds = set.Dests[i]
+			}
+			ds.Weight = d.Weight
+			ss.Dests = append(ss.Dests, ds)
+		}
+		out = append(out, ss)
+	}
+	return out, nil
+}
+
+// SetStats sets the counters ReadStats reports for s.Key and its
+// destinations (their weights come from the table).
+func (f *FakeKernel) SetStats(s ServiceStats) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.counts == nil {
+		f.counts = map[ServiceKey]ServiceStats{}
+	}
+	f.counts[s.Key] = s
 }
 
 // WriteCount is Writes, read under the lock (for tests that run the

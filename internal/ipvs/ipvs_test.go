@@ -410,7 +410,7 @@ func TestReconcileServicesTouchesOnlyTheChangedService(t *testing.T) {
 		t.Errorf("kernel differs after the targeted reconcile:\n%s", observed.SaveFormat())
 	}
 	// A service missing from the kernel is created by it too.
-	_ = k.RemoveService(toLib(*after[changed[0]]))
+	_ = Apply(k, Op{Kind: RemoveService, Service: *after[changed[0]]})
 	k.Writes = 0
 	if _, err := s.ReconcileServices(context.Background(), before, after, changed, nil); err != nil {
 		t.Fatal(err)

@@ -17,9 +17,9 @@ import (
 // handles; a backup daemon receives them into its own table, so that a
 // director taking over the virtual addresses already knows the live
 // connections. Each network namespace runs at most one master and one
-// backup daemon, independently of each other. cloudflare/ipvs has no call
-// for them; these messages are built as ipvsadm (libipvs) builds them, and
-// the tests compare them with ipvsadm's bytes captured in the lab VM.
+// backup daemon, independently of each other. These messages are built as
+// ipvsadm (libipvs) builds them, and the tests compare them with
+// ipvsadm's bytes captured in the lab VM.
 const (
 	ipvsCmdNewDaemon = 9
 	ipvsCmdDelDaemon = 10
@@ -237,8 +237,8 @@ func (c *genlConn) request(msg genetlink.Message) error {
 	c.seq++
 	seq := c.seq
 	c.buf = appendMessage(c.buf[:0], c.family, unix.NLM_F_REQUEST|unix.NLM_F_ACK, seq, msg)
-	if err := unix.Sendto(c.fd, c.buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink send: %w", err)
+	if err := c.send(c.buf); err != nil {
+		return err
 	}
 	for {
 		reply, err := c.receive()
@@ -290,23 +290,11 @@ func (c *genlConn) daemons() ([]SyncDaemon, error) {
 	return out, nil
 }
 
-// The netlink kernel runs each sync daemon call on a socket of its own:
-// the calls are rare (VRRP transitions, start and stop), and the batch
-// socket belongs to the syncer, whose writes they must not interleave with.
-func (k *netlinkKernel) withConn(fn func(c *genlConn) error) error {
-	c, err := newGenlConn()
-	if err != nil {
-		return fmt.Errorf("open IPVS netlink: %w", err)
-	}
-	defer c.Close()
-	return fn(c)
-}
-
 // StartSyncDaemon starts a sync daemon. The kernel answers EEXIST when a
 // daemon of that state already runs (whatever its settings), ENODEV for an
 // unknown interface, EINVAL for a group that is not multicast.
 func (k *netlinkKernel) StartSyncDaemon(d SyncDaemon) error {
-	return k.withConn(func(c *genlConn) error {
+	return k.with(func(c *genlConn) error {
 		if err := c.startDaemon(d); err != nil {
 			return fmt.Errorf("start %s sync daemon on %s: %w", d.State, d.Interface, err)
 		}
@@ -316,7 +304,7 @@ func (k *netlinkKernel) StartSyncDaemon(d SyncDaemon) error {
 
 // StopSyncDaemon stops the daemon of that state; ESRCH when none runs.
 func (k *netlinkKernel) StopSyncDaemon(state SyncState) error {
-	return k.withConn(func(c *genlConn) error {
+	return k.with(func(c *genlConn) error {
 		if err := c.stopDaemon(state); err != nil {
 			return fmt.Errorf("stop %s sync daemon: %w", state, err)
 		}
@@ -327,7 +315,7 @@ func (k *netlinkKernel) StopSyncDaemon(state SyncState) error {
 // SyncDaemons lists the running sync daemons (none: an empty list).
 func (k *netlinkKernel) SyncDaemons() ([]SyncDaemon, error) {
 	var out []SyncDaemon
-	err := k.withConn(func(c *genlConn) (err error) {
+	err := k.with(func(c *genlConn) (err error) {
 		out, err = c.daemons()
 		return err
 	})

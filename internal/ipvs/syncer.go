@@ -3,7 +3,6 @@ package ipvs
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -119,13 +118,8 @@ func (s *Syncer) ReconcileContext(ctx context.Context, desired Table) (Stats, er
 // It stops early when ctx is done. s.mu is held.
 func (s *Syncer) apply(ctx context.Context, ops []Op) error {
 	w := opWriter{s: s, failed: map[ServiceKey]bool{}, debug: s.log.Enabled(ctx, slog.LevelDebug)}
-	// One op at a time through the library, unless the kernel connection
-	// takes batches and there is more than one.
-	write, size := func(batch []Op) []error { return []error{Apply(s.k, batch[0])} }, 1
-	if bw, ok := s.k.(BatchWriter); ok && len(ops) > 1 {
-		write, size = bw.WriteBatch, maxBatch
-	}
-	batch := make([]Op, 0, size)
+	write, size := s.k.Write, maxBatch
+	batch := make([]Op, 0, min(size, len(ops)))
 	for next := 0; next < len(ops) && ctx.Err() == nil; {
 		batch = batch[:0]
 		for next < len(ops) && len(batch) < size {
@@ -190,43 +184,28 @@ func (w *opWriter) record(op Op, err error) {
 }
 
 // ReconcileServices brings only the listed services of desired into line,
-// reading just their destinations from the kernel, and removes the listed
-// services of prev that lvsd owns. A health change or a reload costs the
-// writes of the services it touches, not a read of a 30,000-destination
-// table; the periodic full Reconcile still repairs everything else.
-// prev is the table last reconciled: a service's attributes are taken to
-// be what was last written.
+// reading just them (and their destinations) from the kernel, and removes
+// the listed services of prev that lvsd owns. A health change or a reload
+// costs the reads and writes of the services it touches, not a read of a
+// 30,000-destination table; the periodic full Reconcile still repairs
+// everything else. prev is the table last reconciled.
 func (s *Syncer) ReconcileServices(ctx context.Context, prev, desired Table, changed, removed []ServiceKey) (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sub, observed := Table{}, Table{}
+	sub := Table{}
 	for _, k := range changed {
-		if err := ctx.Err(); err != nil {
-			return s.stats, err
+		if want, ok := desired[k]; ok {
+			sub[k] = want
 		}
-		want, ok := desired[k]
-		if !ok {
-			continue
-		}
-		sub[k] = want
-		dests, err := s.k.Destinations(toLib(*want))
-		if isNotExist(err) {
-			continue // not in the kernel: Diff creates it
-		}
-		if err != nil {
+	}
+	// Only these services, with their destinations: one missing from the
+	// kernel is left out, and Diff creates it.
+	observed, err := s.k.ReadTable(ctx, ReadOptions{Services: sub.SortedKeys()}) // never nil: not all
+	if err != nil {
+		if ctx.Err() == nil {
 			s.stats.Errors++
-			return s.stats, fmt.Errorf("list destinations of %s: %w", k, err)
 		}
-		have := *want
-		if p, ok := prev[k]; ok {
-			have = *p
-		}
-		have.Dests = map[DestKey]Dest{}
-		for _, dx := range dests {
-			d := destFromLib(dx.Destination)
-			have.Dests[d.DestKey] = d
-		}
-		observed[k] = &have
+		return s.stats, err
 	}
 	ops := Diff(sub, observed, Ownership{})
 	for _, k := range removed {
@@ -236,7 +215,7 @@ func (s *Syncer) ReconcileServices(ctx context.Context, prev, desired Table, cha
 	}
 	s.stats.Reconciles++
 	s.stats.LastOps = ops
-	err := s.apply(ctx, ops)
+	err = s.apply(ctx, ops)
 	for k := range sub {
 		s.own(k)
 	}
@@ -253,21 +232,18 @@ func (s *Syncer) Stop(mode StopMode) error {
 	defer s.mu.Unlock()
 	// Services only: removing a service removes its destinations, and
 	// reading 30,000 destinations first would only delay the stop.
-	svcs, err := s.k.Services()
-	if isNotExist(err) {
-		svcs, err = nil, nil
-	}
+	svcs, err := s.k.ReadTable(context.Background(), ReadOptions{NoDests: true})
 	if err != nil {
-		return fmt.Errorf("list IPVS services: %w", err)
+		return err
 	}
 	var firstErr error
-	for _, sx := range svcs {
-		svc := fromLib(sx.Service)
+	for _, k := range svcs.SortedKeys() {
+		svc := svcs[k]
 		if mode != StopFlushAll && !s.owned[svc.ServiceKey] {
 			continue
 		}
 		s.stats.Writes++
-		if err := Apply(s.k, Op{Kind: RemoveService, Service: svc}); err != nil && firstErr == nil {
+		if err := Apply(s.k, Op{Kind: RemoveService, Service: *svc}); err != nil && firstErr == nil {
 			firstErr = err
 		}
 		s.disown(svc.ServiceKey)

@@ -81,11 +81,11 @@ func TestTunnelDesiredAndEncoded(t *testing.T) {
 		if !bytes.Contains(msg.Data, w.attrs) {
 			t.Errorf("%s: message lacks % x:\n% x", d.DestKey, w.attrs, msg.Data)
 		}
-		obj, err := encodeDest(destToLib(d))
+		obj, err := encodeDest(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := decodeDestMsg(kernelMsg(t, ipvsCmdAttrDest, obj), false)
+		back, err := decodeDestMsg(kernelMsg(t, ipvsCmdAttrDest, obj), false, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

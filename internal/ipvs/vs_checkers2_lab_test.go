@@ -284,7 +284,7 @@ virtual_server 10.7.10.6 25 {
 		t.Fatal(err)
 	}
 	kernelTable := func() string {
-		tab, err := reader.(TableReader).ReadTable(context.Background())
+		tab, err := reader.ReadTable(context.Background(), ReadOptions{})
 		if err != nil {
 			t.Fatalf("reading the IPVS table: %v", err)
 		}

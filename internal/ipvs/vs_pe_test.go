@@ -81,14 +81,14 @@ func TestPersistenceEngineEncoding(t *testing.T) {
 		t.Error("a service without an engine carries a PE name")
 	}
 	// The dump decoder reads the name back.
-	body, err := encodeServicePE(toLib(*svc), "sip")
+	body, err := encodeService(*svc, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ae := netlink.NewAttributeEncoder()
 	ae.Bytes(ipvsCmdAttrService, body)
 	wire, _ := ae.Encode()
-	back, err := decodeServiceMsg(wire)
+	back, err := decodeServiceMsg(wire, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	cf "github.com/cloudflare/ipvs"
 	"github.com/lvsd/lvsd/internal/check"
 	"github.com/lvsd/lvsd/internal/ipvs"
 	"github.com/lvsd/lvsd/internal/labtest"
@@ -32,7 +31,7 @@ func (fakeSource) CheckStatus() []check.Status {
 
 func (fakeSource) IPVSStats() ([]ipvs.ServiceStats, error) {
 	return []ipvs.ServiceStats{{Key: ipvs.ServiceKey{Protocol: 6, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80},
-		Stats: cf.Stats{Connections: 5, IncomingBytes: 100},
+		Stats: ipvs.Counters{Connections: 5, IncomingBytes: 100},
 		Dests: []ipvs.DestStats{{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("10.1.0.1"), Port: 80}, Weight: 16, Active: 4}}}}, nil
 }
 
