@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"sort"
@@ -130,6 +129,15 @@ type checkState struct {
 	checks   uint64
 	failures uint64
 	unknown  uint64 // attempts without a verdict (localResourceError)
+	// Probe sharing (dedup.go): the checker's group, the members that
+	// took this checker's probe in flight, and how many of its checks
+	// another member's probe answered.
+	group     *probeGroup
+	subs      []*checkState
+	shared    uint64
+	fresh     bool   // new in this Update, first check not yet drawn
+	alignable bool   // rescheduled by a plain delay_loop (see align)
+	mark      uint64 // align's scratch
 }
 
 // Status is one checker's state for `lvsd status` and the metrics.
@@ -144,6 +152,12 @@ type Status struct {
 	// Unknown counts attempts that could not run for want of a local
 	// resource (EMFILE, ENOBUFS...): neither checks nor failures.
 	Unknown uint64
+	// Shared counts the checks (of Checks) answered by a probe that
+	// another checker of the same target ran at the same moment.
+	Shared uint64
+	// GroupSize is how many checkers share this checker's probes (1: it
+	// shares with none).
+	GroupSize int
 }
 
 // Manager schedules every checker from one goroutine, runs probes on a
@@ -175,6 +189,10 @@ type Manager struct {
 	flushOnStop string
 	// haSuspend: see SetLocalAddresses (vs_hasuspend.go).
 	haSuspend haSuspendState
+	// Probe sharing (dedup.go).
+	groups                  map[string]*probeGroup
+	probes, shared, aligned uint64
+	epoch                   uint64
 }
 
 const localQuiet = 5 * time.Second
@@ -219,7 +237,9 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	m.queue = m.queue[:0]
 	m.rsCfg = map[rsKey]*config.RealServer{}
 	m.vsCfg = map[string]*config.VirtualServer{}
+	m.groups = map[string]*probeGroup{}
 	var errs []error
+	var all, fresh []*checkState
 	if hasFileCheck(cfg) {
 		// init_file, for FILE_CHECKs read below; idempotent with the VRRP
 		// side's call (lvsd run -C has none).
@@ -245,8 +265,18 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 					}
 					st.probe = probe
 				}
+				if key, ok := probeKey(c, vs, rs); ok {
+					g := m.groups[key]
+					if g == nil {
+						g = &probeGroup{}
+						m.groups[key] = g
+					}
+					g.members = append(g.members, st)
+					st.group = g
+				}
 				if prev, ok := old[k]; ok {
 					st.tr, st.last, st.lastDur, st.lastErr, st.checks, st.failures = prev.tr, prev.last, prev.lastDur, prev.lastErr, prev.checks, prev.failures
+					st.shared = prev.shared
 					if st.tr.failures > 0 && c.Retry > 0 && st.tr.failures >= c.Retry {
 						// keepalived's migrate_checkers: retries already
 						// spent under a larger retry leave one to go.
@@ -266,20 +296,21 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 					st.next = now.Add(c.DelayLoop)
 				} else {
 					st.tr = m.startTracker(c, rs, rk, start, oldRS, old)
-					var jitter time.Duration
-					if c.Warmup > 0 {
-						jitter = rand.N(c.Warmup)
-					} else {
-						// Spread first checks over up to a second so that
-						// thousands do not fire in the same instant.
-						jitter = rand.N(min(max(c.DelayLoop, time.Millisecond), time.Second))
-					}
-					st.next = now.Add(jitter)
+					// The first check is drawn within warmup (else
+					// spread over up to a second so that thousands do
+					// not fire in the same instant), once per probe
+					// group: scheduleFresh below.
+					st.fresh = true
+					fresh = append(fresh, st)
 				}
 				m.checks[k] = st
-				m.queue.push(st)
+				all = append(all, st)
 			}
 		}
+	}
+	scheduleFresh(fresh, now)
+	for _, st := range all {
+		m.queue.push(st)
 	}
 	m.flushOnStop = cfg.Global.LVSFlushOnStop
 	m.haSuspend.update(cfg)
@@ -524,7 +555,11 @@ func (m *Manager) Status() []Status {
 	defer m.mu.Unlock()
 	out := make([]Status, 0, len(m.checks))
 	for _, st := range m.checks {
-		out = append(out, Status{Key: st.key, Up: st.tr.up, LastCheck: st.last, LastDuration: st.lastDur, LastError: st.lastErr, Checks: st.checks, Failures: st.failures, Unknown: st.unknown})
+		size := 1
+		if st.group != nil {
+			size = len(st.group.members)
+		}
+		out = append(out, Status{Key: st.key, Up: st.tr.up, LastCheck: st.last, LastDuration: st.lastDur, LastError: st.lastErr, Checks: st.checks, Failures: st.failures, Unknown: st.unknown, Shared: st.shared, GroupSize: size})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].Key, out[j].Key
@@ -637,6 +672,17 @@ func (m *Manager) takeDue(mono time.Duration, due []dueConnect, workers *workerP
 			continue
 		}
 		st.running = true
+		if g := st.group; g != nil {
+			if l := g.lead; l != nil && l.running && st.next.Sub(clockBase) <= g.leadAt {
+				// A probe of the same target, started no earlier than
+				// st was due, is in flight: its result is st's too.
+				l.subs = append(l.subs, st)
+				m.shared++
+				continue
+			}
+			g.lead, g.leadAt = st, mono
+		}
+		m.probes++
 		if st.dial != nil {
 			due = append(due, dueConnect{st, st.dial, probeTimeout(st.cfg)})
 		} else {
@@ -668,11 +714,46 @@ func (m *Manager) handle(r result) {
 		m.mu.Unlock()
 		return // replaced by a reload while running (Update made a new state)
 	}
+	if g := st.group; g != nil && g.lead == st {
+		g.lead = nil
+	}
+	changed := m.apply(r)
+	handled := []*checkState{st}
+	if subs := st.subs; len(subs) > 0 {
+		// The members that took this probe: the same result, checker by
+		// checker, each with its own tracker, real server and counters.
+		st.subs = nil
+		for _, s := range subs {
+			s.shared++
+			r.st = s
+			if m.apply(r) {
+				changed = true
+			}
+		}
+		handled = append(handled, subs...)
+	}
+	if g := st.group; g != nil && len(g.members) > len(handled) {
+		m.align(g, handled, time.Now())
+	}
+	for _, h := range handled {
+		m.queue.push(h)
+	}
+	m.mu.Unlock()
+	if changed {
+		m.changed()
+	}
+}
+
+// apply records one result for r.st and sets its next check (the caller
+// puts it back on the schedule); it reports whether a real server's or a
+// quorum's state changed. m.mu is held.
+func (m *Manager) apply(r result) bool {
+	st := r.st
 	st.running = false
+	st.alignable = false
 	if r.err != nil && localResourceError(r.err) {
 		m.noVerdict(st, r)
-		m.mu.Unlock()
-		return
+		return false
 	}
 	if m.localBurst > 0 && r.at.Sub(m.localLast) > localQuiet {
 		m.log.Info("health checks have verdicts again after a local resource shortage", "attempts_without_verdict", m.localBurst)
@@ -699,13 +780,13 @@ func (m *Manager) handle(r result) {
 			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
 		}
 	}
+	st.alignable = st.steady(next)
 	if next <= 0 {
 		next = time.Second
 	}
 	// From when the check ended, as keepalived's timer does; r says when,
 	// so the clock is not read again.
 	st.next = r.at.Add(r.dur + next)
-	m.queue.push(st)
 	changed := false
 	if trChanged {
 		rk := st.key.rs()
@@ -714,10 +795,7 @@ func (m *Manager) handle(r result) {
 			changed = true // the sorry server comes or goes
 		}
 	}
-	m.mu.Unlock()
-	if changed {
-		m.changed()
-	}
+	return changed
 }
 
 // noVerdict records an attempt that could not run for want of a local
@@ -737,7 +815,6 @@ func (m *Manager) noVerdict(st *checkState, r result) {
 		next = time.Second
 	}
 	st.next = r.at.Add(r.dur + next)
-	m.queue.push(st)
 }
 
 // probeTimeout bounds one check attempt.
