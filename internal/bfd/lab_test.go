@@ -59,17 +59,17 @@ func (s *stamped) String() string {
 
 // frrPeer is bfdd's view of a peer (show bfd peers json).
 type frrPeer struct {
-	Peer              string `json:"peer"`
-	Status            string `json:"status"`
-	RemoteMult        int    `json:"remote-detect-multiplier"`
-	RemoteRx          int    `json:"remote-receive-interval"`
-	RemoteTx          int    `json:"remote-transmit-interval"`
-	Diagnostic        string `json:"diagnostic"`
-	RemoteDiagnostic  string `json:"remote-diagnostic"`
-	RemoteID          uint32 `json:"remote-id"`
-	TransmitInterval  int    `json:"transmit-interval"`
-	ReceiveInterval   int    `json:"receive-interval"`
-	DetectMultiplier  int    `json:"detect-multiplier"`
+	Peer             string `json:"peer"`
+	Status           string `json:"status"`
+	RemoteMult       int    `json:"remote-detect-multiplier"`
+	RemoteRx         int    `json:"remote-receive-interval"`
+	RemoteTx         int    `json:"remote-transmit-interval"`
+	Diagnostic       string `json:"diagnostic"`
+	RemoteDiagnostic string `json:"remote-diagnostic"`
+	RemoteID         uint32 `json:"remote-id"`
+	TransmitInterval int    `json:"transmit-interval"`
+	ReceiveInterval  int    `json:"receive-interval"`
+	DetectMultiplier int    `json:"detect-multiplier"`
 }
 
 // TestInteropFRRBfdd runs FRR's bfdd in one namespace with two peers:
