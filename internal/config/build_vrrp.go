@@ -429,9 +429,9 @@ func init() {
 				in.strictOwn, in.strictSet = v, true
 			}
 		}},
-		"use_vmac":       {ignored: "VMAC interfaces are not implemented yet"},
-		"vmac_xmit_base": {ignored: "VMAC interfaces are not implemented yet"},
-		"use_vmac_addr":  {ignored: "VMAC interfaces are not implemented yet"},
+		"use_vmac":       {handle: useVMAC},
+		"vmac_xmit_base": {handle: vmacXmitBase},
+		"use_vmac_addr":  {handle: func(b *builder, n *Node, in *Instance) { in.UseVMACAddr = true }},
 		"use_ipvlan":     {ignored: "ipvlan interfaces are not implemented"},
 		"native_ipv6":    {ignored: "not implemented yet"},
 		"smtp_alert":     {handle: func(b *builder, n *Node, in *Instance) { optBool(b, n, &in.SMTPAlert) }},
@@ -598,7 +598,7 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 		case "preferred_lft":
 			needValue()
 		case "use_vmac":
-			b.d.Warnf(opt.Pos, "virtual address %s: use_vmac (the address on the instance's VMAC interface) is not implemented; lvsd puts it on its interface as if use_vmac were not given", text)
+			v.UseVMAC = true
 		default:
 			// keepalived: "Unknown configuration entry ... for ip address - ignoring".
 			b.d.Skipf(opt.Pos, "unknown virtual address option %q (expected dev, label, brd, scope, ...); ignored, as keepalived does", opt.Text)

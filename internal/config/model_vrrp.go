@@ -75,7 +75,9 @@ type VIP struct {
 	// without it, with IFA_F_NODAD.
 	NoDAD    bool `json:"nodad,omitempty"`
 	Excluded bool `json:"excluded,omitempty"`
-	Pos      Pos  `json:"pos"`
+	// UseVMAC is the use_vmac option (vmac.go resolves it into Dev).
+	UseVMAC bool `json:"use_vmac,omitempty"`
+	Pos     Pos  `json:"pos"`
 }
 
 type Instance struct {
@@ -128,12 +130,18 @@ type Instance struct {
 	Accept               bool          `json:"accept"`
 	StrictMode           bool          `json:"strict_mode,omitempty"`
 	SyncGroup            string        `json:"sync_group,omitempty"`
-	Pos                  Pos           `json:"pos"`
-	priorityPos          Pos
-	advertPos            Pos
-	authPassPos          Pos
-	statePos             Pos
-	vridPos              Pos
+	// VMAC is use_vmac/vmac_xmit_base, UseVMACAddr use_vmac_addr, and
+	// VMACs the macvlan interfaces the instance creates, its own first
+	// (vmac.go).
+	VMAC        *VMAC      `json:"use_vmac,omitempty"`
+	UseVMACAddr bool       `json:"use_vmac_addr,omitempty"`
+	VMACs       []VMACLink `json:"vmacs,omitempty"`
+	Pos         Pos        `json:"pos"`
+	priorityPos Pos
+	advertPos   Pos
+	authPassPos Pos
+	statePos    Pos
+	vridPos     Pos
 	// Where keywords whose absence keepalived resolves later were given
 	// (Line 0: not given); vrrp_complete_instance's rules need them.
 	// strict_mode and accept/no_accept as written (applyDefaults

@@ -288,6 +288,7 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 			in.InitialState = want
 		}
 		validateAuth(in, d)
+		completeVMAC(c, in, d)
 		in.TrackScripts = knownTracks(in.TrackScripts, scripts, "vrrp_instance "+in.Name, d)
 		if in.StrictMode && len(in.UnicastPeers) > 0 {
 			d.Warnf(in.Pos, "vrrp_instance %s: strict mode forbids unicast peers where the interface can multicast; keepalived 2.2.7 does not enforce it at start-up (only at reload), lvsd runs the instance unicast", in.Name)

@@ -355,13 +355,14 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	if !unicast {
 		in.dsts = []netip.Addr{group}
 	}
-	key := sockKey{dev: ic.Interface, v6: v6, unicast: unicast, ah: sp.AuthType == AuthAH}
+	dev := r.setupVMACs(ic, sp.Src) // use_vmac: the socket is on the VMAC
+	key := sockKey{dev: dev, v6: v6, unicast: unicast, ah: sp.AuthType == AuthAH}
 	s, ok := r.socks[key]
 	if !ok {
 		// The index is read first: if the interface is replaced between
 		// the two calls, the next link check sees a stale index and
 		// opens the socket again.
-		index, err := r.plat.LinkIndex(ic.Interface)
+		index, err := r.plat.LinkIndex(dev)
 		if err != nil {
 			return nil, err
 		}
@@ -522,6 +523,7 @@ func (r *Router) shutdown() {
 	}
 	r.closeSockets()
 	r.readers.Wait()
+	r.removeVMACs()
 }
 
 func (r *Router) startReader(ctx context.Context, s *sock) {
