@@ -56,3 +56,17 @@ func TestLargeConfigUnderOneSecond(t *testing.T) {
 		t.Errorf("parse+validate of %d lines took %v per run (%v of CPU); the bound is 1s", lines, per, perCPU)
 	}
 }
+
+func BenchmarkLoad10000x4(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "big.conf")
+	if err := os.WriteFile(path, []byte(GenerateLargeConfig(10000)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		res := Load(path, Options{ConfigID: "x"})
+		if !res.OK() || len(res.Config.VirtualServers) != 10000 {
+			b.Fatalf("bad parse: %v", res.Diags.Sorted()[:1])
+		}
+	}
+}

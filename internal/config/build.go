@@ -90,6 +90,21 @@ func (b *builder) unknown(n *Node, known func() []string, where string) {
 
 // build turns the statement tree into the typed model.
 func build(nodes []*Node, d *Diagnostics) *Config {
+	b := newBuilder(d)
+	walk(b, nodes, topTable, b.cfg, "the top level")
+	b.applyDefaults()
+	return b.cfg
+}
+
+// topLevel builds one top-level statement: build is newBuilder, topLevel
+// for each statement in order, then applyDefaults (Load calls them as the
+// parser completes each statement).
+func (b *builder) topLevel(n *Node) {
+	walk(b, []*Node{n}, topTable, b.cfg, "the top level")
+}
+
+// newBuilder starts a model with keepalived's global defaults.
+func newBuilder(d *Diagnostics) *builder {
 	b := &builder{d: d, cfg: &Config{}}
 	c := b.cfg
 	c.Global = Global{
@@ -103,9 +118,7 @@ func build(nodes []*Node, d *Diagnostics) *Config {
 		GARPLowerPrioDelay:   -1,
 		GARPLowerPrioRepeat:  -1,
 	}
-	walk(b, nodes, topTable, c, "the top level")
-	b.applyDefaults()
-	return c
+	return b
 }
 
 var topTable table[*Config]

@@ -100,6 +100,34 @@ func (ds *Diagnostics) add(pos Pos, sev Severity, skipped bool, format string, a
 	ds.list = append(ds.list, Diagnostic{Pos: pos, Severity: sev, Message: fmt.Sprintf(format, args...), Skipped: skipped})
 }
 
+// appendFrom records o's diagnostics after ds's, as if each had been
+// reported to ds in o's order: Load keeps the parser's and the builder's
+// apart while the lexer is still reporting, and joins them when it is done.
+func (ds *Diagnostics) appendFrom(o *Diagnostics) {
+	ds.fatal += o.fatal
+	for _, d := range o.list {
+		if !ds.Full() {
+			ds.list = append(ds.list, d)
+			continue
+		}
+		if ds.droppedErrors+ds.droppedWarnings == 0 {
+			ds.firstDropped = d.Pos
+		}
+		if d.Severity == SeverityError {
+			ds.droppedErrors++
+		} else {
+			ds.droppedWarnings++
+		}
+	}
+	if o.droppedErrors+o.droppedWarnings > 0 {
+		if ds.droppedErrors+ds.droppedWarnings == 0 {
+			ds.firstDropped = o.firstDropped
+		}
+		ds.droppedErrors += o.droppedErrors
+		ds.droppedWarnings += o.droppedWarnings
+	}
+}
+
 // Errorf records an error at pos that stops lvsd run from using the
 // configuration (at start the daemon exits; at reload it keeps the running
 // configuration).

@@ -472,9 +472,13 @@ type lexer struct {
 	defs     map[string]*definition
 	b        *budget
 	toks     tokenStore
-	stack    []string // absolute paths of files being read, for cycle detection
-	files    []string // every file read, in order
-	pwd      string
+	// sink, when set, takes each token as it is produced instead of toks
+	// (Load: the parser and the hash consume the stream as it comes).
+	sink  func(Token)
+	ntoks int      // tokens emitted
+	stack []string // absolute paths of files being read, for cycle detection
+	files []string // every file read, in order
+	pwd   string
 
 	// What the load has used of its budget.
 	lines      int
@@ -578,6 +582,15 @@ func lexChecked(fsys FileSystem, path, configID string, diags *Diagnostics, b *b
 	return lx.toks.all(), lx.files
 }
 
+// lexStream is lexChecked handing each token to sink as it is produced.
+// When a limit is crossed (aborted) the tokens sink has seen are to be
+// thrown away, as lexChecked returns none.
+func lexStream(fsys FileSystem, path, configID string, diags *Diagnostics, b *budget, check includeCheck, sink func(Token)) (files []string, aborted bool) {
+	lx := &lexer{fs: fsys, configID: configID, diags: diags, defs: map[string]*definition{}, b: b, includeCheck: check, sink: sink}
+	lx.readFile(path, Pos{})
+	return lx.files, lx.aborted
+}
+
 // at is where to report a problem found at pos. A column in text that
 // expansion or ~SEQ produced is no column of the file, so those are
 // reported at the start of the line they came from.
@@ -646,7 +659,7 @@ func (lx *lexer) spend(n int, pos Pos) bool {
 
 // emit appends one token, keeping the token budget and the block depth.
 func (lx *lexer) emit(t Token) bool {
-	if lx.toks.n >= lx.b.Tokens {
+	if lx.ntoks >= lx.b.Tokens {
 		lx.fail(t.Pos, "configuration expands to more than %d tokens (words, braces and line ends; lvsd's limit)", lx.b.Tokens)
 		return false
 	}
@@ -683,7 +696,12 @@ func (lx *lexer) emit(t Token) bool {
 		}
 		lx.lineKey = ""
 	}
-	lx.toks.push(t)
+	lx.ntoks++
+	if lx.sink != nil {
+		lx.sink(t)
+	} else {
+		lx.toks.push(t)
+	}
 	return true
 }
 
@@ -742,7 +760,9 @@ func (lx *lexer) readFile(path string, from Pos) {
 	lx.stack = append(lx.stack, abs)
 	// About one token per 6 bytes in real configs; growing the store by
 	// chunks would cost one copy at the end.
-	lx.toks.reserve(len(data)/6 + 16)
+	if lx.sink == nil {
+		lx.toks.reserve(len(data)/6 + 16)
+	}
 	savedPWD := lx.pwd
 	lx.pwd = filepath.Dir(abs)
 	defer func() {

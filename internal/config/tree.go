@@ -38,112 +38,175 @@ func (n *Node) RawTail() string {
 // on a line; an opening brace alone on the next line belongs to the
 // statement before it. Unbalanced braces are reported, never guessed at.
 //
-// The parser recurses once per block level, so nesting is bounded: past
-// budget.BlockDepth it reports the brace and stops. The lexer already
-// refuses such a stream (with the same depth, counted the same way); this
-// is the parser's own guard against a Go stack overflow.
+// Nesting is bounded: past budget.BlockDepth the parser reports the brace
+// and stops. The lexer already refuses such a stream (with the same depth,
+// counted the same way); this is the parser's own guard.
 func parseTree(tokens []Token, diags *Diagnostics) []*Node {
-	p := &treeParser{toks: tokens, diags: diags, maxDepth: loadBudget.BlockDepth}
-	root := p.block(0, Pos{})
-	return root
+	var nodes []*Node
+	p := newStreamParser(diags, func(n *Node) { nodes = append(nodes, n) })
+	for _, t := range tokens {
+		p.feed(t)
+	}
+	p.end()
+	return nodes
 }
 
-type treeParser struct {
-	toks     []Token
-	i        int
+// streamParser builds the statement tree from tokens pushed to it one at a
+// time, as the lexer produces them, and hands over each top-level
+// statement as soon as it is complete: Load builds the model from it then,
+// so that neither the whole token stream nor the whole tree is ever held.
+type streamParser struct {
 	diags    *Diagnostics
 	maxDepth int
-	stopped  bool // past maxDepth: the rest is not parsed, nor reported
+	deliver  func(*Node) // a complete top-level statement
+	stopped  bool        // past maxDepth: the rest is not parsed, nor reported
+	// frames are the blocks open: frames[0] is the top level, the others
+	// a statement's block (node) or an anonymous '{' (node nil).
+	frames []parseFrame
+	// stmt is the statement whose arguments are being read; afterEOL says
+	// its line has ended and the next token tells whether a '{' on the
+	// next line opens its block.
+	stmt     *Node
+	afterEOL bool
+	// args collects the statement's arguments, copied to it at the size
+	// they come to when its line ends: appending to the statement's own
+	// slice would leave every smaller array behind (a line of 30,000
+	// words twice its size in garbage).
+	args []Token
 }
 
-// open enters the block whose '{' is at pos; false (after reporting it, and
-// skipping the rest of the input) if that is one level too many.
-func (p *treeParser) open(depth int, pos Pos) bool {
-	if depth+1 <= p.maxDepth {
-		return true
+type parseFrame struct {
+	node     *Node
+	open     Pos
+	children []*Node
+}
+
+func newStreamParser(diags *Diagnostics, deliver func(*Node)) *streamParser {
+	p := &streamParser{diags: diags, maxDepth: loadBudget.BlockDepth, deliver: deliver}
+	p.frames = make([]parseFrame, 1, 8)
+	return p
+}
+
+func (p *streamParser) depth() int { return len(p.frames) - 1 }
+
+// feed takes the next token.
+func (p *streamParser) feed(t Token) {
+	if p.stopped {
+		return
 	}
-	p.diags.Errorf(pos, "configuration nests blocks deeper than %d levels", p.maxDepth)
-	p.i = len(p.toks)
-	p.stopped = true
-	return false
-}
-
-func (p *treeParser) peek() (Token, bool) {
-	if p.i >= len(p.toks) {
-		return Token{}, false
-	}
-	return p.toks[p.i], true
-}
-
-// block reads statements until the closing brace of this level (depth > 0)
-// or the end of input (depth 0).
-func (p *treeParser) block(depth int, open Pos) []*Node {
-	var nodes []*Node
-	for {
-		t, ok := p.peek()
-		if !ok {
-			if depth > 0 && !p.stopped {
-				// keepalived 2.2.7 reports the missing '}' at the end
-				// of the file and runs with what the block holds.
-				p.diags.Skipf(open, "block opened here is never closed: missing '}'; read to the end of the configuration, as keepalived reads it")
-			}
-			return nodes
-		}
-		switch t.Kind {
-		case TokEOL:
-			p.i++
-		case TokClose:
-			p.i++
-			if depth > 0 {
-				return nodes
-			}
-			// keepalived 2.2.7: "Extra '}' found", dropped.
-			p.diags.Skipf(t.Pos, "unexpected '}' with no open block; ignored, as keepalived ignores it")
-		case TokOpen:
-			p.i++
-			p.diags.Errorf(t.Pos, "'{' without a keyword before it")
-			if p.open(depth, t.Pos) {
-				p.block(depth+1, t.Pos) // skip the anonymous block whole
-			}
-		default:
-			nodes = append(nodes, p.statement(depth))
-		}
-	}
-}
-
-func (p *treeParser) statement(depth int) *Node {
-	kw := p.toks[p.i]
-	p.i++
-	n := &Node{Key: kw.Text, KeyTok: kw}
-	for {
-		t, ok := p.peek()
-		if !ok {
-			return n
-		}
-		switch t.Kind {
-		case TokWord:
-			n.Args = append(n.Args, t)
-			p.i++
-		case TokOpen:
-			p.i++
-			n.HasBlock = true
-			if p.open(depth, t.Pos) {
-				n.Children = p.block(depth+1, t.Pos)
-			}
-			return n
-		case TokClose:
-			return n // the enclosing block consumes it
-		case TokEOL:
-			p.i++
+	if n := p.stmt; n != nil {
+		if p.afterEOL {
 			// "keyword\n{" : the brace on the next line opens this block.
-			if nt, ok := p.peek(); ok && nt.Kind == TokOpen {
-				p.i++
+			p.afterEOL = false
+			if t.Kind == TokOpen {
+				p.stmt = nil
 				n.HasBlock = true
-				if p.open(depth, nt.Pos) {
-					n.Children = p.block(depth+1, nt.Pos)
-				}
+				p.openBlock(n, t.Pos)
+				return
 			}
-			return n
+			p.finish()
+		} else {
+			switch t.Kind {
+			case TokWord:
+				p.args = append(p.args, t)
+				return
+			case TokOpen:
+				p.takeArgs(n)
+				p.stmt = nil
+				n.HasBlock = true
+				p.openBlock(n, t.Pos)
+				return
+			case TokEOL:
+				p.takeArgs(n)
+				p.afterEOL = true
+				return
+			case TokClose:
+				p.finish() // the enclosing block consumes it
+			}
 		}
+	}
+	switch t.Kind {
+	case TokEOL:
+	case TokClose:
+		if p.depth() > 0 {
+			p.closeBlock()
+			return
+		}
+		// keepalived 2.2.7: "Extra '}' found", dropped.
+		p.diags.Skipf(t.Pos, "unexpected '}' with no open block; ignored, as keepalived ignores it")
+	case TokOpen:
+		p.diags.Errorf(t.Pos, "'{' without a keyword before it")
+		p.openBlock(nil, t.Pos) // an anonymous block: skipped whole
+	default:
+		p.stmt = &Node{Key: t.Text, KeyTok: t}
+	}
+}
+
+// openBlock enters the block of n (nil: an anonymous one) whose '{' is at
+// pos, unless that is one level too many: then it reports it and stops.
+func (p *streamParser) openBlock(n *Node, pos Pos) {
+	if p.depth()+1 > p.maxDepth {
+		p.diags.Errorf(pos, "configuration nests blocks deeper than %d levels", p.maxDepth)
+		p.stopped = true
+		if n != nil {
+			p.complete(n)
+		}
+		return
+	}
+	p.frames = append(p.frames, parseFrame{node: n, open: pos})
+}
+
+func (p *streamParser) closeBlock() {
+	f := p.frames[len(p.frames)-1]
+	p.frames[len(p.frames)-1] = parseFrame{}
+	p.frames = p.frames[:len(p.frames)-1]
+	if f.node != nil {
+		f.node.Children = f.children
+		p.complete(f.node)
+	}
+}
+
+// takeArgs gives n the arguments collected.
+func (p *streamParser) takeArgs(n *Node) {
+	if len(p.args) > 0 {
+		n.Args = append([]Token(nil), p.args...)
+		clear(p.args)
+		p.args = p.args[:0]
+	}
+}
+
+// finish ends the statement being read.
+func (p *streamParser) finish() {
+	n := p.stmt
+	if !p.afterEOL {
+		p.takeArgs(n)
+	}
+	p.stmt, p.afterEOL = nil, false
+	p.complete(n)
+}
+
+// complete adds a finished statement to its block, or hands it over.
+func (p *streamParser) complete(n *Node) {
+	if len(p.frames) == 1 {
+		p.deliver(n)
+		return
+	}
+	f := &p.frames[len(p.frames)-1]
+	f.children = append(f.children, n)
+}
+
+// end is the end of input: the statement being read ends, and every block
+// still open is reported (innermost first) and closed with what it holds.
+func (p *streamParser) end() {
+	if p.stmt != nil {
+		p.finish()
+	}
+	for p.depth() > 0 {
+		if !p.stopped {
+			// keepalived 2.2.7 reports the missing '}' at the end of
+			// the file and runs with what the block holds.
+			p.diags.Skipf(p.frames[len(p.frames)-1].open, "block opened here is never closed: missing '}'; read to the end of the configuration, as keepalived reads it")
+		}
+		p.closeBlock()
 	}
 }
