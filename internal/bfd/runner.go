@@ -88,6 +88,8 @@ type Runner struct {
 	watches []func(name string, s State)
 	// Listen is the listening address; tests change it.
 	listen netip.AddrPort
+	// Publish: the states go to Publish too (the daemon's runner).
+	Publish bool
 }
 
 // NewRunner prepares the instances (names must be unique).
@@ -124,6 +126,9 @@ func (r *Runner) notify(name string, s State) {
 	r.mu.Lock()
 	r.states[name] = s
 	r.mu.Unlock()
+	if r.Publish {
+		Publish(name, s)
+	}
 	for _, fn := range r.watches {
 		fn(name, s)
 	}

@@ -89,6 +89,8 @@ func NewProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 		return pingProbe(c, rs), nil
 	case "FILE_CHECK":
 		return fileProbe(c), nil
+	case "BFD_CHECK":
+		return bfdProbe(c), nil
 	case "SMTP_CHECK":
 		return smtpProbe(c, rs), nil
 	case "MISC_CHECK":

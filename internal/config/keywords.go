@@ -73,6 +73,9 @@ func keywordTables() map[string]handledSet {
 		"track_file":         tableSet(trackFileTable),
 		"vrrp_track_file":    tableSet(trackFileTable),
 		"vrrp_track_process": tableSet(trackProcessTable),
+		"bfd_instance":       tableSet(bfdTable),
+		// BFD_CHECK is read by builder.bfdCheck: name and alpha.
+		"virtual_server/real_server/BFD_CHECK": {"name": {}, "alpha": {}},
 	}
 	// The top-level SSL block is read by builder.sslContext, not a table:
 	// it names its four keywords and draws one warning for the block.

@@ -177,6 +177,9 @@ type Checker struct {
 	TrackFilePath string `json:"track_file_path,omitempty"`
 	FileWeight    int    `json:"file_weight,omitempty"`
 	FileReverse   bool   `json:"file_reverse,omitempty"`
+	// BFD_CHECK: the bfd_instance whose session state the real server
+	// follows.
+	BFD string `json:"bfd,omitempty"`
 	// MISC_CHECK
 	MiscPath    *Script       `json:"misc_path,omitempty"`
 	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
