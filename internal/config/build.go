@@ -266,8 +266,13 @@ var globalTable = table[*Global]{
 		}
 		g.SMTPHeloName = n.Args[0].Text
 	}},
-	"smtp_alert":              {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlert) }},
-	"smtp_alert_vrrp":         {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertVRRP) }},
+	"smtp_alert":      {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlert) }},
+	"smtp_alert_vrrp": {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertVRRP) }},
+	"vrrp_notify_priority_changes": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.VRRPNotifyPriorityChanges = v
+		}
+	}},
 	"smtp_alert_checker":      {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertChecker) }},
 	"no_email_faults":         {handle: func(b *builder, n *Node, g *Global) { g.NoEmailFaults = true }},
 	"notify_fifo":             {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "", &g.NotifyFIFO) }},
@@ -342,7 +347,7 @@ func init() {
 		"not implemented yet": {
 			"lvs_timeouts", "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
 			"vrrp_gna_interval", "vrrp_min_garp",
-			"vrrp_garp_extra_if", "vrrp_down_timer_adverts", "vrrp_startup_delay", "vrrp_notify_priority_changes",
+			"vrrp_garp_extra_if", "vrrp_down_timer_adverts", "vrrp_startup_delay",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
 			"linkbeat_use_polling", "log_unknown_vrids", "max_auto_priority", "min_auto_priority_delay",
 			"checker_log_all_failures", "rs_init_notifies", "startup_script", "startup_script_timeout",

@@ -212,7 +212,7 @@ var syncGroupTable = table[*SyncGroup]{
 	"sync_group_tracking_weight": {handle: func(b *builder, n *Node, g *SyncGroup) { g.GlobalTracking = true }},
 	"smtp_alert":                 {handle: func(b *builder, n *Node, g *SyncGroup) { optBool(b, n, &g.SMTPAlert) }},
 	"notify_deleted":             {ignored: "not implemented yet"},
-	"notify_priority_changes":    {ignored: "not implemented yet"},
+	"notify_priority_changes":    {handle: func(b *builder, n *Node, g *SyncGroup) { optBool(b, n, &g.NotifyPriorityChanges) }},
 	"track_file": {handle: func(b *builder, n *Node, g *SyncGroup) {
 		g.TrackFiles = b.trackFileList(n, "vrrp_sync_group "+g.Name, g.TrackFiles)
 	}},
@@ -467,13 +467,19 @@ func init() {
 				in.HigherPrioSendAdvert = &v
 			}
 		}},
-		"notify_master_rx_lower_pri": {ignored: "not implemented yet"},
-		"notify_priority_changes":    {ignored: "not implemented yet"},
-		"garp_extra_if":              {ignored: "not implemented yet"},
-		"down_timer_adverts":         {ignored: "not implemented yet"},
-		"kernel_rx_buf_size":         {ignored: "netlink buffer tuning is automatic in lvsd"},
-		"mcast_dst_ip":               {ignored: "not implemented yet"},
-		"vrf":                        {ignored: "not implemented yet"},
+		"notify_master_rx_lower_pri": {handle: func(b *builder, n *Node, in *Instance) {
+			if in.NotifyMasterRxLowerPri != nil {
+				b.d.Skipf(n.Pos(), "(%s) notify_master_rx_lower_pri script already specified; this one is ignored, as keepalived does", in.Name)
+				return
+			}
+			in.NotifyMasterRxLowerPri = b.scriptWithUser(n)
+		}},
+		"notify_priority_changes": {handle: func(b *builder, n *Node, in *Instance) { optBool(b, n, &in.NotifyPriorityChanges) }},
+		"garp_extra_if":           {ignored: "not implemented yet"},
+		"down_timer_adverts":      {ignored: "not implemented yet"},
+		"kernel_rx_buf_size":      {ignored: "netlink buffer tuning is automatic in lvsd"},
+		"mcast_dst_ip":            {ignored: "not implemented yet"},
+		"vrf":                     {ignored: "not implemented yet"},
 	}
 }
 

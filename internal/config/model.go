@@ -82,6 +82,9 @@ type Global struct {
 	SMTPAlert        *bool `json:"smtp_alert,omitempty"`
 	SMTPAlertVRRP    *bool `json:"smtp_alert_vrrp,omitempty"`
 	SMTPAlertChecker *bool `json:"smtp_alert_checker,omitempty"`
+	// VRRPNotifyPriorityChanges is vrrp_notify_priority_changes, the
+	// default of the instances' and sync groups' notify_priority_changes.
+	VRRPNotifyPriorityChanges bool `json:"vrrp_notify_priority_changes,omitempty"`
 	// NoEmailFaults: no mail for an instance or sync group entering FAULT.
 	NoEmailFaults bool `json:"no_email_faults,omitempty"`
 	// NoCheckerEmails: a checker's mail only when its real server's state

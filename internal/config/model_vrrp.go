@@ -49,6 +49,8 @@ type SyncGroup struct {
 	// TrackProcesses are track_process entries, weights resolved.
 	TrackProcesses []TrackItem `json:"track_process,omitempty"`
 	GlobalTracking bool        `json:"global_tracking,omitempty"`
+	// NotifyPriorityChanges is notify_priority_changes (nil: not given).
+	NotifyPriorityChanges *bool `json:"notify_priority_changes,omitempty"`
 	// SMTPAlert is smtp_alert (nil: the global default; internal/alert).
 	SMTPAlert *bool `json:"smtp_alert,omitempty"`
 	Pos       Pos   `json:"pos"`
@@ -111,25 +113,31 @@ type Instance struct {
 	TrackProcesses []TrackItem `json:"track_process,omitempty"`
 	// VirtualRoutes and VirtualRules are installed while the instance
 	// is MASTER (after its addresses; removed before them).
-	VirtualRoutes        []Route       `json:"virtual_routes,omitempty"`
-	VirtualRules         []Rule        `json:"virtual_rules,omitempty"`
-	DontTrackPrimary     bool          `json:"dont_track_primary,omitempty"`
-	Notify               *Script       `json:"notify,omitempty"`
-	NotifyMaster         *Script       `json:"notify_master,omitempty"`
-	NotifyBackup         *Script       `json:"notify_backup,omitempty"`
-	NotifyFault          *Script       `json:"notify_fault,omitempty"`
-	NotifyStop           *Script       `json:"notify_stop,omitempty"`
-	GARPMasterDelay      time.Duration `json:"garp_master_delay"`
-	GARPMasterRepeat     int           `json:"garp_master_repeat"`
-	GARPMasterRefresh    time.Duration `json:"garp_master_refresh"`
-	GARPMasterRefreshRep int           `json:"garp_master_refresh_repeat"`
-	GARPLowerPrioDelay   time.Duration `json:"garp_lower_prio_delay"`
-	GARPLowerPrioRepeat  int           `json:"garp_lower_prio_repeat"`
-	HigherPrioSendAdvert *bool         `json:"higher_prio_send_advert,omitempty"`
-	LowerPrioNoAdvert    *bool         `json:"lower_prio_no_advert,omitempty"`
-	Accept               bool          `json:"accept"`
-	StrictMode           bool          `json:"strict_mode,omitempty"`
-	SyncGroup            string        `json:"sync_group,omitempty"`
+	VirtualRoutes    []Route `json:"virtual_routes,omitempty"`
+	VirtualRules     []Rule  `json:"virtual_rules,omitempty"`
+	DontTrackPrimary bool    `json:"dont_track_primary,omitempty"`
+	Notify           *Script `json:"notify,omitempty"`
+	NotifyMaster     *Script `json:"notify_master,omitempty"`
+	NotifyBackup     *Script `json:"notify_backup,omitempty"`
+	NotifyFault      *Script `json:"notify_fault,omitempty"`
+	NotifyStop       *Script `json:"notify_stop,omitempty"`
+	// NotifyMasterRxLowerPri runs when this instance, MASTER, hears a
+	// lower priority master (keepalived's MASTER_RX_LOWER_PRI event).
+	NotifyMasterRxLowerPri *Script `json:"notify_master_rx_lower_pri,omitempty"`
+	// NotifyPriorityChanges is notify_priority_changes as written (nil:
+	// the sync group's, then vrrp_notify_priority_changes).
+	NotifyPriorityChanges *bool         `json:"notify_priority_changes,omitempty"`
+	GARPMasterDelay       time.Duration `json:"garp_master_delay"`
+	GARPMasterRepeat      int           `json:"garp_master_repeat"`
+	GARPMasterRefresh     time.Duration `json:"garp_master_refresh"`
+	GARPMasterRefreshRep  int           `json:"garp_master_refresh_repeat"`
+	GARPLowerPrioDelay    time.Duration `json:"garp_lower_prio_delay"`
+	GARPLowerPrioRepeat   int           `json:"garp_lower_prio_repeat"`
+	HigherPrioSendAdvert  *bool         `json:"higher_prio_send_advert,omitempty"`
+	LowerPrioNoAdvert     *bool         `json:"lower_prio_no_advert,omitempty"`
+	Accept                bool          `json:"accept"`
+	StrictMode            bool          `json:"strict_mode,omitempty"`
+	SyncGroup             string        `json:"sync_group,omitempty"`
 	// VMAC is use_vmac/vmac_xmit_base, UseVMACAddr use_vmac_addr, and
 	// VMACs the macvlan interfaces the instance creates, its own first
 	// (vmac.go).

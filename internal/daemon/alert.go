@@ -32,6 +32,9 @@ type alertHooks struct {
 	// servers' state last seen.
 	lastQuorum map[string]bool
 	lastSnap   *check.Snapshot
+	// events are the router's events (vrrp.Event) not yet written, in
+	// order; the watcher writes them after the states it reads.
+	events []vrrp.Event
 
 	// The notify FIFOs (nil when not configured): VRRP lines go to
 	// fifoAll and fifoVRRP, LVS lines to fifoAll and fifoLVS.
@@ -217,6 +220,30 @@ func (h *alertHooks) vrrpChanged(r *vrrp.Router) {
 	}
 }
 
+// vrrpEvent is called on the router's goroutine for a vrrp.Event
+// (vrrp.Router.OnEvent): it queues the FIFO line for the watcher.
+func (h *alertHooks) vrrpEvent(r *vrrp.Router, ev vrrp.Event) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.events = append(h.events, ev)
+	h.mu.Unlock()
+	h.vrrpChanged(r)
+}
+
+// writeEvents writes the queued events' lines: `INSTANCE "VI_1"
+// MASTER_PRIORITY 90`, as keepalived's notify_fifo.
+func (h *alertHooks) writeEvents() {
+	h.mu.Lock()
+	evs := h.events
+	h.events = nil
+	h.mu.Unlock()
+	for _, ev := range evs {
+		h.vrrpLine(alert.InstanceLine(ev.Instance, ev.FIFOState(), ev.Priority))
+	}
+}
+
 func (h *alertHooks) watchVRRP(ctx context.Context) {
 	for {
 		select {
@@ -236,6 +263,7 @@ func (h *alertHooks) watchVRRP(ctx context.Context) {
 			continue
 		}
 		h.instances(st)
+		h.writeEvents()
 	}
 }
 

@@ -451,6 +451,7 @@ func (d *Daemon) handOver(ctx context.Context, next *vrrp.Router) {
 	}
 	next.Adopt(handoff)
 	next.OnTransition(func() { d.vrrpChanged(); d.alerts.vrrpChanged(next) })
+	next.OnEvent(func(ev vrrp.Event) { d.alerts.vrrpEvent(next, ev) })
 	d.routerRef.Store(next)
 	d.routerDone = make(chan error, 1)
 	go func(done chan error) { done <- next.Run(ctx) }(d.routerDone)

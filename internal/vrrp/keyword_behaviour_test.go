@@ -92,7 +92,7 @@ func TestInstanceGARPKeywords(t *testing.T) {
 		{"garp_lower_prio_delay", "garp_lower_prio_delay 2", []step{
 			{0, "start", "notify(BACKUP)", StateBackup},
 			{downAt, "tick", "advert(100) add garp(5) notify(MASTER)", StateMaster},
-			{downAt + 6*time.Second, "rx:50", "advert(100) garp(5)", StateMaster},
+			{downAt + 6*time.Second, "rx:50", "advert(100) garp(5) lower(100)", StateMaster},
 			{downAt + 8*time.Second, "tick", "advert(100) garp(5)", StateMaster},
 		}},
 	}

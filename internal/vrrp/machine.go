@@ -80,14 +80,21 @@ const (
 	RemoveVIPs
 	SendGARP
 	Notify
+	// HeardLowerPriority: a MASTER heard a master of lower priority
+	// (keepalived's MASTER_RX_LOWER_PRI event); Priority is ours.
+	HeardLowerPriority
+	// PriorityChanged: tracking changed the effective priority, now
+	// Priority, in State (keepalived's MASTER_PRIORITY/BACKUP_PRIORITY).
+	PriorityChanged
 )
 
 func (k ActionKind) String() string {
-	return [...]string{"?", "send-advert", "add-vips", "remove-vips", "send-garp", "notify"}[k]
+	return [...]string{"?", "send-advert", "add-vips", "remove-vips", "send-garp", "notify", "heard-lower-priority", "priority-changed"}[k]
 }
 
-// Action is one effect of an event. Priority is the advert's priority,
-// Count the number of GARPs per VIP, State the state a Notify reports.
+// Action is one effect of an event. Priority is the advert's priority (or
+// the effective priority an event reports), Count the number of GARPs per
+// VIP, State the state a Notify or PriorityChanged reports.
 type Action struct {
 	Kind     ActionKind
 	Priority uint8
@@ -215,7 +222,8 @@ func (m *Machine) Received(now time.Time, from netip.Addr, a *Advert) []Action {
 			return append([]Action{{Kind: SendAdvert, Priority: uint8(m.prio)}}, m.leaveMaster(now, StateBackup)...)
 		}
 		// A lower priority master: assert ourselves at once and refresh
-		// the neighbours' ARP caches.
+		// the neighbours' ARP caches; then the event (its script runs
+		// after the advert is out, as in vrrp_state_master_rx).
 		var acts []Action
 		if !m.p.LowerPrioNoAdvert {
 			m.timer = now.Add(m.p.Interval)
@@ -227,7 +235,7 @@ func (m *Machine) Received(now time.Time, from netip.Addr, a *Advert) []Action {
 				m.garpAt, m.garpCount = now.Add(m.p.GARP.LowerPrioDelay), n
 			}
 		}
-		return acts
+		return append(acts, Action{Kind: HeardLowerPriority, Priority: uint8(m.prio)})
 	}
 	return nil
 }
@@ -313,12 +321,13 @@ func (m *Machine) SetPriority(now time.Time, prio int) []Action {
 		return nil
 	}
 	m.prio = prio
+	changed := Action{Kind: PriorityChanged, Priority: uint8(prio), State: m.state}
 	if m.state == StateMaster {
 		// keepalived advertises a priority change at once.
 		m.timer = now.Add(m.p.Interval)
-		return []Action{{Kind: SendAdvert, Priority: uint8(prio)}}
+		return []Action{{Kind: SendAdvert, Priority: uint8(prio)}, changed}
 	}
-	return nil
+	return []Action{changed}
 }
 
 // Stop is shutdown: a master hands over with a priority 0 advert.

@@ -40,6 +40,10 @@ func acts(as []Action) string {
 			s = append(s, fmt.Sprintf("garp(%d)", a.Count))
 		case Notify:
 			s = append(s, fmt.Sprintf("notify(%s)", a.State))
+		case HeardLowerPriority:
+			s = append(s, fmt.Sprintf("lower(%d)", a.Priority))
+		case PriorityChanged:
+			s = append(s, fmt.Sprintf("prio(%d,%s)", a.Priority, a.State))
 		}
 	}
 	return strings.Join(s, " ")
@@ -159,7 +163,7 @@ func TestMachineScenarios(t *testing.T) {
 		{"equal priority: higher address wins", params(100), nil, []step{
 			{0, "start", "notify(BACKUP)", StateBackup},
 			{down100, "tick", becomeMaster, StateMaster},
-			{5 * time.Second, "rx:100@lower", "advert(100) garp(5)", StateMaster},
+			{5 * time.Second, "rx:100@lower", "advert(100) garp(5) lower(100)", StateMaster},
 			{6 * time.Second, "rx:100@upper", "advert(100) remove notify(BACKUP)", StateBackup},
 		}},
 		{"keepalived's default: yield silently", params(100), func(p *Params) { p.HigherPrioSendAdvert = false }, []step{
@@ -170,12 +174,12 @@ func TestMachineScenarios(t *testing.T) {
 		{"lower_prio_no_advert still sends GARPs", params(100), func(p *Params) { p.LowerPrioNoAdvert = true }, []step{
 			{0, "start", "notify(BACKUP)", StateBackup},
 			{down100, "tick", becomeMaster, StateMaster},
-			{4 * time.Second, "rx:50", "garp(5)", StateMaster},
+			{4 * time.Second, "rx:50", "garp(5) lower(100)", StateMaster},
 		}},
 		{"master hearing lower priority asserts itself", params(100), nil, []step{
 			{0, "start", "notify(BACKUP)", StateBackup},
 			{down100, "tick", becomeMaster, StateMaster},
-			{4 * time.Second, "rx:50", "advert(100) garp(5)", StateMaster},
+			{4 * time.Second, "rx:50", "advert(100) garp(5) lower(100)", StateMaster},
 			{4*time.Second + 500*time.Millisecond, "rx:0", "advert(100)", StateMaster},
 		}},
 		{"fault from master sends priority 0 and drops the VIPs", params(100), nil, []step{
@@ -229,11 +233,11 @@ func TestMachineScenarios(t *testing.T) {
 		{"tracking weight raises a backup above the master", params(100), nil, []step{
 			{0, "start", "notify(BACKUP)", StateBackup},
 			{time.Second, "rx:120", "", StateBackup},
-			{2 * time.Second, "prio:130", "", StateBackup},
+			{2 * time.Second, "prio:130", "prio(130,BACKUP)", StateBackup},
 			{3 * time.Second, "rx:120", "", StateBackup}, // now lower: ignored
 			// The timer set by the last accepted advert runs out.
 			{time.Second + down100, "tick", "advert(130) add garp(5) notify(MASTER)", StateMaster},
-			{5 * time.Second, "prio:90", "advert(90)", StateMaster},
+			{5 * time.Second, "prio:90", "advert(90) prio(90,MASTER)", StateMaster},
 		}},
 	}
 	for _, c := range cases {

@@ -110,6 +110,9 @@ type Router struct {
 	// onTransition, if set, is called on the router's goroutine after any
 	// instance changes state; it must not block.
 	onTransition func()
+	// onEvent, if set, is called on the router's goroutine for the events
+	// keepalived writes to its notify FIFOs besides states (events.go).
+	onEvent func(Event)
 
 	// keep, set by StopHandingOver, names the instances that stop quietly
 	// and go to the successor in handoff; adopted holds what this router
@@ -340,6 +343,7 @@ func NewRouter(cfg *config.Config, plat Platform, log *slog.Logger) (*Router, er
 func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	sp := resolveInstance(r.cfg.Global, ic)
 	holdForSync(r.cfg, &sp)
+	resolveEvents(r.cfg, ic, &sp)
 	v6 := sp.IPv6
 	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}, vips: sp.VIPs, advAddrs: sp.AdvAddrs, src: sp.Src, spec: sp}
 	if !in.src.IsValid() {
@@ -735,6 +739,8 @@ func (r *Router) apply(in *instance, now time.Time, acts []Action) {
 			}
 		case SendGARP:
 			r.sendGARPs(in, a.Count)
+		case HeardLowerPriority, PriorityChanged:
+			r.event(in, a)
 		case Notify:
 			in.stats.Transitions++
 			if a.State == StateMaster {

@@ -71,6 +71,11 @@ type InstanceSpec struct {
 	VirtualRoutes        []config.Route
 	VirtualRules         []config.Rule
 	Notify               NotifySpec
+	// NotifyPriorityChanges: notify_priority_changes resolved (instance,
+	// then sync group, then vrrp_notify_priority_changes).
+	NotifyPriorityChanges bool
+	// NotifyMasterRxLowerPri is notify_master_rx_lower_pri.
+	NotifyMasterRxLowerPri *ScriptSpec
 }
 
 // TrackFileSpec is a track_file block.
@@ -130,7 +135,9 @@ func ResolveSpec(cfg *config.Config) Spec {
 	g := cfg.Global
 	s := Spec{ScriptUser: g.ScriptUser, ScriptGroup: g.ScriptGroup, ScriptSecurity: g.EnableScriptSecurity}
 	for _, ic := range cfg.Instances {
-		s.Instances = append(s.Instances, resolveInstance(g, ic))
+		is := resolveInstance(g, ic)
+		resolveEvents(cfg, ic, &is)
+		s.Instances = append(s.Instances, is)
 	}
 	for _, sc := range cfg.Scripts {
 		s.Scripts = append(s.Scripts, TrackScriptSpec{Name: sc.Name, Script: scriptSpec(sc.Command()), Interval: sc.Interval,

@@ -1,0 +1,13 @@
+package config
+
+// The notify FIFO's event keywords (internal/vrrp/events.go).
+func init() {
+	for k, v := range map[string]string{
+		"global_defs vrrp_notify_priority_changes": "cmd/lvsd.TestNotifyFIFOEventsMatchKeepalived",
+		"vrrp_instance notify_master_rx_lower_pri": "cmd/lvsd.TestNotifyFIFOEventsMatchKeepalived",
+		"vrrp_instance notify_priority_changes":    "internal/vrrp.TestResolveEvents",
+		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
+	} {
+		keywordBehaviourTests[k] = v
+	}
+}

@@ -1,0 +1,89 @@
+package vrrp
+
+import (
+	"github.com/lvsd/lvsd/internal/config"
+)
+
+// EventKind is an instance event keepalived 2.2.7 reports on its notify
+// FIFOs besides state changes (vrrp_notify.c's notify_fifo).
+type EventKind int
+
+const (
+	// EventMasterRxLowerPri: the instance, MASTER, heard a master of
+	// lower priority (a partition healed, or a peer that lost our
+	// adverts); keepalived runs notify_master_rx_lower_pri then.
+	EventMasterRxLowerPri EventKind = iota + 1
+	// EventPriorityChanged: tracking changed the effective priority,
+	// reported with notify_priority_changes.
+	EventPriorityChanged
+)
+
+// Event is an instance event, with the instance's state and effective
+// priority when it happened.
+type Event struct {
+	Instance string
+	Kind     EventKind
+	State    State
+	Priority int
+}
+
+// FIFOState is the word keepalived writes in place of a state:
+// MASTER_RX_LOWER_PRI, or MASTER_PRIORITY in MASTER and BACKUP_PRIORITY
+// in any other state (send_instance_priority_notifies).
+func (e Event) FIFOState() string {
+	switch {
+	case e.Kind == EventMasterRxLowerPri:
+		return "MASTER_RX_LOWER_PRI"
+	case e.State == StateMaster:
+		return "MASTER_PRIORITY"
+	}
+	return "BACKUP_PRIORITY"
+}
+
+// OnEvent registers fn, called on the router's goroutine (it must not
+// block) for each Event. Call it before Run.
+func (r *Router) OnEvent(fn func(Event)) { r.onEvent = fn }
+
+// event carries out a machine's HeardLowerPriority or PriorityChanged.
+func (r *Router) event(in *instance, a Action) {
+	ev := Event{Instance: in.cfg.Name, State: a.State, Priority: int(a.Priority)}
+	switch a.Kind {
+	case HeardLowerPriority:
+		// vrrp_state_master_rx: send_event_notify runs the script (as
+		// given, no arguments added) and writes the FIFO line, always.
+		ev.Kind, ev.State = EventMasterRxLowerPri, StateMaster
+		if sc := in.cfg.NotifyMasterRxLowerPri; sc != nil {
+			r.notifier.Submit(in.cfg.Name, r.plat.Run, sc)
+		}
+	case PriorityChanged:
+		// vrrp_set_effective_priority: only with notify_priority_changes,
+		// and only once the instance runs (keepalived sets the starting
+		// priority before its first state).
+		if !in.spec.NotifyPriorityChanges || a.State == StateInit {
+			return
+		}
+		ev.Kind = EventPriorityChanged
+	default:
+		return
+	}
+	if r.onEvent != nil {
+		r.onEvent(ev)
+	}
+}
+
+// resolveEvents fills in the spec's event settings: notify_priority_changes
+// from the instance, else its sync group, else vrrp_notify_priority_changes
+// (vrrp.c vrrp_complete_instance).
+func resolveEvents(cfg *config.Config, ic *config.Instance, sp *InstanceSpec) {
+	sp.NotifyMasterRxLowerPri = scriptSpec(ic.NotifyMasterRxLowerPri)
+	sp.NotifyPriorityChanges = cfg.Global.VRRPNotifyPriorityChanges
+	if ic.NotifyPriorityChanges != nil {
+		sp.NotifyPriorityChanges = *ic.NotifyPriorityChanges
+		return
+	}
+	for _, g := range cfg.SyncGroups {
+		if g.Name == ic.SyncGroup && g.NotifyPriorityChanges != nil {
+			sp.NotifyPriorityChanges = *g.NotifyPriorityChanges
+		}
+	}
+}
