@@ -51,6 +51,50 @@ type probeGroup struct {
 	leadAt time.Duration
 }
 
+// targetKey sorts checkers by type and target first: only checkers that
+// share both can share probes, and probeKey is built for them alone.
+type targetKey struct {
+	typ    string
+	target netip.AddrPort
+}
+
+type sharable struct {
+	st *checkState
+	vs *config.VirtualServer
+}
+
+// groupProbes puts the checkers of each target whose probes are the same
+// into probe groups (a checker alone keeps no group). m.mu is held.
+func (m *Manager) groupProbes(byTarget map[targetKey][]sharable) {
+	for _, list := range byTarget {
+		if len(list) < 2 {
+			continue
+		}
+		groups := map[string]*probeGroup{}
+		for _, s := range list {
+			key, ok := probeKey(s.st.cfg, s.vs, s.st.rs)
+			if !ok {
+				continue
+			}
+			g := groups[key]
+			if g == nil {
+				g = &probeGroup{}
+				groups[key] = g
+			}
+			g.members = append(g.members, s.st)
+		}
+		for key, g := range groups {
+			if len(g.members) < 2 {
+				continue
+			}
+			m.groups[key] = g
+			for _, st := range g.members {
+				st.group = g
+			}
+		}
+	}
+}
+
 // probeKey names the probe a checker of rs in vs sends: checkers with the
 // same key send byte-identical probes to the same place and reach the same
 // verdict on the same answer. ok is false for checkers that are never
@@ -69,6 +113,10 @@ func probeKey(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 	// The tracker's and the log's, not the probe's.
 	k.Retry, k.DelayBeforeRetry, k.Warmup, k.DelayLoop = 0, 0, 0, 0
 	k.Alpha, k.LogAllFailures, k.FastRecovery = false, false, false
+	// Where the probe goes is Target below (PING_CHECK's destination is
+	// its address too): connect_ip set to the real server's own address
+	// is the same probe.
+	k.ConnectIP, k.ConnectPort = netip.Addr{}, 0
 	if k.URLs != nil {
 		k.URLs = append([]config.URL(nil), c.URLs...)
 		for i := range k.URLs {
@@ -91,12 +139,14 @@ func probeKey(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 			host = vs.Virtualhost
 		}
 	}
+	// MISC_CHECK's script is not told the target, but keeping the target
+	// in its key shares a script only among the checkers of one real
+	// server (or connect_ip/connect_port), as issue 15 asks.
 	b, err := json.Marshal(struct {
 		C      config.Checker
 		Target netip.AddrPort // connect_ip/connect_port or the real server
-		RS     netip.Addr     // PING_CHECK's destination without connect_ip
 		Host   string
-	}{k, target(c, rs), rs.Addr, host})
+	}{k, target(c, rs), host})
 	if err != nil {
 		return "", false
 	}
@@ -211,6 +261,15 @@ func (m *Manager) align(g *probeGroup, handled []*checkState, now time.Time) {
 			m.aligned++
 		}
 	}
+}
+
+// SetProbeSharing turns probe sharing on (the default) or off from the
+// next Update on: off, every checker sends its own probes on its own
+// timer, as keepalived 2.2.7 does.
+func (m *Manager) SetProbeSharing(on bool) {
+	m.mu.Lock()
+	m.noShare = !on
+	m.mu.Unlock()
 }
 
 // ProbeStats counts the probes the manager ran and the checks that took

@@ -66,12 +66,15 @@ func TestProbeKey(t *testing.T) {
 		{"real server weight", func(_ *config.Checker, _ *config.VirtualServer, rs *config.RealServer) { rs.Weight = 7 }, true},
 		{"connect_ip to itself", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
 			c.ConnectIP = netip.MustParseAddr("192.0.2.1")
-		}, false}, // the same target, but PING_CHECK and the key keep connect_ip apart: a lost share, never a wrong one
+		}, true},
 		// What the probe sends, where from, or how it judges the answer.
 		{"type", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Type = "HTTP_GET" }, false},
 		{"real server address", func(_ *config.Checker, _ *config.VirtualServer, rs *config.RealServer) {
 			rs.Addr = netip.MustParseAddr("192.0.2.2")
 		}, false},
+		{"real server port, connect_port to the old one", func(c *config.Checker, _ *config.VirtualServer, rs *config.RealServer) {
+			rs.Port, c.ConnectPort = 81, 80
+		}, true},
 		{"real server port", func(_ *config.Checker, _ *config.VirtualServer, rs *config.RealServer) { rs.Port = 81 }, false},
 		{"connect_port", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.ConnectPort = 8080 }, false},
 		{"connect_ip", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
@@ -329,6 +332,24 @@ func TestSharedProbeOnePerInterval(t *testing.T) {
 	}
 }
 
+// TestProbeSharingOff: SetProbeSharing(false) gives every checker its own
+// probes, as keepalived.
+func TestProbeSharingOff(t *testing.T) {
+	cfg := sharedConfig(t, 40, 9, func(int) string { return "TCP_CHECK { connect_timeout 1 delay_loop 1 }" })
+	s := &simRun{t: t, m: NewManager(nil, nil, 1, nil), server: func(time.Duration) bool { return true }, checks: map[Key][]simCheck{}, flips: map[Key][]simFlip{}}
+	s.m.SetProbeSharing(false)
+	if err := s.m.Update(cfg, clockBase); err != nil {
+		t.Fatal(err)
+	}
+	s.run(10 * time.Second)
+	if n := len(s.probes); n < 390 || n > 410 {
+		t.Errorf("%d probes in 10 s without sharing, want 400", n)
+	}
+	if st := s.m.ProbeStats(); st.Groups != 0 || st.Shared != 0 {
+		t.Errorf("%+v", st)
+	}
+}
+
 // TestSharedProbeMixedTrackers: checkers of the same probe with other
 // retry, delay_before_retry and alpha each follow keepalived's count and
 // timing for their own settings; they share whenever they are due
@@ -536,5 +557,25 @@ func TestSharedTCPCheckLoopback(t *testing.T) {
 	sameHistory()
 	if d := changes.Load() - c0; d != 1 {
 		t.Errorf("%d state-change notifications for the 40 real servers returning, want 1 (one probe)", d)
+	}
+}
+
+// BenchmarkUpdate30k: Update with 30,000 TCP_CHECK real servers (the
+// probe keys are built here).
+func BenchmarkUpdate30k(b *testing.B) {
+	var cfgText strings.Builder
+	for v := range 300 {
+		fmt.Fprintf(&cfgText, "virtual_server 10.60.%d.%d 80 {\n delay_loop 1\n protocol TCP\n", v/100, v%100+1)
+		for r := range 100 {
+			fmt.Fprintf(&cfgText, " real_server 10.%d.%d.%d 80 {\n  TCP_CHECK {\n connect_timeout 3\n }\n }\n", 61+v/100, v%100, r+1)
+		}
+		cfgText.WriteString("}\n")
+	}
+	cfg := labtest.Config(b, cfgText.String())
+	for b.Loop() {
+		m := NewManager(nil, nil, 1, nil)
+		if err := m.Update(cfg, time.Now()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -193,6 +193,7 @@ type Manager struct {
 	groups                  map[string]*probeGroup
 	probes, shared, aligned uint64
 	epoch                   uint64
+	noShare                 bool // SetProbeSharing(false)
 }
 
 const localQuiet = 5 * time.Second
@@ -240,6 +241,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	m.groups = map[string]*probeGroup{}
 	var errs []error
 	var all, fresh []*checkState
+	byTarget := map[targetKey][]sharable{}
 	if hasFileCheck(cfg) {
 		// init_file, for FILE_CHECKs read below; idempotent with the VRRP
 		// side's call (lvsd run -C has none).
@@ -265,14 +267,11 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 					}
 					st.probe = probe
 				}
-				if key, ok := probeKey(c, vs, rs); ok {
-					g := m.groups[key]
-					if g == nil {
-						g = &probeGroup{}
-						m.groups[key] = g
-					}
-					g.members = append(g.members, st)
-					st.group = g
+				if c.Type != "FILE_CHECK" {
+					// Grouped below, once every checker of the target is
+					// known.
+					tk := targetKey{c.Type, target(c, rs)}
+					byTarget[tk] = append(byTarget[tk], sharable{st, vs})
 				}
 				if prev, ok := old[k]; ok {
 					st.tr, st.last, st.lastDur, st.lastErr, st.checks, st.failures = prev.tr, prev.last, prev.lastDur, prev.lastErr, prev.checks, prev.failures
@@ -307,6 +306,9 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 				all = append(all, st)
 			}
 		}
+	}
+	if !m.noShare {
+		m.groupProbes(byTarget)
 	}
 	scheduleFresh(fresh, now)
 	for _, st := range all {
