@@ -406,6 +406,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 				continue
 			}
 			c.BFD = k.Args[0].Text
+			c.BFDSilent = b.cfg.BFD().Instance(c.BFD).Disabled
 		case "alpha":
 			v, ok := b.boolArg(k)
 			if ok {

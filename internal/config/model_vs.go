@@ -180,6 +180,10 @@ type Checker struct {
 	// BFD_CHECK: the bfd_instance whose session state the real server
 	// follows.
 	BFD string `json:"bfd,omitempty"`
+	// BFDSilent: the bfd_instance runs no session (keepalived's bfd
+	// process dropped it), so no state ever reaches the checker, which
+	// stays as it starts: up, or down with alpha.
+	BFDSilent bool `json:"bfd_silent,omitempty"`
 	// MISC_CHECK
 	MiscPath    *Script       `json:"misc_path,omitempty"`
 	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
