@@ -735,7 +735,7 @@ func (m *Manager) handle(r result) {
 		handled = append(handled, subs...)
 	}
 	if g := st.group; g != nil && len(g.members) > len(handled) {
-		m.align(g, handled, time.Now())
+		m.align(g, handled, r.at.Add(r.dur)) // when the probe ended
 	}
 	for _, h := range handled {
 		m.queue.push(h)
