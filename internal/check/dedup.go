@@ -42,7 +42,7 @@ import (
 //     and from then on shares. This brings checkers that a reload, an
 //     ha_suspend pause or a retry took out of step back into step.
 //
-// FILE_CHECK reads a file and has no probe; it is never grouped.
+// FILE_CHECK and BFD_CHECK send no probe; they are never grouped.
 type probeGroup struct {
 	members []*checkState
 	// lead is the member whose probe is in flight and may still be joined,
@@ -95,6 +95,18 @@ func (m *Manager) groupProbes(byTarget map[targetKey][]sharable) {
 	}
 }
 
+// sendsProbe says whether c's check sends something to its target that
+// could be shared. FILE_CHECK reads a file and BFD_CHECK a session's
+// state (whose silent form answers by alpha): nothing to save, never
+// shared.
+func sendsProbe(c *config.Checker) bool {
+	switch c.Type {
+	case "FILE_CHECK", "BFD_CHECK":
+		return false
+	}
+	return true
+}
+
 // probeKey names the probe a checker of rs in vs sends: checkers with the
 // same key send byte-identical probes to the same place and reach the same
 // verdict on the same answer. ok is false for checkers that are never
@@ -103,9 +115,11 @@ func (m *Manager) groupProbes(byTarget map[targetKey][]sharable) {
 // The key is the checker's whole configuration less the fields that only
 // the checker's own tracker and logging read (see observe), so that any
 // field added to config.Checker later keeps checkers apart until it is
-// known to be irrelevant to the probe.
+// known to be irrelevant to the probe. A probe that reads one of the
+// fields left out here (retry, delays, warmup, alpha, log_all_failures,
+// fast_recovery) must be kept out by sendsProbe.
 func probeKey(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) (string, bool) {
-	if c.Type == "FILE_CHECK" {
+	if !sendsProbe(c) {
 		return "", false
 	}
 	k := *c

@@ -126,8 +126,10 @@ func TestProbeKey(t *testing.T) {
 	if http("a.example") == http("b.example") {
 		t.Error("HTTP_GET under virtual servers with other virtualhosts shares a probe: the Host header differs")
 	}
-	if base(func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Type = "FILE_CHECK" }) != "none" {
-		t.Error("FILE_CHECK has no probe to share")
+	for _, typ := range []string{"FILE_CHECK", "BFD_CHECK"} {
+		if base(func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Type = typ }) != "none" {
+			t.Errorf("%s sends no probe to share", typ)
+		}
 	}
 }
 

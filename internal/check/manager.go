@@ -267,7 +267,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 					}
 					st.probe = probe
 				}
-				if c.Type != "FILE_CHECK" {
+				if sendsProbe(c) {
 					// Grouped below, once every checker of the target is
 					// known.
 					tk := targetKey{c.Type, target(c, rs)}
