@@ -14,6 +14,7 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // inNetns runs fn on a goroutine locked to a thread inside ns (the
@@ -174,6 +175,9 @@ func TestVMACIPv6LinkLocal(t *testing.T) {
 		}
 		if strings.Join(got, " ") != want.String()+"/64" {
 			t.Errorf("vrrp.51 IPv6 addresses %v, want %s/64", got, want)
+		}
+		if addrs, _ := netlink.AddrList(l, netlink.FAMILY_V6); len(addrs) != 1 || addrs[0].PreferedLft != 0 || addrs[0].Flags&unix.IFA_F_NODAD == 0 {
+			t.Errorf("vrrp.51's link-local is not deprecated nodad as keepalived's: %+v", addrs)
 		}
 		sysctlIs(t, "ipv6", "vrrp.51", "disable_ipv6", 0)
 		sysctlIs(t, "ipv4", "veth0", "arp_ignore", 0) // IPv6 VMACs leave IPv4 alone

@@ -47,8 +47,9 @@ var vmacState = struct {
 	sync.Mutex
 	parents map[string]*parentSysctls
 	ours    map[string]bool // VMACs created by this process
+	counted map[string]bool // IPv4 VMACs counted in their parent's refs
 	rp      *rpFilterState
-}{parents: map[string]*parentSysctls{}, ours: map[string]bool{}}
+}{parents: map[string]*parentSysctls{}, ours: map[string]bool{}, counted: map[string]bool{}}
 
 type parentSysctls struct {
 	refs                 int
@@ -144,12 +145,23 @@ func AddVMAC(v VMAC) (created bool, err error) {
 				ll = EUI64LinkLocal(parent.Attrs().HardwareAddr)
 			}
 		}
-		a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+		// keepalived adds it with a zeroed ip_address_t: preferred_lft 0
+		// (deprecated, never picked as a source), valid forever, nodad.
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD,
+			PreferedLft: 0, ValidLft: 0xffffffff}
 		if err := netlink.AddrAdd(link, a); err != nil && !errors.Is(err, syscall.EEXIST) {
 			return create, fmt.Errorf("vmac %s: link-local %s: %w", v.Name, ll, err)
 		}
 	}
 	return create, nil
+}
+
+// OwnsVMAC reports whether name is a VMAC this process made or took over
+// (AddVMAC succeeded, DelVMAC not called since).
+func OwnsVMAC(name string) bool {
+	vmacState.Lock()
+	defer vmacState.Unlock()
+	return vmacState.ours[name]
 }
 
 // EUI64LinkLocal is keepalived's make_link_local_address: fe80::/64
@@ -183,6 +195,10 @@ func setVMACSysctls(v VMAC) error {
 			return fmt.Errorf("vmac %s: %s: %w", v.Name, s.name, err)
 		}
 	}
+	if vmacState.counted[v.Name] {
+		return nil // made again after it was deleted under us
+	}
+	vmacState.counted[v.Name] = true
 	p := vmacState.parents[v.Parent]
 	if p != nil {
 		p.refs++
@@ -263,7 +279,8 @@ func restoreRPFilter(st *rpFilterState) {
 // the last VMAC this process made.
 func DelVMAC(v VMAC) error {
 	vmacState.Lock()
-	if !v.IPv6 {
+	if !v.IPv6 && vmacState.counted[v.Name] {
+		delete(vmacState.counted, v.Name)
 		if p := vmacState.parents[v.Parent]; p != nil {
 			if p.refs--; p.refs == 0 {
 				delete(vmacState.parents, v.Parent)

@@ -839,6 +839,7 @@ func (r *Router) trackedLinks(in *instance) []string {
 	var names []string
 	if !in.cfg.DontTrackPrimary {
 		names = append(names, in.cfg.Interface)
+		names = append(names, ownVMAC(in.cfg)...)
 	}
 	for _, t := range in.cfg.TrackInterfaces {
 		names = append(names, t.Name)
@@ -875,7 +876,7 @@ func (r *Router) scriptUsed(name string) bool {
 // is clamped to 1..254, and the address owner ignores weights.
 func (r *Router) effective(in *instance) (int, bool) {
 	prio, fault := in.cfg.Priority, false
-	if !in.cfg.DontTrackPrimary && !r.links[in.cfg.Interface].up {
+	if !in.cfg.DontTrackPrimary && (!r.links[in.cfg.Interface].up || !r.ownVMACUp(in)) {
 		fault = true
 	}
 	if in.sock.dead {
@@ -949,6 +950,9 @@ func (r *Router) retrack(now time.Time) {
 func (r *Router) linkChanged(ctx context.Context, dev string) {
 	old := r.links[dev]
 	cur := r.readLink(dev)
+	if cur.index == 0 && r.recreateVMAC(dev) {
+		cur = r.readLink(dev)
+	}
 	r.links[dev] = cur
 	retrack := old.up != cur.up
 	if cur.up != old.up {

@@ -14,10 +14,14 @@ import (
 type vmacPlatform interface {
 	AddVMAC(netif.VMAC) error
 	DelVMAC(netif.VMAC) error
+	// OwnsVMAC: name is a VMAC made (or taken over) by AddVMAC, not an
+	// interface of that name that AddVMAC refused.
+	OwnsVMAC(name string) bool
 }
 
 func (h *hostPlatform) AddVMAC(v netif.VMAC) error { _, err := netif.AddVMAC(v); return err }
 func (h *hostPlatform) DelVMAC(v netif.VMAC) error { return netif.DelVMAC(v) }
+func (h *hostPlatform) OwnsVMAC(name string) bool  { return netif.OwnsVMAC(name) }
 
 // vmacsOf are the instance's VMACs as the kernel side makes them; src is
 // the instance's configured source address (IPv6: the VMAC's link-local).
@@ -93,4 +97,51 @@ func (r *Router) removeVMACs() {
 			}
 		}
 	}
+}
+
+// ownVMAC is the instance's own VMAC, which keepalived tracks as it
+// tracks the interface: down or gone, the instance is in FAULT.
+func ownVMAC(ic *config.Instance) []string {
+	if len(ic.VMACs) > 0 && ic.VMACs[0].Instance {
+		return []string{ic.VMACs[0].Name}
+	}
+	return nil
+}
+
+func (r *Router) ownVMACUp(in *instance) bool {
+	vp, ok := r.plat.(vmacPlatform)
+	if !ok {
+		return true
+	}
+	for _, n := range ownVMAC(in.cfg) {
+		if !r.links[n].up || !vp.OwnsVMAC(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// recreateVMAC makes dev again if it is one of the instances' VMACs, as
+// keepalived does when a VMAC it made is deleted (recreate_vmac_thread)
+// or its parent comes back (setup_interface): link checks call it while
+// dev is missing, so it is retried until the parent exists.
+func (r *Router) recreateVMAC(dev string) bool {
+	vp, ok := r.plat.(vmacPlatform)
+	if !ok {
+		return false
+	}
+	for _, in := range r.insts {
+		for _, v := range vmacsOf(in.cfg, in.spec.Src) {
+			if v.Name != dev {
+				continue
+			}
+			if err := vp.AddVMAC(v); err != nil {
+				r.log.Debug("VMAC interface cannot be made again yet", "instance", in.cfg.Name, "vmac", v.Name, "err", err)
+				return false
+			}
+			r.log.Info("VMAC interface made again", "instance", in.cfg.Name, "vmac", v.Name, "interface", v.Parent)
+			return true
+		}
+	}
+	return false
 }

@@ -32,10 +32,11 @@ type vmacFake struct {
 }
 
 func (p *vmacFake) AddVMAC(v netif.VMAC) error {
+	p.vmu.Lock()
 	if p.fail {
+		p.vmu.Unlock()
 		return errors.New("no macvlan")
 	}
-	p.vmu.Lock()
 	p.added = append(p.added, v)
 	p.vmu.Unlock()
 	p.mu.Lock()
@@ -45,6 +46,17 @@ func (p *vmacFake) AddVMAC(v netif.VMAC) error {
 	}
 	p.links[v.Name] = true
 	return nil
+}
+
+func (p *vmacFake) OwnsVMAC(name string) bool {
+	p.vmu.Lock()
+	defer p.vmu.Unlock()
+	for _, v := range p.added {
+		if v.Name == name {
+			return !slices.Contains(p.deleted, name)
+		}
+	}
+	return false
 }
 
 func (p *vmacFake) DelVMAC(v netif.VMAC) error {
@@ -111,11 +123,14 @@ func TestVMACRouter(t *testing.T) {
 			vipDevs: map[string]string{"10.0.0.100/24": "vm51", "10.1.0.100/24": "vrrp.51"}, vmacs: []string{"vm51", "vrrp.51"}},
 		{name: "vip option only", opts: "", sockDev: "eth0",
 			vipDevs: map[string]string{"10.0.0.100/24": "eth0", "10.1.0.100/24": "vrrp.51"}, vmacs: []string{"vrrp.51"}},
-		{name: "creation fails", opts: "use_vmac", fail: true, sockDev: "eth0",
-			vipDevs: map[string]string{"10.1.0.100/24": "vrrp1.51"}, vmacs: nil},
+		{name: "creation fails", opts: "use_vmac", fail: true, sockDev: "eth0", vmacs: nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &vmacFake{fakePlatform: newFakePlatform(), vipDevs: map[string]string{}, fail: tc.fail}
+			if tc.fail {
+				// An interface of that name that is no VMAC of ours.
+				p.index["vrrp.51"], p.links["vrrp.51"] = 50, true
+			}
 			r, err := NewRouter(labtest.Config(t, fmt.Sprintf(vmacConf, tc.opts)), p, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -133,6 +148,17 @@ func TestVMACRouter(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { r.Run(ctx); close(done) }()
+			if tc.fail {
+				// keepalived: an instance whose VMAC is missing is in
+				// FAULT; lvsd tries to make it again at each link check.
+				time.Sleep(1500 * time.Millisecond)
+				if st := r.Status(); st[0].State != "FAULT" || p.hasVIP("10.0.0.100/24") {
+					t.Errorf("instance without its VMAC: %s, VIP %v; want FAULT without it", st[0].State, p.hasVIP("10.0.0.100/24"))
+				}
+				cancel()
+				<-done
+				return
+			}
 			deadline := time.Now().Add(5 * time.Second)
 			for !p.hasVIP("10.0.0.100/24") && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
@@ -156,12 +182,7 @@ func TestVMACRouter(t *testing.T) {
 			p.vmu.Unlock()
 			cancel()
 			<-done
-			// Those it failed to make are removed too if they are
-			// macvlans (netif.DelVMAC leaves anything else alone).
-			if want := []string{"vrrp.51", "vrrp1.51"}; tc.fail && !slices.Equal(p.deleted, want) {
-				t.Errorf("VMACs removed at stop %v, want %v", p.deleted, want)
-			}
-			if !tc.fail && !slices.Equal(p.deleted, tc.vmacs) {
+			if !slices.Equal(p.deleted, tc.vmacs) {
 				t.Errorf("VMACs removed at stop %v, want %v", p.deleted, tc.vmacs)
 			}
 		})
@@ -196,5 +217,41 @@ func TestVMACKeptAcrossHandoff(t *testing.T) {
 	<-done2
 	if !slices.Equal(p.deleted, []string{"vrrp.51", "vrrp1.51"}) {
 		t.Errorf("VMACs removed at the final stop: %v", p.deleted)
+	}
+}
+
+// TestVMACMadeAgain: a VMAC deleted under the router is made again at the
+// next link check, its socket opened again and the MASTER's VIPs put
+// back on it; while it is missing the instance is in FAULT.
+func TestVMACMadeAgain(t *testing.T) {
+	p := &vmacFake{fakePlatform: newFakePlatform(), vipDevs: map[string]string{}}
+	r, err := NewRouter(labtest.Config(t, fmt.Sprintf(vmacConf, "use_vmac")), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.Run(context.Background())
+	t.Cleanup(r.Stop)
+	labtest.WaitFor(t, "MASTER with the VIP", 10*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") })
+	p.vmu.Lock()
+	made := len(p.added)
+	p.fail = true
+	p.vmu.Unlock()
+	// Deleted: its addresses go with it.
+	p.mu.Lock()
+	delete(p.index, "vrrp.51")
+	delete(p.links, "vrrp.51")
+	delete(p.vips, "10.0.0.100/24")
+	p.mu.Unlock()
+	labtest.WaitFor(t, "FAULT while the VMAC cannot be made", 10*time.Second, func() bool { return r.Status()[0].State == "FAULT" })
+	p.vmu.Lock()
+	p.fail = false
+	p.vmu.Unlock()
+	labtest.WaitFor(t, "the VMAC made again, MASTER with the VIP on it", 15*time.Second, func() bool {
+		p.vmu.Lock()
+		defer p.vmu.Unlock()
+		return len(p.added) > made && p.hasVIP("10.0.0.100/24") && p.vipDevs["10.0.0.100/24"] == "vrrp.51"
+	})
+	if devs := p.connDevs(); devs[len(devs)-1] != "vrrp.51" || len(devs) < 2 {
+		t.Errorf("sockets %v: none opened again on vrrp.51", devs)
 	}
 }

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/labtest"
+)
+
+// vmacNetState is what use_vmac changes in a namespace: the VMAC's link
+// (kind, mode, MAC, flags, addrgenmode), the addresses on it and on its
+// parent, and the sysctls keepalived sets on the VMAC, its parent and
+// all/default.
+func vmacNetState(l *vrrpLab, h, vmac string) string {
+	var lines []string
+	ns := l.ns(h)
+	idx := regexp.MustCompile(`^\d+: `)
+	lft := regexp.MustCompile(`\s+(valid_lft|preferred_lft) \S+`)
+	noise := regexp.MustCompile(` (link-netnsid|gso_max_size|gso_max_segs|tso_max_size|tso_max_segs|gro_max_size|gso_ipv4_max_size|gro_ipv4_max_size|parentbus|parentdev) \S+`)
+	if out, err := exec.Command("ip", "-n", ns, "-d", "-o", "link", "show", "dev", vmac).CombinedOutput(); err != nil {
+		lines = append(lines, "link "+vmac+" absent")
+	} else {
+		ln := noise.ReplaceAllString(idx.ReplaceAllString(strings.TrimSpace(string(out)), ""), "")
+		lines = append(lines, "link "+strings.Join(strings.Fields(strings.ReplaceAll(ln, "\\", "")), " "))
+		out, _ := exec.Command("ip", "-n", ns, "-o", "addr", "show", "dev", vmac).CombinedOutput()
+		for _, a := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if a = strings.TrimSpace(lft.ReplaceAllString(idx.ReplaceAllString(a, ""), "")); a != "" {
+				lines = append(lines, "addr "+strings.Join(strings.Fields(strings.ReplaceAll(a, "\\", "")), " "))
+			}
+		}
+	}
+	out, _ := exec.Command("ip", "-n", ns, "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+	for _, a := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if a = strings.TrimSpace(lft.ReplaceAllString(idx.ReplaceAllString(a, ""), "")); a != "" && !strings.Contains(a, "fe80::") {
+			lines = append(lines, "addr "+strings.Join(strings.Fields(strings.ReplaceAll(a, "\\", "")), " "))
+		}
+	}
+	var files []string
+	for _, dev := range []string{vmac, "eth0", "all", "default"} {
+		for _, s := range []string{"arp_ignore", "arp_filter", "accept_local", "rp_filter", "promote_secondaries"} {
+			files = append(files, "/proc/sys/net/ipv4/conf/"+dev+"/"+s)
+		}
+		files = append(files, "/proc/sys/net/ipv6/conf/"+dev+"/disable_ipv6")
+	}
+	for _, f := range files {
+		b, err := exec.Command("ip", "netns", "exec", ns, "cat", f).Output()
+		if err == nil {
+			lines = append(lines, "sysctl "+strings.TrimPrefix(f, "/proc/sys/net/")+" = "+strings.TrimSpace(string(b)))
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// startVMACDaemon is vrrpLab.start, with keepalived's BFD pid file in
+// the lab too: its default (/run/keepalived_bfd.pid) is shared with every
+// keepalived the machine runs at the same time, which then refuses to
+// start ("daemon is already running").
+func startVMACDaemon(l *vrrpLab, kind, host string, c vrrpConf) *daemonProc {
+	l.t.Helper()
+	if kind != "keepalived" {
+		return l.start(kind, host, c)
+	}
+	dir := filepath.Join(l.dir, fmt.Sprintf("%s-%s-%d", host, kind, time.Now().UnixNano()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(conf, []byte(c.render()), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", l.ns(host), "keepalived", "-n", "-l", "-D", "-P", "-f", conf,
+		"-p", dir+"/k.pid", "-r", dir+"/v.pid", "-c", dir+"/c.pid", "-b", dir+"/b.pid")
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	p := &daemonProc{kind: kind, host: host, conf: conf, cmd: cmd, log: &syncBuffer{}, dumpDir: dir}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if l.t.Failed() {
+			l.t.Logf("--- %s on %s ---\n%s", kind, host, p.log.String())
+		}
+	})
+	return p
+}
+
+// wireFrom sums up a capture on the client: the source MACs of the
+// adverts and of the gratuitous ARPs for the VIP (frame and ARP sender).
+func wireFrom(frames []frame) (adverts, garps string) {
+	adv, arp := map[string]bool{}, map[string]bool{}
+	for _, f := range frames {
+		src := net.HardwareAddr(f.data[6:12]).String()
+		if _, ok := parseVRRP(f.data); ok {
+			adv[src] = true
+		}
+		// IPv6: VRRP (next header 112) and unsolicited neighbour
+		// advertisements (ICMPv6 136) for the VIP.
+		if d := f.data; len(d) >= 14+40+24 && d[12] == 0x86 && d[13] == 0xdd {
+			switch {
+			case d[20] == 112:
+				adv[src] = true
+			case d[20] == 58 && d[54] == 136 && net.IP(d[62:78]).String() == labVIP6:
+				arp["frame "+src+" NA"] = true
+			}
+		}
+		if a, ok := parseARP(f.data); ok && a.senderIP == labVIP && a.targetIP == labVIP {
+			arp["frame "+src+" sender "+a.senderMAC] = true
+		}
+	}
+	keys := func(m map[string]bool) string {
+		var s []string
+		for k := range m {
+			s = append(s, k)
+		}
+		sort.Strings(s)
+		return strings.Join(s, ", ")
+	}
+	return keys(adv), keys(arp)
+}
+
+// TestVMACMatchesKeepalived: keepalived 2.2.7 and lvsd, each in a lab of
+// its own built alike (all/rp_filter 1, the parent's arp_ignore and
+// arp_filter 0), run the same instance with use_vmac, and with
+// use_vmac and vmac_xmit_base. Compared, as MASTER: the VMAC's link
+// (vrrp.51, macvlan mode private, 00:00:5e:00:01:33, up, addrgenmode
+// none), the addresses on it and on eth0, the sysctls on the VMAC, eth0,
+// all and default, and on the client the source MAC of the adverts (the
+// VMAC's, or eth0's with vmac_xmit_base) and of the gratuitous ARPs
+// (the VMAC's); after SIGTERM, the VMAC gone and every sysctl back.
+func TestVMACMatchesKeepalived(t *testing.T) {
+	if testing.Short() {
+		t.Skip("namespace lab")
+	}
+	labtest.NeedBinary(t, "keepalived")
+	for _, v := range []struct {
+		name, extra string
+		ipv6        bool
+	}{
+		{"use_vmac", "  use_vmac\n", false},
+		{"vmac_xmit_base", "  use_vmac\n  vmac_xmit_base\n", false},
+		{"ipv6", "  use_vmac\n", true},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			type result struct{ before, master, after, adverts, garps, eth0, ll string }
+			res := map[string]*result{}
+			for _, kind := range []string{"keepalived", "lvsd"} {
+				r := &result{}
+				res[kind] = r
+				l := newVRRPLab(t, "d", "c")
+				l.sh("ip netns exec %s sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth0.arp_ignore=0 net.ipv4.conf.eth0.arp_filter=0", l.ns("d"))
+				r.eth0 = l.mac("d")
+				if out := l.sh("ip -n %s -6 -o addr show dev eth0 scope link", l.ns("d")); strings.Contains(out, "fe80::") {
+					r.ll = strings.Fields(out[strings.Index(out, "fe80::"):])[0]
+				}
+				r.before = vmacNetState(l, "d", "vrrp.51")
+				capt := startRawCapture(t, l, "c")
+				d := startVMACDaemon(l, kind, "d", vrrpConf{priority: 100, version: 3, interval: "0.2", extra: v.extra, ipv6: v.ipv6})
+				vip := labVIP
+				if v.ipv6 {
+					vip = labVIP6
+				}
+				labtest.WaitFor(t, kind+" master with the VIP on vrrp.51", 15*time.Second, func() bool {
+					out, err := exec.Command("ip", "-n", l.ns("d"), "-o", "addr", "show", "dev", "vrrp.51").CombinedOutput()
+					return err == nil && strings.Contains(string(out), " "+vip+"/")
+				})
+				time.Sleep(1500 * time.Millisecond)
+				r.master = vmacNetState(l, "d", "vrrp.51")
+				r.adverts, r.garps = wireFrom(capt.stop())
+				d.signal(t, syscall.SIGTERM)
+				r.after = vmacNetState(l, "d", "vrrp.51")
+				switch {
+				case r.after == r.before:
+				case kind == "lvsd":
+					t.Errorf("lvsd left changes behind after SIGTERM:\n%s", diffLines(r.before, r.after))
+				default:
+					// keepalived 2.2.7 leaves the parent's arp_ignore
+					// and arp_filter at 1 (docs/compatibility.md).
+					t.Logf("keepalived left changes behind after SIGTERM:\n%s", diffLines(r.before, r.after))
+				}
+			}
+			k, l := res["keepalived"], res["lvsd"]
+			// Each lab's eth0 has its own link-local address.
+			for _, r := range []*result{k, l} {
+				if r.ll != "" {
+					r.master = strings.ReplaceAll(r.master, r.ll, "ETH0-LINK-LOCAL")
+				}
+			}
+			if k.master != l.master {
+				t.Errorf("as MASTER, the VMAC, addresses or sysctls differ:\n%s", diffLines(k.master, l.master))
+			} else {
+				t.Logf("as MASTER, %d lines agree:\n%s", strings.Count(k.master, "\n")+1, k.master)
+			}
+			// The adverts' source MAC: the VMAC's, or (xmit_base) each
+			// lab's own eth0, whose MACs differ.
+			norm := func(r *result, s string) string { return strings.ReplaceAll(s, r.eth0, "ETH0") }
+			if norm(k, k.adverts) != norm(l, l.adverts) || k.adverts == "" {
+				t.Errorf("adverts' source MAC: keepalived %q, lvsd %q", norm(k, k.adverts), norm(l, l.adverts))
+			} else {
+				t.Logf("adverts from %s", norm(l, l.adverts))
+			}
+			if k.garps != l.garps || k.garps == "" {
+				t.Errorf("gratuitous ARPs: keepalived %q, lvsd %q", k.garps, l.garps)
+			} else {
+				t.Logf("gratuitous ARPs: %s", l.garps)
+			}
+			want := "00:00:5e:00:01:33"
+			switch {
+			case v.name == "vmac_xmit_base":
+				want = "ETH0"
+			case v.ipv6:
+				want = "00:00:5e:00:02:33"
+			}
+			if got := norm(l, l.adverts); got != want {
+				t.Errorf("lvsd's adverts come from %q, want %s", got, want)
+			}
+			if !strings.Contains(l.master, "macvlan mode private") || !strings.Contains(l.master, "link/ether "+strings.Replace(want, "ETH0", "00:00:5e:00:01:33", 1)) {
+				t.Errorf("lvsd's vrrp.51 is not a private macvlan with the VRRP MAC:\n%s", l.master)
+			}
+		})
+	}
+}
