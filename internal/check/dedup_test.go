@@ -581,3 +581,58 @@ func BenchmarkUpdate30k(b *testing.B) {
 		}
 	}
 }
+
+// TestSharedProbeHASuspend: checkers that ha_suspend held while the
+// others ran fall into step with them once their virtual server's address
+// is on the host.
+func TestSharedProbeHASuspend(t *testing.T) {
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, "virtual_server 10.7.9.%d %d {\n  protocol TCP\n  lb_kind NAT\n  ha_suspend\n  real_server 127.0.0.1 9 {\n    TCP_CHECK {\n      connect_timeout 1\n      delay_loop 1\n    }\n  }\n}\n", 1+i%2, 80+i)
+	}
+	cfg := labtest.Config(t, b.String())
+	s := newSim(t, cfg, func(time.Duration) bool { return true })
+	s.m.SetLocalAddresses([]netip.Addr{netip.MustParseAddr("10.7.9.1")})
+	s.run(10300 * time.Millisecond)
+	s.m.SetLocalAddresses([]netip.Addr{netip.MustParseAddr("10.7.9.1"), netip.MustParseAddr("10.7.9.2")})
+	s.run(30 * time.Second)
+	if n := s.probesIn(0, 10*time.Second); n > 11 {
+		t.Errorf("%d probes in 10 s with half the checkers suspended, want about 10", n)
+	}
+	if n := s.probesIn(20*time.Second, 30*time.Second); n > 11 {
+		t.Errorf("%d probes in 10 s once all run, want about 10 (in step again)", n)
+	}
+	for _, st := range s.m.Status() {
+		if st.Checks < 15 {
+			t.Errorf("%v ran %d checks", st.Key, st.Checks)
+		}
+	}
+}
+
+// TestSharedProbeReloadWhileRunning: reloads while shared probes are in
+// flight (the race detector watches), then one connect a delay_loop.
+func TestSharedProbeReloadWhileRunning(t *testing.T) {
+	l := newCountingListener(t)
+	check := func(int) string { return "TCP_CHECK { connect_timeout 1 delay_loop 0.1 }" }
+	cfgs := []*config.Config{sharedConfig(t, 40, l.port(), check), sharedConfig(t, 41, l.port(), check)}
+	m, _ := startManager(t, cfgs[0])
+	for i := range 20 {
+		time.Sleep(50 * time.Millisecond)
+		if err := m.Update(cfgs[i%2], time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	before := l.accepted.Load()
+	time.Sleep(2 * time.Second)
+	n := l.accepted.Load() - before
+	t.Logf("%d connects in 2 s, delay_loop 0.1, 40 checkers; %+v", n, m.ProbeStats())
+	if n > 30 {
+		t.Errorf("%d connects in 2 s, want about 20", n)
+	}
+	for _, st := range m.Status() {
+		if !st.Up || st.Checks == 0 {
+			t.Errorf("%+v", st)
+		}
+	}
+}
