@@ -634,7 +634,7 @@ func lenient[T any](k keyword[T]) keyword[T] {
 	}
 	k.handle = func(b *builder, n *Node, x T) {
 		saved := b.d
-		tmp := &Diagnostics{}
+		tmp := getScratchDiags()
 		b.d = tmp
 		defer func() {
 			b.d = saved
@@ -648,6 +648,7 @@ func lenient[T any](k keyword[T]) keyword[T] {
 					saved.Warnf(d.Pos, "%s", d.Message)
 				}
 			}
+			putScratchDiags(tmp)
 		}()
 		h(b, n, x)
 	}

@@ -33,11 +33,13 @@ import (
 // director runs (keepalived's own samples are under 200 lines). Every limit
 // is at least twice that; TestBudgetRealConfigs checks the margins.
 //
-// Memory at the limits: a token is 72 bytes, and tokens are collected in
-// chunks that are never copied while lexing, so 2,000,000 tokens are 137 MiB
-// and the text they point into is bounded by Bytes; a bomb stops with
-// well under 256 MiB allocated in total (check-config runs with the
-// collector off, so allocation, not the live heap, is what it costs).
+// Memory at the limits: a token is 72 bytes; Load streams them (each goes
+// to the parser, and each top-level statement to the builder, as it is
+// produced), so what a load holds is the statement being read and the
+// model; lex, which collects them for tests, keeps them in chunks that are
+// never copied while lexing, so 2,000,000 tokens are 137 MiB and the text
+// they point into is bounded by Bytes. A bomb stops with well under 256 MiB
+// allocated in total.
 type budget struct {
 	// LineBytes is keepalived's MAXBUF: it reads at most 1024 bytes of a
 	// physical line. Longer lines are an error (not fatal: each is reported).
@@ -241,29 +243,13 @@ func (e errNotRegular) Error() string {
 // a file swapped for a FIFO in between cannot block the load; O_NONBLOCK
 // also makes /proc files such as kmsg fail rather than wait.
 func readRegular(name string, max int64) ([]byte, error) {
-	st, err := os.Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular{st.Mode()}}
-	}
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	f, size, err := openRegular(name, max)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err = f.Stat(); err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular{st.Mode()}}
-	}
-	if st.Size() > max {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: errTooLarge{max}}
-	}
 	// The size is a hint (files in /proc say 0); the limit is the reader's.
-	buf := bytes.NewBuffer(make([]byte, 0, st.Size()+512))
+	buf := bytes.NewBuffer(make([]byte, 0, size+512))
 	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
@@ -271,6 +257,59 @@ func readRegular(name string, max int64) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errTooLarge{max}}
 	}
 	return buf.Bytes(), nil
+}
+
+// openRegular opens a regular file of at most max bytes (by its size,
+// which is a hint: files in /proc say 0) with readRegular's checks.
+func openRegular(name string, max int64) (*os.File, int64, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, &fs.PathError{Op: "open", Path: name, Err: errNotRegular{st.Mode()}}
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	if st, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, &fs.PathError{Op: "open", Path: name, Err: errNotRegular{st.Mode()}}
+	}
+	if st.Size() > max {
+		f.Close()
+		return nil, 0, &fs.PathError{Op: "read", Path: name, Err: errTooLarge{max}}
+	}
+	return f, st.Size(), nil
+}
+
+// streamFS is a file system whose files Load can read line by line as it
+// goes, rather than whole first (which kept a 5.6 MB file alive through
+// the whole load). openBounded makes readRegular's checks; the caller
+// bounds the read.
+type streamFS interface {
+	openBounded(name string, max int64) (io.ReadCloser, int64, error)
+}
+
+func (osFS) openBounded(name string, max int64) (io.ReadCloser, int64, error) {
+	return openRegular(name, max)
+}
+
+// countingReader counts what it reads.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // globber is filepath.Glob (same matching, same order) reading directories
@@ -729,32 +768,55 @@ func (lx *lexer) readFile(path string, from Pos) {
 	}
 	left := min(lx.b.FileBytes, lx.b.TotalFileBytes-lx.fileBytes)
 	var data []byte
-	if bfs, ok := lx.fs.(boundedFS); ok {
+	var stream io.ReadCloser
+	var size int64
+	if sfs, ok := lx.fs.(streamFS); ok && lx.sink != nil {
+		stream, size, err = sfs.openBounded(path, left)
+	} else if bfs, ok := lx.fs.(boundedFS); ok {
 		data, err = bfs.readFileBounded(path, left)
 	} else if data, err = lx.fs.ReadFile(path); err == nil && int64(len(data)) > left {
 		err = &fs.PathError{Op: "read", Path: path, Err: errTooLarge{left}}
 	}
-	if err != nil {
-		if tl := (errTooLarge{}); errors.As(err, &tl) {
-			at := from
-			if at.File == "" {
-				at = Pos{File: path}
-			}
-			if tl.max < lx.b.FileBytes {
-				lx.fail(at, "%s: the files of the configuration come to more than %s (lvsd's limit)", path, mib(lx.b.TotalFileBytes))
-			} else {
-				lx.fail(at, "%s is larger than %s (lvsd's limit for one configuration file)", path, mib(lx.b.FileBytes))
-			}
-			return
+	tooLarge := func(max int64) {
+		at := from
+		if at.File == "" {
+			at = Pos{File: path}
 		}
+		if max < lx.b.FileBytes {
+			lx.fail(at, "%s: the files of the configuration come to more than %s (lvsd's limit)", path, mib(lx.b.TotalFileBytes))
+		} else {
+			lx.fail(at, "%s is larger than %s (lvsd's limit for one configuration file)", path, mib(lx.b.FileBytes))
+		}
+	}
+	cannotRead := func(err error) {
 		if from.File == "" {
 			lx.errorf(Pos{File: path}, "cannot read configuration: %v", err)
 		} else {
 			lx.includeProblem(from, lx.includeReadCheck, includeR, "cannot read included file: %v", err)
 		}
+	}
+	if err != nil {
+		if tl := (errTooLarge{}); errors.As(err, &tl) {
+			tooLarge(tl.max)
+			return
+		}
+		cannotRead(err)
 		return
 	}
-	lx.fileBytes += int64(len(data))
+	src, maxLine := io.Reader(bytes.NewReader(data)), len(data)+1
+	var counted *countingReader
+	if stream != nil {
+		// Read as the lines are processed, within the same bound; the
+		// size the file says it has is charged now, what was read at
+		// the end.
+		defer stream.Close()
+		data = nil
+		counted = &countingReader{r: io.LimitReader(stream, left+1)}
+		src, maxLine = counted, int(left)+1
+		lx.fileBytes += size
+	} else {
+		lx.fileBytes += int64(len(data))
+	}
 	lx.diags.noteFile(path)
 	lx.files = append(lx.files, path)
 	lx.stack = append(lx.stack, abs)
@@ -770,8 +832,8 @@ func (lx *lexer) readFile(path string, from Pos) {
 		lx.pwd = savedPWD
 	}()
 
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), len(data)+1)
+	sc := bufio.NewScanner(src)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
 	lineNo := 0
 	var pendingDef *definition // multi-line $NAME= definition being read
 	var pendingName string
@@ -813,6 +875,19 @@ func (lx *lexer) readFile(path string, from Pos) {
 	}
 	if pendingDef != nil {
 		lx.defs[pendingName] = pendingDef
+	}
+	if counted != nil && !lx.aborted {
+		// A file that grew past its size while read (or a /proc file,
+		// which says 0) is refused as one read whole would be; the lines
+		// before the limit were processed, but a crossed limit throws the
+		// whole load away.
+		switch err := sc.Err(); {
+		case counted.n > left:
+			tooLarge(left)
+		case err != nil:
+			cannotRead(&fs.PathError{Op: "read", Path: path, Err: err})
+		}
+		lx.fileBytes += counted.n - size
 	}
 }
 
