@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -559,6 +560,26 @@ func TestSharedTCPCheckLoopback(t *testing.T) {
 	sameHistory()
 	if d := changes.Load() - c0; d != 1 {
 		t.Errorf("%d state-change notifications for the 40 real servers returning, want 1 (one probe)", d)
+	}
+
+	// The same configuration without sharing, as keepalived runs it.
+	off := NewManager(nil, nil, 8, nil)
+	off.SetProbeSharing(false)
+	if err := off.Update(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); off.Run(ctx) }()
+	time.Sleep(1200 * time.Millisecond)
+	before = l.accepted.Load()
+	time.Sleep(3 * time.Second)
+	cancel()
+	<-done
+	offRate := float64(l.accepted.Load()-before) / 3
+	t.Logf("lvsd with sharing: %.1f connects/s; without (SetProbeSharing(false), keepalived's way): %.1f/s", float64(n)/window.Seconds(), offRate)
+	if offRate < 25 {
+		t.Errorf("without sharing %.1f connects/s, want about 40", offRate)
 	}
 }
 
