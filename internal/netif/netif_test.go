@@ -222,8 +222,19 @@ func TestVMACConflicts(t *testing.T) {
 		if mv, ok := l.(*netlink.Macvlan); !ok || mv.Mode != netlink.MACVLAN_MODE_PRIVATE || mv.Attrs().HardwareAddr.String() != mac2.String() {
 			t.Errorf("vrrp.52 not updated: %#v", l)
 		}
+		// A VMAC of that name with another MAC (a reload gave the name
+		// to another instance) is not removed for the old one.
+		if err := DelVMAC(VMAC{Name: "vrrp.52", Parent: "veth0", MAC: mac}); err == nil || !strings.Contains(err.Error(), "another MAC") {
+			t.Errorf("DelVMAC of another VMAC of that name: %v", err)
+		}
+		if !OwnsVMAC("vrrp.52") {
+			t.Errorf("vrrp.52 no longer owned after a DelVMAC that left it alone")
+		}
 		if err := DelVMAC(v); err != nil {
 			t.Errorf("DelVMAC: %v", err)
+		}
+		if _, err := netlink.LinkByName("vrrp.52"); err == nil || OwnsVMAC("vrrp.52") {
+			t.Errorf("vrrp.52 still there (or owned)")
 		}
 		if _, err := AddVMAC(VMAC{Name: "x", Parent: "nosuch", MAC: mac}); err == nil {
 			t.Errorf("AddVMAC on a missing parent succeeded")

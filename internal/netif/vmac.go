@@ -276,8 +276,29 @@ func restoreRPFilter(st *rpFilterState) {
 // DelVMAC is keepalived's netlink_link_del_vmac: the parent's arp_ignore
 // and arp_filter put back when its last IPv4 VMAC goes, then the VMAC
 // deleted (absent already is success). all/rp_filter is restored with
-// the last VMAC this process made.
+// the last VMAC this process made. An interface of that name that is not
+// this VMAC (another kind, or a macvlan on another parent or with another
+// MAC, as a reload that moved the name makes it) is left alone.
 func DelVMAC(v VMAC) error {
+	link, err := netlink.LinkByName(v.Name)
+	var nf netlink.LinkNotFoundError
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("vmac %s: %w", v.Name, err)
+	}
+	mine, other := err == nil, ""
+	if mine {
+		mv, ok := link.(*netlink.Macvlan)
+		switch {
+		case !ok:
+			mine, other = false, "not a macvlan"
+		case !strings.EqualFold(mv.Attrs().HardwareAddr.String(), v.MAC.String()):
+			mine, other = false, "another MAC"
+		default:
+			if p, err := netlink.LinkByName(v.Parent); err == nil && p.Attrs().Index != mv.Attrs().ParentIndex {
+				mine, other = false, "another parent"
+			}
+		}
+	}
 	vmacState.Lock()
 	if !v.IPv6 && vmacState.counted[v.Name] {
 		delete(vmacState.counted, v.Name)
@@ -291,25 +312,21 @@ func DelVMAC(v VMAC) error {
 			}
 		}
 	}
-	delete(vmacState.ours, v.Name)
+	if other == "" {
+		delete(vmacState.ours, v.Name)
+	}
 	if len(vmacState.ours) == 0 && len(vmacState.parents) == 0 {
 		restoreRPFilter(vmacState.rp)
 		vmacState.rp = nil
 	}
 	vmacState.Unlock()
-	link, err := netlink.LinkByName(v.Name)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil
+	if other != "" {
+		return fmt.Errorf("vmac %s: %s, left alone", v.Name, other)
+	}
+	if mine {
+		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, syscall.ENODEV) {
+			return fmt.Errorf("remove vmac %s: %w", v.Name, err)
 		}
-		return fmt.Errorf("vmac %s: %w", v.Name, err)
-	}
-	if _, ok := link.(*netlink.Macvlan); !ok {
-		return fmt.Errorf("vmac %s: not a macvlan, left alone", v.Name)
-	}
-	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, syscall.ENODEV) {
-		return fmt.Errorf("remove vmac %s: %w", v.Name, err)
 	}
 	return nil
 }
