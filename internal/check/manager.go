@@ -524,7 +524,19 @@ func (m *Manager) recomputeQuorum(key string) bool {
 	now := prev
 	switch {
 	case !known:
-		now = alive >= vs.Quorum
+		// keepalived starts a virtual server with its quorum down and
+		// gains it, with the quorum_up script ("Starting with quorum up"),
+		// once its live real servers weigh quorum+hysteresis
+		// (init_service_vs: update_quorum_state(vs, true)); starting down
+		// runs quorum_down only when a sorry server goes in.
+		now = alive >= vs.Quorum+vs.Hysteresis
+		m.quorum[key] = now
+		if now || vs.SorryServer != nil {
+			if s := map[bool]*config.Script{true: vs.QuorumUp, false: vs.QuorumDown}[now]; s != nil {
+				m.script(key, s)
+			}
+		}
+		return false
 	case prev && alive < vs.Quorum-vs.Hysteresis:
 		now = false
 	case !prev && alive >= vs.Quorum+vs.Hysteresis:
@@ -725,8 +737,11 @@ func (m *Manager) handle(r result) {
 		// The members that took this probe: the same result, checker by
 		// checker, each with its own tracker, real server and counters.
 		st.subs = nil
+		verdict := r.err == nil || !localResourceError(r.err)
 		for _, s := range subs {
-			s.shared++
+			if verdict {
+				s.shared++ // one of its Checks
+			}
 			r.st = s
 			if m.apply(r) {
 				changed = true
