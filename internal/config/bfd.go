@@ -3,114 +3,13 @@ package config
 import (
 	"math"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"weak"
 )
 
 // BFD: keepalived 2.2.7's bfd_instance blocks (bfd/bfd_parser.c), the
 // track_bfd entries of vrrp_instance and vrrp_sync_group
 // (vrrp/vrrp_track.c alloc_track_bfd) and BFD_CHECK (check/check_bfd.c).
-//
-// The model hangs off the Config through Config.BFD (a side table, so that
-// the shared model files need no edit while other work is in them).
-
-// BFDInstance is a bfd_instance block. Intervals are in microseconds, as
-// keepalived keeps them (the configuration gives milliseconds with up to
-// three decimals).
-type BFDInstance struct {
-	Name     string     `json:"name"`
-	Neighbor netip.Addr `json:"neighbor_ip"`
-	Source   netip.Addr `json:"source_ip,omitempty"`
-	MinRx    uint32     `json:"min_rx_us"`
-	MinTx    uint32     `json:"min_tx_us"`
-	IdleTx   uint32     `json:"idle_tx_us"`
-	// Multiplier is the detection multiplier (5 by default).
-	Multiplier uint8 `json:"multiplier"`
-	Passive    bool  `json:"passive,omitempty"`
-	// TTL is sent (ttl/hoplimit; 255 for IPv4 and 64 for IPv6 by
-	// default); a received packet's must be at least TTL-MaxHops
-	// (MaxHops 255, max_hops -1, checks nothing).
-	TTL     uint8 `json:"ttl"`
-	MaxHops uint8 `json:"max_hops"`
-	// Weight and WeightReverse are the block's weight, the default of
-	// the track_bfd entries naming it.
-	Weight        int  `json:"weight,omitempty"`
-	WeightReverse bool `json:"weight_reverse,omitempty"`
-	// VRRP and Checker: which of keepalived's processes get the
-	// session's events (both unless vrrp or checker is given); a
-	// track_bfd finds only a VRRP one, a BFD_CHECK only a Checker one.
-	VRRP    bool `json:"vrrp"`
-	Checker bool `json:"checker"`
-	// Disabled: keepalived's bfd process leaves the instance out (no or
-	// malformed neighbor_ip, source of another family, a duplicate
-	// address), while its VRRP and checker processes still know the
-	// name: what tracks it sees it Down for ever.
-	Disabled bool `json:"disabled,omitempty"`
-	Pos      Pos  `json:"pos"`
-}
-
-// BFDModel is a configuration's BFD part.
-type BFDModel struct {
-	Instances []*BFDInstance
-	// InstanceTracks and SyncGroupTracks are the track_bfd entries of
-	// each vrrp_instance and vrrp_sync_group, weights resolved.
-	InstanceTracks  map[*Instance][]TrackItem
-	SyncGroupTracks map[*SyncGroup][]TrackItem
-}
-
-// Instance is the bfd_instance called name (nil if none).
-func (m *BFDModel) Instance(name string) *BFDInstance {
-	if m == nil {
-		return nil
-	}
-	for _, in := range m.Instances {
-		if in.Name == name {
-			return in
-		}
-	}
-	return nil
-}
-
-// Active are the instances lvsd runs sessions for.
-func (m *BFDModel) Active() []*BFDInstance {
-	if m == nil {
-		return nil
-	}
-	var out []*BFDInstance
-	for _, in := range m.Instances {
-		if !in.Disabled {
-			out = append(out, in)
-		}
-	}
-	return out
-}
-
-var bfdModels sync.Map // weak.Pointer[Config] -> *BFDModel
-
-// BFD is the configuration's BFD part (nil: no bfd_instance).
-func (c *Config) BFD() *BFDModel {
-	if c == nil {
-		return nil
-	}
-	if m, ok := bfdModels.Load(weak.Make(c)); ok {
-		return m.(*BFDModel)
-	}
-	return nil
-}
-
-func (c *Config) bfdModel() *BFDModel {
-	if m := c.BFD(); m != nil {
-		return m
-	}
-	m := &BFDModel{InstanceTracks: map[*Instance][]TrackItem{}, SyncGroupTracks: map[*SyncGroup][]TrackItem{}}
-	key := weak.Make(c)
-	bfdModels.Store(key, m)
-	runtime.AddCleanup(c, func(k weak.Pointer[Config]) { bfdModels.Delete(k) }, key)
-	return m
-}
 
 // keepalived 2.2.7's bfd.h limits (milliseconds).
 const (
@@ -135,12 +34,11 @@ func (b *builder) bfdInstance(n *Node, c *Config) {
 	if !ok {
 		return
 	}
-	m := c.bfdModel()
 	if len(name) >= bfdNameMax {
 		b.d.Skipf(n.Pos(), "BFD instance %s name too long (maximum length is %d characters) - ignoring, as keepalived does", name, bfdNameMax-1)
 		return
 	}
-	if old := m.Instance(name); old != nil {
+	if old := c.BFDInstance(name); old != nil {
 		b.d.Skipf(n.Pos(), "BFD instance %s already configured at %s - ignoring, as keepalived does", name, old.Pos)
 		return
 	}
@@ -149,7 +47,7 @@ func (b *builder) bfdInstance(n *Node, c *Config) {
 	in := bi.BFDInstance
 	in.VRRP = !bi.vrrp && !bi.checker || bi.vrrp
 	in.Checker = !bi.vrrp && !bi.checker || bi.checker
-	m.Instances = append(m.Instances, in)
+	c.BFDInstances = append(c.BFDInstances, in)
 	// bfd_end_handler: the bfd process's checks.
 	switch {
 	case bi.skipped:
@@ -164,7 +62,7 @@ func (b *builder) bfdInstance(n *Node, c *Config) {
 		in.Disabled = true
 		return
 	}
-	for _, o := range m.Instances[:len(m.Instances)-1] {
+	for _, o := range c.BFDInstances[:len(c.BFDInstances)-1] {
 		if !o.Disabled && o.Neighbor == in.Neighbor && (!o.Source.IsValid() || !in.Source.IsValid() || o.Source == in.Source) {
 			b.d.Skipf(n.Pos(), "BFD instance %s has duplicate neighbor address %s (instance %s), ignoring instance (as keepalived does)", name, in.Neighbor, o.Name)
 			in.Disabled = true
@@ -318,9 +216,8 @@ var bfdTable = table[*bfdBlock]{
 // instance's, faulty entries are left out.
 func (b *builder) trackBFDList(n *Node, owner string, have []TrackItem) []TrackItem {
 	out := have
-	m := b.cfg.BFD()
 	for _, e := range n.Children {
-		bi := m.Instance(e.Key)
+		bi := b.cfg.BFDInstance(e.Key)
 		if bi == nil || !bi.VRRP {
 			b.d.Skipf(e.Pos(), "(%s) track bfd %s not found (a bfd_instance block must come before what tracks it), ignoring, as keepalived does", owner, e.Key)
 			continue
@@ -385,7 +282,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 				continue
 			}
 			var why string
-			switch bi := b.cfg.BFD().Instance(argText(k)); {
+			switch bi := b.cfg.BFDInstance(argText(k)); {
 			case len(k.Args) != 1:
 				why = "No or too many names specified - skipping checker"
 			case bi == nil || !bi.Checker:
@@ -406,7 +303,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 				continue
 			}
 			c.BFD = k.Args[0].Text
-			c.BFDSilent = b.cfg.BFD().Instance(c.BFD).Disabled
+			c.BFDSilent = b.cfg.BFDInstance(c.BFD).Disabled
 		case "alpha":
 			v, ok := b.boolArg(k)
 			if ok {

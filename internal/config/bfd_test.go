@@ -111,39 +111,39 @@ virtual_server 10.0.0.100 80 {
 }
 `
 	res := loadTrack(t, src)
-	m := res.Config.BFD()
-	if m == nil || len(m.Instances) != 7 {
-		t.Fatalf("model %+v", m)
+	m := res.Config
+	if len(m.BFDInstances) != 7 {
+		t.Fatalf("bfd_instances %+v", m.BFDInstances)
 	}
-	frr := m.Instance("frr")
+	frr := m.BFDInstance("frr")
 	if frr.Neighbor != netip.MustParseAddr("10.0.0.2") || frr.Source != netip.MustParseAddr("10.0.0.1") ||
 		frr.MinRx != 100000 || frr.MinTx != 50500 || frr.IdleTx != 2000000 || frr.Multiplier != 3 ||
 		frr.Weight != -20 || !frr.WeightReverse || frr.TTL != 255 || frr.MaxHops != 0 || !frr.VRRP || !frr.Checker || frr.Disabled {
 		t.Errorf("frr %+v", frr)
 	}
-	six := m.Instance("six")
+	six := m.BFDInstance("six")
 	// keepalived's defaults; IPv6's hop limit 64.
 	if !six.Passive || six.MinRx != 10000 || six.MinTx != 10000 || six.IdleTx != 1000000 || six.Multiplier != 5 || six.TTL != 64 || six.MaxHops != 2 {
 		t.Errorf("six %+v", six)
 	}
-	if h := m.Instance("hops"); h.TTL != 10 || h.MaxHops != 10 {
+	if h := m.BFDInstance("hops"); h.TTL != 10 || h.MaxHops != 10 {
 		t.Errorf("hops: max_hops above ttl is set to ttl: %+v", h)
 	}
-	if v := m.Instance("vonly"); !v.VRRP || v.Checker || v.TTL != 200 {
+	if v := m.BFDInstance("vonly"); !v.VRRP || v.Checker || v.TTL != 200 {
 		t.Errorf("vonly %+v", v)
 	}
-	if c := m.Instance("conly"); c.VRRP || !c.Checker {
+	if c := m.BFDInstance("conly"); c.VRRP || !c.Checker {
 		t.Errorf("conly %+v", c)
 	}
-	if m.Instance("noaddr").Disabled != true || m.Instance("dup").Disabled != true {
+	if m.BFDInstance("noaddr").Disabled != true || m.BFDInstance("dup").Disabled != true {
 		t.Errorf("noaddr and dup are disabled sessions")
 	}
-	if got := len(m.Active()); got != 5 {
+	if got := len(m.ActiveBFDInstances()); got != 5 {
 		t.Errorf("%d active sessions, want 5", got)
 	}
 	in := res.Config.Instances[0]
 	var got []string
-	for _, it := range m.InstanceTracks[in] {
+	for _, it := range in.TrackBFDs {
 		got = append(got, it.Name+":"+itoa(it.Weight)+map[bool]string{true: "r", false: ""}[it.WeightReverse])
 	}
 	// frr takes its block's weight; six its own; noaddr's weight is out of
@@ -153,7 +153,7 @@ virtual_server 10.0.0.100 80 {
 		t.Errorf("track_bfd %v", got)
 	}
 	g := res.Config.SyncGroups[0]
-	if ts := m.SyncGroupTracks[g]; len(ts) != 1 || ts[0].Name != "vonly" || ts[0].Weight != 7 {
+	if ts := g.TrackBFDs; len(ts) != 1 || ts[0].Name != "vonly" || ts[0].Weight != 7 {
 		t.Errorf("sync group track_bfd %+v", ts)
 	}
 	rs := res.Config.VirtualServers[0].RealServers[0]

@@ -56,7 +56,7 @@ func walk[T any](b *builder, nodes []*Node, t table[T], x T, where string) {
 }
 
 var unsupportedCheckers = map[string]bool{
-	"SMTP_CHECK": true, "DNS_CHECK": true, "BFD_CHECK": true, "PING_CHECK": true,
+	"SMTP_CHECK": true, "DNS_CHECK": true, "PING_CHECK": true,
 	"UDP_CHECK": true, "FILE_CHECK": true,
 }
 
@@ -139,7 +139,6 @@ func init() {
 		"vrrp_track_file":      {ignored: "track files are not implemented yet"},
 		"track_file":           {ignored: "track files are not implemented yet"},
 		"vrrp_track_process":   {ignored: "process tracking is not implemented yet"},
-		"bfd_instance":         {ignored: "BFD is not implemented"},
 		"linkbeat_interfaces":  {ignored: "linkbeat polling is not implemented; lvsd uses netlink link events"},
 		"garp_group":           {ignored: "garp groups are not implemented yet"},
 		"net_namespace":        {ignored: "run lvsd inside the namespace instead (ip netns exec)"},

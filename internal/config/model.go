@@ -18,6 +18,8 @@ type Config struct {
 	TrackFiles map[string]*TrackFile `json:"track_files,omitempty"`
 	// TrackProcesses are the vrrp_track_process blocks by name.
 	TrackProcesses map[string]*TrackProcess `json:"vrrp_track_processes,omitempty"`
+	// BFDInstances are the bfd_instance blocks, in order (bfd.go).
+	BFDInstances []*BFDInstance `json:"bfd_instances,omitempty"`
 	// StaticAddresses, StaticRoutes and StaticRules are static_ipaddress,
 	// static_routes and static_rules: installed at start, removed at stop.
 	StaticAddresses []VIP   `json:"static_ipaddress,omitempty"`

@@ -48,6 +48,8 @@ type SyncGroup struct {
 	TrackFiles []TrackItem `json:"track_file,omitempty"`
 	// TrackProcesses are track_process entries, weights resolved.
 	TrackProcesses []TrackItem `json:"track_process,omitempty"`
+	// TrackBFDs are track_bfd entries, weights resolved (bfd.go).
+	TrackBFDs      []TrackItem `json:"track_bfd,omitempty"`
 	GlobalTracking bool        `json:"global_tracking,omitempty"`
 	// NotifyPriorityChanges is notify_priority_changes (nil: not given).
 	NotifyPriorityChanges *bool `json:"notify_priority_changes,omitempty"`
@@ -111,6 +113,9 @@ type Instance struct {
 	// TrackProcesses are track_process entries naming vrrp_track_process
 	// blocks, weights resolved as for TrackFiles.
 	TrackProcesses []TrackItem `json:"track_process,omitempty"`
+	// TrackBFDs are track_bfd entries naming bfd_instance blocks,
+	// weights resolved (bfd.go).
+	TrackBFDs []TrackItem `json:"track_bfd,omitempty"`
 	// VirtualRoutes and VirtualRules are installed while the instance
 	// is MASTER (after its addresses; removed before them).
 	VirtualRoutes    []Route `json:"virtual_routes,omitempty"`

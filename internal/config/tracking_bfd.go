@@ -11,12 +11,10 @@ const BFDCheckPoll = 50 * time.Millisecond
 func init() {
 	topTable["bfd_instance"] = keyword[*Config]{handle: (*builder).bfdInstance}
 	instanceTable["track_bfd"] = keyword[*Instance]{handle: func(b *builder, n *Node, in *Instance) {
-		m := b.cfg.bfdModel()
-		m.InstanceTracks[in] = b.trackBFDList(n, in.Name, m.InstanceTracks[in])
+		in.TrackBFDs = b.trackBFDList(n, in.Name, in.TrackBFDs)
 	}}
 	syncGroupTable["track_bfd"] = keyword[*SyncGroup]{handle: func(b *builder, n *Node, g *SyncGroup) {
-		m := b.cfg.bfdModel()
-		m.SyncGroupTracks[g] = b.trackBFDList(n, g.Name, m.SyncGroupTracks[g])
+		g.TrackBFDs = b.trackBFDList(n, g.Name, g.TrackBFDs)
 	}}
 	rsTable["BFD_CHECK"] = keyword[*RealServer]{handle: (*builder).bfdCheck}
 }

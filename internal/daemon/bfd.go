@@ -29,7 +29,7 @@ var bfdRuns sync.Map // *Daemon -> *bfdRun
 // bfdInstances is cfg's sessions as the runner takes them.
 func bfdInstances(cfg *config.Config) []bfd.Instance {
 	var out []bfd.Instance
-	for _, in := range cfg.BFD().Active() {
+	for _, in := range cfg.ActiveBFDInstances() {
 		out = append(out, bfd.Instance{
 			SessionConfig: bfd.SessionConfig{Name: in.Name, MinRx: in.MinRx, MinTx: in.MinTx, IdleTx: in.IdleTx,
 				Multiplier: in.Multiplier, Passive: in.Passive},

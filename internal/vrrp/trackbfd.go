@@ -53,16 +53,12 @@ func (r *Router) bfdUp(name string) bool { return bfd.Published(name) == bfd.Up 
 // its sync group's; a session on both takes the group's weight unless the
 // instance's was 0 (keepalived's add_vrrp_to_track_bfd).
 func (r *Router) bfdItems(in *instance) []config.TrackItem {
-	m := r.cfg.BFD()
-	if m == nil {
-		return nil
-	}
-	items := append([]config.TrackItem(nil), m.InstanceTracks[in.cfg]...)
+	items := append([]config.TrackItem(nil), in.cfg.TrackBFDs...)
 	if in.syncCfg == nil {
 		return items
 	}
 next:
-	for _, g := range m.SyncGroupTracks[in.syncCfg] {
+	for _, g := range in.syncCfg.TrackBFDs {
 		for i, t := range items {
 			if t.Name == g.Name {
 				if t.Weight != 0 {
