@@ -91,7 +91,7 @@ func TestInteropFRRBfdd(t *testing.T) {
 	frr := labtest.NewNetns(t, "bfdf")
 	lv := labtest.NewNetns(t, "bfdl")
 	ka := labtest.NewNetns(t, "bfdk")
-	link := func(ns *labtest.Netns, dev, addr, peerDev, peerAddr string) {
+	link := func(ns *labtest.Netns, dev, addr, peerDev, peerAddr, addr6, peerAddr6 string) {
 		if out, err := exec.Command("ip", "link", "add", dev, "netns", ns.Name, "type", "veth", "peer", "name", peerDev, "netns", frr.Name).CombinedOutput(); err != nil {
 			t.Fatalf("veth: %v: %s", err, out)
 		}
@@ -99,9 +99,11 @@ func TestInteropFRRBfdd(t *testing.T) {
 		ns.MustIP(t, "link", "set", dev, "up")
 		frr.MustIP(t, "addr", "add", peerAddr+"/24", "dev", peerDev)
 		frr.MustIP(t, "link", "set", peerDev, "up")
+		ns.MustIP(t, "addr", "add", addr6+"/64", "dev", dev, "nodad")
+		frr.MustIP(t, "addr", "add", peerAddr6+"/64", "dev", peerDev, "nodad")
 	}
-	link(lv, "eth0", "10.77.1.1", "to_lv", "10.77.1.2")
-	link(ka, "eth0", "10.77.2.1", "to_ka", "10.77.2.2")
+	link(lv, "eth0", "10.77.1.1", "to_lv", "10.77.1.2", "fd77:1::1", "fd77:1::2")
+	link(ka, "eth0", "10.77.2.1", "to_ka", "10.77.2.2", "fd77:2::1", "fd77:2::2")
 
 	// bfdd runs as user frr: its directory must be reachable.
 	dir := t.TempDir()
@@ -117,6 +119,16 @@ func TestInteropFRRBfdd(t *testing.T) {
   detect-multiplier 5
  exit
  peer 10.77.2.1 local-address 10.77.2.2
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 5
+ exit
+ peer fd77:1::1 local-address fd77:1::2
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 5
+ exit
+ peer fd77:2::1 local-address fd77:2::2
   receive-interval 100
   transmit-interval 100
   detect-multiplier 5
@@ -176,6 +188,14 @@ bfd_instance frr {
   min_tx 100
   multiplier 5
 }
+bfd_instance frr6 {
+  neighbor_ip fd77:2::2
+  source_ip fd77:2::1
+  hoplimit 255
+  min_rx 100
+  min_tx 100
+  multiplier 5
+}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +207,12 @@ bfd_instance frr {
 	lvLog := &stamped{}
 	lr, lw := io.Pipe()
 	go lvLog.read(lr)
+	// frr6: IPv6, hop limit 255 as bfdd requires (keepalived's default
+	// is 64, which bfdd's GTSM drops: both are given 255).
 	r := NewRunner([]Instance{{SessionConfig: SessionConfig{Name: "frr", MinRx: 100000, MinTx: 100000, IdleTx: DefaultIdleTx, Multiplier: 5},
-		Neighbor: netip.MustParseAddr("10.77.1.2"), Source: netip.MustParseAddr("10.77.1.1")}},
+		Neighbor: netip.MustParseAddr("10.77.1.2"), Source: netip.MustParseAddr("10.77.1.1")},
+		{SessionConfig: SessionConfig{Name: "frr6", MinRx: 100000, MinTx: 100000, IdleTx: DefaultIdleTx, Multiplier: 5},
+			Neighbor: netip.MustParseAddr("fd77:1::2"), Source: netip.MustParseAddr("fd77:1::1"), TTL: 255}},
 		slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	var mu sync.Mutex
 	type ev struct {
@@ -196,7 +220,13 @@ bfd_instance frr {
 		s  State
 	}
 	var evs []ev
-	r.Watch(func(_ string, s State) { mu.Lock(); evs = append(evs, ev{time.Now(), s}); mu.Unlock() })
+	r.Watch(func(name string, s State) {
+		if name == "frr" {
+			mu.Lock()
+			evs = append(evs, ev{time.Now(), s})
+			mu.Unlock()
+		}
+	})
 	lvFirst := func(s State, since time.Time) (time.Time, bool) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -245,6 +275,12 @@ bfd_instance frr {
 	labtest.WaitFor(t, "bfdd sees both peers up", 10*time.Second, func() bool {
 		ps = peers()
 		return ps["10.77.1.1"].Status == "up" && ps["10.77.2.1"].Status == "up"
+	})
+	// IPv6 (pktinfo and hop limit on the dual-stack listening socket).
+	labtest.WaitFor(t, "IPv6 sessions Up, as bfdd sees them too", 10*time.Second, func() bool {
+		_, kaUp6 := kaLog.first("(frr6) Entering Up state", start)
+		ps6 := peers()
+		return r.State("frr6") == Up && kaUp6 && ps6["fd77:1::1"].Status == "up" && ps6["fd77:2::1"].Status == "up"
 	})
 	t.Logf("Up after start: lvsd %v, keepalived %v (keepalived's start includes its fork and config load)", lvUp.Sub(start).Round(time.Millisecond), kaUp.Sub(start).Round(time.Millisecond))
 	for _, a := range []string{"10.77.1.1", "10.77.2.1"} {
