@@ -3,7 +3,6 @@ module github.com/lvsd/lvsd
 go 1.26.8
 
 require (
-	github.com/cloudflare/ipvs v0.12.0
 	github.com/mdlayher/arp v0.0.0-20260528070854-93566ba168e9
 	github.com/mdlayher/ethernet v0.0.0-20220221185849-529eae5b6118
 	github.com/mdlayher/genetlink v1.3.2

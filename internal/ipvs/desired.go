@@ -3,7 +3,6 @@ package ipvs
 import (
 	"net/netip"
 
-	"github.com/cloudflare/ipvs/netmask"
 	"github.com/lvsd/lvsd/internal/config"
 )
 
@@ -240,25 +239,25 @@ func serviceFlags(vs *config.VirtualServer) uint32 {
 // and ipvs_group_cmd set user.netmask to 0xffffffff or 128 after
 // ipvs_set_srule set the granularity; 2.4.3 still does); lvsd programs
 // the same table.
-func serviceNetmask(vs *config.VirtualServer, key ServiceKey) netmask.Mask {
+func serviceNetmask(vs *config.VirtualServer, key ServiceKey) Netmask {
 	v6 := key.IPv6
 	if vs.Group != "" {
 		if v6 {
-			return netmask.MaskFrom(128, 128)
+			return NetmaskFrom(128, 128)
 		}
-		return netmask.MaskFrom(32, 32)
+		return NetmaskFrom(32, 32)
 	}
 	if v6 {
 		bits := 128
 		if g := vs.Granularity; g.IsValid() {
 			bits = maskBits(g)
 		}
-		return netmask.MaskFrom(bits, 128)
+		return NetmaskFrom(bits, 128)
 	}
 	if g := vs.Granularity; g.IsValid() && g.Is4() {
-		return netmask.MaskFrom4(g.As4())
+		return NetmaskFrom4(g.As4())
 	}
-	return netmask.MaskFrom(32, 32)
+	return NetmaskFrom(32, 32)
 }
 
 func maskBits(a netip.Addr) int {

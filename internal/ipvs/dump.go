@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/cloudflare/ipvs/netmask"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -399,9 +398,9 @@ func decodeServiceMsg(attrs []byte, stats *Counters) (*Service, error) {
 	}
 	if len(mask) >= 4 {
 		if s.IPv6 {
-			s.Netmask = netmask.MaskFrom(int(binary.NativeEndian.Uint32(mask)), 128)
-		} else if m, ok := netmask.MaskFromSlice(mask[:4]); ok {
-			s.Netmask = m
+			s.Netmask = NetmaskFrom(int(binary.NativeEndian.Uint32(mask)), 128)
+		} else {
+			s.Netmask = NetmaskFrom4([4]byte(mask[:4]))
 		}
 	}
 	if fwmark != 0 {

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/cloudflare/ipvs/netmask"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -36,11 +35,11 @@ func kernelMsg(t testing.TB, attr uint16, object []byte) []byte {
 func TestDecodeServiceMatchesEncode(t *testing.T) {
 	v4 := netip.MustParseAddr("10.0.0.1")
 	cases := []Service{
-		{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: v4, Port: 80}, Scheduler: "wrr", Netmask: netmask.MaskFrom(32, 32)},
-		{ServiceKey: ServiceKey{Protocol: ProtoUDP, Addr: v4, Port: 53}, Scheduler: "sh", Flags: FlagPersistent | 0x10, Timeout: 300, Netmask: netmask.MaskFrom(24, 32)},
-		{ServiceKey: ServiceKey{IPv6: true, Protocol: ProtoSCTP, Addr: netip.MustParseAddr("2001:db8::1"), Port: 443}, Scheduler: "mh", Netmask: netmask.MaskFrom(128, 128)},
-		{ServiceKey: ServiceKey{FWMark: 300}, Scheduler: "rr", Flags: FlagPersistent, Timeout: 900, Netmask: netmask.MaskFrom(32, 32)},
-		{ServiceKey: ServiceKey{IPv6: true, FWMark: 7}, Scheduler: "lc", Netmask: netmask.MaskFrom(64, 128)},
+		{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: v4, Port: 80}, Scheduler: "wrr", Netmask: NetmaskFrom(32, 32)},
+		{ServiceKey: ServiceKey{Protocol: ProtoUDP, Addr: v4, Port: 53}, Scheduler: "sh", Flags: FlagPersistent | 0x10, Timeout: 300, Netmask: NetmaskFrom(24, 32)},
+		{ServiceKey: ServiceKey{IPv6: true, Protocol: ProtoSCTP, Addr: netip.MustParseAddr("2001:db8::1"), Port: 443}, Scheduler: "mh", Netmask: NetmaskFrom(128, 128)},
+		{ServiceKey: ServiceKey{FWMark: 300}, Scheduler: "rr", Flags: FlagPersistent, Timeout: 900, Netmask: NetmaskFrom(32, 32)},
+		{ServiceKey: ServiceKey{IPv6: true, FWMark: 7}, Scheduler: "lc", Netmask: NetmaskFrom(64, 128)},
 	}
 	for _, want := range cases {
 		t.Run(want.ServiceKey.String(), func(t *testing.T) {
@@ -157,19 +156,36 @@ func concat(parts ...[]byte) (b []byte) {
 // FuzzDecodeDump: no input, however malformed, makes the dump parser or
 // the decoders panic.
 func FuzzDecodeDump(f *testing.F) {
-	svc, _ := encodeService(Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Scheduler: "rr", Netmask: netmask.MaskFrom(32, 32)}, true)
+	svc, _ := encodeService(Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Scheduler: "rr", Netmask: NetmaskFrom(32, 32)}, true)
 	dst, _ := encodeDest(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.2"), 80}, Weight: 1})
 	f.Add(concat(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrService, svc))), frame(unix.NLMSG_DONE, 0, 1, errnoBody(0))))
 	f.Add(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrDest, dst))))
 	tun, _ := encodeDest(Dest{DestKey: DestKey{netip.MustParseAddr("10.0.0.3"), 80}, Method: TUN, Weight: 1, Tunnel: Tunnel{Type: TunGUE, Port: 6080, Flags: TunRemCsum}})
 	f.Add(frame(0x20, unix.NLM_F_MULTI, 1, genl(kernelMsg(f, ipvsCmdAttrDest, tun))))
 	f.Add(frame(unix.NLMSG_ERROR, 0, 1, errnoBody(-2)))
+	// The kernel's own replies, from the netlink fixtures.
+	for _, sc := range netlinkScenarios {
+		if fx, err := readFixture(sc.name); err == nil {
+			for _, d := range fx.datagram {
+				if !d.out {
+					f.Add(d.data)
+				}
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, buf []byte) {
-		_, _ = parseDump(buf, 1, func(attrs []byte) error {
+		seq := uint32(1) // the first message's, so that the fixtures' are read
+		if len(buf) >= unix.NLMSG_HDRLEN {
+			seq = binary.NativeEndian.Uint32(buf[8:12])
+		}
+		decode := func(attrs []byte) error {
 			_, err1 := decodeServiceMsg(attrs, &Counters{})
 			_, err2 := decodeDestMsg(attrs, false, &DestStats{})
 			_, err3 := decodeDestMsg(attrs, true, nil)
-			return errors.Join(err1, err2, err3)
-		})
+			_, err4 := decodeDaemonMsg(attrs)
+			return errors.Join(err1, err2, err3, err4)
+		}
+		_, _ = parseDump(buf, seq, decode)
+		_, _ = parseGet(buf, seq, decode)
 	})
 }

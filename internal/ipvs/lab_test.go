@@ -15,7 +15,15 @@ import (
 )
 
 // TestLab boots the real-kernel lab once and runs every TestVM* test in it.
-func TestLab(t *testing.T) { labtest.RunVMTests(t) }
+// With -update-netlink it runs only TestVMNetlinkFixtures, which then
+// rewrites the netlink fixtures.
+func TestLab(t *testing.T) {
+	if *updateNetlink && !labtest.InVM() {
+		updateNetlinkFixtures(t)
+		return
+	}
+	labtest.RunVMTests(t)
+}
 
 // countingKernel counts netlink writes against the real kernel.
 type countingKernel struct {

@@ -10,8 +10,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-
-	"github.com/cloudflare/ipvs/netmask"
 )
 
 // Method is a forwarding method.
@@ -90,7 +88,7 @@ type Service struct {
 	Scheduler string
 	Flags     uint32 // without the hashed flag
 	Timeout   uint32 // persistence seconds
-	Netmask   netmask.Mask
+	Netmask   Netmask
 	// PEName is the persistence engine (IPVS_SVC_ATTR_PE_NAME, e.g.
 	// "sip"), "" for none.
 	PEName string

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudflare/ipvs/netmask"
 	"github.com/lvsd/lvsd/internal/labtest"
 )
 
@@ -51,7 +50,7 @@ func TestVMTunnelAttributes(t *testing.T) {
 
 			d := Dest{DestKey: DestKey{netip.MustParseAddr("10.7.1.9"), 80}, Method: TUN, Weight: 1, Tunnel: tc.tun}
 			svc := &Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.7.0.9"), Port: 80},
-				Scheduler: "rr", Netmask: netmask.MaskFrom(32, 32), Dests: map[DestKey]Dest{d.DestKey: d}}
+				Scheduler: "rr", Netmask: NetmaskFrom(32, 32), Dests: map[DestKey]Dest{d.DestKey: d}}
 			desired := Table{svc.ServiceKey: svc}
 			msg, err := encodeOp(Op{Kind: CreateDest, Service: *svc, Dest: d})
 			if err != nil {

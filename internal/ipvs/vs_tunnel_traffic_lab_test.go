@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudflare/ipvs/netmask"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,7 +71,7 @@ func TestVMTunnelTraffic(t *testing.T) {
 			defer flushKernel(t)
 			d := Dest{DestKey: DestKey{netip.MustParseAddr("10.7.5.2"), 80}, Method: TUN, Weight: 1, Tunnel: tc.tun}
 			svc := &Service{ServiceKey: ServiceKey{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.7.0.20"), Port: 80},
-				Scheduler: "rr", Netmask: netmask.MaskFrom(32, 32), Dests: map[DestKey]Dest{d.DestKey: d}}
+				Scheduler: "rr", Netmask: NetmaskFrom(32, 32), Dests: map[DestKey]Dest{d.DestKey: d}}
 			if _, err := NewSyncer(k, nil, "", false).Reconcile(Table{svc.ServiceKey: svc}); err != nil {
 				t.Fatal(err)
 			}
