@@ -385,12 +385,14 @@ virtual_server 10.9.0.100 80 {
 	// Both real servers fail their first check (at start a checker is
 	// taken down by its first failure): 8080 mails (8081 has smtp_alert
 	// off), and the first failure takes the weight below quorum 2.
+	// The virtual server starts with its quorum up (init_service_vs).
 	want := []string{
+		mk("Virtualserver [10.9.0.100]:tcp:80 - UP", "=> Starting with quorum up 2+0=2 <= 2 <="),
 		mk("Realserver [10.9.0.1]:tcp:8080 of virtual server [10.9.0.100]:tcp:80 - DOWN", "=> TCP CHECK failed on service <="),
 		mk("Virtualserver [10.9.0.100]:tcp:80 - DOWN", "=> Lost quorum 2+0=2 <= 1 <="),
 	}
 	sort.Strings(want)
-	labtest.WaitFor(t, "the DOWN mails", 20*time.Second, func() bool { return s.count() >= 2 })
+	labtest.WaitFor(t, "the DOWN mails", 20*time.Second, func() bool { return s.count() >= 3 })
 	time.Sleep(2 * time.Second)
 	if got := canonicalAll(t, s.take()); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("mails:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -413,9 +415,15 @@ virtual_server 10.9.0.100 80 {
 		t.Errorf("mails:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	p.signal(t, syscall.SIGTERM)
-	// The lvs_notify_fifo lines (ipwrapper.c notify_fifo_rs/_vs): each
-	// real server turning, smtp_alert or not, and the quorum.
+	// The lvs_notify_fifo lines (ipwrapper.c notify_fifo_rs/_vs): the
+	// quorum at start, then each real server turning, smtp_alert or not,
+	// and the quorum.
 	lines := tap.close()
+	if len(lines) == 0 || lines[0] != "VS [10.9.0.100]:tcp:80 UP" {
+		t.Errorf("lvs_notify_fifo starts %q, want the quorum at start", lines)
+	} else {
+		lines = lines[1:]
+	}
 	wantLines := []string{
 		"RS [10.9.0.1]:tcp:8080 [10.9.0.100]:tcp:80 DOWN", "RS [10.9.0.1]:tcp:8081 [10.9.0.100]:tcp:80 DOWN", "VS [10.9.0.100]:tcp:80 DOWN",
 		"RS [10.9.0.1]:tcp:8080 [10.9.0.100]:tcp:80 UP", "RS [10.9.0.1]:tcp:8081 [10.9.0.100]:tcp:80 UP", "VS [10.9.0.100]:tcp:80 UP",

@@ -309,18 +309,70 @@ func (h *alertHooks) checksStarted(m *check.Manager) {
 	}
 	st, snap := m.Status(), m.Snapshot()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, s := range st {
 		if _, ok := h.lastChk[s.Key]; !ok {
 			h.lastChk[s.Key] = s.Up
 		}
 	}
+	var qturns []quorumTurn
 	for _, vs := range h.cfg.VirtualServers {
 		if _, ok := h.lastQuorum[vs.Key()]; !ok {
-			h.lastQuorum[vs.Key()] = snap.QuorumUp(vs)
+			up := snap.QuorumUp(vs)
+			h.lastQuorum[vs.Key()] = up
+			if q, ok := startingQuorum(vs, up, snap); ok {
+				qturns = append(qturns, q)
+			}
 		}
 	}
 	h.lastSnap = snap
+	h.mu.Unlock()
+	h.quorumTurns(qturns)
+}
+
+// quorumTurn is a virtual server whose quorum turned (init: its first
+// state, at start or when a reload adds it).
+type quorumTurn struct {
+	vs        *config.VirtualServer
+	up, init  bool
+	threshold int64
+	sum       int64
+}
+
+// startingQuorum is keepalived's notification of a virtual server's first
+// quorum state (init_service_vs → update_quorum_state(vs, true)): the
+// quorum starts down, so "Starting with quorum up" when it is up, and
+// "Starting with quorum down" only when a sorry server goes in; the
+// threshold is quorum+hysteresis either way.
+func startingQuorum(vs *config.VirtualServer, up bool, snap *check.Snapshot) (quorumTurn, bool) {
+	if !up && vs.SorryServer == nil {
+		return quorumTurn{}, false
+	}
+	return quorumTurn{vs: vs, up: up, init: true, threshold: int64(vs.Quorum + vs.Hysteresis), sum: liveWeight(vs, snap)}, true
+}
+
+// liveWeight is weigh_live_realservers: the live real servers' weights.
+func liveWeight(vs *config.VirtualServer, snap *check.Snapshot) int64 {
+	var sum int64
+	for _, rs := range vs.RealServers {
+		if snap.RealServerUp(vs, rs) {
+			w := rs.Weight
+			if dw, ok := snap.RealServerWeight(vs, rs); ok {
+				w = dw
+			}
+			sum += int64(w)
+		}
+	}
+	return sum
+}
+
+// quorumTurns writes each turn's line to the LVS FIFOs and mails it.
+func (h *alertHooks) quorumTurns(qturns []quorumTurn) {
+	for _, q := range qturns {
+		h.lvsLine(alert.VSLine(h.sender.Spec().Names[q.vs.Key()], q.up))
+	}
+	for _, q := range qturns {
+		h.sender.QuorumChange(q.vs.Key(), q.up, q.init, q.vs.Quorum, q.vs.Hysteresis, q.threshold, q.sum)
+	}
 }
 
 // checksChanged is called on the checker scheduler's callback after a
@@ -387,38 +439,29 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 		}
 		h.lastChk[s.Key] = s.Up
 	}
-	type qturn struct {
-		vs        *config.VirtualServer
-		up        bool
-		threshold int64
-		sum       int64
-	}
-	var qturns []qturn
+	var qturns []quorumTurn
 	for _, vs := range cfg.VirtualServers {
 		up := snap.QuorumUp(vs)
 		was, ok := h.lastQuorum[vs.Key()]
 		h.lastQuorum[vs.Key()] = up
-		if !ok || was == up {
+		if !ok {
+			// A virtual server seen first here (a reload added it and
+			// this diff ran before checksStarted).
+			if q, ok := startingQuorum(vs, up, snap); ok {
+				qturns = append(qturns, q)
+			}
+			continue
+		}
+		if was == up {
 			continue
 		}
 		// keepalived's update_quorum_state: the threshold crossed is
-		// quorum+hysteresis going up, quorum-hysteresis going down; the
-		// sum is the live real servers' weights.
-		var sum int64
-		for _, rs := range vs.RealServers {
-			if snap.RealServerUp(vs, rs) {
-				w := rs.Weight
-				if dw, ok := snap.RealServerWeight(vs, rs); ok {
-					w = dw
-				}
-				sum += int64(w)
-			}
-		}
+		// quorum+hysteresis going up, quorum-hysteresis going down.
 		th := int64(vs.Quorum - vs.Hysteresis)
 		if up {
 			th = int64(vs.Quorum + vs.Hysteresis)
 		}
-		qturns = append(qturns, qturn{vs, up, th, sum})
+		qturns = append(qturns, quorumTurn{vs: vs, up: up, threshold: th, sum: liveWeight(vs, snap)})
 	}
 	// The FIFO lines: each real server that turned, each quorum.
 	var lines []string
@@ -432,9 +475,6 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 			}
 		}
 	}
-	for _, q := range qturns {
-		lines = append(lines, alert.VSLine(h.sender.Spec().Names[q.vs.Key()], q.up))
-	}
 	h.mu.Unlock()
 	for _, l := range lines {
 		h.lvsLine(l)
@@ -442,9 +482,7 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 	for _, t := range turns {
 		h.sender.CheckerChangeBody(t.key.VS, t.key.RS, checkerBody(t.key.Type, t.up, t.lastErr), t.was, t.isNow)
 	}
-	for _, q := range qturns {
-		h.sender.QuorumChange(q.vs.Key(), q.up, false, q.vs.Quorum, q.vs.Hysteresis, q.threshold, q.sum)
-	}
+	h.quorumTurns(qturns)
 }
 
 type rsID struct {

@@ -113,7 +113,9 @@ func TestAlertHooksRemovedRealServer(t *testing.T) {
 	h.update(mk("10.0.1.1"))
 	b := make([]byte, 4096)
 	n, _ := unix.Read(fd, b)
-	if got, want := string(b[:max(n, 0)]), "RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n"; got != want {
+	// The start wrote the virtual server's first quorum ("Starting with
+	// quorum up", init_service_vs), the reload the removed real server.
+	if got, want := string(b[:max(n, 0)]), "VS [10.0.0.1]:tcp:80 UP\nRS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n"; got != want {
 		t.Errorf("lvs_notify_fifo %q, want %q", got, want)
 	}
 	// Nothing listens on port 1: the one mail (Removing) fails.
