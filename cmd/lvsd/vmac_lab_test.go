@@ -156,7 +156,7 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			type result struct{ before, master, after, adverts, garps, eth0, ll string }
+			type result struct{ before, master, again, after, adverts, garps, eth0, ll string }
 			res := map[string]*result{}
 			for _, kind := range []string{"keepalived", "lvsd"} {
 				r := &result{}
@@ -181,6 +181,27 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 				time.Sleep(1500 * time.Millisecond)
 				r.master = vmacNetState(l, "d", "vrrp.51")
 				r.adverts, r.garps = wireFrom(capt.stop())
+				// Deleted under the daemon: keepalived makes it again
+				// (recreate_vmac_thread) and its instance goes through
+				// FAULT and BACKUP back to MASTER with the VIP on it;
+				// lvsd stays MASTER and puts the VIP back at once. Over
+				// IPv6 keepalived 2.2.7 makes it again but cannot join
+				// the group on it ("bind for multicast failed") and
+				// stays in FAULT: lvsd comes back (documented).
+				l.sh("ip -n %s link del vrrp.51", l.ns("d"))
+				start := time.Now()
+				stuck := kind == "keepalived" && v.ipv6
+				labtest.WaitFor(t, kind+" made vrrp.51 again, MASTER with the VIP on it", 20*time.Second, func() bool {
+					out, err := exec.Command("ip", "-n", l.ns("d"), "-o", "addr", "show", "dev", "vrrp.51").CombinedOutput()
+					return err == nil && (stuck || strings.Contains(string(out), " "+vip+"/"))
+				})
+				if stuck {
+					t.Logf("%s: vrrp.51 deleted, made again in %v (the instance stays in FAULT)", kind, time.Since(start).Round(10*time.Millisecond))
+				} else {
+					t.Logf("%s: vrrp.51 deleted, back with the VIP in %v", kind, time.Since(start).Round(10*time.Millisecond))
+				}
+				time.Sleep(500 * time.Millisecond)
+				r.again = vmacNetState(l, "d", "vrrp.51")
 				d.signal(t, syscall.SIGTERM)
 				r.after = vmacNetState(l, "d", "vrrp.51")
 				switch {
@@ -198,12 +219,16 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 			for _, r := range []*result{k, l} {
 				if r.ll != "" {
 					r.master = strings.ReplaceAll(r.master, r.ll, "ETH0-LINK-LOCAL")
+					r.again = strings.ReplaceAll(r.again, r.ll, "ETH0-LINK-LOCAL")
 				}
 			}
 			if k.master != l.master {
 				t.Errorf("as MASTER, the VMAC, addresses or sysctls differ:\n%s", diffLines(k.master, l.master))
 			} else {
 				t.Logf("as MASTER, %d lines agree:\n%s", strings.Count(k.master, "\n")+1, k.master)
+			}
+			if k.again != l.again && !v.ipv6 {
+				t.Errorf("after vrrp.51 was deleted and made again, the VMAC, addresses or sysctls differ:\n%s", diffLines(k.again, l.again))
 			}
 			// The adverts' source MAC: the VMAC's, or (xmit_base) each
 			// lab's own eth0, whose MACs differ.
