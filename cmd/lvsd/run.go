@@ -51,6 +51,7 @@ keepalived's director flags are accepted: -P, -C, -p, -l, -D, -n.`,
 	f.StringVar(&opts.ControlSocket, "control-socket", "", "control socket for status/reload/stop (default STATE-DIR/lvsd.sock; - disables)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "127.0.0.1:9650", "Prometheus metrics listener (empty disables)")
 	f.BoolVar(&opts.KeepIPVSOnStop, "keep-ipvs-on-stop", false, "leave lvsd's virtual servers in the kernel when stopping (hitless restarts)")
+	f.BoolVar(&opts.NoProbeSharing, "no-probe-sharing", false, "send every checker's own probes, as keepalived 2.2.7 does, instead of one probe for identical checkers of one target")
 	f.DurationVar(&opts.RepairInterval, "repair-interval", 10*time.Second, "how often the kernel's IPVS table is re-read and repaired")
 	f.BoolVarP(&logConsole, "log-console", "l", true, "log to the console (always on; accepted for keepalived compatibility)")
 	f.BoolVarP(&logDetail, "log-detail", "D", false, "detailed logging")

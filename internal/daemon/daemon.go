@@ -41,6 +41,9 @@ type Options struct {
 	MetricsAddr string
 	// KeepIPVSOnStop leaves lvsd's virtual servers in the kernel at stop.
 	KeepIPVSOnStop bool
+	// NoProbeSharing sends every checker's own probes, as keepalived
+	// does, instead of one probe for identical checkers of one target.
+	NoProbeSharing bool
 	// RepairInterval re-reads the kernel's IPVS table and repairs drift.
 	RepairInterval time.Duration
 	Log            *slog.Logger
@@ -363,6 +366,9 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 			default:
 			}
 		})
+		if d.opts.NoProbeSharing {
+			d.checks.SetProbeSharing(false)
+		}
 		if err := d.checks.Update(d.cfg, time.Now()); err != nil {
 			d.log.Error("health checks", "err", err)
 		}

@@ -62,6 +62,12 @@ var (
 		[]string{"virtual_server", "real_server", "checker"}, nil)
 	checkFailures = prometheus.NewDesc(ns+"_check_failures_total", "Failed checker attempts.",
 		[]string{"virtual_server", "real_server", "checker"}, nil)
+	checkShared = prometheus.NewDesc(ns+"_check_shared_total",
+		"Checks of this checker answered by a probe another checker of the same target ran at the same moment (identical probes are sent once).",
+		[]string{"virtual_server", "real_server", "checker"}, nil)
+	checkGroup = prometheus.NewDesc(ns+"_check_probe_group_size",
+		"Number of checkers that share this checker's probes (1: it shares with none).",
+		[]string{"virtual_server", "real_server", "checker"}, nil)
 	checkUnknown = prometheus.NewDesc(ns+"_check_unknown_total",
 		"Checker attempts without a verdict: lvsd was out of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM) and the real server kept its state.",
 		[]string{"virtual_server", "real_server", "checker"}, nil)
@@ -107,7 +113,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs, vrrpNotifyDropped,
-		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
+		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, checkShared, checkGroup, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
 		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, syncdRunning, syncdInfo, cfgSkipped, cfgHash, ipvsReconciles, ipvsWrites, ipvsErrors} {
 		ch <- d
 	}
@@ -150,6 +156,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(checkRuns, float64(st.Checks), l...)
 		counter(checkFailures, float64(st.Failures), l...)
 		counter(checkUnknown, float64(st.Unknown), l...)
+		counter(checkShared, float64(st.Shared), l...)
+		gauge(checkGroup, float64(st.GroupSize), l...)
 	}
 	stats, err := c.src.IPVSStats()
 	if err != nil {
