@@ -298,17 +298,17 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 }
 
 // releaseLoadMemory ends the load's peak: loading a configuration (the
-// parse, the first tables) takes twice the memory that stays live after
-// it (for 10,000 checked real servers, 37 MB against 16 MB), and the
-// collector would set its next goal from the peak and keep that much as
-// RSS. One full collection after a start or reload resets the goal and
-// returns the pages.
+// parse, the first tables) takes about twice the memory that stays live
+// after it, and the collector would set its next goal from the peak and
+// keep that much as RSS. One full collection after a start or reload
+// resets the goal and returns the pages (figures: docs/benchmarks.md,
+// "Health checks at scale").
 func releaseLoadMemory() { debug.FreeOSMemory() }
 
 // noHugePages keeps the kernel from backing lvsd's memory with transparent
 // huge pages (Debian's kernels default to "always"): the heap churns in
-// small pieces, and 2 MB pages made a 16 MB live heap anywhere from 50 to
-// 67 MB of RSS in the lab from one run to the next.
+// small pieces, and 2 MB pages around them made RSS swing by a third from
+// one run to the next (docs/benchmarks.md, "Health checks at scale").
 func noHugePages() { _ = unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0) }
 
 func (d *Daemon) load() (*config.Result, error) {
