@@ -60,8 +60,9 @@ type received struct {
 // transport sends an instance's packets; the real one is UDP sockets,
 // tests use channels.
 type transport interface {
-	open(i int, in *Instance) error
-	send(i int, b []byte) error
+	open(in *instance) error
+	send(in *instance, b []byte) error
+	closeOne(in *instance)
 	close()
 }
 
@@ -70,6 +71,7 @@ type instance struct {
 	sess    *Session
 	open    bool
 	retryAt time.Time
+	out     *net.UDPConn // udpTransport's sending socket
 }
 
 // Runner runs bfd_instances: one listening socket on port 3784 for all of
@@ -82,6 +84,7 @@ type Runner struct {
 	rnd   *rand.Rand
 	discs map[uint32]bool
 	done  chan struct{}
+	upd   chan []Instance
 
 	mu      sync.Mutex
 	states  map[string]State
@@ -98,13 +101,13 @@ func NewRunner(insts []Instance, log *slog.Logger) *Runner {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{log: log, rx: make(chan received, 64), rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		discs: map[uint32]bool{}, done: make(chan struct{}), states: map[string]State{},
+		discs: map[uint32]bool{}, done: make(chan struct{}), upd: make(chan []Instance), states: map[string]State{},
 		listen: netip.AddrPortFrom(netip.IPv6Unspecified(), ControlPort)}
 	for _, in := range insts {
 		r.inst = append(r.inst, &instance{cfg: in})
 		r.states[in.Name] = Down
 	}
-	r.tr = &udpTransport{r: r, out: make([]*net.UDPConn, len(insts))}
+	r.tr = &udpTransport{r: r}
 	return r
 }
 
@@ -163,10 +166,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer r.tr.close()
 	defer close(r.done)
 	now := time.Now()
-	for i, in := range r.inst {
+	for _, in := range r.inst {
 		in.sess = NewSession(in.cfg.SessionConfig, r.log, r.newDisc, r.rand)
 		r.notify(in.cfg.Name, Down)
-		r.openInstance(i, now)
+		r.openInstance(in, now)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -189,24 +192,25 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		case m := <-r.rx:
 			r.receive(m, time.Now())
+		case insts := <-r.upd:
+			r.update(insts, time.Now())
 		case <-timer.C:
 			now := time.Now()
-			for i, in := range r.inst {
+			for _, in := range r.inst {
 				if due(in.retryAt, now) {
 					in.retryAt = time.Time{}
-					r.openInstance(i, now)
+					r.openInstance(in, now)
 				}
 				if in.open {
-					r.apply(i, in.sess.Advance(now))
+					r.apply(in, in.sess.Advance(now))
 				}
 			}
 		}
 	}
 }
 
-func (r *Runner) openInstance(i int, now time.Time) {
-	in := r.inst[i]
-	if err := r.tr.open(i, &in.cfg); err != nil {
+func (r *Runner) openInstance(in *instance, now time.Time) {
+	if err := r.tr.open(in); err != nil {
 		if in.retryAt.IsZero() {
 			r.log.Error(fmt.Sprintf("(%s) Unable to open output socket, disabling instance", in.cfg.Name), "err", err)
 		}
@@ -214,13 +218,12 @@ func (r *Runner) openInstance(i int, now time.Time) {
 		return
 	}
 	in.open = true
-	r.apply(i, in.sess.Start(now))
+	r.apply(in, in.sess.Start(now))
 }
 
-func (r *Runner) apply(i int, out Output) {
-	in := r.inst[i]
+func (r *Runner) apply(in *instance, out Output) {
 	for _, p := range out.Send {
-		if err := r.tr.send(i, p.Marshal()); err != nil {
+		if err := r.tr.send(in, p.Marshal()); err != nil {
 			r.log.Debug(fmt.Sprintf("(%s) Error sending packet", in.cfg.Name), "err", err)
 		}
 	}
@@ -235,39 +238,98 @@ func (r *Runner) receive(m received, now time.Time) {
 		r.log.Debug("Discarding bogus packet", "from", m.src, "err", err)
 		return
 	}
-	idx := -1
-	for i, in := range r.inst {
-		if !in.open {
+	var in *instance
+	for _, c := range r.inst {
+		if !c.open {
 			continue
 		}
 		if p.YourDisc == 0 {
-			if in.cfg.Neighbor == m.src && (!in.cfg.Source.IsValid() || !m.dst.IsValid() || in.cfg.Source == m.dst) {
-				idx = i
+			if c.cfg.Neighbor == m.src && (!c.cfg.Source.IsValid() || !m.dst.IsValid() || c.cfg.Source == m.dst) {
+				in = c
 				break
 			}
-		} else if in.sess.LocalDisc() == p.YourDisc {
-			idx = i
+		} else if c.sess.LocalDisc() == p.YourDisc {
+			in = c
 			break
 		}
 	}
-	if idx < 0 {
+	if in == nil {
 		r.log.Debug(fmt.Sprintf("Discarding packet from %s (session is not found - your discriminator field is 0x%8.8x)", m.src, p.YourDisc))
 		return
 	}
-	in := r.inst[idx]
 	// GTSM (RFC 5881 section 5), extended by keepalived's max_hops.
 	if in.cfg.MaxHops != 255 && m.ttl != 0 && int(in.cfg.MaxHops)+m.ttl < in.cfg.ttl() {
 		r.log.Debug(fmt.Sprintf("Packet ttl(%d) < %d - discarding", m.ttl, in.cfg.ttl()-int(in.cfg.MaxHops)))
 		return
 	}
-	r.apply(idx, in.sess.Receive(p, now))
+	r.apply(in, in.sess.Receive(p, now))
+}
+
+// Update replaces the running instances by insts, as keepalived's bfd
+// process reloads: an instance of the same name keeps its session's state
+// (a change of min_rx, min_tx, idle_tx or multiplier starts a poll
+// sequence; of the addresses or TTL, a new sending socket); new ones
+// start Down; removed ones stop. Call while Run runs.
+func (r *Runner) Update(ctx context.Context, insts []Instance) {
+	select {
+	case r.upd <- insts:
+	case <-r.done:
+	case <-ctx.Done():
+	}
+}
+
+func (r *Runner) update(insts []Instance, now time.Time) {
+	old := map[string]*instance{}
+	for _, in := range r.inst {
+		old[in.cfg.Name] = in
+	}
+	var next []*instance
+	for _, cfg := range insts {
+		in, kept := old[cfg.Name]
+		if !kept {
+			in = &instance{cfg: cfg}
+			in.sess = NewSession(cfg.SessionConfig, r.log, r.newDisc, r.rand)
+			next = append(next, in)
+			r.mu.Lock()
+			r.states[cfg.Name] = Down
+			r.mu.Unlock()
+			r.notify(cfg.Name, Down)
+			r.openInstance(in, now)
+			continue
+		}
+		delete(old, cfg.Name)
+		reopen := in.cfg.Neighbor != cfg.Neighbor || in.cfg.Source != cfg.Source || in.cfg.TTL != cfg.TTL
+		in.cfg = cfg
+		in.sess.Reconfigure(cfg.SessionConfig)
+		if reopen {
+			r.tr.closeOne(in)
+			in.open = false
+			if err := r.tr.open(in); err != nil {
+				r.log.Error(fmt.Sprintf("(%s) Unable to open output socket, disabling instance", cfg.Name), "err", err)
+				in.retryAt = now.Add(60 * time.Second)
+			} else {
+				in.open = true
+			}
+		}
+		next = append(next, in)
+	}
+	for name, in := range old {
+		r.tr.closeOne(in)
+		delete(r.discs, in.sess.LocalDisc())
+		r.mu.Lock()
+		delete(r.states, name)
+		r.mu.Unlock()
+		if r.Publish {
+			Unpublish(name)
+		}
+	}
+	r.inst = next
 }
 
 // udpTransport is the real one.
 type udpTransport struct {
-	r   *Runner
-	in  *net.UDPConn
-	out []*net.UDPConn
+	r  *Runner
+	in *net.UDPConn
 }
 
 func (u *udpTransport) listen(ctx context.Context) error {
@@ -343,7 +405,8 @@ func (u *udpTransport) read() {
 	}
 }
 
-func (u *udpTransport) open(i int, in *Instance) error {
+func (u *udpTransport) open(inst *instance) error {
+	in := &inst.cfg
 	network := "udp4"
 	if in.Neighbor.Is6() {
 		network = "udp6"
@@ -371,7 +434,7 @@ func (u *udpTransport) open(i int, in *Instance) error {
 				c.Close()
 				return err
 			}
-			u.out[i] = c
+			inst.out = c
 			go drain(c)
 			return nil
 		}
@@ -398,24 +461,27 @@ func drain(c *net.UDPConn) {
 	}
 }
 
-func (u *udpTransport) send(i int, b []byte) error {
-	c := u.out[i]
-	if c == nil {
+func (u *udpTransport) send(in *instance, b []byte) error {
+	if in.out == nil {
 		return errors.New("no socket")
 	}
-	in := u.r.inst[i].cfg
-	_, err := c.WriteToUDPAddrPort(b, netip.AddrPortFrom(in.Neighbor, ControlPort))
+	_, err := in.out.WriteToUDPAddrPort(b, netip.AddrPortFrom(in.cfg.Neighbor, ControlPort))
 	return err
+}
+
+func (u *udpTransport) closeOne(in *instance) {
+	if in.out != nil {
+		in.out.Close()
+		in.out = nil
+	}
 }
 
 func (u *udpTransport) close() {
 	if u.in != nil {
 		u.in.Close()
 	}
-	for _, c := range u.out {
-		if c != nil {
-			c.Close()
-		}
+	for _, in := range u.r.inst {
+		u.closeOne(in)
 	}
 }
 

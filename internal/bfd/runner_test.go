@@ -3,6 +3,7 @@ package bfd
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -24,16 +25,20 @@ type fakeTransport struct {
 	self netip.Addr
 }
 
-func (f *fakeTransport) open(int, *Instance) error { return nil }
-func (f *fakeTransport) close()                    {}
-func (f *fakeTransport) send(i int, b []byte) error {
+func (f *fakeTransport) open(*instance) error { return nil }
+func (f *fakeTransport) closeOne(*instance)   {}
+func (f *fakeTransport) close()               {}
+func (f *fakeTransport) send(in *instance, b []byte) error {
 	f.w.mu.Lock()
 	defer f.w.mu.Unlock()
 	if f.w.cut {
 		return nil
 	}
-	to := f.w.runners[f.r.inst[i].cfg.Neighbor]
-	m := received{src: f.self, dst: f.r.inst[i].cfg.Neighbor, ttl: f.w.ttl, b: b}
+	to := f.w.runners[in.cfg.Neighbor]
+	if to == nil {
+		return nil // nobody there
+	}
+	m := received{src: f.self, dst: in.cfg.Neighbor, ttl: f.w.ttl, b: b}
 	go func() {
 		select {
 		case to.rx <- m:
@@ -116,6 +121,69 @@ func TestRunnerInMemory(t *testing.T) {
 		synctest.Wait()
 		if ra.State("to_b") != Down {
 			t.Fatalf("TTL 254 packets were accepted")
+		}
+		cancel()
+		synctest.Wait()
+	})
+}
+
+// TestRunnerUpdateKeepsSessions: a reload (Update) keeps a session of the
+// same name Up; new timers go through a poll sequence (the peer answers
+// Final and both ends use them); a new instance starts Down, a removed one
+// is gone.
+func TestRunnerUpdateKeepsSessions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a4, b4, c4 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+		w := &wire{runners: map[netip.Addr]*Runner{}, ttl: 255}
+		inst := func(name string, self, peer netip.Addr, tx uint32) Instance {
+			return Instance{SessionConfig: SessionConfig{Name: name, MinRx: 100000, MinTx: tx, IdleTx: DefaultIdleTx, Multiplier: 3},
+				Neighbor: peer, Source: self}
+		}
+		mk := func(self netip.Addr, insts ...Instance) *Runner {
+			r := NewRunner(insts, nil)
+			r.tr = &fakeTransport{w: w, r: r, self: self}
+			w.runners[self] = r
+			return r
+		}
+		ra := mk(a4, inst("to_b", a4, b4, 100000))
+		rb := mk(b4, inst("to_a", b4, a4, 100000))
+		var mu sync.Mutex
+		var evs []string
+		ra.Watch(func(n string, s State) { mu.Lock(); evs = append(evs, n+":"+s.String()); mu.Unlock() })
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go ra.Run(ctx)
+		go rb.Run(ctx)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if ra.State("to_b") != Up {
+			t.Fatal("not Up")
+		}
+		// b's detection time of a: a's mult 3 × max(b's min_rx 100, a's min_tx 100).
+		if got := rb.inst[0].sess.DetectTime(); got != 300*time.Millisecond {
+			t.Fatalf("b's detection time %v", got)
+		}
+		ra.Update(ctx, []Instance{inst("to_b", a4, b4, 200000), inst("to_c", a4, c4, 100000)})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		got := strings.Join(evs, " ")
+		mu.Unlock()
+		if got != "to_b:Down to_b:Up to_c:Down" {
+			t.Fatalf("events %s: to_b must stay Up across the update", got)
+		}
+		// The new min_tx reached b by the poll sequence.
+		if got := rb.inst[0].sess.DetectTime(); got != 600*time.Millisecond {
+			t.Errorf("b's detection time after the update %v, want 3 × 200 ms", got)
+		}
+		if got := ra.inst[0].sess.TxInterval(); got != 200*time.Millisecond {
+			t.Errorf("a's tx interval after the update %v, want 200 ms", got)
+		}
+		ra.Update(ctx, []Instance{inst("to_c", a4, c4, 100000)})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if len(ra.inst) != 1 || ra.inst[0].cfg.Name != "to_c" || ra.State("to_c") != Down {
+			t.Fatalf("after removing to_b: %d instances", len(ra.inst))
 		}
 		cancel()
 		synctest.Wait()

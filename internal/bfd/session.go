@@ -117,6 +117,21 @@ func (s *Session) TxInterval() time.Duration {
 	return time.Duration(s.localTxIntv) * time.Microsecond
 }
 
+// Reconfigure takes new parameters (a reload) keeping the session's state,
+// as keepalived's bfd_complete_init: a change of the intervals or the
+// multiplier starts a poll sequence (RFC 5880 6.8.3), whose Final
+// recomputes the intervals.
+func (s *Session) Reconfigure(cfg SessionConfig) {
+	old := s.cfg
+	s.cfg = cfg
+	if old.MinRx != cfg.MinRx || old.MinTx != cfg.MinTx || old.IdleTx != cfg.IdleTx || old.Multiplier != cfg.Multiplier {
+		s.log.Info(fmt.Sprintf("(%s) Starting poll sequence", cfg.Name))
+		if !s.final {
+			s.poll = true
+		}
+	}
+}
+
 // Start begins the session at now: an active session sends its first
 // packet at once (keepalived's start-up event) and then periodically; a
 // passive one waits for the peer.

@@ -20,6 +20,8 @@ import (
 type bfdRun struct {
 	key    string
 	names  []string
+	r      *bfd.Runner
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -39,30 +41,39 @@ func bfdInstances(cfg *config.Config) []bfd.Instance {
 	return out
 }
 
-// startBFD runs d.cfg's sessions: at start, and at a reload, where
-// sessions whose parameters are all unchanged keep running (keepalived's
-// bfd process keeps their state over a reload) and any change restarts
-// them all, Down until they come up again.
+// startBFD runs d.cfg's sessions: at start, and at a reload, which, as
+// keepalived's bfd process, keeps the state of each session whose name
+// stays (new timers go through a poll sequence), starts new ones Down and
+// stops the ones gone (bfd.Runner.Update).
 func (d *Daemon) startBFD(ctx context.Context) {
 	insts := bfdInstances(d.cfg)
 	key := fmt.Sprint(insts)
+	var names []string
+	for _, in := range insts {
+		names = append(names, in.Name)
+	}
 	if v, ok := bfdRuns.Load(d); ok {
-		if v.(*bfdRun).key == key {
+		run := v.(*bfdRun)
+		switch {
+		case run.key == key:
+			return
+		case len(insts) == 0:
+			d.stopBFD()
 			return
 		}
-		d.stopBFD()
+		run.key, run.names = key, names
+		run.r.Update(run.ctx, insts)
+		return
 	}
 	if len(insts) == 0 {
 		return
 	}
-	run := &bfdRun{key: key, done: make(chan struct{})}
-	for _, in := range insts {
-		run.names = append(run.names, in.Name)
-	}
+	run := &bfdRun{key: key, names: names, done: make(chan struct{})}
 	rctx, cancel := context.WithCancel(ctx)
-	run.cancel = cancel
+	run.ctx, run.cancel = rctx, cancel
 	r := bfd.NewRunner(insts, d.log.With("bfd", true))
 	r.Publish = true
+	run.r = r
 	r.Watch(func(name string, s bfd.State) {
 		// On a goroutine of its own: a router being replaced must not
 		// hold up the sessions; the router reads the published state
