@@ -156,7 +156,7 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			type result struct{ before, master, again, after, adverts, garps, eth0, ll string }
+			type result struct{ before, master, again, fault, after, adverts, garps, eth0, ll string }
 			res := map[string]*result{}
 			for _, kind := range []string{"keepalived", "lvsd"} {
 				r := &result{}
@@ -202,6 +202,16 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 				}
 				time.Sleep(500 * time.Millisecond)
 				r.again = vmacNetState(l, "d", "vrrp.51")
+				// FAULT (the parent down): neither daemon sets the VMAC
+				// down (it only loses its carrier with the parent).
+				l.sh("ip -n %s link set eth0 down", l.ns("d"))
+				labtest.WaitFor(t, kind+" in FAULT without the VIP", 20*time.Second, func() bool {
+					out, _ := exec.Command("ip", "-n", l.ns("d"), "-o", "addr", "show", "dev", "vrrp.51").CombinedOutput()
+					return !strings.Contains(string(out), " "+vip+"/")
+				})
+				time.Sleep(500 * time.Millisecond)
+				r.fault = vmacNetState(l, "d", "vrrp.51")
+				l.sh("ip -n %s link set eth0 up", l.ns("d"))
 				d.signal(t, syscall.SIGTERM)
 				r.after = vmacNetState(l, "d", "vrrp.51")
 				switch {
@@ -220,6 +230,7 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 				if r.ll != "" {
 					r.master = strings.ReplaceAll(r.master, r.ll, "ETH0-LINK-LOCAL")
 					r.again = strings.ReplaceAll(r.again, r.ll, "ETH0-LINK-LOCAL")
+					r.fault = strings.ReplaceAll(r.fault, r.ll, "ETH0-LINK-LOCAL")
 				}
 			}
 			if k.master != l.master {
@@ -229,6 +240,11 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 			}
 			if k.again != l.again && !v.ipv6 {
 				t.Errorf("after vrrp.51 was deleted and made again, the VMAC, addresses or sysctls differ:\n%s", diffLines(k.again, l.again))
+			}
+			if k.fault != l.fault && !v.ipv6 {
+				t.Errorf("in FAULT (eth0 down), the VMAC, addresses or sysctls differ:\n%s", diffLines(k.fault, l.fault))
+			} else if !strings.Contains(l.fault, ",UP,") && !strings.Contains(l.fault, "<BROADCAST,MULTICAST,UP") {
+				t.Errorf("lvsd set vrrp.51 down in FAULT:\n%s", l.fault)
 			}
 			// The adverts' source MAC: the VMAC's, or (xmit_base) each
 			// lab's own eth0, whose MACs differ.
