@@ -125,10 +125,17 @@ func (s *Session) Reconfigure(cfg SessionConfig) {
 	old := s.cfg
 	s.cfg = cfg
 	if old.MinRx != cfg.MinRx || old.MinTx != cfg.MinTx || old.IdleTx != cfg.IdleTx || old.Multiplier != cfg.Multiplier {
-		s.log.Info(fmt.Sprintf("(%s) Starting poll sequence", cfg.Name))
-		if !s.final {
-			s.poll = true
-		}
+		s.setPoll()
+	}
+}
+
+// setPoll starts a poll sequence (keepalived's bfd_set_poll, whose log
+// line is a detail one): unless answering a poll, when the new
+// parameters go with the Final (RFC 5880 6.8.3).
+func (s *Session) setPoll() {
+	s.log.Debug(fmt.Sprintf("(%s) Starting poll sequence", s.cfg.Name))
+	if !s.final {
+		s.poll = true
 	}
 }
 
@@ -267,9 +274,7 @@ func (s *Session) up(now time.Time, out *Output) {
 	s.rise(now)
 	if s.cfg.IdleTx != s.cfg.MinTx {
 		// Poll sequence announcing the Up-state transmit interval.
-		if !s.final {
-			s.poll = true
-		}
+		s.setPoll()
 	}
 	out.Changes = append(out.Changes, Change{State: Up})
 }
