@@ -327,6 +327,68 @@ func TestVIPsAndLinks(t *testing.T) {
 	}
 }
 
+// TestUnsolicitedNA: the IPv6 announcement keepalived sends for a VIP, an
+// unsolicited neighbour advertisement from an address of the interface
+// to ff02::1, hop limit 255, override flag, the interface's MAC as target
+// link-layer address, read on the peer through a packet socket.
+func TestUnsolicitedNA(t *testing.T) {
+	a, b := vethLab(t)
+	fd := -1
+	inNetns(t, b, func() {
+		proto := int(htons(unix.ETH_P_IPV6))
+		s, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, proto)
+		if err != nil {
+			t.Errorf("packet socket: %v", err)
+			return
+		}
+		ifi, err := net.InterfaceByName("veth1")
+		if err == nil {
+			err = unix.Bind(s, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifi.Index})
+		}
+		if err != nil {
+			unix.Close(s)
+			t.Errorf("bind: %v", err)
+			return
+		}
+		_ = unix.SetsockoptTimeval(s, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 3})
+		fd = s
+	})
+	if fd < 0 {
+		return
+	}
+	defer unix.Close(fd)
+	inNetns(t, a, func() {
+		ann := NewAnnouncer()
+		defer ann.Close()
+		if err := ann.GARP("veth0", netip.MustParseAddr("2001:db8::100")); err != nil {
+			t.Errorf("unsolicited NA: %v", err)
+		}
+	})
+	buf := make([]byte, 1600)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			t.Fatalf("no neighbour advertisement on the peer: %v", err)
+		}
+		f := buf[:n]
+		if n < 86 || f[20] != 58 || f[54] != 136 {
+			continue
+		}
+		if target, _ := netip.AddrFromSlice(f[62:78]); target.String() != "2001:db8::100" {
+			continue
+		}
+		src, _ := netip.AddrFromSlice(f[22:38])
+		dst, _ := netip.AddrFromSlice(f[38:54])
+		// The kernel picks the source: the link-local address, or the
+		// global one while the link-local is still tentative.
+		if !(src.IsLinkLocalUnicast() || src.String() == "2001:db8::1") || dst.String() != "ff02::1" || f[21] != 255 || f[58] != 0x20 ||
+			f[78] != 2 || f[79] != 1 || net.HardwareAddr(f[80:86]).String() != "02:00:00:00:00:01" || net.HardwareAddr(f[6:12]).String() != "02:00:00:00:00:01" {
+			t.Errorf("NA %v -> %v hop limit %d flags %#x option % x", src, dst, f[21], f[58], f[78:86])
+		}
+		return
+	}
+}
+
 func TestRoutesAndRules(t *testing.T) {
 	a, _ := vethLab(t)
 	inNetns(t, a, func() {
@@ -393,3 +455,5 @@ func TestWatchLinks(t *testing.T) {
 		}
 	}
 }
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
