@@ -18,7 +18,9 @@ func TestAcceptTopLevel(t *testing.T) {
 		want     string
 	}{
 		{"child_wait_time at the top level", "child_wait_time 5\n", true, true, "child_wait_time in the top level is not supported"},
-		{"track_group", "track_group tg {\n group {\n  VI_1\n }\n}\n", true, true, "static track groups"},
+		{"track_group", "track_group tg {\n group {\n  VI_1\n }\n}\n", true, true, ""},
+		{"track_group without a name", "track_group {\n group {\n  VI_1\n }\n}\n", false, true, "track_group must have a name"},
+		{"track_group defined twice", "track_group tg {\n group {\n  VI_1\n }\n}\ntrack_group tg {\n group {\n  VI_2\n }\n}\n", false, true, "track_group tg already defined"},
 		{"linkbeat_use_polling", "linkbeat_use_polling\n", true, true, "linkbeat"},
 		{"SSL block", "SSL {\n password x\n ca /etc/ssl/ca.pem\n certificate /etc/c.pem\n key /etc/k.pem\n}\n", true, true, "SSL password, ca, certificate, key is not supported by lvsd"},
 		{"SSL unknown keyword", "SSL {\n cafile x\n}\n", false, true, `unknown keyword "cafile" in SSL`},

@@ -598,8 +598,11 @@ func (b *builder) vip(e *Node, excluded bool) (VIP, bool) {
 			}
 		case "no_track", "home", "-nodad", "noprefixroute", "autojoin":
 			// keepalived 2.2.7 knows "-nodad" only (no "nodad").
-			if opt.Text == "-nodad" {
+			switch opt.Text {
+			case "-nodad":
 				v.NoDAD = true
+			case "no_track":
+				v.NoTrack = true
 			}
 		case "preferred_lft":
 			needValue()

@@ -11,3 +11,8 @@ func init() {
 		keywordBehaviourTests[k] = v
 	}
 }
+
+// track_group (model_track.go, internal/vrrp trackgroup_test.go).
+func init() {
+	keywordBehaviourTests["track_group group"] = "internal/vrrp.TestRouterTrackGroup"
+}

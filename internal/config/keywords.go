@@ -71,6 +71,7 @@ func keywordTables() map[string]handledSet {
 		// common ones setting the checker (builder.smtpHost)
 		"virtual_server/real_server/SMTP_CHECK/host": tableSet(smtpHostKeywords()),
 		"track_file":         tableSet(trackFileTable),
+		"track_group":        tableSet(trackGroupTable),
 		"vrrp_track_file":    tableSet(trackFileTable),
 		"vrrp_track_process": tableSet(trackProcessTable),
 		"bfd_instance":       tableSet(bfdTable),

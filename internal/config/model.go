@@ -25,6 +25,8 @@ type Config struct {
 	StaticAddresses []VIP   `json:"static_ipaddress,omitempty"`
 	StaticRoutes    []Route `json:"static_routes,omitempty"`
 	StaticRules     []Rule  `json:"static_rules,omitempty"`
+	// TrackGroups are the track_group blocks by name (model_track.go).
+	TrackGroups map[string]*TrackGroup `json:"track_groups,omitempty"`
 	// rulePrio numbers rules without a preference, per family, as
 	// keepalived does (16384 down, in configuration order).
 	rulePrio       [2]int

@@ -29,8 +29,10 @@ type Route struct {
 	// NLM_F_CREATE), "add" (NLM_F_EXCL) or "append".
 	Mode    string `json:"mode,omitempty"`
 	NoTrack bool   `json:"no_track,omitempty"`
-	Text    string `json:"text"` // the line as written, for logs
-	Pos     Pos    `json:"pos"`
+	// TrackGroup is a static route's track_group (model_track.go).
+	TrackGroup string `json:"track_group,omitempty"`
+	Text       string `json:"text"` // the line as written, for logs
+	Pos        Pos    `json:"pos"`
 }
 
 // Rule is one entry of virtual_rules or static_rules, as keepalived
@@ -55,9 +57,11 @@ type Rule struct {
 	OIF           string `json:"oif,omitempty"`
 	Invert        bool   `json:"not,omitempty"`
 	// SuppressPrefixLen is suppress_prefixlength (-1: none).
-	SuppressPrefixLen int    `json:"suppress_prefixlength"`
-	Protocol          int    `json:"protocol"` // RTPROT_KEEPALIVED unless no_track
-	NoTrack           bool   `json:"no_track,omitempty"`
-	Text              string `json:"text"`
-	Pos               Pos    `json:"pos"`
+	SuppressPrefixLen int  `json:"suppress_prefixlength"`
+	Protocol          int  `json:"protocol"` // RTPROT_KEEPALIVED unless no_track
+	NoTrack           bool `json:"no_track,omitempty"`
+	// TrackGroup is a static rule's track_group (model_track.go).
+	TrackGroup string `json:"track_group,omitempty"`
+	Text       string `json:"text"`
+	Pos        Pos    `json:"pos"`
 }

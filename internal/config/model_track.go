@@ -76,3 +76,53 @@ type TrackProcess struct {
 	TerminateDelay time.Duration `json:"terminate_delay,omitempty"`
 	Pos            Pos           `json:"pos"`
 }
+
+// TrackGroup is a track_group block: the VRRP instances that track the
+// interfaces of the static addresses, routes and rules naming it.
+type TrackGroup struct {
+	Name    string   `json:"name"`
+	Members []string `json:"group"`
+	Pos     Pos      `json:"pos"`
+}
+
+// StaticTrackLinks are the interfaces instance tracks through track
+// groups, as keepalived's static_track_group_init adds them: each static
+// address's dev, static route's dev and static rule's iif whose
+// track_group lists the instance, unless the item is no_track. A member
+// faults while one of them is down, as for track_interface without weight.
+func (c *Config) StaticTrackLinks(instance string) []string {
+	inGroup := func(group string) bool {
+		g := c.TrackGroups[group]
+		if g == nil {
+			return false
+		}
+		for _, m := range g.Members {
+			if m == instance {
+				return true
+			}
+		}
+		return false
+	}
+	var links []string
+	add := func(group, dev string, noTrack bool) {
+		if group == "" || dev == "" || noTrack || !inGroup(group) {
+			return
+		}
+		for _, l := range links {
+			if l == dev {
+				return
+			}
+		}
+		links = append(links, dev)
+	}
+	for _, v := range c.StaticAddresses {
+		add(v.TrackGroup, v.Dev, v.NoTrack)
+	}
+	for _, r := range c.StaticRoutes {
+		add(r.TrackGroup, r.Dev, r.NoTrack)
+	}
+	for _, r := range c.StaticRules {
+		add(r.TrackGroup, r.IIF, r.NoTrack)
+	}
+	return links
+}

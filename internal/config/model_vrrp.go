@@ -81,7 +81,12 @@ type VIP struct {
 	Excluded bool `json:"excluded,omitempty"`
 	// UseVMAC is the use_vmac option (vmac.go resolves it into Dev).
 	UseVMAC bool `json:"use_vmac,omitempty"`
-	Pos     Pos  `json:"pos"`
+	// NoTrack is no_track: a static address's track_group is not
+	// tracked (model_track.go).
+	NoTrack bool `json:"no_track,omitempty"`
+	// TrackGroup is a static address's track_group (model_track.go).
+	TrackGroup string `json:"track_group,omitempty"`
+	Pos        Pos    `json:"pos"`
 }
 
 type Instance struct {

@@ -35,11 +35,11 @@ var routeTables = map[string]int{"default": 253, "main": 254, "local": 255}
 var routeUnsupported = map[string]bool{"as": true, "nexthop": true, "or": true, "encap": true, "expires": true, "rtt": true,
 	"rttvar": true, "reordering": true, "window": true, "cwnd": true, "ssthresh": true, "realms": true, "rto_min": true,
 	"initcwnd": true, "initrwnd": true, "features": true, "quickack": true, "congctl": true, "pref": true,
-	"ttl-propagate": true, "fastopen_no_cookie": true, "track_group": true, "vrf": true}
+	"ttl-propagate": true, "fastopen_no_cookie": true, "vrf": true}
 
 // ruleUnsupported are alloc_rule's options lvsd does not install.
 var ruleUnsupported = map[string]bool{"realms": true, "suppress_ifgroup": true, "sup_group": true, "tunnel-id": true,
-	"uidrange": true, "l3mdev": true, "ipproto": true, "sport": true, "dport": true, "track_group": true}
+	"uidrange": true, "l3mdev": true, "ipproto": true, "sport": true, "dport": true}
 
 func lookupNum(m map[string]int, s string, max int) (int, bool) {
 	if v, ok := m[s]; ok {
@@ -227,6 +227,16 @@ func (b *builder) parseRoute(w []Token, what string) (Route, bool) {
 			r.Mode = ""
 		case "no_track":
 			r.NoTrack = true
+		case "track_group":
+			if what != "static_routes" {
+				b.d.Warnf(t.Pos, "%s %q: track_group is for static routes only; lvsd does not install this route (keepalived does)", what, r.Text)
+				return Route{}, false
+			}
+			v, ok := next()
+			if !ok {
+				return fail(t, "track_group needs a name")
+			}
+			b.staticTrackGroup(v, &r.TrackGroup)
 		default:
 			if s == "to" {
 				v, ok := next()
@@ -433,6 +443,16 @@ func (b *builder) parseRule(w []Token, what string) (Rule, bool) {
 			r.Protocol, protoGiven = x, true
 		case "no_track":
 			r.NoTrack = true
+		case "track_group":
+			if what != "static_rules" {
+				b.d.Warnf(t.Pos, "%s %q: track_group is for static rules only; lvsd does not install this rule (keepalived does)", what, r.Text)
+				return Rule{}, false
+			}
+			v, ok := next()
+			if !ok {
+				return fail(t, "track_group needs a name")
+			}
+			b.staticTrackGroup(v, &r.TrackGroup)
 		default:
 			if s == "type" {
 				v, ok := next()
@@ -518,9 +538,24 @@ func (b *builder) nextRulePrio6() int { return b.nextRulePrio(1) }
 // with its dev (there is no instance interface to default to).
 func (b *builder) staticAddresses(n *Node, c *Config) {
 	for _, e := range n.Children {
+		// track_group is a static address's option only: taken out
+		// before the virtual address parser reads the rest.
+		var group []Token
+		for i := 0; i < len(e.Args); i++ {
+			if e.Args[i].Text == "track_group" {
+				group = e.Args[i:min(i+2, len(e.Args))]
+				e = &Node{Key: e.Key, KeyTok: e.KeyTok, Args: append(append([]Token(nil), e.Args[:i]...), e.Args[min(i+2, len(e.Args)):]...)}
+				break
+			}
+		}
 		v, ok := b.vip(e, false)
 		if !ok {
 			continue
+		}
+		if len(group) == 1 {
+			b.d.Skipf(group[0].Pos, "static_ipaddress %s: no track_group name; ignored, as keepalived does", e.Key)
+		} else if len(group) == 2 {
+			b.staticTrackGroup(group[1], &v.TrackGroup)
 		}
 		if v.Dev == "" {
 			b.d.Skipf(e.Pos(), "static_ipaddress %s has no dev; it is left out, as keepalived leaves it out", e.Key)

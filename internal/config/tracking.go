@@ -25,7 +25,7 @@ func init() {
 	topTable["static_rules"] = keyword[*Config]{handle: func(b *builder, n *Node, c *Config) {
 		c.StaticRules = append(c.StaticRules, b.ruleEntries(n, "static_rules")...)
 	}}
-	topTable["track_group"] = keyword[*Config]{ignored: "static track groups are not implemented: static addresses, routes and rules stay installed whatever their interfaces do"}
+	topTable["track_group"] = keyword[*Config]{handle: (*builder).trackGroupBlock}
 }
 
 // trackFileBlock reads track_file NAME { file PATH; weight N [reverse];
@@ -360,4 +360,62 @@ func (b *builder) trackEntryWeight(it *TrackItem, e *Node, owner, kind, source s
 		}
 	}
 	return true
+}
+
+// trackGroupBlock reads track_group NAME { group { VI_1 VI_2 } }, as
+// vrrp_parser.c's static_track_group_handler: a block without exactly
+// one name, or with a name already defined, is skipped whole.
+func (b *builder) trackGroupBlock(n *Node, c *Config) {
+	if len(n.Args) != 1 {
+		b.d.Skipf(n.Pos(), "track_group must have a name; the block is skipped, as keepalived skips it")
+		return
+	}
+	name := n.Args[0].Text
+	if _, dup := c.TrackGroups[name]; dup {
+		b.d.Skipf(n.Pos(), "track_group %s already defined; this block is skipped, as keepalived skips it", name)
+		return
+	}
+	g := &TrackGroup{Name: name, Pos: n.Pos()}
+	if c.TrackGroups == nil {
+		c.TrackGroups = map[string]*TrackGroup{}
+	}
+	c.TrackGroups[name] = g
+	walk(b, n.Children, trackGroupTable, g, "track_group "+name)
+	if g.Members == nil {
+		b.d.Warnf(n.Pos(), "track_group %s has no group of VRRP instances; it tracks nothing", name)
+	}
+}
+
+var trackGroupTable = map[string]keyword[*TrackGroup]{
+	"group": {handle: func(b *builder, n *Node, g *TrackGroup) {
+		if g.Members != nil {
+			b.d.Skipf(n.Pos(), "track_group %s: group list already specified; ignored, as keepalived does", g.Name)
+			return
+		}
+		g.Members = []string{}
+		// read_value_block: every word of every line.
+		for _, m := range n.Children {
+			g.Members = append(g.Members, m.Key)
+			for _, a := range m.Args {
+				g.Members = append(g.Members, a.Text)
+			}
+		}
+		if len(g.Members) == 0 {
+			b.d.Skipf(n.Pos(), "track_group %s has an empty group block", g.Name)
+		}
+	}},
+}
+
+// staticTrackGroup sets a static address's, route's or rule's track_group
+// (vrrp_ipaddress.c, vrrp_iproute.c, vrrp_iprule.c): the group must be
+// defined above it, and only one may be given.
+func (b *builder) staticTrackGroup(name Token, dst *string) {
+	switch {
+	case *dst != "":
+		b.d.Skipf(name.Pos, "track_group %s is a duplicate; ignored, as keepalived does", name.Text)
+	case b.cfg.TrackGroups[name.Text] == nil:
+		b.d.Skipf(name.Pos, "track_group %s not found (a track_group block must come before what names it); ignored, as keepalived does", name.Text)
+	default:
+		*dst = name.Text
+	}
 }

@@ -71,10 +71,12 @@ func (r *Router) event(in *instance, a Action) {
 	}
 }
 
-// resolveEvents fills in the spec's event settings: notify_priority_changes
-// from the instance, else its sync group, else vrrp_notify_priority_changes
-// (vrrp.c vrrp_complete_instance).
-func resolveEvents(cfg *config.Config, ic *config.Instance, sp *InstanceSpec) {
+// resolveWithConfig fills in what the spec takes from beyond the
+// instance's block: the interfaces its track groups track, and
+// notify_priority_changes from the instance, else its sync group, else
+// vrrp_notify_priority_changes (vrrp.c vrrp_complete_instance).
+func resolveWithConfig(cfg *config.Config, ic *config.Instance, sp *InstanceSpec) {
+	sp.StaticTrackLinks = cfg.StaticTrackLinks(ic.Name)
 	sp.NotifyMasterRxLowerPri = scriptSpec(ic.NotifyMasterRxLowerPri)
 	sp.NotifyPriorityChanges = cfg.Global.VRRPNotifyPriorityChanges
 	if ic.NotifyPriorityChanges != nil {

@@ -343,7 +343,7 @@ func NewRouter(cfg *config.Config, plat Platform, log *slog.Logger) (*Router, er
 func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	sp := resolveInstance(r.cfg.Global, ic)
 	holdForSync(r.cfg, &sp)
-	resolveEvents(r.cfg, ic, &sp)
+	resolveWithConfig(r.cfg, ic, &sp)
 	v6 := sp.IPv6
 	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}, vips: sp.VIPs, advAddrs: sp.AdvAddrs, src: sp.Src, spec: sp}
 	if !in.src.IsValid() {
@@ -844,6 +844,7 @@ func (r *Router) trackedLinks(in *instance) []string {
 	for _, t := range in.cfg.TrackInterfaces {
 		names = append(names, t.Name)
 	}
+	names = append(names, in.spec.StaticTrackLinks...)
 	if in.syncCfg != nil {
 		for _, t := range in.syncCfg.TrackIfaces {
 			names = append(names, t.Name)
@@ -883,6 +884,11 @@ func (r *Router) effective(in *instance) (int, bool) {
 		// Whatever tracking says, adverts on this socket reach nobody:
 		// a MASTER here would be a second, silent master.
 		fault = true
+	}
+	for _, l := range in.spec.StaticTrackLinks {
+		if !r.links[l].up {
+			fault = true // track_group: as track_interface without weight
+		}
 	}
 	apply := func(t config.TrackItem, up bool, defWeight int) {
 		w, has := t.Weight, t.HasWeight

@@ -76,6 +76,9 @@ type InstanceSpec struct {
 	NotifyPriorityChanges bool
 	// NotifyMasterRxLowerPri is notify_master_rx_lower_pri.
 	NotifyMasterRxLowerPri *ScriptSpec
+	// StaticTrackLinks are the interfaces tracked through track_group
+	// (config.Config.StaticTrackLinks): any of them down is a FAULT.
+	StaticTrackLinks []string
 }
 
 // TrackFileSpec is a track_file block.
@@ -136,7 +139,7 @@ func ResolveSpec(cfg *config.Config) Spec {
 	s := Spec{ScriptUser: g.ScriptUser, ScriptGroup: g.ScriptGroup, ScriptSecurity: g.EnableScriptSecurity}
 	for _, ic := range cfg.Instances {
 		is := resolveInstance(g, ic)
-		resolveEvents(cfg, ic, &is)
+		resolveWithConfig(cfg, ic, &is)
 		s.Instances = append(s.Instances, is)
 	}
 	for _, sc := range cfg.Scripts {
