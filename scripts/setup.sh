@@ -8,6 +8,7 @@ have keepalived || need+=(keepalived)
 have ipvsadm || need+=(ipvsadm)
 have ip || need+=(iproute2)
 have bc || need+=(bc)
+[ -x /usr/bin/time ] || need+=(time) # scripts/bench-config.sh: peak RSS
 have busybox || [ -x /bin/busybox ] || need+=(busybox-static)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have tshark || need+=(tshark)

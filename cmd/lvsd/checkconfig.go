@@ -53,10 +53,10 @@ func newCheckConfigCommand(g *globalFlags) *cobra.Command {
 			}
 			// The load streams (lexer, parser and builder in step), so what
 			// it holds is little more than the model: collect as it goes.
-			// GOGC 50 rather than 100 is a last tuning, measured on
-			// genconfig -n 10000 (issue 15): peak RSS 62-65 MB instead of
-			// 67-72 MB, for the same CPU time. (With the collector off, as
-			// before, every byte allocated was a byte of RSS: 214 MB.)
+			// GOGC 50 rather than 100 is a last tuning: a lower peak RSS
+			// for the same CPU time (docs/benchmarks.md, "Configuration
+			// parsing"); with the collector off every byte allocated was a
+			// byte of RSS.
 			debug.SetGCPercent(50)
 			res := config.Load(path, opts)
 			code := checkConfigReport(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, format, dump, strict)
