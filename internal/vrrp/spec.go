@@ -68,6 +68,7 @@ type InstanceSpec struct {
 	TrackScripts         []TrackSpec
 	TrackFiles           []TrackSpec
 	TrackProcesses       []TrackSpec
+	TrackBFDs            []TrackSpec
 	VirtualRoutes        []config.Route
 	VirtualRules         []config.Rule
 	Notify               NotifySpec
@@ -118,6 +119,7 @@ type SyncGroupSpec struct {
 	TrackScripts    []TrackSpec
 	TrackFiles      []TrackSpec
 	TrackProcesses  []TrackSpec
+	TrackBFDs       []TrackSpec
 	GlobalTracking  bool
 }
 
@@ -150,7 +152,7 @@ func ResolveSpec(cfg *config.Config) Spec {
 		s.SyncGroups = append(s.SyncGroups, SyncGroupSpec{Name: sg.Name, Members: sg.Members,
 			Notify:          notifySpec(sg.Notify, sg.NotifyMaster, sg.NotifyBackup, sg.NotifyFault, sg.NotifyStop),
 			TrackInterfaces: trackSpecs(sg.TrackIfaces), TrackScripts: trackSpecs(sg.TrackScripts), TrackFiles: trackSpecs(sg.TrackFiles),
-			TrackProcesses: trackSpecs(sg.TrackProcesses),
+			TrackProcesses: trackSpecs(sg.TrackProcesses), TrackBFDs: trackSpecs(sg.TrackBFDs),
 			GlobalTracking: sg.GlobalTracking})
 	}
 	for _, tf := range cfg.TrackFiles {
@@ -193,7 +195,7 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != "MASTER",
 		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
-		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses),
+		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses), TrackBFDs: trackSpecs(ic.TrackBFDs),
 		VirtualRoutes: routeSpecs(ic.VirtualRoutes), VirtualRules: ruleSpecs(ic.VirtualRules),
 		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
