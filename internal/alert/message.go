@@ -49,8 +49,12 @@ type Spec struct {
 	Names          map[string]VirtualServer // by config.VirtualServer.Key()
 }
 
-// MailsRealServers reports whether any real server sends mail.
+// MailsRealServers reports whether any real server sends mail (none
+// does without a server and recipients: Enabled).
 func (s Spec) MailsRealServers() bool {
+	if !s.Enabled() {
+		return false
+	}
 	for _, on := range s.RealServers {
 		if on {
 			return true
