@@ -290,3 +290,40 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 		})
 	}
 }
+
+// TestVMACCheckConfigMatchesKeepalived: `lvsd check-config` fails exactly
+// where `keepalived -t` (2.2.7) does on use_vmac, vmac_xmit_base,
+// use_vmac_addr and the use_vmac address option, in a namespace whose eth0
+// and eth1 are Ethernet (keepalived -t refuses a VMAC on anything else).
+func TestVMACCheckConfigMatchesKeepalived(t *testing.T) {
+	if testing.Short() {
+		t.Skip("namespace lab")
+	}
+	labtest.NeedBinary(t, "keepalived")
+	ns := labtest.NewNetns(t, "vmk")
+	ns.MustIP(t, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+	self, _ := os.Executable()
+	dir := t.TempDir()
+	for i, body := range []string{
+		"use_vmac", "use_vmac vm1 02:01:02:03:04", "use_vmac 02:01:02:03:04:05 vm1",
+		"vmac_xmit_base", "use_vmac\n vmac_xmit_base",
+		"use_vmac 01:01:02:03:04:05", "use_vmac 00:00:5e:00:01:05", "use_vmac a/b", "use_vmac vm1 vm2",
+		"use_vmac 02:01:02:03:04:05 02:01:02:03:04:06", "strict_mode on\n use_vmac 02:01:02:03:04:05",
+		"strict_mode on\n use_vmac\n vmac_xmit_base", "use_vmac_addr", "use_vmac\n use_vmac_addr",
+	} {
+		for _, vip := range []string{"10.1.0.1/24 dev eth1 use_vmac", "10.0.0.2/24 use_vmac", "10.0.0.3/24"} {
+			conf := filepath.Join(dir, fmt.Sprintf("%d-%d.conf", i, len(vip)))
+			src := fmt.Sprintf("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n %s\n virtual_ipaddress {\n 10.0.0.1/24\n %s\n }\n}\n", body, vip)
+			if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			kOut, kErr := ns.Command("keepalived", "-t", "-f", conf).CombinedOutput()
+			lc := ns.Command(self, "check-config", "-f", conf)
+			lc.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+			lOut, lErr := lc.CombinedOutput()
+			if (kErr == nil) != (lErr == nil) {
+				t.Errorf("%q, VIP %q: keepalived -t ok=%v, lvsd check-config ok=%v\nkeepalived:\n%s\nlvsd:\n%s", body, vip, kErr == nil, lErr == nil, kOut, lOut)
+			}
+		}
+	}
+}
