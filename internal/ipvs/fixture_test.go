@@ -40,9 +40,6 @@ type netlinkScenario struct {
 	run func(t *testing.T, k Kernel)
 	// kernelOnly: the fake cannot play it (traffic counters).
 	kernelOnly bool
-	// timing: the replies carry what changes from run to run (rates), so
-	// the lab compares only the requests with the fixture.
-	timing bool
 }
 
 var (
@@ -169,7 +166,7 @@ var netlinkScenarios = []netlinkScenario{
 		}
 		checkTable(t, "services without destinations", got, all)
 	}},
-	{name: "read-stats", kernelOnly: true, timing: true, run: func(t *testing.T, k Kernel) {
+	{name: "read-stats", kernelOnly: true, run: func(t *testing.T, k Kernel) {
 		stats, err := k.ReadStats(context.Background())
 		if err != nil {
 			t.Fatal(err)

@@ -420,6 +420,32 @@ func TestReconcileServicesTouchesOnlyTheChangedService(t *testing.T) {
 	}
 }
 
+// TestReconcileServicesReadsTheKernelsAttributes: a targeted reconcile
+// compares a service's attributes with the kernel's, not with what it last
+// wrote: a scheduler changed by hand is put back with the weight change.
+func TestReconcileServicesReadsTheKernelsAttributes(t *testing.T) {
+	k := NewFakeKernel()
+	s := NewSyncer(k, nil, "", false)
+	before := DesiredTable(mustConfig(t, seedDirector), nil)
+	if _, err := s.Reconcile(before); err != nil {
+		t.Fatal(err)
+	}
+	after := DesiredTable(mustConfig(t, strings.Replace(seedDirector, "weight 12", "weight 13", 1)), nil)
+	changed, _ := ChangedServices(before, after)
+	byHand := *before[changed[0]]
+	byHand.Scheduler = "sed"
+	if err := Apply(k, Op{Kind: UpdateService, Service: byHand}); err != nil {
+		t.Fatal(err)
+	}
+	k.Writes = 0
+	if _, err := s.ReconcileServices(context.Background(), before, after, changed, nil); err != nil || k.Writes != 2 {
+		t.Fatalf("targeted reconcile: %d writes (want the service and its destination), err %v", k.Writes, err)
+	}
+	if observed, _ := ReadTable(k); observed.SaveFormat() != after.SaveFormat() {
+		t.Errorf("kernel differs after the targeted reconcile:\n%s", lineDiff(after.SaveFormat(), observed.SaveFormat()))
+	}
+}
+
 func TestInterruptedReconcileStillOwnsWhatItCreated(t *testing.T) {
 	k := NewFakeKernel()
 	s := NewSyncer(k, nil, "", false)
@@ -471,7 +497,7 @@ func TestReconcileServicesUpdatesAttributesAndRemoves(t *testing.T) {
 }
 
 // TestSyncerBatchesWrites: a cold sync goes out in sends of up to maxBatch
-// writes; a single change is one plain write.
+// writes; a single change is a send of one.
 func TestSyncerBatchesWrites(t *testing.T) {
 	var b strings.Builder
 	for i := range 100 {
@@ -499,6 +525,6 @@ func TestSyncerBatchesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	if k.Writes != 1 || k.Batches != 0 {
-		t.Errorf("one weight change: %d writes in %d batches, want 1 plain write", k.Writes, k.Batches)
+		t.Errorf("one weight change: %d writes in %d batches, want a send of one", k.Writes, k.Batches)
 	}
 }
