@@ -327,3 +327,41 @@ func TestVMACCheckConfigMatchesKeepalived(t *testing.T) {
 		}
 	}
 }
+
+// TestVMACPairWithKeepalived: lvsd and keepalived 2.2.7 both with use_vmac
+// on one segment, each way round: the backup hears the master's adverts
+// on its own VMAC (a private macvlan delivers multicast whose source is
+// its own MAC, the virtual router's, to it alone), so there is exactly one
+// master; after the master's SIGTERM (priority 0 advert) the backup takes
+// over at once.
+func TestVMACPairWithKeepalived(t *testing.T) {
+	if testing.Short() {
+		t.Skip("namespace lab")
+	}
+	labtest.NeedBinary(t, "keepalived")
+	vmacVIP := func(l *vrrpLab, h string) bool {
+		out, err := exec.Command("ip", "-n", l.ns(h), "-o", "addr", "show", "dev", "vrrp.51").CombinedOutput()
+		return err == nil && strings.Contains(string(out), " "+labVIP+"/")
+	}
+	for _, kinds := range [][2]string{{"lvsd", "keepalived"}, {"keepalived", "lvsd"}} {
+		t.Run(kinds[0]+"-master", func(t *testing.T) {
+			t.Parallel()
+			l := newVRRPLab(t, "d1", "d2")
+			conf := func(prio int) vrrpConf {
+				return vrrpConf{priority: prio, version: 3, interval: "0.2", extra: "  use_vmac\n"}
+			}
+			d2 := startVMACDaemon(l, kinds[1], "d2", conf(90))
+			d1 := startVMACDaemon(l, kinds[0], "d1", conf(100))
+			l.waitFor("the higher priority is master on its VMAC", 15*time.Second, func() bool { return vmacVIP(l, "d1") && !vmacVIP(l, "d2") })
+			l.holds("exactly one master", 2*time.Second, func() bool { return vmacVIP(l, "d1") && !vmacVIP(l, "d2") })
+			d1.signal(t, syscall.SIGTERM)
+			took := l.waitFor("the backup takes over after SIGTERM", 5*time.Second, func() bool { return vmacVIP(l, "d2") })
+			// A priority 0 advert: skew time (90) = 0.2 s * 166/256.
+			if took > time.Second {
+				t.Errorf("takeover after SIGTERM took %s: the backup did not hear the priority 0 advert on its VMAC", took)
+			}
+			t.Logf("%s took over in %s", kinds[1], took.Round(time.Millisecond))
+			d2.signal(t, syscall.SIGTERM)
+		})
+	}
+}
