@@ -166,7 +166,7 @@ func (l *vrrpLab) startRaw(kind, host, conf string, args ...string) *daemonProc 
 		argv = append([]string{self, "run", "-f", path, "--state-dir", state, "--debug"}, args...)
 	case "keepalived":
 		labtest.NeedBinary(l.t, "keepalived")
-		argv = append([]string{"keepalived", "-n", "-l", "-D", "-f", path, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid"}, args...)
+		argv = append([]string{"keepalived", "-n", "-l", "-D", "-f", path, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid", "-b", dir + "/b.pid"}, args...)
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", l.ns(host)}, argv...)...)
 	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1", "TMPDIR="+dir)

@@ -194,7 +194,7 @@ func (l *csLab) director(kind string, which, prio int) *csDirector {
 		d.state = state
 		args = []string{self, "run", "-f", conf, "--state-dir", state}
 	case "keepalived":
-		args = []string{"keepalived", "-n", "-l", "-D", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid"}
+		args = []string{"keepalived", "-n", "-l", "-D", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid", "-b", dir + "/b.pid"}
 	}
 	d.cmd = exec.Command("ip", append([]string{"netns", "exec", d.ns}, args...)...)
 	d.cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")

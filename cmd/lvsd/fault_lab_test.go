@@ -142,7 +142,7 @@ func startFaultDaemon(t *testing.T, l *vrrpLab, kind, host, conf string, o fault
 		args = append([]string{self, "run", "-f", confPath, "--state-dir", state, "--debug"}, o.args...)
 	case "keepalived":
 		labtest.NeedBinary(t, "keepalived")
-		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", confPath, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid"}
+		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", confPath, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid", "-b", dir + "/b.pid"}
 	default:
 		t.Fatalf("unknown daemon kind %q", kind)
 	}

@@ -252,7 +252,7 @@ vrrp_track_process must {
 	if err := os.WriteFile(kConf, []byte(strings.Replace(conf.render(), "interface eth0", "interface "+kIf, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	kCmd := exec.Command("keepalived", "-n", "-l", "-D", "-P", "-f", kConf, "-p", kDir+"/k.pid", "-r", kDir+"/v.pid", "-c", kDir+"/c.pid")
+	kCmd := exec.Command("keepalived", "-n", "-l", "-D", "-P", "-f", kConf, "-p", kDir+"/k.pid", "-r", kDir+"/v.pid", "-c", kDir+"/c.pid", "-b", kDir+"/b.pid")
 	kLog := &syncBuffer{}
 	kCmd.Stdout, kCmd.Stderr = kLog, kLog
 	if err := kCmd.Start(); err != nil {

@@ -216,7 +216,7 @@ func (l *vrrpLab) start(kind, host string, c vrrpConf) *daemonProc {
 		dumpDir = state
 	case "keepalived":
 		labtest.NeedBinary(l.t, "keepalived")
-		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid"}
+		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid", "-b", dir + "/b.pid"}
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", l.ns(host)}, args...)...)
 	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1", "TMPDIR="+dir)

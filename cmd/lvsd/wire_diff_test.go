@@ -417,7 +417,7 @@ func runWire(t *testing.T, kind string, c wireCase) wireRun {
 		t.Cleanup(func() { os.RemoveAll(state) })
 		args = []string{self, "run", "-P", "-f", conf, "--state-dir", state}
 	case "keepalived":
-		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid"}
+		args = []string{"keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", dir + "/k.pid", "-r", dir + "/v.pid", "-c", dir + "/c.pid", "-b", dir + "/b.pid"}
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.name}, args...)...)
 	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")

@@ -394,6 +394,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 			return err
 		}
 	}
+	d.startBFD(ctx) // bfd_instance sessions (bfd.go)
 	d.applySyncDaemons()
 	d.resyncDone = make(chan struct{})
 	go func() { defer close(d.resyncDone); d.runTemplateResync(ctx, d.opts.TemplateResync) }()
@@ -613,6 +614,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 	if vrrpChanged {
 		d.handOver(ctx, next)
 	}
+	d.startBFD(ctx) // keeps the sessions of the same name (bfd.go)
 	d.applySyncDaemons()
 	d.ReloadsOK.Add(1)
 	d.lastReloadErr.Store(nil)
@@ -632,6 +634,7 @@ func (d *Daemon) stop() error {
 	// to a script's kill grace, and SIGTERM must end lvsd within 2 s.
 	d.cancel()
 	d.stopRouter()
+	d.stopBFD()
 	// The notify FIFOs' STOP lines, once the router has stopped (the end
 	// of the run's context writes them too, racing the exit).
 	d.alerts.stop()

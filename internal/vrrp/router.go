@@ -935,6 +935,7 @@ func (r *Router) effective(in *instance) (int, bool) {
 			apply(t, q, 0)
 		}
 	}
+	r.bfdEffects(in, apply) // track_bfd (trackbfd.go)
 	if in.cfg.Priority != OwnerPriority {
 		prio = min(max(prio, 1), 254)
 	}
