@@ -332,3 +332,30 @@ func argText(n *Node) string {
 	}
 	return n.Args[0].Text
 }
+
+// dropWeightedBFDs: the address owner, and a sync group member without
+// sync_group_tracking_weight, drop their weighted track_bfd entries
+// (keepalived 2.2.7 vrrp_complete_instance); why says which.
+func dropWeightedBFDs(in *Instance, why string, d *Diagnostics) []TrackItem {
+	var out []TrackItem
+	for _, t := range in.TrackBFDs {
+		if t.Weight != 0 {
+			d.Skipf(t.Pos, "(%s) ignoring tracked bfd %s with weight %d because %s, as keepalived does", in.Name, t.Name, t.Weight, why)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// zeroGroupBFDWeights: a sync group with a member of priority 255 runs its
+// weighted track_bfd entries unweighted (keepalived 2.2.7
+// vrrp_complete_init: "Cannot have weighted track bfd ... setting weight 0").
+func zeroGroupBFDWeights(g *SyncGroup, d *Diagnostics) {
+	for i, t := range g.TrackBFDs {
+		if t.Weight != 0 {
+			d.Skipf(t.Pos, "(%s) Cannot have weighted track bfd '%s' with member having priority 255 - setting weight 0, as keepalived does", g.Name, t.Name)
+			g.TrackBFDs[i].Weight = 0
+		}
+	}
+}

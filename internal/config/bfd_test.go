@@ -78,6 +78,7 @@ vrrp_sync_group G {
   group {
     VI
   }
+  sync_group_tracking_weight
   track_bfd {
     vonly weight 7
   }
@@ -182,5 +183,79 @@ virtual_server 10.0.0.100 80 {
 	}
 	if !res.Runnable() {
 		t.Errorf("keepalived runs this configuration: %s", all)
+	}
+}
+
+// TestBFDTrackOwnerAndSyncGroup: the address owner drops its weighted
+// track_bfd, a group member without sync_group_tracking_weight too, and a
+// group with an owner member runs its weighted entries unweighted
+// (keepalived 2.2.7 vrrp_complete_instance / vrrp_complete_init).
+func TestBFDTrackOwnerAndSyncGroup(t *testing.T) {
+	src := `
+bfd_instance b1 {
+  neighbor_ip 10.0.0.2
+  weight 10
+}
+bfd_instance b2 {
+  neighbor_ip 10.0.0.3
+}
+vrrp_sync_group G {
+  group {
+    MEMBER
+  }
+  track_bfd {
+    b1
+  }
+}
+vrrp_instance OWNER {
+  interface eth0
+  virtual_router_id 1
+  priority 255
+  virtual_ipaddress {
+    10.0.0.100
+  }
+  track_bfd {
+    b1
+    b2
+  }
+}
+vrrp_instance MEMBER {
+  interface eth0
+  virtual_router_id 2
+  priority 255
+  virtual_ipaddress {
+    10.0.0.101
+  }
+  track_bfd {
+    b1 weight -5
+    b2
+  }
+}
+`
+	res := loadTrack(t, src)
+	names := func(ts []TrackItem) string {
+		var out []string
+		for _, it := range ts {
+			out = append(out, it.Name+":"+itoa(it.Weight))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := names(res.Config.Instances[0].TrackBFDs); got != "b2:0" {
+		t.Errorf("owner's track_bfd %s, want b2:0 (b1's weight 10 drops it)", got)
+	}
+	if got := names(res.Config.Instances[1].TrackBFDs); got != "b2:0" {
+		t.Errorf("member's track_bfd %s, want b2:0", got)
+	}
+	if got := names(res.Config.SyncGroups[0].TrackBFDs); got != "b1:0" {
+		t.Errorf("group's track_bfd %s, want b1:0", got)
+	}
+	var all []string
+	for _, d := range res.Diags.Sorted() {
+		all = append(all, d.String())
+	}
+	for _, want := range []string{"(OWNER) ignoring tracked bfd b1 with weight 10", "(MEMBER) ignoring tracked bfd b1 with weight -5", "(G) Cannot have weighted track bfd 'b1'"} {
+		if !strings.Contains(strings.Join(all, "\n"), want) {
+			t.Errorf("no %q in %v", want, all)
+		}
 	}
 }

@@ -407,6 +407,7 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 				tfs = append(tfs, t)
 			}
 			in.TrackFiles = tfs
+			in.TrackBFDs = dropWeightedBFDs(in, why, d)
 		}
 	}
 	for _, g := range c.SyncGroups {
@@ -432,6 +433,7 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 				g.TrackFiles[i].Weight = 0
 			}
 		}
+		zeroGroupBFDWeights(g, d)
 		for i, t := range g.TrackScripts {
 			w := weightOf[t.Name]
 			if t.HasWeight {
