@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lvsd/lvsd/internal/bfd"
 	"github.com/lvsd/lvsd/internal/check"
 	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
@@ -119,6 +120,20 @@ func (d *Daemon) ConfigSkippedErrors() int {
 		return s.skipped
 	}
 	return 0
+}
+
+// BFDSessions is the published state of each bfd_instance the running
+// configuration has (internal/bfd).
+func (d *Daemon) BFDSessions() map[string]string {
+	s := d.snap.Load()
+	if s == nil || s.cfg == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, in := range s.cfg.ActiveBFDInstances() {
+		out[in.Name] = bfd.Published(in.Name).String()
+	}
+	return out
 }
 
 func (d *Daemon) ConfigHash() string {

@@ -31,6 +31,9 @@ type Source interface {
 	// ConfigSkippedErrors counts the running configuration's errors that
 	// lvsd logged and ran past, as keepalived does.
 	ConfigSkippedErrors() int
+	// BFDSessions is each running bfd_instance's session state
+	// (internal/bfd's names: AdminDown, Down, Init, Up).
+	BFDSessions() map[string]string
 }
 
 const ns = "lvsd"
@@ -62,6 +65,8 @@ var (
 		[]string{"virtual_server", "real_server", "checker"}, nil)
 	checkFailures = prometheus.NewDesc(ns+"_check_failures_total", "Failed checker attempts.",
 		[]string{"virtual_server", "real_server", "checker"}, nil)
+	bfdUp = prometheus.NewDesc(ns+"_bfd_session_up", "BFD session of a bfd_instance: 1 Up, 0 otherwise (what track_bfd and BFD_CHECK see).",
+		[]string{"instance"}, nil)
 	checkShared = prometheus.NewDesc(ns+"_check_shared_total",
 		"Checks of this checker answered by a probe another checker of the same target ran at the same moment (identical probes are sent once).",
 		[]string{"virtual_server", "real_server", "checker"}, nil)
@@ -113,7 +118,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{vrrpState, vrrpPriority, vrrpTransitions, vrrpSent, vrrpReceived, vrrpDropped, vrrpGARPs, vrrpNotifyDropped,
-		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, checkShared, checkGroup, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
+		checkUp, checkDuration, checkRuns, checkFailures, checkUnknown, checkShared, checkGroup, bfdUp, ipvsConns, ipvsInPkts, ipvsOutPkts, ipvsInBytes, ipvsOutBytes,
 		beActive, beInactive, beWeight, beConns, beInBytes, beOutBytes, ipvsUp, reloads, syncdErrors, syncdRunning, syncdInfo, cfgSkipped, cfgHash, ipvsReconciles, ipvsWrites, ipvsErrors} {
 		ch <- d
 	}
@@ -158,6 +163,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(checkUnknown, float64(st.Unknown), l...)
 		counter(checkShared, float64(st.Shared), l...)
 		gauge(checkGroup, float64(st.GroupSize), l...)
+	}
+	for name, state := range c.src.BFDSessions() {
+		up := 0.0
+		if state == "Up" {
+			up = 1
+		}
+		gauge(bfdUp, up, name)
 	}
 	stats, err := c.src.IPVSStats()
 	if err != nil {

@@ -42,6 +42,9 @@ func (fakeSource) IPVSReconciles() (uint64, uint64, uint64, bool) {
 }
 func (fakeSource) ConfigHash() string       { return "abc123" }
 func (fakeSource) ConfigSkippedErrors() int { return 2 }
+func (fakeSource) BFDSessions() map[string]string {
+	return map[string]string{"bfd_peer": "Up", "bfd_gone": "Down"}
+}
 func (fakeSource) IPVSSyncDaemons() ([]ipvs.SyncDaemon, bool) {
 	return []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 51, MaxLen: 1472, Port: 8848, TTL: 1,
 		Group: netip.MustParseAddr("224.0.0.81")}}, true
@@ -93,10 +96,14 @@ lvsd_ipvs_writes_total 12
 # HELP lvsd_ipvs_errors_total IPVS writes or table reads the kernel refused; the next repair retries.
 # TYPE lvsd_ipvs_errors_total counter
 lvsd_ipvs_errors_total 1
+# HELP lvsd_bfd_session_up BFD session of a bfd_instance: 1 Up, 0 otherwise (what track_bfd and BFD_CHECK see).
+# TYPE lvsd_bfd_session_up gauge
+lvsd_bfd_session_up{instance="bfd_gone"} 0
+lvsd_bfd_session_up{instance="bfd_peer"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lvsd_config_reloads_total", "lvsd_vrrp_priority", "lvsd_ipvs_backend_connections_active", "lvsd_check_unknown_total",
 		"lvsd_ipvs_sync_daemon_running", "lvsd_ipvs_sync_daemon_info", "lvsd_config_skipped_errors",
-		"lvsd_ipvs_reconciles_total", "lvsd_ipvs_writes_total", "lvsd_ipvs_errors_total"); err != nil {
+		"lvsd_ipvs_reconciles_total", "lvsd_ipvs_writes_total", "lvsd_ipvs_errors_total", "lvsd_bfd_session_up"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(c, "lvsd_vrrp_state"); n != 5 {
