@@ -129,10 +129,7 @@ func (p *recPlatform) ranAs(argv0, user string) bool {
 
 func startRouterOn(t *testing.T, src string, p Platform) *Router {
 	t.Helper()
-	r, err := NewRouter(labtest.Config(t, src), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNewRouter(t, src, p)
 	go r.Run(context.Background())
 	t.Cleanup(r.Stop)
 	return r

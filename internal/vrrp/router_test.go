@@ -177,12 +177,20 @@ func (p *fakePlatform) lastAdvertPriority(vrid uint8) int {
 	return -1
 }
 
-func startRouter(t *testing.T, src string, p *fakePlatform) *Router {
+// mustNewRouter is NewRouter on the configuration text src, failing the
+// test on an error.
+func mustNewRouter(t *testing.T, src string, p Platform) *Router {
 	t.Helper()
 	r, err := NewRouter(labtest.Config(t, src), p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func startRouter(t *testing.T, src string, p *fakePlatform) *Router {
+	t.Helper()
+	r := mustNewRouter(t, src, p)
 	go r.Run(context.Background())
 	t.Cleanup(r.Stop)
 	return r
@@ -447,10 +455,7 @@ func TestRouterRefusedTrackScriptIsUntracked(t *testing.T) {
 // OnTransition's hook hears every state change, on the router's goroutine.
 func TestRouterOnTransition(t *testing.T) {
 	p := newFakePlatform()
-	r, err := NewRouter(labtest.Config(t, strings.Replace(slowNotifyConf, "notify_master /usr/local/bin/slow", "", 1)), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNewRouter(t, strings.Replace(slowNotifyConf, "notify_master /usr/local/bin/slow", "", 1), p)
 	var calls atomic.Int32
 	r.OnTransition(func() { calls.Add(1) })
 	go r.Run(context.Background())

@@ -91,10 +91,7 @@ vrrp_instance VI_A {
 }
 `
 	p := &routeFake{fakePlatform: newFakePlatform()}
-	r, err := NewRouter(labtest.Config(t, conf), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNewRouter(t, conf, p)
 	r.filePoll = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -142,18 +139,12 @@ vrrp_instance VI_A {
 `
 	}
 	p := &routeFake{fakePlatform: newFakePlatform()}
-	r1, err := NewRouter(labtest.Config(t, conf("  10.1.0.0/24 dev eth0\n  10.2.0.0/24 dev eth0\n")), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r1 := mustNewRouter(t, conf("  10.1.0.0/24 dev eth0\n  10.2.0.0/24 dev eth0\n"), p)
 	go r1.Run(context.Background())
 	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return p.hasVIP("10.0.0.100/24") })
 	h := r1.StopHandingOver(r1.Keys())
 	p.take()
-	r2, err := NewRouter(labtest.Config(t, conf("  10.2.0.0/24 dev eth0\n  10.3.0.0/24 dev eth0\n")), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r2 := mustNewRouter(t, conf("  10.2.0.0/24 dev eth0\n  10.3.0.0/24 dev eth0\n"), p)
 	r2.Adopt(h)
 	go r2.Run(context.Background())
 	labtest.WaitFor(t, "reload applied", 3*time.Second, func() bool {
@@ -198,10 +189,7 @@ vrrp_instance VI_A {
 `
 	}
 	p := &routeFake{fakePlatform: newFakePlatform()}
-	r1, err := NewRouter(labtest.Config(t, conf("10.1.0.0/24 dev eth0")), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r1 := mustNewRouter(t, conf("10.1.0.0/24 dev eth0"), p)
 	go r1.Run(context.Background())
 	labtest.WaitFor(t, "master with its route", 3*time.Second, func() bool {
 		p.mu.Lock()
@@ -210,10 +198,7 @@ vrrp_instance VI_A {
 	})
 	h := r1.StopHandingOver(r1.Keys())
 	p.take()
-	r2, err := NewRouter(labtest.Config(t, conf("10.2.0.0/24 dev eth0")), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r2 := mustNewRouter(t, conf("10.2.0.0/24 dev eth0"), p)
 	r2.Adopt(h)
 	go r2.Run(context.Background())
 	t.Cleanup(r2.Stop)

@@ -13,10 +13,7 @@ import (
 
 func startRouterPolling(t *testing.T, src string, p *fakePlatform) *Router {
 	t.Helper()
-	r, err := NewRouter(labtest.Config(t, src), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNewRouter(t, src, p)
 	r.filePoll = 10 * time.Millisecond
 	go r.Run(context.Background())
 	t.Cleanup(r.Stop)

@@ -82,10 +82,7 @@ vrrp_instance VI_B {
 }
 `
 	p := newFakePlatform()
-	r, err := NewRouter(labtest.Config(t, conf), p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustNewRouter(t, conf, p)
 	r.procRoot, r.procPoll = root, 10*time.Millisecond
 	go r.Run(context.Background())
 	t.Cleanup(r.Stop)
