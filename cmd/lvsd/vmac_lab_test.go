@@ -184,7 +184,7 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 					out, err := exec.Command("ip", "-n", l.ns("d"), "-o", "addr", "show", "dev", "vrrp.51").CombinedOutput()
 					return err == nil && strings.Contains(string(out), " "+vip+"/")
 				})
-				time.Sleep(1500 * time.Millisecond)
+				time.Sleep(time.Second) // adverts and the GARP burst
 				r.master = vmacNetState(l, "d", "vrrp.51")
 				r.adverts, r.garps = wireFrom(capt.stop())
 				// Deleted under the daemon: keepalived makes it again
@@ -215,7 +215,7 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 						t.Logf("%s: vrrp.51 deleted, back with the VIP in %v", kind, time.Since(start).Round(10*time.Millisecond))
 					}
 				}
-				time.Sleep(500 * time.Millisecond)
+				time.Sleep(300 * time.Millisecond)
 				r.again = vmacNetState(l, "d", "vrrp.51")
 				// FAULT (the parent down): neither daemon sets the VMAC
 				// down (it only loses its carrier with the parent).
@@ -224,7 +224,7 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 					out, _ := exec.Command("ip", "-n", l.ns("d"), "-o", "addr", "show", "dev", "vrrp.51").CombinedOutput()
 					return !strings.Contains(string(out), " "+vip+"/")
 				})
-				time.Sleep(500 * time.Millisecond)
+				time.Sleep(300 * time.Millisecond)
 				r.fault = vmacNetState(l, "d", "vrrp.51")
 				l.sh("ip -n %s link set eth0 up", l.ns("d"))
 				d.signal(t, syscall.SIGTERM)
