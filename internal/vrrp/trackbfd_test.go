@@ -34,6 +34,7 @@ vrrp_sync_group G {
   group {
     VI
   }
+  sync_group_tracking_weight
   track_bfd {
     tbfd_b weight 5
     tbfd_c
