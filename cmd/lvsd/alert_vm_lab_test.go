@@ -2,6 +2,8 @@ package main
 
 import (
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,11 +18,12 @@ import (
 // namespace of its own: two real servers that fail their checks at start
 // (one with smtp_alert off) and a quorum of 2, then both listening. Each
 // phase's mails must be the same (subjects, bodies, envelope, headers but
-// Date).
+// Date), and the lvs_notify_fifo lines the same, omega's at stop included.
 func TestVMSMTPCheckerAlertsMatchKeepalived(t *testing.T) {
 	labtest.RequireVM(t)
 	conf := `global_defs {
   router_id lab
+  lvs_notify_fifo FIFO
   notification_email {
     ops@example.com
   }
@@ -35,6 +38,7 @@ virtual_server 10.9.0.100 80 {
   delay_loop 1
   quorum 2
   smtp_alert
+  omega
   real_server 10.9.0.1 8080 {
     TCP_CHECK {
       connect_timeout 1
@@ -61,10 +65,13 @@ virtual_server 10.9.0.100 80 {
 		}
 	}
 	phases := map[string][2][]string{}
+	fifoLines := map[string][]string{}
 	for _, kind := range []string{"keepalived", "lvsd"} {
 		l := newVRRPLab(t, "mx", "d1")
 		s := startSink(t, l, "mx", "10.9.0.1", 25)
-		p := l.startRaw(kind, "d1", conf, "-C")
+		fifo := filepath.Join(t.TempDir(), kind+".fifo")
+		tap := tapFIFO(fifo)
+		p := l.startRaw(kind, "d1", strings.Replace(conf, "FIFO", fifo, 1), "-C")
 		quiet(s, kind+": the DOWN mails")
 		down := canonicalAll(t, s.take())
 		srv := exec.Command("ip", "netns", "exec", l.ns("mx"), "/usr/bin/python3", "-c",
@@ -78,6 +85,8 @@ virtual_server 10.9.0.100 80 {
 		_ = srv.Process.Kill()
 		_ = srv.Wait()
 		phases[kind] = [2][]string{down, up}
+		fifoLines[kind] = tap.close()
+		t.Logf("%s: lvs_notify_fifo:\n%s", kind, strings.Join(fifoLines[kind], "\n"))
 		t.Logf("%s: DOWN phase:\n%s\nUP phase:\n%s", kind, strings.Join(down, "\n"), strings.Join(up, "\n"))
 	}
 	for i, name := range []string{"DOWN", "UP"} {
@@ -89,4 +98,28 @@ virtual_server 10.9.0.100 80 {
 			t.Errorf("%s phase mails differ:\n--- keepalived\n%s\n--- lvsd\n%s", name, k, v)
 		}
 	}
+	// The lines of one instant (two real servers turning at once) may
+	// come in either order: compared as sorted within runs of one state.
+	k, v := fifoRuns(fifoLines["keepalived"]), fifoRuns(fifoLines["lvsd"])
+	if !strings.Contains(k, "VS [10.9.0.100]:tcp:80 DOWN") || k != v {
+		t.Errorf("lvs_notify_fifo differs (or keepalived wrote no omega line at stop):\n--- keepalived\n%s\n--- lvsd\n%s", k, v)
+	}
+}
+
+// fifoRuns sorts each run of consecutive lines that end in the same
+// state word (UP, DOWN).
+func fifoRuns(lines []string) string {
+	var out, run []string
+	last := ""
+	flush := func() { sort.Strings(run); out = append(out, run...); run = nil }
+	for _, l := range lines {
+		st := l[strings.LastIndexByte(l, ' ')+1:]
+		if st != last {
+			flush()
+			last = st
+		}
+		run = append(run, l)
+	}
+	flush()
+	return strings.Join(out, "\n")
 }

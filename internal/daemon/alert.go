@@ -189,13 +189,46 @@ func (h *alertHooks) doStop() {
 			}
 		}
 	}
+	lvsLines := h.omegaLines(cfg)
 	h.mu.Unlock()
 	for _, l := range lines {
 		h.vrrpLine(l)
 	}
+	for _, l := range lvsLines {
+		h.lvsLine(l)
+	}
 	h.fifoMu.Lock()
 	h.closeFIFOs()
 	h.fifoMu.Unlock()
+}
+
+// omegaLines are the LVS FIFO lines keepalived's checker writes at
+// shutdown for each virtual server with omega (ipwrapper.c
+// clear_service_rs and update_vs_notifies with stopping): each real
+// server in service DOWN, unless lvs_flush_onstop, then the quorum DOWN.
+// Without omega it writes none. Its mails then are lost at exit; lvsd
+// sends none either. h.mu is held.
+func (h *alertHooks) omegaLines(cfg *config.Config) []string {
+	snap := h.lastSnap
+	if snap == nil {
+		return nil
+	}
+	var lines []string
+	for _, vs := range cfg.VirtualServers {
+		if !vs.Omega {
+			continue
+		}
+		name := h.sender.Spec().Names[vs.Key()]
+		if cfg.Global.LVSFlushOnStop == "" {
+			for _, rs := range vs.RealServers {
+				if snap.RealServerUp(vs, rs) {
+					lines = append(lines, alert.RSLine(netip.AddrPortFrom(rs.Addr, rs.Port), name, false))
+				}
+			}
+		}
+		lines = append(lines, alert.VSLine(name, false))
+	}
+	return lines
 }
 
 // stats are the sender's counters (nil-safe, for the metrics).
