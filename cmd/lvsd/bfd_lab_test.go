@@ -23,54 +23,10 @@ import (
 // reload changing min_tx keeps both sessions (a poll sequence) and both
 // instances MASTER.
 func TestBFDTrackMatchesKeepalived(t *testing.T) {
-	const bfdd = "/usr/lib/frr/bfdd"
-	_, err := os.Stat(bfdd)
-	labtest.Need(t, err == nil, "FRR's bfdd not installed (scripts/setup.sh installs frr)")
 	labtest.NeedBinary(t, "keepalived")
 	l := newVRRPLab(t, "ka", "lv", "frr")
 
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o777); err != nil { // bfdd runs as user frr
-			t.Fatal(err)
-		}
-	}
-	bconf := `bfd
- peer 10.9.0.1 local-address 10.9.0.3
-  receive-interval 100
-  transmit-interval 100
-  detect-multiplier 5
- exit
- peer 10.9.0.2 local-address 10.9.0.3
-  receive-interval 100
-  transmit-interval 100
-  detect-multiplier 5
- exit
-exit
-`
-	if err := os.WriteFile(filepath.Join(dir, "bfdd.conf"), []byte(bconf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bcmd := exec.Command("ip", "netns", "exec", l.ns("frr"), bfdd, "-f", filepath.Join(dir, "bfdd.conf"), "-i", filepath.Join(dir, "bfdd.pid"),
-		"--vty_socket", dir, "--bfdctl", filepath.Join(dir, "bfdd.sock"), "-P", "0", "--log", "stdout")
-	blog := &syncBuffer{}
-	bcmd.Stdout, bcmd.Stderr = blog, blog
-	if err := bcmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = bcmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = bcmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = bcmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("--- bfdd ---\n%s", blog.String())
-		}
-	})
+	startBfdd(t, l, "frr", "10.9.0.3", "10.9.0.1", "10.9.0.2")
 
 	conf := func(self string, vrid int, vip string) string {
 		return fmt.Sprintf(`global_defs {
@@ -210,4 +166,49 @@ vrrp_instance VI {
 
 	ka.signal(t, syscall.SIGTERM)
 	lv.signal(t, syscall.SIGTERM)
+}
+
+// startBfdd runs FRR's bfdd in host's namespace, from local (the host's
+// address), with a 100 ms × 5 session to each peer; it is stopped at the
+// test's end (its log shown if the test failed).
+func startBfdd(t *testing.T, l *vrrpLab, host, local string, peers ...string) {
+	t.Helper()
+	const bfdd = "/usr/lib/frr/bfdd"
+	_, err := os.Stat(bfdd)
+	labtest.Need(t, err == nil, "FRR's bfdd not installed (scripts/setup.sh installs frr)")
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o777); err != nil { // bfdd runs as user frr
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("bfd\n")
+	for _, p := range peers {
+		fmt.Fprintf(&b, " peer %s local-address %s\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 5\n exit\n", p, local)
+	}
+	b.WriteString("exit\n")
+	if err := os.WriteFile(filepath.Join(dir, "bfdd.conf"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bcmd := exec.Command("ip", "netns", "exec", l.ns(host), bfdd, "-f", filepath.Join(dir, "bfdd.conf"), "-i", filepath.Join(dir, "bfdd.pid"),
+		"--vty_socket", dir, "--bfdctl", filepath.Join(dir, "bfdd.sock"), "-P", "0", "--log", "stdout")
+	blog := &syncBuffer{}
+	bcmd.Stdout, bcmd.Stderr = blog, blog
+	if err := bcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = bcmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = bcmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = bcmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("--- bfdd ---\n%s", blog.String())
+		}
+	})
 }
