@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDaemon$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSync$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConnTable$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/ipvs
+	$(GO) test -run '^$$' -fuzz '^FuzzDecryptPKCS8$$' -fuzztime $(FUZZN)x -fuzzminimizetime 10s ./internal/check
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -242,6 +242,13 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	var errs []error
 	var all, fresh []*checkState
 	byTarget := map[targetKey][]sharable{}
+	ssl, err := LoadSSLClient(cfg)
+	if err != nil {
+		// The daemon refuses such a configuration before it gets here
+		// (keepalived's checker exits on it); SSL_GET then presents no
+		// certificate.
+		errs = append(errs, err)
+	}
 	if hasFileCheck(cfg) {
 		// init_file, for FILE_CHECKs read below; idempotent with the VRRP
 		// side's call (lvsd run -C has none).
@@ -260,7 +267,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 				if c.Type == "TCP_CHECK" {
 					st.dial = newTCPDial(c, rs)
 				} else {
-					probe, err := NewProbe(c, vs, rs, m.run)
+					probe, err := newProbe(c, vs, rs, m.run, ssl)
 					if err != nil {
 						errs = append(errs, fmt.Errorf("%s %s: %w", k.VS, k.RS, err))
 						continue

@@ -78,9 +78,19 @@ func dialer(c *config.Checker) *net.Dialer {
 
 // NewProbe builds the probe for one checker of rs in vs.
 func NewProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, run ScriptRunner) (Probe, error) {
+	return newProbe(c, vs, rs, run, nil)
+}
+
+// NewProbeSSL is NewProbe with the SSL block's client certificate for
+// SSL_GET (LoadSSLClient; nil: none).
+func NewProbeSSL(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, run ScriptRunner, ssl *SSLClient) (Probe, error) {
+	return newProbe(c, vs, rs, run, ssl)
+}
+
+func newProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, run ScriptRunner, ssl *SSLClient) (Probe, error) {
 	switch c.Type {
 	case "HTTP_GET", "SSL_GET":
-		return httpProbe(c, vs, rs), nil
+		return httpProbe(c, vs, rs, ssl), nil
 	case "DNS_CHECK":
 		return dnsProbe(c, rs), nil
 	case "UDP_CHECK":
@@ -119,7 +129,7 @@ func NewProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 	return nil, fmt.Errorf("checker %s is not supported", c.Type)
 }
 
-func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) Probe {
+func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, ssl *SSLClient) Probe {
 	tlsOn := c.Type == "SSL_GET"
 	addr := target(c, rs)
 	d := dialer(c)
@@ -130,8 +140,9 @@ func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServe
 	if host == "" {
 		host = vs.Virtualhost
 	}
-	// keepalived does not verify real servers' certificates.
-	tlsConf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // matches keepalived's SSL_GET
+	// keepalived does not verify real servers' certificates; it presents
+	// the SSL block's certificate when asked.
+	tlsConf := ssl.tlsConfig()
 	return func(ctx context.Context) (int, error) {
 		for _, u := range c.URLs {
 			if err := fetch(ctx, d, tlsOn, tlsConf, c, addr, host, u); err != nil {

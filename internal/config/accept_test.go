@@ -22,7 +22,7 @@ func TestAcceptTopLevel(t *testing.T) {
 		{"track_group without a name", "track_group {\n group {\n  VI_1\n }\n}\n", false, true, "track_group must have a name"},
 		{"track_group defined twice", "track_group tg {\n group {\n  VI_1\n }\n}\ntrack_group tg {\n group {\n  VI_2\n }\n}\n", false, true, "track_group tg already defined"},
 		{"linkbeat_use_polling", "linkbeat_use_polling\n", true, true, "linkbeat"},
-		{"SSL block", "SSL {\n password x\n ca /etc/ssl/ca.pem\n certificate /etc/c.pem\n key /etc/k.pem\n}\n", true, true, "SSL password, ca, certificate, key is not supported by lvsd"},
+		{"SSL block", "SSL {\n password x\n ca /etc/ssl/ca.pem\n certificate /etc/c.pem\n key /etc/k.pem\n}\n", true, true, ""},
 		{"SSL unknown keyword", "SSL {\n cafile x\n}\n", false, true, `unknown keyword "cafile" in SSL`},
 		{"include_check", "global_defs {\n include_check read\n}\n", true, true, ""},
 		{"unknown keyword without a block", "global_defs {\n email_faults\n}\n", false, true, `unknown keyword "email_faults"`},

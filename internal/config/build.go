@@ -156,14 +156,12 @@ func init() {
 	}
 }
 
-// sslContext is keepalived's top-level SSL block, the OpenSSL context of
-// its SSL_GET checkers: a client certificate and key (with the key's
-// password) and a CA file. lvsd's SSL_GET presents no client certificate
-// and loads no CA file: it accepts any server certificate, as keepalived
-// does when no SSL block is given. The block is read (so that misspelt
-// keywords are reported) and one warning says so.
+// sslContext reads the top-level SSL block (check_parser.c): password,
+// ca, certificate and key, file names that internal/check loads for the
+// SSL_GET checkers (a file that does not load stops lvsd run, as it stops
+// keepalived's checker).
 func (b *builder) sslContext(n *Node, c *Config) {
-	var given []string
+	s := &SSLContext{Pos: n.Pos()}
 	for _, k := range n.Children {
 		switch k.Key {
 		case "password", "ca", "certificate", "key":
@@ -171,16 +169,22 @@ func (b *builder) sslContext(n *Node, c *Config) {
 				b.d.Skipf(k.Pos(), "SSL %s needs a value; ignored, as keepalived ignores it", k.Key)
 				continue
 			}
-			given = append(given, k.Key)
+			v := k.Args[0].Text
+			switch k.Key {
+			case "password":
+				s.Password = v
+			case "ca":
+				s.CA = v
+			case "certificate":
+				s.Certificate = v
+			case "key":
+				s.Key = v
+			}
 		default:
 			b.unknown(k, func() []string { return []string{"ca", "certificate", "key", "password"} }, "SSL")
 		}
 	}
-	what := "an empty SSL context"
-	if len(given) > 0 {
-		what = "SSL " + strings.Join(given, ", ")
-	}
-	b.d.Warnf(n.Pos(), "%s is not supported by lvsd: its SSL_GET checks present no client certificate and load no CA file; they accept any server certificate, as keepalived does without an SSL block", what)
+	c.Global.SSL = s
 }
 
 var globalTable = table[*Global]{

@@ -16,3 +16,10 @@ func init() {
 func init() {
 	keywordBehaviourTests["track_group group"] = "internal/vrrp.TestRouterTrackGroup"
 }
+
+// The top-level SSL block (internal/check sslctx.go).
+func init() {
+	for _, k := range []string{"password", "ca", "certificate", "key"} {
+		keywordBehaviourTests["SSL "+k] = "internal/check.TestSSLGetClientCertificate"
+	}
+}

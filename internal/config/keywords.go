@@ -78,10 +78,8 @@ func keywordTables() map[string]handledSet {
 		// BFD_CHECK is read by builder.bfdCheck: name and alpha.
 		"virtual_server/real_server/BFD_CHECK": {"name": {}, "alpha": {}},
 	}
-	// The top-level SSL block is read by builder.sslContext, not a table:
-	// it names its four keywords and draws one warning for the block.
-	ssl := "lvsd's SSL_GET presents no client certificate and loads no CA file; it accepts any server certificate, as keepalived does without an SSL block"
-	m["SSL"] = handledSet{"password": {ignored: ssl}, "ca": {ignored: ssl}, "certificate": {ignored: ssl}, "key": {ignored: ssl}}
+	// The top-level SSL block is read by builder.sslContext, not a table.
+	m["SSL"] = handledSet{"password": {}, "ca": {}, "certificate": {}, "key": {}}
 	for _, p := range checkerPaths {
 		m[p] = tableSet(checkerTable)
 		m[p+"/url"] = tableSet(urlTable)

@@ -86,6 +86,9 @@ type Global struct {
 	SMTPAlert        *bool `json:"smtp_alert,omitempty"`
 	SMTPAlertVRRP    *bool `json:"smtp_alert_vrrp,omitempty"`
 	SMTPAlertChecker *bool `json:"smtp_alert_checker,omitempty"`
+	// SSL is the top-level SSL block: SSL_GET's client certificate
+	// (internal/check LoadSSLClient); nil without one.
+	SSL *SSLContext `json:"ssl,omitempty"`
 	// VRRPNotifyPriorityChanges is vrrp_notify_priority_changes, the
 	// default of the instances' and sync groups' notify_priority_changes.
 	VRRPNotifyPriorityChanges bool `json:"vrrp_notify_priority_changes,omitempty"`

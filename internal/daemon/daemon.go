@@ -331,6 +331,14 @@ func (d *Daemon) load() (*config.Result, error) {
 	if !res.Runnable() {
 		return nil, fmt.Errorf("%s: configuration has errors; first: %s", d.opts.ConfigFile, first)
 	}
+	if !d.opts.VRRPOnly {
+		// keepalived's checker exits when the SSL block's files do not
+		// load (init_ssl_ctx): lvsd does not start on them, and a reload
+		// with them is refused.
+		if _, err := check.LoadSSLClient(res.Config); err != nil {
+			return nil, fmt.Errorf("%s: %w (keepalived's checker stops on it too)", res.Config.Global.SSL.Pos, err)
+		}
+	}
 	return res, nil
 }
 
