@@ -61,43 +61,6 @@ func vmacNetState(l *vrrpLab, h, vmac string) string {
 	return strings.Join(lines, "\n")
 }
 
-// startVMACDaemon is vrrpLab.start, with keepalived's BFD pid file in
-// the lab too: its default (/run/keepalived_bfd.pid) is shared with every
-// keepalived the machine runs at the same time, which then refuses to
-// start ("daemon is already running").
-func startVMACDaemon(l *vrrpLab, kind, host string, c vrrpConf) *daemonProc {
-	l.t.Helper()
-	if kind != "keepalived" {
-		return l.start(kind, host, c)
-	}
-	dir := filepath.Join(l.dir, fmt.Sprintf("%s-%s-%d", host, kind, time.Now().UnixNano()))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		l.t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, []byte(c.render()), 0o644); err != nil {
-		l.t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", l.ns(host), "keepalived", "-n", "-l", "-D", "-P", "-f", conf,
-		"-p", dir+"/k.pid", "-r", dir+"/v.pid", "-c", dir+"/c.pid", "-b", dir+"/b.pid")
-	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
-	p := &daemonProc{kind: kind, host: host, conf: conf, cmd: cmd, log: &syncBuffer{}, dumpDir: dir}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	if err := cmd.Start(); err != nil {
-		l.t.Fatal(err)
-	}
-	l.t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		if l.t.Failed() {
-			l.t.Logf("--- %s on %s ---\n%s", kind, host, p.log.String())
-		}
-	})
-	return p
-}
-
 // wireFrom sums up a capture on the client: the source MACs of the
 // adverts and of the gratuitous ARPs for the VIP (frame and ARP sender).
 func wireFrom(frames []frame) (adverts, garps string) {
@@ -132,7 +95,7 @@ func wireFrom(frames []frame) (adverts, garps string) {
 	return keys(adv), keys(arp)
 }
 
-// TestVMACMatchesKeepalived: keepalived 2.2.7 and lvsd, each in a lab of
+// TestUseVMACMatchesKeepalived: keepalived 2.2.7 and lvsd, each in a lab of
 // its own built alike (all/rp_filter 1, the parent's arp_ignore and
 // arp_filter 0), run the same instance with use_vmac, and with
 // use_vmac and vmac_xmit_base. Compared, as MASTER: the VMAC's link
@@ -141,7 +104,7 @@ func wireFrom(frames []frame) (adverts, garps string) {
 // all and default, and on the client the source MAC of the adverts (the
 // VMAC's, or eth0's with vmac_xmit_base) and of the gratuitous ARPs
 // (the VMAC's); after SIGTERM, the VMAC gone and every sysctl back.
-func TestVMACMatchesKeepalived(t *testing.T) {
+func TestUseVMACMatchesKeepalived(t *testing.T) {
 	if testing.Short() {
 		t.Skip("namespace lab")
 	}
@@ -175,7 +138,7 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 				if v.vipOption {
 					c.raw = strings.Replace(c.render(), labVIP+"/24\n", labVIP+"/24 use_vmac\n", 1)
 				}
-				d := startVMACDaemon(l, kind, "d", c)
+				d := l.start(kind, "d", c)
 				vip := labVIP
 				if v.ipv6 {
 					vip = labVIP6
@@ -291,11 +254,11 @@ func TestVMACMatchesKeepalived(t *testing.T) {
 	}
 }
 
-// TestVMACCheckConfigMatchesKeepalived: `lvsd check-config` fails exactly
+// TestUseVMACCheckConfigMatchesKeepalived: `lvsd check-config` fails exactly
 // where `keepalived -t` (2.2.7) does on use_vmac, vmac_xmit_base,
 // use_vmac_addr and the use_vmac address option, in a namespace whose eth0
 // and eth1 are Ethernet (keepalived -t refuses a VMAC on anything else).
-func TestVMACCheckConfigMatchesKeepalived(t *testing.T) {
+func TestUseVMACCheckConfigMatchesKeepalived(t *testing.T) {
 	if testing.Short() {
 		t.Skip("namespace lab")
 	}
@@ -328,13 +291,13 @@ func TestVMACCheckConfigMatchesKeepalived(t *testing.T) {
 	}
 }
 
-// TestVMACPairWithKeepalived: lvsd and keepalived 2.2.7 both with use_vmac
+// TestUseVMACPairWithKeepalived: lvsd and keepalived 2.2.7 both with use_vmac
 // on one segment, each way round: the backup hears the master's adverts
 // on its own VMAC (a private macvlan delivers multicast whose source is
 // its own MAC, the virtual router's, to it alone), so there is exactly one
 // master; after the master's SIGTERM (priority 0 advert) the backup takes
 // over at once.
-func TestVMACPairWithKeepalived(t *testing.T) {
+func TestUseVMACPairWithKeepalived(t *testing.T) {
 	if testing.Short() {
 		t.Skip("namespace lab")
 	}
@@ -350,8 +313,8 @@ func TestVMACPairWithKeepalived(t *testing.T) {
 			conf := func(prio int) vrrpConf {
 				return vrrpConf{priority: prio, version: 3, interval: "0.2", extra: "  use_vmac\n"}
 			}
-			d2 := startVMACDaemon(l, kinds[1], "d2", conf(90))
-			d1 := startVMACDaemon(l, kinds[0], "d1", conf(100))
+			d2 := l.start(kinds[1], "d2", conf(90))
+			d1 := l.start(kinds[0], "d1", conf(100))
 			l.waitFor("the higher priority is master on its VMAC", 15*time.Second, func() bool { return vmacVIP(l, "d1") && !vmacVIP(l, "d2") })
 			l.holds("exactly one master", 2*time.Second, func() bool { return vmacVIP(l, "d1") && !vmacVIP(l, "d2") })
 			d1.signal(t, syscall.SIGTERM)

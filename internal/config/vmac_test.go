@@ -8,8 +8,8 @@ import (
 
 func init() {
 	for k, v := range map[string]string{
-		"vrrp_instance use_vmac":       "cmd/lvsd.TestVMACMatchesKeepalived",
-		"vrrp_instance vmac_xmit_base": "cmd/lvsd.TestVMACMatchesKeepalived",
+		"vrrp_instance use_vmac":       "cmd/lvsd.TestUseVMACMatchesKeepalived",
+		"vrrp_instance vmac_xmit_base": "cmd/lvsd.TestUseVMACMatchesKeepalived",
 		"vrrp_instance use_vmac_addr":  "internal/config.TestVMACResolve",
 	} {
 		keywordBehaviourTests[k] = v
