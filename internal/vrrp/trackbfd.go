@@ -53,23 +53,7 @@ func (r *Router) bfdUp(name string) bool { return bfd.Published(name) == bfd.Up 
 // its sync group's; a session on both takes the group's weight unless the
 // instance's was 0 (keepalived's add_vrrp_to_track_bfd).
 func (r *Router) bfdItems(in *instance) []config.TrackItem {
-	items := append([]config.TrackItem(nil), in.cfg.TrackBFDs...)
-	if in.syncCfg == nil {
-		return items
-	}
-next:
-	for _, g := range in.syncCfg.TrackBFDs {
-		for i, t := range items {
-			if t.Name == g.Name {
-				if t.Weight != 0 {
-					items[i].Weight, items[i].WeightReverse = g.Weight, g.WeightReverse
-				}
-				continue next
-			}
-		}
-		items = append(items, g)
-	}
-	return items
+	return mergeTracked(in.cfg.TrackBFDs, in.syncCfg, func(g *config.SyncGroup) []config.TrackItem { return g.TrackBFDs }, true)
 }
 
 // bfdEffects applies in's tracked sessions through effective()'s apply.

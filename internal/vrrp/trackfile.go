@@ -23,23 +23,7 @@ type fileState struct {
 // its sync group's, as keepalived's add_obj_to_track_file merges them (a
 // file on both takes the group's weight unless the instance's was 0).
 func (r *Router) fileItems(in *instance) []config.TrackItem {
-	items := append([]config.TrackItem(nil), in.cfg.TrackFiles...)
-	if in.syncCfg == nil {
-		return items
-	}
-next:
-	for _, g := range in.syncCfg.TrackFiles {
-		for i, t := range items {
-			if t.Name == g.Name {
-				if t.Weight != 0 {
-					items[i].Weight, items[i].WeightReverse = g.Weight, g.WeightReverse
-				}
-				continue next
-			}
-		}
-		items = append(items, g)
-	}
-	return items
+	return mergeTracked(in.cfg.TrackFiles, in.syncCfg, func(g *config.SyncGroup) []config.TrackItem { return g.TrackFiles }, true)
 }
 
 // setupFiles collects the track files the instances use.
@@ -129,4 +113,33 @@ func (r *Router) fileEffects(in *instance, prio *int, fault *bool) {
 			*prio += d
 		}
 	}
+}
+
+// mergeTracked is what an instance tracks of one kind of object, as
+// keepalived merges its own entries with its sync group's
+// (add_obj_to_track_file, add_vrrp_to_track_bfd, the track_process one):
+// the instance's entries, then the group's; an object on both takes the
+// group's weight unless the instance's was 0, and the group's reverse flag
+// too when withReverse (not for processes).
+func mergeTracked(own []config.TrackItem, sg *config.SyncGroup, group func(*config.SyncGroup) []config.TrackItem, withReverse bool) []config.TrackItem {
+	items := append([]config.TrackItem(nil), own...)
+	if sg == nil {
+		return items
+	}
+next:
+	for _, g := range group(sg) {
+		for i, t := range items {
+			if t.Name == g.Name {
+				if t.Weight != 0 {
+					items[i].Weight = g.Weight
+					if withReverse {
+						items[i].WeightReverse = g.WeightReverse
+					}
+				}
+				continue next
+			}
+		}
+		items = append(items, g)
+	}
+	return items
 }

@@ -13,23 +13,7 @@ import (
 // a process on both takes the group's weight unless the instance's is 0,
 // and keeps the instance's reverse).
 func (r *Router) processItems(in *instance) []config.TrackItem {
-	items := append([]config.TrackItem(nil), in.cfg.TrackProcesses...)
-	if in.syncCfg == nil {
-		return items
-	}
-next:
-	for _, g := range in.syncCfg.TrackProcesses {
-		for i, t := range items {
-			if t.Name == g.Name {
-				if t.Weight != 0 {
-					items[i].Weight = g.Weight
-				}
-				continue next
-			}
-		}
-		items = append(items, g)
-	}
-	return items
+	return mergeTracked(in.cfg.TrackProcesses, in.syncCfg, func(g *config.SyncGroup) []config.TrackItem { return g.TrackProcesses }, false)
 }
 
 // startProcesses scans /proc for the tracked processes (their quorum at
