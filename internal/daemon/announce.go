@@ -94,7 +94,7 @@ func (d *Daemon) reconcileAnnouncements(why reconcileReason, withdrawOnly bool) 
 	switch {
 	case d.syncer == nil:
 		// No IPVS: nothing is programmed, nothing is announced.
-	case d.lastDesired == nil && !withdrawOnly:
+	case d.syncer.Programmed() == nil && !withdrawOnly:
 		// The reconcile failed: what the kernel holds is unknown; the
 		// routes stay as they are until one succeeds.
 		return
@@ -103,7 +103,7 @@ func (d *Daemon) reconcileAnnouncements(why reconcileReason, withdrawOnly bool) 
 		if d.checks != nil {
 			health = d.checks.Snapshot()
 		}
-		programmed := d.lastDesired
+		programmed := d.syncer.Programmed()
 		if programmed == nil {
 			// Before the first reconcile (a restart adopting routes) or
 			// after a failed one: judge by health and configuration

@@ -95,7 +95,7 @@ func TestAnnounceAdapter(t *testing.T) {
 	if !strings.Contains(sys.written(), "net.ipv4.vs.sloppy_tcp=1") {
 		t.Errorf("sloppy_tcp not set: %q", sys.written())
 	}
-	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
+	programIPVS(t, d, ipvs.DesiredTable(d.cfg, nil))
 	d.reconcileAnnouncements(reconcileStart, false)
 	// 192.0.2.10 stays (re-adopted, no flap); .11 does not announce.
 	if ops := fake.TakeOps(); len(ops) != 0 {
@@ -109,11 +109,11 @@ func TestAnnounceAdapter(t *testing.T) {
 	// (health is read from the checkers; here the desired table is made
 	// to reflect it directly).
 	health := downHealth{"192.0.2.10:80/TCP": true}
-	got := announce.Desired(d.cfg, d.lastDesired, health)
+	got := announce.Desired(d.cfg, d.syncer.Programmed(), health)
 	if len(got) != 0 {
 		t.Fatalf("Desired with quorum lost = %v", got)
 	}
-	d.lastDesired = ipvs.DesiredTable(d.cfg, health) // what IPVS holds after
+	programIPVS(t, d, ipvs.DesiredTable(d.cfg, health)) // what IPVS holds after
 	start := time.Now()
 	d.reconcileAnnouncements(reconcileHealth, true)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"del 192.0.2.10/32"}) {
@@ -123,7 +123,7 @@ func TestAnnounceAdapter(t *testing.T) {
 		t.Errorf("withdraw took %v", took)
 	}
 	// Back: announced only in the pass after IPVS is programmed.
-	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
+	programIPVS(t, d, ipvs.DesiredTable(d.cfg, nil))
 	d.reconcileAnnouncements(reconcileHealth, true)
 	if ops := fake.TakeOps(); len(ops) != 0 {
 		t.Errorf("withdraw-only pass announced: %v", ops)
@@ -133,9 +133,9 @@ func TestAnnounceAdapter(t *testing.T) {
 		t.Errorf("recovery ops = %v", ops)
 	}
 
-	// A failed IPVS reconcile (lastDesired nil): a quorum loss is still
+	// A failed IPVS reconcile (nothing known programmed): a quorum loss is still
 	// withdrawn; nothing is announced until a reconcile succeeds.
-	d.lastDesired = nil
+	programIPVS(t, d, nil)
 	d.checks = nil
 	d.cfg.VirtualServers[0].Quorum = 2 // more than its one real server: quorum lost
 	d.reconcileAnnouncements(reconcileHealth, true)
@@ -148,7 +148,7 @@ func TestAnnounceAdapter(t *testing.T) {
 	if ops := fake.TakeOps(); len(ops) != 0 {
 		t.Errorf("announced before a reconcile succeeded: %v", ops)
 	}
-	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
+	programIPVS(t, d, ipvs.DesiredTable(d.cfg, nil))
 	d.reconcileAnnouncements(reconcileHealth, false)
 	if ops := fake.TakeOps(); !slices.Equal(ops, []string{"add 192.0.2.10/32"}) {
 		t.Errorf("after a successful reconcile: ops = %v", ops)
@@ -188,12 +188,25 @@ func TestAnnounceAdapterUntouchedWithoutKeyword(t *testing.T) {
 	sys := newFakeSysctl()
 	d, opened := announceDaemon(t, fake, sys)
 	d.cfg = loadConf(t, strings.ReplaceAll(strings.Replace(announceConf, "lvsd_announce_drain_time 1", "", 1), "lvsd_announce\n", ""))
-	d.lastDesired = ipvs.DesiredTable(d.cfg, nil)
+	programIPVS(t, d, ipvs.DesiredTable(d.cfg, nil))
 	d.reconcileIPVSAnnounced(reconcileStart)
 	if len(*opened) != 0 || len(fake.TakeOps()) != 0 || strings.Contains(sys.written(), "sloppy") {
 		t.Errorf("touched: opened %v, sysctl %q", *opened, sys.written())
 	}
 	if at, w := d.withdrawAnnouncements(); w || !at.IsZero() {
 		t.Error("withdraw without announcements")
+	}
+}
+
+// programIPVS brings the daemon's (fake) kernel to table through its
+// syncer, as a reconcile does; nil forgets it, as a failed one does.
+func programIPVS(t *testing.T, d *Daemon, table ipvs.Table) {
+	t.Helper()
+	if table == nil {
+		d.syncer.ForgetProgrammed()
+		return
+	}
+	if _, _, err := d.syncer.Update(context.Background(), table, false); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -80,11 +80,8 @@ type Daemon struct {
 	vrrpKey    string
 	routerDone chan error // of the router in routerRef
 	syncer     *ipvs.Syncer
-	// lastDesired is the table last reconciled, so that a health change
-	// reconciles only the services it changed.
-	lastDesired ipvs.Table
-	kernel      ipvs.Kernel
-	checks      *check.Manager
+	kernel     ipvs.Kernel
+	checks     *check.Manager
 	// scripts runs every script, VRRP and checker alike; setConfig
 	// re-applies script_user and enable_script_security at each load.
 	scripts    *script.Runner
@@ -105,9 +102,6 @@ type Daemon struct {
 	// a long IPVS reconcile gives way at once.
 	stopping context.Context
 	stopNow  context.CancelFunc
-	// repairCancel interrupts a periodic full repair in progress, so that
-	// a reload or a health change never waits for a big table to be read.
-	repairCancel atomic.Pointer[context.CancelFunc]
 
 	snap          atomic.Pointer[snapshot]
 	routerRef     atomic.Pointer[vrrp.Router] // the running VRRP router, if any
@@ -484,43 +478,37 @@ func (d *Daemon) clearRouter() {
 	d.routerDone = nil
 }
 
-// reconcileIPVS brings the kernel's table to the desired one, as why
-// requires (see reconcileReason); write failures are logged and counted
-// in the syncer's metrics, and the next reconcile reads everything.
+// reconcileIPVS brings the kernel's table to the desired one for why; the
+// syncer decides how much to read and write (ipvs.Syncer.Update, Repair).
+// Failures are logged here and counted in the syncer's metrics; the next
+// reconcile reads everything.
 func (d *Daemon) reconcileIPVS(why reconcileReason) {
 	if d.syncer == nil {
 		return
 	}
-	desired := d.lastDesired
-	if why.rebuildsDesired() || desired == nil {
+	build := func() ipvs.Table {
 		var health ipvs.Health
 		if d.checks != nil {
 			health = d.checks.Snapshot()
 		}
-		desired = ipvs.DesiredTable(d.cfg, health)
+		return ipvs.DesiredTable(d.cfg, health)
 	}
 	var st ipvs.Stats
 	var err error
-	if why.incremental() && d.lastDesired != nil {
-		changed, removed := ipvs.ChangedServices(d.lastDesired, desired)
-		if len(changed)+len(removed) == 0 {
+	if why == reconcileRepair {
+		var interrupted bool
+		st, interrupted, err = d.syncer.Repair(d.stopping, build)
+		if interrupted {
+			d.log.Debug("ipvs repair interrupted; it runs again at the next interval")
+			return
+		}
+	} else {
+		var noop bool
+		st, noop, err = d.syncer.Update(d.stopping, build(), why.incremental())
+		if noop {
 			if why == reconcileReload {
 				d.log.Info("ipvs reconciled", "why", why, "writes", 0)
 			}
-			return
-		}
-		st, err = d.syncer.ReconcileServices(d.stopping, d.lastDesired, desired, changed, removed)
-	} else {
-		ctx := d.stopping
-		if why.interruptible() {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithCancel(d.stopping)
-			d.repairCancel.Store(&cancel)
-			defer func() { d.repairCancel.Store(nil); cancel() }()
-		}
-		st, err = d.syncer.ReconcileContext(ctx, desired)
-		if why.interruptible() && ctx.Err() != nil && d.stopping.Err() == nil {
-			d.log.Debug("ipvs repair interrupted; it runs again at the next interval")
 			return
 		}
 	}
@@ -529,31 +517,26 @@ func (d *Daemon) reconcileIPVS(why reconcileReason) {
 	}
 	if err != nil {
 		d.log.Error("ipvs reconcile", "why", why, "err", err)
-		d.lastDesired = nil // next time, read everything
 		return
 	}
-	d.lastDesired = desired
 	if len(st.LastOps) > 0 || why != reconcileRepair {
 		d.log.Info("ipvs reconciled", "why", why, "writes", len(st.LastOps))
 	}
 }
 
-// reconcileReason is why the IPVS table is reconciled, which decides how.
+// reconcileReason is why the IPVS table is reconciled.
 type reconcileReason int
 
 const (
 	// reconcileStart: the first reconcile, a full one that reads the
 	// kernel's table (adoption).
 	reconcileStart reconcileReason = iota
-	// reconcileHealth: checkers changed real servers' states; only the
-	// services whose desired state changed are read and written.
+	// reconcileHealth: checkers changed real servers' states.
 	reconcileHealth
-	// reconcileReload: a new configuration; only the services it changed.
+	// reconcileReload: a new configuration.
 	reconcileReload
-	// reconcileRepair: the periodic full comparison with the kernel, of
-	// the last desired table (health changes and reloads reconcile as
-	// they happen, so between them it is current: no 10,000-service table
-	// is built every interval); a SIGHUP interrupts it.
+	// reconcileRepair: the periodic full comparison with the kernel; a
+	// SIGHUP interrupts it.
 	reconcileRepair
 )
 
@@ -561,20 +544,13 @@ func (r reconcileReason) String() string {
 	return [...]string{"start", "health", "reload", "repair"}[r]
 }
 
-// incremental: the reason touches known services only, diffed against
-// the last desired table; the others read the whole kernel table.
+// incremental: the reason touches known services only, which the syncer
+// may diff against the table it last programmed.
 func (r reconcileReason) incremental() bool { return r == reconcileHealth || r == reconcileReload }
 
-// rebuildsDesired: the desired table is built anew from the
-// configuration and the checkers (a repair reuses the last one).
-func (r reconcileReason) rebuildsDesired() bool { return r != reconcileRepair }
-
-// interruptible: a reload or stop may cancel it mid-way.
-func (r reconcileReason) interruptible() bool { return r == reconcileRepair }
-
 func (d *Daemon) interruptRepair() {
-	if c := d.repairCancel.Load(); c != nil {
-		(*c)()
+	if d.syncer != nil {
+		d.syncer.InterruptRepair()
 	}
 }
 

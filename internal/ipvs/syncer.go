@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // StopMode says what Stop does to the kernel table.
@@ -43,6 +44,10 @@ type Syncer struct {
 	ownedDirty bool // owned differs from what stateFile holds
 	flush      bool
 	stats      Stats
+	// programmed is the table last reconciled (programmed.go).
+	programmed Table
+	// repairCancel cuts a Repair short (InterruptRepair).
+	repairCancel atomic.Pointer[context.CancelFunc]
 }
 
 func (s *Syncer) own(k ServiceKey) {
