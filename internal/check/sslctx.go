@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"strings"
 
 	"github.com/lvsd/lvsd/internal/config"
 )
@@ -40,29 +41,35 @@ func LoadSSLClient(cfg *config.Config) (*SSLClient, error) {
 		return nil, nil
 	}
 	c := &SSLClient{}
-	if s.Certificate != "" || s.Key != "" {
-		certPEM, err := os.ReadFile(s.Certificate)
-		if s.Certificate == "" {
-			err = errors.New("no certificate given for the key")
-		}
+	var certPEM, keyPEM []byte
+	if s.Certificate != "" {
+		b, err := os.ReadFile(s.Certificate)
 		if err != nil {
 			return nil, fmt.Errorf("SSL certificate: %w", err)
 		}
-		keyFile := s.Key
-		if keyFile == "" {
-			keyFile = s.Certificate // SSL_CTX_use_certificate_chain_file alone: the key must be in it
-		}
-		keyPEM, err := os.ReadFile(keyFile)
+		certPEM = b
+	}
+	if s.Key != "" {
+		b, err := os.ReadFile(s.Key)
 		if err != nil {
 			return nil, fmt.Errorf("SSL key: %w", err)
 		}
-		keyPEM, err = decryptKeyPEM(keyPEM, s.Password)
-		if err != nil {
-			return nil, fmt.Errorf("SSL key %s: %w", keyFile, err)
+		if keyPEM, err = decryptKeyPEM(b, s.Password); err != nil {
+			return nil, fmt.Errorf("SSL key %s: %w", s.Key, err)
 		}
+	} else if certPEM != nil && hasKeyBlock(certPEM) {
+		// No key file: OpenSSL finds the key, if any, beside the chain.
+		var err error
+		if keyPEM, err = decryptKeyPEM(certPEM, s.Password); err != nil {
+			return nil, fmt.Errorf("SSL key in %s: %w", s.Certificate, err)
+		}
+	}
+	// A certificate without its key, or a key without a certificate, loads
+	// in keepalived and presents nothing: neither does lvsd.
+	if certPEM != nil && keyPEM != nil {
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
-			return nil, fmt.Errorf("SSL certificate %s and key %s: %w", s.Certificate, keyFile, err)
+			return nil, fmt.Errorf("SSL certificate %s and key %s: %w", s.Certificate, s.Key, err)
 		}
 		c.Certificate = &cert
 	}
@@ -76,6 +83,20 @@ func LoadSSLClient(cfg *config.Config) (*SSLClient, error) {
 		}
 	}
 	return c, nil
+}
+
+// hasKeyBlock reports whether b holds a PEM private key.
+func hasKeyBlock(b []byte) bool {
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return false
+		}
+		if strings.HasSuffix(blk.Type, "PRIVATE KEY") {
+			return true
+		}
+	}
 }
 
 func hasSSLGet(cfg *config.Config) bool {

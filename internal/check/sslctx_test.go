@@ -78,6 +78,9 @@ func TestLoadSSLClientErrors(t *testing.T) {
 		{"wrong legacy password", "password wrong\n    certificate " + p.ClientCert + "\n    key " + p.ClientKeyLegacy, sslGet, "wrong password"},
 		{"missing ca", "ca /nonexistent-ca.pem", sslGet, "no such file"},
 		{"not needed without SSL_GET", "certificate /nonexistent.pem", httpGet, ""},
+		{"certificate without key loads (presents nothing)", "certificate " + p.ClientCert, sslGet, ""},
+		{"key without certificate loads (presents nothing)", "key " + p.ClientKey, sslGet, ""},
+		{"missing key", "certificate " + p.ClientCert + "\n    key /nonexistent.key", sslGet, "no such file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := labtest.Config(t, "SSL {\n    "+c.ssl+"\n}\n"+c.checker)
