@@ -17,7 +17,7 @@ import (
 // TestFIFOLines: keepalived 2.2.7's line formats (vrrp_notify.c
 // notify_fifo, ipwrapper.c notify_fifo_vs/notify_fifo_rs).
 func TestFIFOLines(t *testing.T) {
-	vs := VirtualServer{Addr: netip.MustParseAddrPort("10.0.0.1:80"), Protocol: "TCP"}
+	vs := VirtualServer{Addr: netip.MustParseAddrPort("10.0.0.1:80"), Protocol: config.ProtoTCP}
 	rs := netip.MustParseAddrPort("10.0.1.1:8080")
 	for got, want := range map[string]string{
 		InstanceLine("VI_1", StateMaster, 100):      "INSTANCE \"VI_1\" MASTER 100\n",

@@ -74,7 +74,7 @@ type VirtualServer struct {
 	Group    string
 	FWMark   uint32
 	Addr     netip.AddrPort
-	Protocol string // TCP, UDP, SCTP or ""
+	Protocol config.Protocol // TCP, UDP, SCTP or none
 }
 
 // Enabled says whether any mail can be sent: keepalived sends none
@@ -266,16 +266,16 @@ func FormatVS(vs VirtualServer) string {
 func FormatRS(rs netip.AddrPort, vs VirtualServer) string { return trio(rs, vs.Protocol) }
 
 // trio is inet_sockaddrtotrio: "[%s]:%s:%d".
-func trio(a netip.AddrPort, proto string) string {
+func trio(a netip.AddrPort, proto config.Protocol) string {
 	p := "?"
-	switch strings.ToUpper(proto) {
-	case "TCP":
+	switch proto {
+	case config.ProtoTCP:
 		p = "tcp"
-	case "UDP":
+	case config.ProtoUDP:
 		p = "udp"
-	case "SCTP":
+	case config.ProtoSCTP:
 		p = "sctp"
-	case "":
+	case config.ProtoNone:
 		p = "none"
 	}
 	return fmt.Sprintf("[%s]:%s:%d", a.Addr().Unmap().WithZone(""), p, a.Port())
@@ -285,23 +285,23 @@ func trio(a netip.AddrPort, proto string) string {
 // or fails, as each keepalived 2.2.7 checker writes it. MISC_CHECK's
 // failure is "failed" or, for a script that ran out of time, "timed out"
 // (see MiscBody). FILE_CHECK sends none: "".
-func CheckerBody(typ string, up bool) string {
+func CheckerBody(typ config.CheckerType, up bool) string {
 	switch typ {
-	case "TCP_CHECK":
+	case config.CheckTCP:
 		return map[bool]string{true: "=> TCP CHECK succeed on service <=", false: "=> TCP CHECK failed on service <="}[up]
-	case "HTTP_GET", "SSL_GET":
+	case config.CheckHTTP, config.CheckSSL:
 		return map[bool]string{true: "=> CHECK succeed on service <=", false: "=> CHECK failed on service : HTTP request failed <="}[up]
-	case "SMTP_CHECK":
+	case config.CheckSMTP:
 		return map[bool]string{true: "=> CHECK succeed on service <=", false: "=> CHECK failed on service <="}[up]
-	case "MISC_CHECK":
+	case config.CheckMisc:
 		return MiscBody(map[bool]string{true: "succeeded", false: "failed"}[up])
-	case "DNS_CHECK":
+	case config.CheckDNS:
 		return map[bool]string{true: "=> DNS_CHECK: succeed on service <=", false: "=> DNS_CHECK: failed on service <="}[up]
-	case "UDP_CHECK":
+	case config.CheckUDP:
 		return map[bool]string{true: "=> UDP CHECK succeed on service <=", false: "=> UDP CHECK failed on service <="}[up]
-	case "PING_CHECK":
+	case config.CheckPing:
 		return map[bool]string{true: "=> ICMP CHECK succeed on service <=", false: "=> ICMP CHECK failed on service <="}[up]
-	case "FILE_CHECK":
+	case config.CheckFile:
 		return "" // check_file.c sends no mail
 	}
 	return map[bool]string{true: "=> CHECK succeed on service <=", false: "=> CHECK failed on service <="}[up]

@@ -45,24 +45,24 @@ func TestMessagesGolden(t *testing.T) {
 	if _, ok := InstanceMessage("LVS_1", "VI_1", "INIT"); ok {
 		t.Error("keepalived sends no instance mail for INIT")
 	}
-	vs4 := VirtualServer{Addr: netip.MustParseAddrPort("10.0.0.1:80"), Protocol: "TCP"}
-	vs6 := VirtualServer{Addr: netip.MustParseAddrPort("[2001:db8::1]:53"), Protocol: "UDP"}
-	fwm := VirtualServer{FWMark: 7, Protocol: "TCP"}
-	grp := VirtualServer{Group: "web", Protocol: "SCTP"}
+	vs4 := VirtualServer{Addr: netip.MustParseAddrPort("10.0.0.1:80"), Protocol: config.ProtoTCP}
+	vs6 := VirtualServer{Addr: netip.MustParseAddrPort("[2001:db8::1]:53"), Protocol: config.ProtoUDP}
+	fwm := VirtualServer{FWMark: 7, Protocol: config.ProtoTCP}
+	grp := VirtualServer{Group: "web", Protocol: config.ProtoSCTP}
 	rs4 := netip.MustParseAddrPort("192.168.1.2:8080")
 	rs6 := netip.MustParseAddrPort("[2001:db8::2]:5353")
-	for _, typ := range []string{"TCP_CHECK", "HTTP_GET", "SSL_GET", "SMTP_CHECK", "MISC_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK"} {
-		add(typ+" down", RealServerMessage("LVS_1", rs4, vs4, false, CheckerBody(typ, false)))
-		add(typ+" up", RealServerMessage("LVS_1", rs4, vs4, true, CheckerBody(typ, true)))
+	for _, typ := range []config.CheckerType{config.CheckTCP, config.CheckHTTP, config.CheckSSL, config.CheckSMTP, config.CheckMisc, config.CheckDNS, config.CheckUDP, config.CheckPing} {
+		add(typ.String()+" down", RealServerMessage("LVS_1", rs4, vs4, false, CheckerBody(typ, false)))
+		add(typ.String()+" up", RealServerMessage("LVS_1", rs4, vs4, true, CheckerBody(typ, true)))
 	}
-	if CheckerBody("FILE_CHECK", false) != "" {
+	if CheckerBody(config.CheckFile, false) != "" {
 		t.Error("keepalived 2.2.7's FILE_CHECK mails nothing")
 	}
 	add("misc timed out", RealServerMessage("LVS_1", rs4, vs4, false, MiscBody("timed out")))
 	add("bfd", RealServerMessage("LVS_1", rs4, vs4, false, BFDBody("bfd1", false)))
-	add("v6", RealServerMessage("LVS_1", rs6, vs6, true, CheckerBody("UDP_CHECK", true)))
-	add("fwmark", RealServerMessage("LVS_1", rs4, fwm, false, CheckerBody("TCP_CHECK", false)))
-	add("group", RealServerMessage("LVS_1", rs4, grp, false, CheckerBody("TCP_CHECK", false)))
+	add("v6", RealServerMessage("LVS_1", rs6, vs6, true, CheckerBody(config.CheckUDP, true)))
+	add("fwmark", RealServerMessage("LVS_1", rs4, fwm, false, CheckerBody(config.CheckTCP, false)))
+	add("group", RealServerMessage("LVS_1", rs4, grp, false, CheckerBody(config.CheckTCP, false)))
 	add("removed", RealServerRemovedMessage("LVS_1", rs4, vs4, false))
 	add("shutdown", RealServerRemovedMessage("LVS_1", rs4, vs4, true))
 	add("quorum gained", QuorumMessage("LVS_1", vs4, true, false, 3, 1, 2, 4))
@@ -129,9 +129,9 @@ func TestSpecFrom(t *testing.T) {
 		return &config.Config{Global: g,
 			Instances:  []*config.Instance{{Name: "plain"}, {Name: "on", SMTPAlert: bp(true)}, {Name: "off", SMTPAlert: bp(false)}},
 			SyncGroups: []*config.SyncGroup{{Name: "G", Members: []string{"plain"}}},
-			VirtualServers: []*config.VirtualServer{{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: "TCP",
+			VirtualServers: []*config.VirtualServer{{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP,
 				RealServers: []*config.RealServer{{Addr: netip.MustParseAddr("10.0.1.1"), Port: 80}, {Addr: netip.MustParseAddr("10.0.1.2"), Port: 80, SMTPAlert: bp(false)}}},
-				{Addr: netip.MustParseAddr("10.0.0.2"), Port: 80, Protocol: "TCP", SMTPAlert: bp(true)}},
+				{Addr: netip.MustParseAddr("10.0.0.2"), Port: 80, Protocol: config.ProtoTCP, SMTPAlert: bp(true)}},
 		}
 	}
 	rs1 := RealServerKey{"10.0.0.1:80/TCP", netip.MustParseAddrPort("10.0.1.1:80")}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
 )
 
 // QueueSize bounds the mails waiting to be sent; more are dropped (and
@@ -150,7 +152,7 @@ func (s *Sender) GroupState(name, state string) {
 // config.VirtualServer.Key()); wasAlive and alive are the real server's
 // state before and after. Mailed when the real server's smtp_alert is on,
 // and, with no_checker_emails, only when the real server changed.
-func (s *Sender) CheckerChange(vs string, rs netip.AddrPort, typ string, up, wasAlive, alive bool) {
+func (s *Sender) CheckerChange(vs string, rs netip.AddrPort, typ config.CheckerType, up, wasAlive, alive bool) {
 	s.CheckerChangeBody(vs, rs, CheckerBody(typ, up), wasAlive, alive)
 }
 

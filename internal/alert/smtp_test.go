@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
 )
 
 // fakeSMTP is a scripted SMTP server: it records every line the client
@@ -196,7 +198,7 @@ func testSpec(addr string) Spec {
 	return Spec{RouterID: "R", To: []string{"a@x"}, From: "f@x", Server: ap.Addr().String(), Port: ap.Port(), HeloName: "h",
 		ConnectTimeout: 2 * time.Second, Instances: map[string]bool{"VI_1": true, "VI_2": false}, Groups: map[string]bool{"G": true},
 		RealServers: map[RealServerKey]bool{{"vs", netip.MustParseAddrPort("10.0.0.2:80")}: true},
-		Names:       map[string]VirtualServer{"vs": {Addr: netip.MustParseAddrPort("10.0.0.1:80"), Protocol: "TCP"}}}
+		Names:       map[string]VirtualServer{"vs": {Addr: netip.MustParseAddrPort("10.0.0.1:80"), Protocol: config.ProtoTCP}}}
 }
 
 // TestSenderRules: last_email_state, smtp_alert off, no_email_faults,
@@ -218,15 +220,15 @@ func TestSenderRules(t *testing.T) {
 	s.InstanceState("VI_1", "INIT")      // nothing for INIT
 	s.GroupState("G", StateMaster)
 	rs := netip.MustParseAddrPort("10.0.0.2:80")
-	s.CheckerChange("vs", rs, "TCP_CHECK", false, true, false)
-	s.CheckerChange("vs", rs, "FILE_CHECK", false, true, false)
-	s.CheckerChange("vs", netip.MustParseAddrPort("10.0.0.3:80"), "TCP_CHECK", false, true, false) // not configured
+	s.CheckerChange("vs", rs, config.CheckTCP, false, true, false)
+	s.CheckerChange("vs", rs, config.CheckFile, false, true, false)
+	s.CheckerChange("vs", netip.MustParseAddrPort("10.0.0.3:80"), config.CheckTCP, false, true, false) // not configured
 	drain()
 	sp.NoEmailFaults, sp.NoCheckerEmails = true, true
 	s.Update(sp)
-	s.InstanceState("VI_1", StateFault)                        // no_email_faults
-	s.CheckerChange("vs", rs, "TCP_CHECK", true, false, false) // real server did not change
-	s.CheckerChange("vs", rs, "TCP_CHECK", true, false, true)
+	s.InstanceState("VI_1", StateFault)                            // no_email_faults
+	s.CheckerChange("vs", rs, config.CheckTCP, true, false, false) // real server did not change
+	s.CheckerChange("vs", rs, config.CheckTCP, true, false, true)
 	drain()
 	want := []string{
 		"[R] VRRP Instance VI_1 - Entering BACKUP state",

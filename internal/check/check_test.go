@@ -393,7 +393,7 @@ func TestManyCheckersAreCheap(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	behind, stuckDown := 0, 0
 	for _, st := range m.Status() {
-		if st.Key.Type == "HTTP_GET" {
+		if st.Key.Type == config.CheckHTTP {
 			if !st.Up {
 				stuckDown++
 			}

@@ -54,7 +54,7 @@ type probeGroup struct {
 // targetKey sorts checkers by type and target first: only checkers that
 // share both can share probes, and probeKey is built for them alone.
 type targetKey struct {
-	typ    string
+	typ    config.CheckerType
 	target netip.AddrPort
 }
 
@@ -101,7 +101,7 @@ func (m *Manager) groupProbes(byTarget map[targetKey][]sharable) {
 // shared.
 func sendsProbe(c *config.Checker) bool {
 	switch c.Type {
-	case "FILE_CHECK", "BFD_CHECK":
+	case config.CheckFile, config.CheckBFD:
 		return false
 	}
 	return true
@@ -143,7 +143,7 @@ func probeKey(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 		k.MiscPath = &s
 	}
 	host := ""
-	if c.Type == "HTTP_GET" || c.Type == "SSL_GET" {
+	if c.Type == config.CheckHTTP || c.Type == config.CheckSSL {
 		// httpProbe's Host header.
 		host = c.Virtualhost
 		if host == "" {

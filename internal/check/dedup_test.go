@@ -32,9 +32,9 @@ func sharedConfig(t testing.TB, n int, port int, check func(i int) string) *conf
 
 func TestProbeKey(t *testing.T) {
 	base := func(mod func(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer)) string {
-		vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: "TCP"}
+		vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP}
 		rs := &config.RealServer{Addr: netip.MustParseAddr("192.0.2.1"), Port: 80}
-		c := &config.Checker{Type: "TCP_CHECK", ConnectTimeout: 5 * time.Second, Retry: 1, DelayBeforeRetry: time.Second,
+		c := &config.Checker{Type: config.CheckTCP, ConnectTimeout: 5 * time.Second, Retry: 1, DelayBeforeRetry: time.Second,
 			DelayLoop: 6 * time.Second, Pos: config.Pos{File: "a", Line: 1},
 			URLs:     []config.URL{{Path: "/", StatusCodes: [][2]int{{200, 299}}, Pos: config.Pos{Line: 3}}},
 			MiscPath: &config.Script{Argv: []string{"/bin/true"}, Pos: config.Pos{Line: 4}}}
@@ -69,7 +69,7 @@ func TestProbeKey(t *testing.T) {
 			c.ConnectIP = netip.MustParseAddr("192.0.2.1")
 		}, true},
 		// What the probe sends, where from, or how it judges the answer.
-		{"type", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Type = "HTTP_GET" }, false},
+		{"type", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Type = config.CheckHTTP }, false},
 		{"real server address", func(_ *config.Checker, _ *config.VirtualServer, rs *config.RealServer) {
 			rs.Addr = netip.MustParseAddr("192.0.2.2")
 		}, false},
@@ -121,13 +121,13 @@ func TestProbeKey(t *testing.T) {
 	// probe.
 	http := func(vh string) string {
 		return base(func(c *config.Checker, vs *config.VirtualServer, _ *config.RealServer) {
-			c.Type, vs.Virtualhost = "HTTP_GET", vh
+			c.Type, vs.Virtualhost = config.CheckHTTP, vh
 		})
 	}
 	if http("a.example") == http("b.example") {
 		t.Error("HTTP_GET under virtual servers with other virtualhosts shares a probe: the Host header differs")
 	}
-	for _, typ := range []string{"FILE_CHECK", "BFD_CHECK"} {
+	for _, typ := range []config.CheckerType{config.CheckFile, config.CheckBFD} {
 		if base(func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Type = typ }) != "none" {
 			t.Errorf("%s sends no probe to share", typ)
 		}

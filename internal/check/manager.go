@@ -26,7 +26,7 @@ type Key struct {
 	VS    string
 	RS    netip.AddrPort
 	Index int
-	Type  string
+	Type  config.CheckerType
 }
 
 func (k Key) rs() rsKey { return rsKey{k.VS, k.RS} }
@@ -39,7 +39,7 @@ type rsKey struct {
 // slowRecovery: HTTP_GET and SSL_GET without fast_recovery need a second
 // passing check, delay_loop later, to bring a failed server back.
 func slowRecovery(c *config.Checker) bool {
-	return (c.Type == "HTTP_GET" || c.Type == "SSL_GET") && !c.FastRecovery
+	return (c.Type == config.CheckHTTP || c.Type == config.CheckSSL) && !c.FastRecovery
 }
 
 // tracker is keepalived's per-checker state: retry N means N+1 failures in
@@ -62,7 +62,7 @@ type tracker struct {
 
 // observe applies one result and says when to check next.
 func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool, next time.Duration) {
-	if c.Type == "FILE_CHECK" {
+	if c.Type == config.CheckFile {
 		// keepalived acts on each value at once: no retry, no recovery
 		// check; weight carries the value's weight.
 		if !ok {
@@ -106,7 +106,7 @@ func (t *tracker) observe(ok bool, weight int, c *config.Checker) (changed bool,
 // retried (TCP_CHECK retries them, check_tcp.c tcp_epilog).
 func retriesOnlyWhileUp(c *config.Checker) bool {
 	switch c.Type {
-	case "DNS_CHECK", "UDP_CHECK", "PING_CHECK":
+	case config.CheckDNS, config.CheckUDP, config.CheckPing:
 		return true
 	}
 	return false
@@ -264,7 +264,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 			for i, c := range rs.Checkers {
 				k := Key{VS: rk.VS, RS: rk.RS, Index: i, Type: c.Type}
 				st := &checkState{key: k, cfg: c, rs: rs, gen: m.gen}
-				if c.Type == "TCP_CHECK" {
+				if c.Type == config.CheckTCP {
 					st.dial = newTCPDial(c, rs)
 				} else {
 					probe, err := newProbe(c, vs, rs, m.run, ssl)
@@ -292,7 +292,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 					if prev.running || st.next.IsZero() {
 						st.next = now.Add(c.DelayLoop)
 					}
-				} else if c.Type == "FILE_CHECK" {
+				} else if c.Type == config.CheckFile {
 					// keepalived knows a file's state at once, at start and
 					// reload alike (set_track_file_checkers_down): the
 					// first verdict is taken now, before IPVS is built.
@@ -342,7 +342,7 @@ func hasFileCheck(cfg *config.Config) bool {
 	for _, vs := range cfg.VirtualServers {
 		for _, rs := range vs.RealServers {
 			for _, c := range rs.Checkers {
-				if c.Type == "FILE_CHECK" {
+				if c.Type == config.CheckFile {
 					return true
 				}
 			}
@@ -844,10 +844,10 @@ func (m *Manager) noVerdict(st *checkState, r result) {
 // probeTimeout bounds one check attempt.
 func probeTimeout(c *config.Checker) time.Duration {
 	timeout := c.ConnectTimeout
-	if c.Type == "MISC_CHECK" && c.MiscTimeout > 0 {
+	if c.Type == config.CheckMisc && c.MiscTimeout > 0 {
 		timeout = c.MiscTimeout
 	}
-	if c.Type == "SMTP_CHECK" {
+	if c.Type == config.CheckSMTP {
 		// connect_timeout bounds each of its seven steps (connect, three
 		// reads, three writes), as keepalived's per-event timers do.
 		if timeout <= 0 {

@@ -89,21 +89,21 @@ func NewProbeSSL(c *config.Checker, vs *config.VirtualServer, rs *config.RealSer
 
 func newProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, run ScriptRunner, ssl *SSLClient) (Probe, error) {
 	switch c.Type {
-	case "HTTP_GET", "SSL_GET":
+	case config.CheckHTTP, config.CheckSSL:
 		return httpProbe(c, vs, rs, ssl), nil
-	case "DNS_CHECK":
+	case config.CheckDNS:
 		return dnsProbe(c, rs), nil
-	case "UDP_CHECK":
+	case config.CheckUDP:
 		return udpProbe(c, rs), nil
-	case "PING_CHECK":
+	case config.CheckPing:
 		return pingProbe(c, rs), nil
-	case "FILE_CHECK":
+	case config.CheckFile:
 		return fileProbe(c), nil
-	case "BFD_CHECK":
+	case config.CheckBFD:
 		return bfdProbe(c), nil
-	case "SMTP_CHECK":
+	case config.CheckSMTP:
 		return smtpProbe(c, rs), nil
-	case "MISC_CHECK":
+	case config.CheckMisc:
 		if c.MiscPath == nil || run == nil {
 			return nil, errors.New("MISC_CHECK without misc_path")
 		}
@@ -130,7 +130,7 @@ func newProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 }
 
 func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer, ssl *SSLClient) Probe {
-	tlsOn := c.Type == "SSL_GET"
+	tlsOn := c.Type == config.CheckSSL
 	addr := target(c, rs)
 	d := dialer(c)
 	host := c.Virtualhost
@@ -287,7 +287,7 @@ func localResourceError(err error) bool {
 }
 
 func describe(c *config.Checker, rs *config.RealServer) string {
-	return c.Type + " " + target(c, rs).String()
+	return c.Type.String() + " " + target(c, rs).String()
 }
 
 // cappedBuffer keeps the first max bytes written to it.

@@ -103,7 +103,7 @@ func hasSSLGet(cfg *config.Config) bool {
 	for _, vs := range cfg.VirtualServers {
 		for _, rs := range vs.RealServers {
 			for _, c := range rs.Checkers {
-				if c.Type == "SSL_GET" {
+				if c.Type == config.CheckSSL {
 					return true
 				}
 			}

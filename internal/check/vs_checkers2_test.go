@@ -435,7 +435,7 @@ func TestEchoRequestBytes(t *testing.T) {
 // delay_loop and counts nothing (keepalived 2.2.7 dns_final, udp_epilog,
 // icmp_epilog), where TCP_CHECK retries in both states.
 func TestDatagramRetriesOnlyWhileUp(t *testing.T) {
-	for _, typ := range []string{"DNS_CHECK", "UDP_CHECK", "PING_CHECK", "TCP_CHECK"} {
+	for _, typ := range []config.CheckerType{config.CheckDNS, config.CheckUDP, config.CheckPing, config.CheckTCP} {
 		c := &config.Checker{Type: typ, Retry: 2, DelayLoop: 10 * time.Second, DelayBeforeRetry: time.Second}
 		tr := tracker{up: true, weight: -1}
 		var nexts []time.Duration
@@ -447,7 +447,7 @@ func TestDatagramRetriesOnlyWhileUp(t *testing.T) {
 		}
 		got := fmt.Sprint(changes, nexts)
 		want := "[false false true false false false] [1s 1s 10s 10s 10s 10s]"
-		if typ == "TCP_CHECK" {
+		if typ == config.CheckTCP {
 			want = "[false false true false false false] [1s 1s 10s 1s 1s 10s]"
 		}
 		if got != want {

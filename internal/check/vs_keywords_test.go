@@ -19,14 +19,14 @@ import (
 // timer); with fast_recovery, or for TCP_CHECK, the first pass does.
 func TestFastRecovery(t *testing.T) {
 	for _, tc := range []struct {
-		typ       string
+		typ       config.CheckerType
 		fast      bool
 		wantTwice bool
 	}{
-		{"HTTP_GET", false, true},
-		{"SSL_GET", false, true},
-		{"HTTP_GET", true, false},
-		{"TCP_CHECK", false, false},
+		{config.CheckHTTP, false, true},
+		{config.CheckSSL, false, true},
+		{config.CheckHTTP, true, false},
+		{config.CheckTCP, false, false},
 	} {
 		c := &config.Checker{Type: tc.typ, FastRecovery: tc.fast, Retry: 0, DelayLoop: 7 * time.Second, DelayBeforeRetry: time.Second}
 		tr := tracker{up: true, weight: -1, hasRun: true}
@@ -53,11 +53,11 @@ func TestFastRecovery(t *testing.T) {
 }
 
 func scriptCfg(omega bool, flush string) *config.Config {
-	vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: "TCP", Quorum: 1, Omega: omega,
+	vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP, Quorum: 1, Omega: omega,
 		QuorumDown: &config.Script{Argv: []string{"/bin/quorum_down"}}}
 	rs := &config.RealServer{Addr: netip.MustParseAddr("10.0.1.1"), Port: 80, Weight: 1,
 		NotifyDown: &config.Script{Argv: []string{"/bin/notify_down"}}}
-	rs.Checkers = []*config.Checker{{Type: "TCP_CHECK", ConnectPort: 80, DelayLoop: time.Hour, ConnectTimeout: time.Second}}
+	rs.Checkers = []*config.Checker{{Type: config.CheckTCP, ConnectPort: 80, DelayLoop: time.Hour, ConnectTimeout: time.Second}}
 	vs.RealServers = []*config.RealServer{rs}
 	return &config.Config{Global: config.Global{LVSFlushOnStop: flush}, VirtualServers: []*config.VirtualServer{vs}}
 }
@@ -154,9 +154,9 @@ func TestHASuspend(t *testing.T) {
 		}
 	}()
 	ap := netip.MustParseAddrPort(ln.Addr().String())
-	vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.9.9.9"), Port: 80, Protocol: "TCP", Quorum: 1, HASuspend: true}
+	vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.9.9.9"), Port: 80, Protocol: config.ProtoTCP, Quorum: 1, HASuspend: true}
 	rs := &config.RealServer{Addr: ap.Addr(), Port: ap.Port(), Weight: 1}
-	rs.Checkers = []*config.Checker{{Type: "TCP_CHECK", ConnectPort: ap.Port(), DelayLoop: 50 * time.Millisecond, ConnectTimeout: time.Second}}
+	rs.Checkers = []*config.Checker{{Type: config.CheckTCP, ConnectPort: ap.Port(), DelayLoop: 50 * time.Millisecond, ConnectTimeout: time.Second}}
 	vs.RealServers = []*config.RealServer{rs}
 	cfg := &config.Config{VirtualServers: []*config.VirtualServer{vs}}
 	m := NewManager(nil, nil, 1, nil)

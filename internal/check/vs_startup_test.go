@@ -12,11 +12,11 @@ import (
 )
 
 func startupConfig(alpha bool, rss ...string) *config.Config {
-	vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: "TCP", Quorum: 1}
+	vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP, Quorum: 1}
 	for _, a := range rss {
 		rs := &config.RealServer{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1, Alpha: alpha,
 			NotifyDown: &config.Script{Argv: []string{"/bin/down", a}}}
-		rs.Checkers = []*config.Checker{{Type: "TCP_CHECK", ConnectPort: 80, Retry: 3, Alpha: alpha,
+		rs.Checkers = []*config.Checker{{Type: config.CheckTCP, ConnectPort: 80, Retry: 3, Alpha: alpha,
 			DelayLoop: time.Hour, DelayBeforeRetry: time.Hour, ConnectTimeout: time.Second}}
 		vs.RealServers = append(vs.RealServers, rs)
 	}

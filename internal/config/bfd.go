@@ -273,7 +273,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 		b.d.Errorf(n.Pos(), "BFD_CHECK needs a { ... } block")
 		return
 	}
-	c := &Checker{Type: "BFD_CHECK", Pos: n.Pos()}
+	c := &Checker{Type: CheckBFD, Pos: n.Pos()}
 	failed := false
 	for _, k := range n.Children {
 		switch k.Key {
@@ -292,7 +292,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 			}
 			if why == "" {
 				for _, o := range rs.Checkers {
-					if o.Type == "BFD_CHECK" && o.BFD == k.Args[0].Text {
+					if o.Type == CheckBFD && o.BFD == k.Args[0].Text {
 						why = "RS already monitoring " + o.BFD
 					}
 				}

@@ -258,7 +258,7 @@ func (b *builder) instance(n *Node, c *Config) {
 		return
 	}
 	in := &Instance{
-		Name: name, InitialState: "BACKUP", Priority: 100, AdvertInterval: time.Second,
+		Name: name, InitialState: StateBackup, Priority: 100, AdvertInterval: time.Second,
 		Accept: true, Pos: n.Pos(),
 		GARPMasterDelay: -1, GARPMasterRepeat: -1, GARPMasterRefresh: -1, GARPMasterRefreshRep: -1,
 		GARPLowerPrioDelay: -1, GARPLowerPrioRepeat: -1,
@@ -296,20 +296,20 @@ func init() {
 			// BACKUP, and BACKUP after MASTER is ignored.
 			switch t.Text {
 			case "MASTER":
-				in.InitialState, in.statePos = "MASTER", t.Pos
+				in.InitialState, in.statePos = StateMaster, t.Pos
 			case "BACKUP":
-				if in.statePos.Line != 0 && in.InitialState == "MASTER" {
+				if in.statePos.Line != 0 && in.InitialState == StateMaster {
 					b.d.Skipf(t.Pos, "state previously set as MASTER; BACKUP is ignored, as keepalived does")
 					return
 				}
-				in.InitialState, in.statePos = "BACKUP", t.Pos
+				in.InitialState, in.statePos = StateBackup, t.Pos
 			default:
 				hint := ""
 				if u := strings.ToUpper(t.Text); u == "MASTER" || u == "BACKUP" {
 					hint = fmt.Sprintf(" (write %s: keepalived reads it case-sensitively)", u)
 				}
 				b.d.Skipf(t.Pos, "state %q is not MASTER or BACKUP%s; BACKUP is used, as keepalived does", t.Text, hint)
-				in.InitialState, in.statePos = "BACKUP", t.Pos
+				in.InitialState, in.statePos = StateBackup, t.Pos
 			}
 		}},
 		"interface": {handle: func(b *builder, n *Node, in *Instance) {
@@ -493,7 +493,8 @@ var authTable = table[*Instance]{
 		// else: authentication stays off.
 		switch t.Text {
 		case "PASS", "AH":
-			in.AuthType = t.Text
+			a, _ := authWords.parse("auth type", t.Text)
+			in.AuthType = AuthType(a)
 		default:
 			hint := ""
 			if u := strings.ToUpper(t.Text); u == "PASS" || u == "AH" {

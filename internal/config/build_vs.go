@@ -26,7 +26,7 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 		return
 	}
 	vs := &VirtualServer{
-		Scheduler: "", Method: "NAT", DelayLoop: 60 * time.Second,
+		Scheduler: "", Method: MethodNAT, DelayLoop: 60 * time.Second,
 		Quorum: 1, Pos: n.Pos(),
 	}
 	args := n.Args
@@ -70,14 +70,14 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 		}
 	}
 	walk(b, n.Children, vsTable, vs, "virtual_server "+vs.Key())
-	if vs.Protocol == "" && vs.FWMark == 0 {
+	if vs.Protocol == ProtoNone && vs.FWMark == 0 {
 		// keepalived 2.2 sets UDP explicitly (the kernel's default for
 		// protocol 0); lvsd programs the same table but says so (for a
 		// group, validation does, once it knows the group has addresses).
-		vs.Protocol = "UDP"
+		vs.Protocol = ProtoUDP
 		vs.protocolDefaulted = true
 	}
-	if vs.Protocol == "UDP" && vs.protocolDefaulted && vs.Group == "" {
+	if vs.Protocol == ProtoUDP && vs.protocolDefaulted && vs.Group == "" {
 		b.d.Warnf(n.Pos(), "virtual_server %s has no protocol: it defaults to UDP, as in keepalived 2.2; add \"protocol TCP\" for a TCP service", vs.Key())
 	}
 	if vs.Scheduler == "" {
@@ -235,7 +235,8 @@ func init() {
 			}
 			switch v := strings.ToUpper(t.Text); v {
 			case "TCP", "UDP", "SCTP":
-				vs.Protocol, vs.protocolPos = v, t.Pos
+				p, _ := protocolWords.parse("protocol", v)
+				vs.Protocol, vs.protocolPos = Protocol(p), t.Pos
 			default:
 				b.d.Skipf(t.Pos, "protocol %q is not TCP, UDP or SCTP - ignoring (as keepalived 2.2.7 does)", t.Text)
 			}
@@ -267,11 +268,12 @@ func init() {
 		"quorum_down": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.QuorumDown = b.scriptWithUser(n) }},
 		"ip_family": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			if t, ok := b.arg(n); ok {
-				if t.Text != "inet" && t.Text != "inet6" {
+				f, err := familyWords.parse("family", t.Text)
+				if err != nil || f == 0 {
 					b.d.Skipf(t.Pos, "ip_family %q is not inet or inet6", t.Text)
 					return
 				}
-				vs.IPFamily = t.Text
+				vs.IPFamily = Family(f)
 			}
 		}},
 		"sorry_server": {handle: func(b *builder, n *Node, vs *VirtualServer) {
@@ -299,7 +301,7 @@ func init() {
 			if ss == nil {
 				ss = &RealServer{} // parsed, reported, dropped
 			}
-			b.methodTunnel(n, &ss.Method, &ss.Tunnel)
+			ss.methodGiven = b.methodTunnel(n, &ss.Method, &ss.Tunnel) || ss.methodGiven
 		}},
 		"inhibit_on_failure": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			v, _ := b.boolArg(n)
@@ -382,7 +384,7 @@ func init() {
 			}
 		}},
 		"lvs_method": {handle: func(b *builder, n *Node, rs *RealServer) {
-			b.methodTunnel(n, &rs.Method, &rs.Tunnel)
+			rs.methodGiven = b.methodTunnel(n, &rs.Method, &rs.Tunnel) || rs.methodGiven
 		}},
 		"inhibit_on_failure": {handle: func(b *builder, n *Node, rs *RealServer) {
 			v, _ := b.boolArg(n)
@@ -419,17 +421,17 @@ func init() {
 		"delay_before_retry": {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.delayBeforeRetry) }},
 		"warmup":             {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.warmup) }},
 		"retry":              {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultInt(n, &rs.checkDefaults.retry) }},
-		"TCP_CHECK":          {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "TCP_CHECK") }},
-		"HTTP_GET":           {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "HTTP_GET") }},
-		"SSL_GET":            {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "SSL_GET") }},
-		"MISC_CHECK":         {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, "MISC_CHECK") }},
+		"TCP_CHECK":          {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, CheckTCP) }},
+		"HTTP_GET":           {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, CheckHTTP) }},
+		"SSL_GET":            {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, CheckSSL) }},
+		"MISC_CHECK":         {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, CheckMisc) }},
 		"smtp_alert":         {handle: func(b *builder, n *Node, rs *RealServer) { optBool(b, n, &rs.SMTPAlert) }},
 		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
 	}
 	rsTable["FILE_CHECK"] = keyword[*RealServer]{handle: (*builder).fileCheck}
 	rsTable["SMTP_CHECK"] = keyword[*RealServer]{handle: (*builder).smtpCheck}
-	for _, name := range []string{"DNS_CHECK", "UDP_CHECK", "PING_CHECK"} {
-		rsTable[name] = keyword[*RealServer]{handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, name) }}
+	for _, typ := range []CheckerType{CheckDNS, CheckUDP, CheckPing} {
+		rsTable[typ.String()] = keyword[*RealServer]{handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, typ) }}
 	}
 	for name := range unsupportedCheckers {
 		if _, done := rsTable[name]; done {
@@ -457,7 +459,7 @@ type pendingChecker struct {
 	hosts   []*Checker
 }
 
-func (b *builder) checker(n *Node, rs *RealServer, typ string) {
+func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 	if !n.HasBlock {
 		b.d.Errorf(n.Pos(), "%s needs a { ... } block", typ)
 		return
@@ -465,27 +467,27 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	pc := &pendingChecker{Checker: &Checker{Type: typ, Pos: n.Pos()}}
 	t := checkerTable
 	switch typ {
-	case "MISC_CHECK":
+	case CheckMisc:
 		t = miscTable
-	case "TCP_CHECK":
+	case CheckTCP:
 		t = tcpCheckerTable
-	case "DNS_CHECK":
+	case CheckDNS:
 		// keepalived 2.2.7 (check_dns.c): SOA for the root by default.
 		pc.DNSType = "SOA"
 		t = dnsTable
-	case "UDP_CHECK":
+	case CheckUDP:
 		// keepalived 2.2.7 (check_udp.c udp_check_handler).
 		pc.MaxReplyLen = 255
 		t = udpTable
-	case "PING_CHECK":
+	case CheckPing:
 		t = pingTable
-	case "SMTP_CHECK":
+	case CheckSMTP:
 		pc.HeloName = "smtpchecker.keepalived.org"
 		t = smtpTable
 	}
-	walk(b, n.Children, t, pc, typ)
+	walk(b, n.Children, t, pc, typ.String())
 	switch typ {
-	case "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "SMTP_CHECK":
+	case CheckDNS, CheckUDP, CheckPing, CheckSMTP:
 		// keepalived 2.2.7 (check_conn_opts, at the end of each of these
 		// blocks) drops a checker of an IPv6 link-local address without
 		// bind_if.
@@ -498,21 +500,21 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 			return
 		}
 	}
-	if typ == "UDP_CHECK" && pc.ReplyData != nil && pc.MinReplyLen > pc.MaxReplyLen {
+	if typ == CheckUDP && pc.ReplyData != nil && pc.MinReplyLen > pc.MaxReplyLen {
 		b.d.Warnf(n.Pos(), "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as in keepalived 2.2.7)", pc.MinReplyLen, pc.MaxReplyLen)
 	}
 
-	if typ == "MISC_CHECK" && pc.MiscPath != nil && pc.miscUser != nil {
+	if typ == CheckMisc && pc.MiscPath != nil && pc.miscUser != nil {
 		pc.MiscPath.User = pc.miscUser[0]
 		if len(pc.miscUser) > 1 {
 			pc.MiscPath.Group = pc.miscUser[1]
 		}
 	}
-	if typ == "MISC_CHECK" && pc.MiscPath == nil {
+	if typ == CheckMisc && pc.MiscPath == nil {
 		b.d.Skipf(n.Pos(), "MISC_CHECK has no misc_path - skipping the checker (as keepalived 2.2.7 does)")
 		return
 	}
-	if (typ == "HTTP_GET" || typ == "SSL_GET") && len(pc.URLs) == 0 {
+	if (typ == CheckHTTP || typ == CheckSSL) && len(pc.URLs) == 0 {
 		b.d.Skipf(n.Pos(), "%s has no url { ... } - ignoring the checker (as keepalived 2.2.7 does)", typ)
 		return
 	}
@@ -531,9 +533,9 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	c.ConnectTimeout = pick(pc.own.connectTimeout, d.connectTimeout, 5*time.Second)
 	dbr := time.Second
 	switch typ {
-	case "HTTP_GET", "SSL_GET":
+	case CheckHTTP, CheckSSL:
 		dbr = 3 * time.Second
-	case "DNS_CHECK":
+	case CheckDNS:
 		// keepalived 2.2.7 (dns_check_handler): default_delay_before_retry
 		// 0, which takes delay_loop.
 		dbr = c.DelayLoop
@@ -542,9 +544,9 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	c.Warmup = pick(pc.own.warmup, d.warmup, c.DelayLoop)
 	c.Retry = 1
 	switch typ {
-	case "MISC_CHECK":
+	case CheckMisc:
 		c.Retry = 0
-	case "DNS_CHECK":
+	case CheckDNS:
 		c.Retry = 3 // DNS_DEFAULT_RETRY
 	}
 	if d.retry != nil {
@@ -557,10 +559,10 @@ func (b *builder) checker(n *Node, rs *RealServer, typ string) {
 	if pc.own.alpha != nil {
 		c.Alpha = *pc.own.alpha
 	}
-	if c.MiscTimeout == 0 && typ == "MISC_CHECK" {
+	if c.MiscTimeout == 0 && typ == CheckMisc {
 		c.MiscTimeout = c.DelayLoop
 	}
-	if typ == "SMTP_CHECK" && len(pc.hosts) > 0 {
+	if typ == CheckSMTP && len(pc.hosts) > 0 {
 		b.d.Warnf(n.Pos(), "The SMTP_CHECK host block is deprecated. Please define additional checkers. (keepalived 2.2.7 logs this too)")
 		// keepalived 2.2.7 (smtp_check_end_handler): one checker per
 		// host; the block's own connection settings make one more,
@@ -942,7 +944,7 @@ func (b *builder) applyDefaults() {
 			}
 		}
 		for _, rs := range all {
-			if rs.Method == "" {
+			if !rs.methodGiven {
 				rs.Method, rs.Tunnel = vs.Method, vs.tunnel
 			}
 			if !rs.portGiven {
@@ -1000,7 +1002,8 @@ func (b *builder) groupFWMark(e *Node) (VSGroupEntry, bool) {
 	if len(e.Args) == 2 {
 		switch f := e.Args[1].Text; f {
 		case "inet", "inet6":
-			ent.Family = f
+			v, _ := familyWords.parse("family", f)
+			ent.Family = Family(v)
 		default:
 			b.d.Skipf(e.Args[1].Pos, "virtual_server_group fwmark %d: family %q is not inet or inet6 - skipping", v, f)
 			return ent, false
@@ -1377,7 +1380,7 @@ func (b *builder) fileCheck(n *Node, rs *RealServer) {
 	// keepalived reads the file when it changes (inotify); lvsd reads it
 	// every 200 ms (internal/track.PollInterval), at once at start.
 	rs.Checkers = append(rs.Checkers, &Checker{
-		Type: "FILE_CHECK", Pos: n.Pos(), TrackFile: f.file.Name, TrackFilePath: f.file.Path,
+		Type: CheckFile, Pos: n.Pos(), TrackFile: f.file.Name, TrackFilePath: f.file.Path,
 		FileWeight: f.weight, FileReverse: f.reverse, DelayLoop: 200 * time.Millisecond,
 		DelayBeforeRetry: 200 * time.Millisecond, ConnectTimeout: 5 * time.Second,
 	})
@@ -1386,7 +1389,7 @@ func (b *builder) fileCheck(n *Node, rs *RealServer) {
 // ---- SMTP_CHECK --------------------------------------------------------
 
 // smtpCheck reads an SMTP_CHECK block (keepalived 2.2.7 check_smtp.c).
-func (b *builder) smtpCheck(n *Node, rs *RealServer) { b.checker(n, rs, "SMTP_CHECK") }
+func (b *builder) smtpCheck(n *Node, rs *RealServer) { b.checker(n, rs, CheckSMTP) }
 
 // smtpHost reads a deprecated SMTP_CHECK host block: its own connection
 // settings (the real server by default); its other common keywords are
@@ -1396,7 +1399,7 @@ func (b *builder) smtpHost(n *Node, c *pendingChecker) {
 		b.d.Errorf(n.Pos(), "host needs a { ... } block")
 		return
 	}
-	h := &pendingChecker{Checker: &Checker{Type: "SMTP_CHECK", Pos: n.Pos()}}
+	h := &pendingChecker{Checker: &Checker{Type: CheckSMTP, Pos: n.Pos()}}
 	t := maps.Clone(smtpHostTable)
 	for k, kw := range connTableCommon() {
 		if _, conn := t[k]; !conn {

@@ -81,12 +81,12 @@ virtual_server 10.0.0.1 80 {
 		t.Fatalf("diags: %v", res.Diags.Sorted())
 	}
 	in := res.Config.Instances[0]
-	if in.Priority != 100 || in.AdvertInterval.Seconds() != 1 || in.Version != 2 || in.InitialState != "BACKUP" ||
+	if in.Priority != 100 || in.AdvertInterval.Seconds() != 1 || in.Version != 2 || in.InitialState != StateBackup ||
 		in.GARPMasterDelay.Seconds() != 5 || in.GARPMasterRepeat != 5 || in.GARPLowerPrioRepeat != 5 || !in.Accept {
 		t.Errorf("instance defaults: %+v", in)
 	}
 	vs := res.Config.VirtualServers[0]
-	if vs.Scheduler != "wlc" || vs.Method != "NAT" || vs.Protocol != "UDP" || vs.DelayLoop.Seconds() != 60 || vs.Quorum != 1 {
+	if vs.Scheduler != "wlc" || vs.Method != MethodNAT || vs.Protocol != ProtoUDP || vs.DelayLoop.Seconds() != 60 || vs.Quorum != 1 {
 		t.Errorf("virtual server defaults: %+v", vs)
 	}
 	tcp, http, misc := vs.RealServers[0].Checkers[0], vs.RealServers[1].Checkers[0], vs.RealServers[2].Checkers[0]

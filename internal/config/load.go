@@ -326,7 +326,7 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 			checkScript(c, rs.NotifyDown, h, d)
 			for _, ch := range rs.Checkers {
 				checkScript(c, ch.MiscPath, h, d)
-				iface(ch.BindIf, ch.Pos, ch.Type+" bind_if")
+				iface(ch.BindIf, ch.Pos, ch.Type.String()+" bind_if")
 			}
 		}
 	}

@@ -93,13 +93,13 @@ type Instance struct {
 	// SMTPAlert is smtp_alert (nil: the global default; internal/alert).
 	SMTPAlert       *bool         `json:"smtp_alert,omitempty"`
 	Name            string        `json:"name"`
-	InitialState    string        `json:"state"` // MASTER or BACKUP
+	InitialState    VRRPState     `json:"state"` // MASTER or BACKUP
 	Interface       string        `json:"interface"`
 	VRID            int           `json:"virtual_router_id"`
 	Priority        int           `json:"priority"`
 	AdvertInterval  time.Duration `json:"advert_int"`
 	Version         int           `json:"version"`
-	AuthType        string        `json:"auth_type,omitempty"` // "", "PASS" or "AH"
+	AuthType        AuthType      `json:"auth_type,omitempty"` // "", "PASS" or "AH"
 	AuthPass        string        `json:"auth_pass,omitempty"`
 	VIPs            []VIP         `json:"virtual_ipaddress,omitempty"`
 	ExcludedVIPs    []VIP         `json:"virtual_ipaddress_excluded,omitempty"`

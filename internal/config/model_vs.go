@@ -14,7 +14,7 @@ type VSGroupEntry struct {
 	FWMark uint32     `json:"fwmark,omitempty"`
 	// Family is a fwmark entry's "inet" or "inet6" ("" takes the virtual
 	// server's family).
-	Family string `json:"family,omitempty"`
+	Family Family `json:"family,omitempty"`
 	Pos    Pos    `json:"pos"`
 }
 
@@ -33,11 +33,11 @@ type VirtualServer struct {
 	Port              uint16        `json:"port,omitempty"`
 	FWMark            uint32        `json:"fwmark,omitempty"`
 	Group             string        `json:"group,omitempty"`
-	Protocol          string        `json:"protocol"` // TCP, UDP, SCTP
+	Protocol          Protocol      `json:"protocol"` // TCP, UDP, SCTP; "" for a fwmark
 	Scheduler         string        `json:"lvs_sched"`
 	SchedFlags        []string      `json:"sched_flags,omitempty"`
 	OPS               bool          `json:"ops,omitempty"`
-	Method            string        `json:"lvs_method"` // NAT, DR, TUN
+	Method            Method        `json:"lvs_method"` // NAT, DR, TUN
 	Persistence       time.Duration `json:"persistence_timeout"`
 	Persistent        bool          `json:"persistent"`
 	Granularity       netip.Addr    `json:"persistence_granularity,omitempty"`
@@ -52,7 +52,7 @@ type VirtualServer struct {
 	HASuspend         bool          `json:"ha_suspend"`
 	InhibitOnFailure  bool          `json:"inhibit_on_failure"`
 	Virtualhost       string        `json:"virtualhost,omitempty"`
-	IPFamily          string        `json:"ip_family,omitempty"`
+	IPFamily          Family        `json:"ip_family,omitempty"`
 	SorryServer       *RealServer   `json:"sorry_server,omitempty"`
 	SorryInhibit      bool          `json:"sorry_server_inhibit,omitempty"`
 	RealServers       []*RealServer `json:"real_servers"`
@@ -80,7 +80,7 @@ func (vs *VirtualServer) Key() string {
 	case vs.FWMark != 0:
 		return "FWM " + itoa(int(vs.FWMark))
 	}
-	return netip.AddrPortFrom(vs.Addr, vs.Port).String() + "/" + vs.Protocol
+	return netip.AddrPortFrom(vs.Addr, vs.Port).String() + "/" + vs.Protocol.String()
 }
 
 type RealServer struct {
@@ -89,7 +89,7 @@ type RealServer struct {
 	Addr             netip.Addr `json:"addr"`
 	Port             uint16     `json:"port"`
 	Weight           int        `json:"weight"`
-	Method           string     `json:"lvs_method"`
+	Method           Method     `json:"lvs_method"`
 	Tunnel           Tunnel     `json:"tunnel,omitzero"` // lvs_method TUN type/port/csum
 	InhibitOnFailure bool       `json:"inhibit_on_failure"`
 	UThreshold       int        `json:"uthreshold"`
@@ -102,6 +102,7 @@ type RealServer struct {
 	Pos              Pos        `json:"pos"`
 	portGiven        bool
 	weightGiven      bool
+	methodGiven      bool // lvs_method given (else the virtual server's)
 	checkDefaults    checkDefaults
 }
 
@@ -133,7 +134,7 @@ type URL struct {
 }
 
 type Checker struct {
-	Type             string        `json:"type"` // TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK
+	Type             CheckerType   `json:"type"`
 	ConnectIP        netip.Addr    `json:"connect_ip,omitempty"`
 	ConnectPort      uint16        `json:"connect_port"`
 	BindTo           netip.Addr    `json:"bindto,omitempty"`

@@ -171,7 +171,7 @@ func announceAdvice(b *builder, n *Node, vs *VirtualServer) {
 		b.d.Warnf(pos, "lvsd_announce on virtual_server fwmark %d: a fwmark service has no address lvsd could announce; nothing is announced for it (announce the addresses with a virtual_server_group of addresses instead)", vs.FWMark)
 		return
 	case vs.Scheduler == "mh":
-		if !hasFlag(vs, "mh-port") && vs.Protocol != "SCTP" {
+		if !hasFlag(vs, "mh-port") && vs.Protocol != ProtoSCTP {
 			b.d.Warnf(pos, "lvsd_announce: mh without mh-port hashes on the client address only: every flow of one client goes to one real server (add mh-port to spread a client's flows; every director must use the same)")
 		}
 	case vs.Scheduler == "sh":

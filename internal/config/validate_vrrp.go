@@ -157,7 +157,7 @@ func validateAdvertInt(in *Instance, d *Diagnostics) {
 func validateAuth(in *Instance, d *Diagnostics) {
 	// vrrp_complete_instance's order; each case leaves authentication off
 	// and is a configuration error keepalived runs past.
-	if in.AuthType == "" {
+	if in.AuthType == AuthNone {
 		if in.AuthPass != "" {
 			d.Warnf(in.authPassPos, "vrrp_instance %s: auth_pass without auth_type is ignored", in.Name)
 		}
@@ -171,7 +171,7 @@ func validateAuth(in *Instance, d *Diagnostics) {
 	}
 	off := func(format string, args ...any) {
 		d.Skipf(in.Pos, format, args...)
-		in.AuthType, in.AuthPass = "", ""
+		in.AuthType, in.AuthPass = AuthNone, ""
 	}
 	switch {
 	case in.StrictMode:
@@ -183,15 +183,15 @@ func validateAuth(in *Instance, d *Diagnostics) {
 	case in.AuthPass == "":
 		off("vrrp_instance %s: auth_type %s without auth_pass; ignored (no authentication is sent), as keepalived does", in.Name, in.AuthType)
 		return
-	case in.IPv6() && in.AuthType == "AH":
+	case in.IPv6() && in.AuthType == AuthAH:
 		off("vrrp_instance %s: AH authentication cannot be used with IPv6; ignored, as keepalived does", in.Name)
 		return
 	}
-	if in.AuthType == "AH" && in.InitialState == "MASTER" && in.Priority != 255 {
+	if in.AuthType == AuthAH && in.InitialState == StateMaster && in.Priority != 255 {
 		// keepalived must hear the master's sequence number before it
 		// may send its own.
 		d.Skipf(in.statePos, "vrrp_instance %s: initial state MASTER is incompatible with AH authentication; BACKUP is used, as keepalived does", in.Name)
-		in.InitialState = "BACKUP"
+		in.InitialState = StateBackup
 	}
 }
 
@@ -270,19 +270,19 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 		// No priority: the address owner's 255 for state MASTER, else 100.
 		if in.priorityPos.Line == 0 {
 			in.Priority = 100
-			if in.InitialState == "MASTER" {
+			if in.InitialState == StateMaster {
 				in.Priority = 255
 			}
 		}
 		if in.statePos.Line == 0 {
-			in.InitialState = "BACKUP"
+			in.InitialState = StateBackup
 			if in.Priority == 255 {
-				in.InitialState = "MASTER"
+				in.InitialState = StateMaster
 			}
-		} else if in.StrictMode && (in.InitialState == "MASTER") != (in.Priority == 255) {
-			want := "BACKUP"
+		} else if in.StrictMode && (in.InitialState == StateMaster) != (in.Priority == 255) {
+			want := StateBackup
 			if in.Priority == 255 {
-				want = "MASTER"
+				want = StateMaster
 			}
 			d.Skipf(in.statePos, "vrrp_instance %s: in strict mode state MASTER must match being the address owner (priority 255); state %s is used, as keepalived does", in.Name, want)
 			in.InitialState = want
@@ -297,7 +297,7 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 			d.Skipf(in.nopreemptPos, "vrrp_instance %s: nopreempt is incompatible with priority 255; cleared, as keepalived does", in.Name)
 			in.NoPreempt = false
 		}
-		if in.InitialState == "MASTER" {
+		if in.InitialState == StateMaster {
 			if in.NoPreempt {
 				d.Skipf(in.nopreemptPos, "vrrp_instance %s: nopreempt does not work with initial state MASTER; cleared, as keepalived does", in.Name)
 				in.NoPreempt = false

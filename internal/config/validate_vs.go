@@ -53,7 +53,7 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 	rsSeen := map[netip.AddrPort]Pos{}
 	keptRS := vs.RealServers[:0]
 	for _, rs := range vs.RealServers {
-		if vs.Addr.IsValid() && rs.Addr.Is6() != vsV6 && rs.Method != "TUN" {
+		if vs.Addr.IsValid() && rs.Addr.Is6() != vsV6 && rs.Method != MethodTUN {
 			d.Skipf(rs.Pos, "real_server %s is not the same address family as virtual_server %s (only TUN may mix) - skipping the real server", rs.Addr, vs.Key())
 			continue
 		}
@@ -72,7 +72,7 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 	}
 	key := vs.Key()
 	if vs.FWMark != 0 || vs.Group != "" {
-		key += "/" + vs.Protocol
+		key += "/" + vs.Protocol.String()
 	}
 	if first, dup := seen[key]; dup {
 		d.Errorf(vs.Pos, "virtual_server %s is already defined at %s", vs.Key(), first)
@@ -97,7 +97,7 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 		if vs.Group != "" && vs.protocolDefaulted {
 			d.Warnf(vs.Pos, "virtual_server %s has no protocol: it defaults to UDP, as in keepalived 2.2; add \"protocol TCP\" for a TCP service", vs.Key())
 		}
-		if vs.OPS && vs.Protocol != "UDP" {
+		if vs.OPS && vs.Protocol != ProtoUDP {
 			d.Skipf(vs.Pos, "virtual_server %s: one packet scheduling (ops) requires UDP - resetting it (as keepalived 2.2.7 does)", vs.Key())
 			vs.OPS = false
 		}
@@ -133,7 +133,7 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 	}
 	for _, rs := range vs.RealServers {
 		validateRealServer(vs, rs, d)
-		if g != nil && rs.Method != "NAT" && rs.portGiven && rs.Port != 0 {
+		if g != nil && rs.Method != MethodNAT && rs.portGiven && rs.Port != 0 {
 			// keepalived 2.2.7 reports these and programs port 0 (fwmark)
 			// or the entry's port, as DesiredTable does.
 			for _, e := range g.Entries {
@@ -151,7 +151,7 @@ func validateVirtualServer(vs *VirtualServer, groups map[string]*VSGroup, seen m
 		}
 	}
 	if vs.SorryServer != nil {
-		if vs.Addr.IsValid() && vs.SorryServer.Addr.Is6() != vsV6 && vs.SorryServer.Method != "TUN" {
+		if vs.Addr.IsValid() && vs.SorryServer.Addr.Is6() != vsV6 && vs.SorryServer.Method != MethodTUN {
 			d.Skipf(vs.SorryServer.Pos, "sorry_server %s is not the same address family as virtual_server %s - skipping the sorry server (as keepalived 2.2.7 does)", vs.SorryServer.Addr, vs.Key())
 			vs.SorryServer = nil
 		} else {
@@ -191,10 +191,10 @@ func groupFamilyFits(vs *VirtualServer, g *VSGroup, d *Diagnostics) bool {
 	have4, have6, fwmarkNoFamily := false, false, false
 	for _, e := range g.Entries {
 		switch {
-		case e.FWMark != 0 && e.Family == "":
+		case e.FWMark != 0 && e.Family == FamilyAny:
 			fwmarkNoFamily = true
 		case e.FWMark != 0:
-			have4, have6 = have4 || e.Family == "inet", have6 || e.Family == "inet6"
+			have4, have6 = have4 || e.Family == FamilyInet, have6 || e.Family == FamilyInet6
 		default:
 			have4, have6 = have4 || e.First.Is4(), have6 || e.First.Is6()
 		}
@@ -204,23 +204,23 @@ func groupFamilyFits(vs *VirtualServer, g *VSGroup, d *Diagnostics) bool {
 		return false
 	}
 	af := vs.IPFamily
-	if af == "" {
+	if af == FamilyAny {
 		for _, rs := range append(append([]*RealServer{}, vs.RealServers...), vs.SorryServer) {
-			if rs != nil && rs.Method != "TUN" {
-				af = map[bool]string{true: "inet6", false: "inet"}[rs.Addr.Is6()]
+			if rs != nil && rs.Method != MethodTUN {
+				af = map[bool]Family{true: FamilyInet6, false: FamilyInet}[rs.Addr.Is6()]
 				break
 			}
 		}
 	}
 	switch {
-	case af == "":
+	case af == FamilyAny:
 		return true
 	case have4 && have6:
 		// keepalived logs these (log_message, not a configuration
 		// error: keepalived -t passes) and frees the virtual server.
 		d.Warnf(vs.Pos, "virtual_server_group %s has IPv4 and IPv6 entries, which do not match virtual_server %s (%s) - ignoring it (as keepalived 2.2.7 does)", g.Name, vs.Key(), af)
 		return false
-	case have4 && af == "inet6" || have6 && af == "inet":
+	case have4 && af == FamilyInet6 || have6 && af == FamilyInet:
 		d.Warnf(vs.Pos, "virtual_server_group %s: address family does not match virtual_server %s (%s) - ignoring it (as keepalived 2.2.7 does)", g.Name, vs.Key(), af)
 		return false
 	}
@@ -231,7 +231,7 @@ func validateRealServer(vs *VirtualServer, rs *RealServer, d *Diagnostics) {
 	if vs.FWMark != 0 && rs.portGiven && rs.Port != 0 {
 		d.Warnf(rs.Pos, "real_server %s has port %d but virtual_server %s is a fwmark service: the kernel uses port 0 (keepalived clears it); checkers still use it", rs.Addr, rs.Port, vs.Key())
 	}
-	if (rs.Method == "DR" || rs.Method == "TUN") && vs.FWMark == 0 && vs.Group == "" && rs.portGiven && rs.Port != vs.Port {
+	if (rs.Method == MethodDR || rs.Method == MethodTUN) && vs.FWMark == 0 && vs.Group == "" && rs.portGiven && rs.Port != vs.Port {
 		// keepalived 2.2.7: "ports don't match - resetting".
 		d.Skipf(rs.Pos, "real_server %s port %d differs from virtual_server port %d, but %s cannot remap ports (only NAT can) - using port %d (as keepalived 2.2.7 does)", rs.Addr, rs.Port, vs.Port, rs.Method, vs.Port)
 		rs.Port = vs.Port
@@ -240,10 +240,10 @@ func validateRealServer(vs *VirtualServer, rs *RealServer, d *Diagnostics) {
 		d.Errorf(rs.Pos, "real_server %s: lthreshold %d is above uthreshold %d", rs.Addr, rs.LThreshold, rs.UThreshold)
 	}
 	for _, ch := range rs.Checkers {
-		if ch.ConnectPort == 0 && ch.Type != "MISC_CHECK" {
+		if ch.ConnectPort == 0 && ch.Type != CheckMisc {
 			d.Errorf(ch.Pos, "%s for real_server %s has no port to connect to (set connect_port)", ch.Type, rs.Addr)
 		}
-		if ch.ConnectTimeout == 0 && ch.Type != "MISC_CHECK" {
+		if ch.ConnectTimeout == 0 && ch.Type != CheckMisc {
 			d.Errorf(ch.Pos, "%s for real_server %s has connect_timeout 0", ch.Type, rs.Addr)
 		}
 	}

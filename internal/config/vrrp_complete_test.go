@@ -250,8 +250,8 @@ func TestVRRPCompleteInstance(t *testing.T) {
 			}
 			w := def
 			tc.want(&w)
-			got := want{priority: in.Priority, state: in.InitialState, interval: in.AdvertInterval, version: in.Version,
-				nopreempt: in.NoPreempt, delay: in.PreemptDelay, auth: in.AuthType, pass: in.AuthPass, accept: in.Accept, strict: in.StrictMode}
+			got := want{priority: in.Priority, state: in.InitialState.String(), interval: in.AdvertInterval, version: in.Version,
+				nopreempt: in.NoPreempt, delay: in.PreemptDelay, auth: in.AuthType.String(), pass: in.AuthPass, accept: in.Accept, strict: in.StrictMode}
 			if got != w {
 				t.Errorf("got  %+v\nwant %+v", got, w)
 			}

@@ -108,7 +108,7 @@ func TestDatagramCheckerKeywords(t *testing.T) {
 	} {
 		cfg, diags := buildOne(t, src)
 		c := cfg.VirtualServers[0].RealServers[0].Checkers[0]
-		want := Checker{Type: typ, ConnectIP: netip.MustParseAddr("10.0.0.3"), ConnectPort: 5353, BindTo: netip.MustParseAddr("10.0.0.4"),
+		want := Checker{Type: checkerOf(t, typ), ConnectIP: netip.MustParseAddr("10.0.0.3"), ConnectPort: 5353, BindTo: netip.MustParseAddr("10.0.0.4"),
 			BindPort: 4000, BindIf: "lo", FWMark: 7, ConnectTimeout: 2 * time.Second, Retry: 5, DelayBeforeRetry: 4 * time.Second,
 			Warmup: 6 * time.Second, DelayLoop: 9 * time.Second, Alpha: true, LogAllFailures: true}
 		if typ == "PING_CHECK" {
@@ -199,7 +199,7 @@ func TestDatagramCheckerConfig(t *testing.T) {
 	t.Run("link-local-without-bind_if", func(t *testing.T) {
 		cfg, diags := buildOne(t, "virtual_server fd00::1 53 {\n protocol UDP\n real_server fe80::2 53 {\n UDP_CHECK {\n }\n PING_CHECK {\n bind_if lo\n }\n }\n}\n")
 		rs := cfg.VirtualServers[0].RealServers[0]
-		if len(rs.Checkers) != 1 || rs.Checkers[0].Type != "PING_CHECK" {
+		if len(rs.Checkers) != 1 || rs.Checkers[0].Type != CheckPing {
 			t.Errorf("checkers %+v", rs.Checkers)
 		}
 		if !strings.Contains(diagMessages(diags), "requires a bind_if") {
@@ -387,7 +387,7 @@ func TestFileCheckConfig(t *testing.T) {
 				return
 			}
 			c := rs.Checkers[0]
-			if c.Type != "FILE_CHECK" || c.TrackFile != "tf" || c.TrackFilePath != "/run/lvsd-tf" || c.FileWeight != tc.weight || c.FileReverse != tc.reverse {
+			if c.Type != CheckFile || c.TrackFile != "tf" || c.TrackFilePath != "/run/lvsd-tf" || c.FileWeight != tc.weight || c.FileReverse != tc.reverse {
 				t.Errorf("checker %+v", c)
 			}
 		})

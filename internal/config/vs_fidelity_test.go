@@ -337,7 +337,7 @@ virtual_server 10.0.0.1 80 {
   real_server 10.0.1.1 80 { }
 }`), check: func(t *testing.T, c *Config) {
 		vs := firstVS(t, c)
-		if vs.Scheduler != "wlc" || vs.Method != "NAT" || vs.Protocol != "TCP" {
+		if vs.Scheduler != "wlc" || vs.Method != MethodNAT || vs.Protocol != ProtoTCP {
 			t.Errorf("sched %s method %s protocol %s", vs.Scheduler, vs.Method, vs.Protocol)
 		}
 	}},

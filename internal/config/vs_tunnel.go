@@ -66,14 +66,15 @@ type Tunnel struct {
 // set, then the tunnel options are read, and any error in them is reported
 // and leaves the tunnel as it was (the method stays set). The options are
 // read whatever the method, as keepalived reads them (only TUN sends them).
-func (b *builder) methodTunnel(n *Node, method *string, tun *Tunnel) {
+// methodTunnel reports whether it set *method.
+func (b *builder) methodTunnel(n *Node, method *Method, tun *Tunnel) bool {
 	if len(n.Args) == 0 {
 		b.d.Errorf(n.Pos(), "%s needs a value", n.Key)
-		return
+		return false
 	}
 	m, ok := b.methodName(n.Key, n.Args[0])
 	if !ok {
-		return
+		return false
 	}
 	*method = m
 	var t Tunnel
@@ -84,7 +85,7 @@ func (b *builder) methodTunnel(n *Node, method *string, tun *Tunnel) {
 		case "type":
 			if i+1 == len(args) {
 				b.d.Skipf(a.Pos, "%s: missing tunnel type - the tunnel options are ignored", n.Key)
-				return
+				return true
 			}
 			i++
 			switch args[i].Text {
@@ -96,18 +97,18 @@ func (b *builder) methodTunnel(n *Node, method *string, tun *Tunnel) {
 				t.Type = TunnelGRE
 			default:
 				b.d.Skipf(args[i].Pos, "%s: unknown tunnel type %q (ipip, gue or gre) - the tunnel options are ignored", n.Key, args[i].Text)
-				return
+				return true
 			}
 		case "port":
 			if i+1 == len(args) {
 				b.d.Skipf(a.Pos, "%s: missing port for the gue tunnel - the tunnel options are ignored", n.Key)
-				return
+				return true
 			}
 			i++
 			p, err := strconv.ParseUint(args[i].Text, 10, 64)
 			if err != nil || p < 1 || p > 65535 {
 				b.d.Skipf(args[i].Pos, "%s: invalid gue tunnel port %q (1-65535) - the tunnel options are ignored", n.Key, args[i].Text)
-				return
+				return true
 			}
 			t.Port = uint16(p)
 		case "nocsum":
@@ -122,28 +123,30 @@ func (b *builder) methodTunnel(n *Node, method *string, tun *Tunnel) {
 				hint = " (did you mean " + s + "?)"
 			}
 			b.d.Skipf(a.Pos, "%s: invalid tunnel option %q%s - the tunnel options are ignored", n.Key, a.Text, hint)
-			return
+			return true
 		}
 	}
 	switch {
 	case (t.Type == TunnelGUE) != (t.Port != 0):
 		b.d.Skipf(n.Args[0].Pos, "%s: gue tunnels require a port, other tunnels cannot have one - the tunnel options are ignored", n.Key)
-		return
+		return true
 	case t.Type == TunnelIPIP && t.Flags != TunnelNoCsum:
 		b.d.Skipf(n.Args[0].Pos, "%s: ipip tunnels do not support a checksum option - the tunnel options are ignored", n.Key)
-		return
+		return true
 	case t.Type == TunnelGRE && t.Flags == TunnelRemCsum:
 		b.d.Skipf(n.Args[0].Pos, "%s: gre tunnels do not support remcsum - the tunnel options are ignored", n.Key)
-		return
+		return true
 	}
 	*tun = t
+	return true
 }
 
 // methodName is the forwarding method of t, reported as b.method reports it.
-func (b *builder) methodName(key string, t Token) (string, bool) {
+func (b *builder) methodName(key string, t Token) (Method, bool) {
 	switch v := strings.ToUpper(t.Text); v {
 	case "NAT", "DR", "TUN":
-		return v, true
+		m, _ := methodWords.parse("forwarding method", v)
+		return Method(m), true
 	default:
 		hint := ""
 		if s := suggest(v, []string{"NAT", "DR", "TUN"}); s != "" {
@@ -151,6 +154,6 @@ func (b *builder) methodName(key string, t Token) (string, bool) {
 		}
 		// keepalived 2.2.7 logs "unknown routing method" and keeps the default.
 		b.d.Skipf(t.Pos, "%s %q is not NAT, DR or TUN%s - ignoring", key, t.Text, hint)
-		return "", false
+		return MethodNAT, false
 	}
 }

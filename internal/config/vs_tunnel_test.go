@@ -120,7 +120,7 @@ virtual_server 10.7.0.1 80 {
 				t.Fatalf("errors %q, want one with %q", errs, tc.skipped)
 			}
 			vs := res.Config.VirtualServers[0]
-			if got := vs.RealServers[0]; got.Tunnel != tc.rs0 || got.Method != tc.rs0Method {
+			if got := vs.RealServers[0]; got.Tunnel != tc.rs0 || got.Method.String() != tc.rs0Method {
 				t.Errorf("real server 1: %s %+v, want %s %+v", got.Method, got.Tunnel, tc.rs0Method, tc.rs0)
 			}
 			if got := vs.RealServers[1].Tunnel; got != tc.rs1 {

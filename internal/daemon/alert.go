@@ -560,8 +560,8 @@ func (h *alertHooks) removedRealServers(old, cfg *config.Config, snap *check.Sna
 // checkerBody is the mail body of a checker's turn: alert.CheckerBody,
 // but a MISC_CHECK script that ran out of time says "timed out", as
 // check_misc.c does.
-func checkerBody(typ string, up bool, lastErr string) string {
-	if typ == "MISC_CHECK" && !up && strings.Contains(lastErr, context.DeadlineExceeded.Error()) {
+func checkerBody(typ config.CheckerType, up bool, lastErr string) string {
+	if typ == config.CheckMisc && !up && strings.Contains(lastErr, context.DeadlineExceeded.Error()) {
 		return alert.MiscBody("timed out")
 	}
 	return alert.CheckerBody(typ, up)

@@ -85,7 +85,7 @@ func TestAlertHooksFIFOs(t *testing.T) {
 func TestAlertHooksRemovedRealServer(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "lvs")
 	mk := func(rss ...string) *config.Config {
-		vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: "TCP"}
+		vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP}
 		for _, a := range rss {
 			vs.RealServers = append(vs.RealServers, &config.RealServer{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1})
 		}
@@ -132,15 +132,15 @@ func TestAlertHooksRemovedRealServer(t *testing.T) {
 // (check_misc.c); other failures and checkers their keepalived body.
 func TestCheckerBody(t *testing.T) {
 	for _, tc := range []struct {
-		typ     string
+		typ     config.CheckerType
 		up      bool
 		lastErr string
 		want    string
 	}{
-		{"MISC_CHECK", false, "script /x: context deadline exceeded; its process group was killed", "=> MISC CHECK timed out on service <="},
-		{"MISC_CHECK", false, "/x exited 1", "=> MISC CHECK failed on service <="},
-		{"MISC_CHECK", true, "", "=> MISC CHECK succeeded on service <="},
-		{"TCP_CHECK", false, "context deadline exceeded", "=> TCP CHECK failed on service <="},
+		{config.CheckMisc, false, "script /x: context deadline exceeded; its process group was killed", "=> MISC CHECK timed out on service <="},
+		{config.CheckMisc, false, "/x exited 1", "=> MISC CHECK failed on service <="},
+		{config.CheckMisc, true, "", "=> MISC CHECK succeeded on service <="},
+		{config.CheckTCP, false, "context deadline exceeded", "=> TCP CHECK failed on service <="},
 	} {
 		if got := checkerBody(tc.typ, tc.up, tc.lastErr); got != tc.want {
 			t.Errorf("%s up=%v %q: %q, want %q", tc.typ, tc.up, tc.lastErr, got, tc.want)

@@ -191,7 +191,7 @@ func (d *Daemon) Status() StatusDoc {
 		}
 	}
 	for _, vs := range s.cfg.VirtualServers {
-		vst := VSStatus{Name: vs.Key(), Scheduler: vs.Scheduler, Method: vs.Method}
+		vst := VSStatus{Name: vs.Key(), Scheduler: vs.Scheduler, Method: vs.Method.String()}
 		// The kernel's view of the first of its services that is there
 		// (a group maps to several).
 		var ks *ipvs.ServiceStats

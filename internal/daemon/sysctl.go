@@ -14,11 +14,9 @@ func sysctlAdvice(cfg *config.Config, read func(string) (string, bool)) []string
 	var nat, removes, persistentInhibit bool
 	for _, vs := range cfg.VirtualServers {
 		for _, rs := range vs.RealServers {
-			method := rs.Method
-			if method == "" {
-				method = vs.Method
-			}
-			if method == "NAT" {
+			// config.Load gives every real server a method (its
+			// virtual server's unless it sets one).
+			if rs.Method == config.MethodNAT {
 				nat = true
 			}
 			if len(rs.Checkers) > 0 && !rs.InhibitOnFailure {

@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/lvsd/lvsd/internal/config"
@@ -135,24 +136,36 @@ func dest(rs *config.RealServer) Dest {
 	return d
 }
 
-func methodOf(s string) Method {
-	switch s {
-	case "DR":
+// methodOf maps config's forwarding method to the kernel's. config.Method
+// has exactly these three values (its zero value is NAT, and config.Load
+// gives every real server its virtual server's method when it sets none),
+// so the switch is exhaustive; anything else is a bug in config, not a
+// default.
+func methodOf(m config.Method) Method {
+	switch m {
+	case config.MethodNAT:
+		return NAT
+	case config.MethodDR:
 		return DR
-	case "TUN":
+	case config.MethodTUN:
 		return TUN
 	}
-	return NAT
+	panic(fmt.Sprintf("ipvs: config.Method %d is not NAT, DR or TUN", m))
 }
 
-func protocolOf(s string) uint16 {
-	switch s {
-	case "UDP":
+// protocolOf is the kernel's protocol number of a virtual server's
+// protocol. ProtoNone is a fwmark service's, whose key has no protocol:
+// TCP's number, as before (the kernel ignores it for a fwmark).
+func protocolOf(p config.Protocol) uint16 {
+	switch p {
+	case config.ProtoUDP:
 		return ProtoUDP
-	case "SCTP":
+	case config.ProtoSCTP:
 		return ProtoSCTP
+	case config.ProtoTCP, config.ProtoNone:
+		return ProtoTCP
 	}
-	return ProtoTCP
+	panic(fmt.Sprintf("ipvs: config.Protocol %d is not TCP, UDP, SCTP or none", p))
 }
 
 // serviceKeys expands a virtual server into kernel services: one for an
@@ -181,9 +194,9 @@ func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VSGroup) []
 		for _, e := range g.Entries {
 			if e.FWMark != 0 {
 				v6 := fwmarkIPv6(vs)
-				if e.Family != "" {
+				if e.Family != config.FamilyAny {
 					// "fwmark N inet6": the entry's own family.
-					v6 = e.Family == "inet6"
+					v6 = e.Family == config.FamilyInet6
 				}
 				keys = append(keys, ServiceKey{FWMark: e.FWMark, IPv6: v6})
 				continue
@@ -200,11 +213,11 @@ func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VSGroup) []
 // fwmarkIPv6: a fwmark service's family comes from ip_family, else from its
 // real servers (keepalived's rule), else IPv4.
 func fwmarkIPv6(vs *config.VirtualServer) bool {
-	if vs.IPFamily != "" {
-		return vs.IPFamily == "inet6"
+	if vs.IPFamily != config.FamilyAny {
+		return vs.IPFamily == config.FamilyInet6
 	}
 	for _, rs := range vs.RealServers {
-		if rs.Method != "TUN" {
+		if rs.Method != config.MethodTUN {
 			return rs.Addr.Is6()
 		}
 	}

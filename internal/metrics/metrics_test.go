@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/internal/check"
+	"github.com/lvsd/lvsd/internal/config"
 	"github.com/lvsd/lvsd/internal/ipvs"
 	"github.com/lvsd/lvsd/internal/labtest"
 	"github.com/lvsd/lvsd/internal/vrrp"
@@ -25,7 +26,7 @@ func (fakeSource) VRRPStatus() []vrrp.InstanceStatus {
 }
 
 func (fakeSource) CheckStatus() []check.Status {
-	return []check.Status{{Key: check.Key{VS: "10.0.0.1:80/TCP", RS: netip.MustParseAddrPort("10.1.0.1:80"), Type: "TCP_CHECK"},
+	return []check.Status{{Key: check.Key{VS: "10.0.0.1:80/TCP", RS: netip.MustParseAddrPort("10.1.0.1:80"), Type: config.CheckTCP},
 		Up: true, LastDuration: 3 * time.Millisecond, Checks: 7, Failures: 1, Unknown: 2}}
 }
 

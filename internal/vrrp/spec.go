@@ -192,7 +192,7 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 	}
 	s := InstanceSpec{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, IPv6: v6, Version: version,
 		Priority: ic.Priority, Interval: ic.AdvertInterval, Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
-		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != "MASTER",
+		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != config.StateMaster,
 		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
 		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses), TrackBFDs: trackSpecs(ic.TrackBFDs),
@@ -230,10 +230,10 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 			s.Group = netip.MustParseAddr("224.0.0.18")
 		}
 	}
-	if ic.AuthType == "PASS" && version == 2 {
+	if ic.AuthType == config.AuthPass && version == 2 {
 		s.AuthType, s.AuthData = AuthPass, PassData(ic.AuthPass)
 	}
-	if ic.AuthType == "AH" && version == 2 && !v6 {
+	if ic.AuthType == config.AuthAH && version == 2 && !v6 {
 		// AuthData is the HMAC key; adverts carry zeros there.
 		s.AuthType, s.AuthData = AuthAH, PassData(ic.AuthPass)
 	}
