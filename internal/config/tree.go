@@ -44,6 +44,7 @@ func (n *Node) RawTail() string {
 func parseTree(tokens []Token, diags *Diagnostics) []*Node {
 	var nodes []*Node
 	p := newStreamParser(diags, func(n *Node) { nodes = append(nodes, n) })
+	p.reuse = false // the statements are kept
 	for _, t := range tokens {
 		p.feed(t)
 	}
@@ -73,23 +74,66 @@ type streamParser struct {
 	// slice would leave every smaller array behind (a line of 30,000
 	// words twice its size in garbage).
 	args []Token
-	// nodeSlab and argSlab are where statements and their arguments are
-	// carved from: one allocation per hundreds of them instead of one
-	// each (a quarter of a load's allocations were statements, garbage
-	// once their top-level statement is built).
-	nodeSlab []Node
-	argSlab  []Token
+	// nodes, argv and children are where statements, their arguments and
+	// their blocks' statement lists are carved from: one allocation per
+	// hundreds of them instead of one each.
+	nodes    slabs[Node]
+	argv     slabs[Token]
+	children slabs[*Node]
+	// reuse (the default; parseTree, which keeps the statements, turns it
+	// off): once a top-level statement is delivered, its statements,
+	// arguments and lists are carved again for the next one. Only for a
+	// deliver that keeps nothing of the statement (no *Node, []Token or
+	// []*Node; the strings are the lexer's and stay): the builder, which
+	// copies what it needs into the model (TestStreamedLoadMatchesBatch).
+	// Without it a load allocated as much again in statements as the
+	// model is, garbage for the collector.
+	reuse bool
+}
+
+// slabs hands out runs of T from fixed-size slabs, which are kept and
+// handed out again after reset.
+type slabs[T any] struct {
+	all  [][]T
+	i, j int // the slab being carved and the first free element in it
 }
 
 const slabSize = 256
 
+// take is k consecutive zero elements, capped at k (a handler that appends
+// to them copies); k past slabSize/4 gets an allocation of its own.
+func (s *slabs[T]) take(k int) []T {
+	if k > slabSize/4 {
+		return make([]T, k)
+	}
+	if s.i == len(s.all) || s.j+k > len(s.all[s.i]) {
+		if s.i < len(s.all) {
+			s.i++
+		}
+		s.j = 0
+		if s.i == len(s.all) {
+			s.all = append(s.all, make([]T, slabSize))
+		}
+	}
+	r := s.all[s.i][s.j : s.j+k : s.j+k]
+	s.j += k
+	return r
+}
+
+// reset makes every element taken so far free again, zeroed.
+func (s *slabs[T]) reset() {
+	if s.i < len(s.all) {
+		clear(s.all[s.i][:s.j])
+	}
+	for _, sl := range s.all[:min(s.i, len(s.all))] {
+		clear(sl)
+	}
+	s.i, s.j = 0, 0
+}
+
 // newNode is a statement from the slab.
 func (p *streamParser) newNode(kw Token) *Node {
-	if len(p.nodeSlab) == 0 {
-		p.nodeSlab = make([]Node, slabSize)
-	}
-	n := &p.nodeSlab[0]
-	p.nodeSlab = p.nodeSlab[1:]
+	n := &p.nodes.take(1)[0]
 	n.Key, n.KeyTok = kw.Text, kw
 	return n
 }
@@ -101,7 +145,7 @@ type parseFrame struct {
 }
 
 func newStreamParser(diags *Diagnostics, deliver func(*Node)) *streamParser {
-	p := &streamParser{diags: diags, maxDepth: loadBudget.BlockDepth, deliver: deliver}
+	p := &streamParser{diags: diags, maxDepth: loadBudget.BlockDepth, deliver: deliver, reuse: true}
 	p.frames = make([]parseFrame, 1, 8)
 	return p
 }
@@ -172,16 +216,29 @@ func (p *streamParser) openBlock(n *Node, pos Pos) {
 		}
 		return
 	}
+	// A frame keeps its list's array when it is closed, for the next
+	// block opened at its depth.
+	if len(p.frames) < cap(p.frames) {
+		p.frames = p.frames[:len(p.frames)+1]
+		f := &p.frames[len(p.frames)-1]
+		f.node, f.open = n, pos
+		return
+	}
 	p.frames = append(p.frames, parseFrame{node: n, open: pos})
 }
 
 func (p *streamParser) closeBlock() {
-	f := p.frames[len(p.frames)-1]
-	p.frames[len(p.frames)-1] = parseFrame{}
+	f := &p.frames[len(p.frames)-1]
+	n, children := f.node, f.children
+	if n != nil && len(children) > 0 {
+		n.Children = p.children.take(len(children))
+		copy(n.Children, children)
+	}
+	clear(children)
+	f.node, f.children = nil, children[:0]
 	p.frames = p.frames[:len(p.frames)-1]
-	if f.node != nil {
-		f.node.Children = f.children
-		p.complete(f.node)
+	if n != nil {
+		p.complete(n)
 	}
 }
 
@@ -191,16 +248,7 @@ func (p *streamParser) takeArgs(n *Node) {
 	if k == 0 {
 		return
 	}
-	if k > slabSize/4 {
-		n.Args = make([]Token, k)
-	} else {
-		if len(p.argSlab) < k {
-			p.argSlab = make([]Token, slabSize)
-		}
-		// Capped at its length: a handler that appends to it copies.
-		n.Args = p.argSlab[:k:k]
-		p.argSlab = p.argSlab[k:]
-	}
+	n.Args = p.argv.take(k)
 	copy(n.Args, p.args)
 	clear(p.args)
 	p.args = p.args[:0]
@@ -220,6 +268,11 @@ func (p *streamParser) finish() {
 func (p *streamParser) complete(n *Node) {
 	if len(p.frames) == 1 {
 		p.deliver(n)
+		if p.reuse {
+			p.nodes.reset()
+			p.argv.reset()
+			p.children.reset()
+		}
 		return
 	}
 	f := &p.frames[len(p.frames)-1]
