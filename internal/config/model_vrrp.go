@@ -134,8 +134,11 @@ type Instance struct {
 	// NotifyMasterRxLowerPri runs when this instance, MASTER, hears a
 	// lower priority master (keepalived's MASTER_RX_LOWER_PRI event).
 	NotifyMasterRxLowerPri *Script `json:"notify_master_rx_lower_pri,omitempty"`
-	// NotifyPriorityChanges is notify_priority_changes as written (nil:
-	// the sync group's, then vrrp_notify_priority_changes).
+	// NotifyPriorityChanges is notify_priority_changes; Load resolves it
+	// (the instance's, else the sync group's, else
+	// vrrp_notify_priority_changes), as it resolves the GARP settings and
+	// the two advert flags below from global_defs: after Load they are
+	// never nil (-1) and consumers take them as they are.
 	NotifyPriorityChanges *bool         `json:"notify_priority_changes,omitempty"`
 	GARPMasterDelay       time.Duration `json:"garp_master_delay"`
 	GARPMasterRepeat      int           `json:"garp_master_repeat"`

@@ -6,4 +6,5 @@ func validate(c *Config, d *Diagnostics) {
 	validateSyncGroups(c, d)
 	validateVirtualServers(c, d)
 	validateSyncDaemon(c, d)
+	resolveInstances(c)
 }

@@ -78,14 +78,6 @@ func (r *Router) event(in *instance, a Action) {
 func resolveWithConfig(cfg *config.Config, ic *config.Instance, sp *InstanceSpec) {
 	sp.StaticTrackLinks = cfg.StaticTrackLinks(ic.Name)
 	sp.NotifyMasterRxLowerPri = scriptSpec(ic.NotifyMasterRxLowerPri)
-	sp.NotifyPriorityChanges = cfg.Global.VRRPNotifyPriorityChanges
-	if ic.NotifyPriorityChanges != nil {
-		sp.NotifyPriorityChanges = *ic.NotifyPriorityChanges
-		return
-	}
-	for _, g := range cfg.SyncGroups {
-		if g.Name == ic.SyncGroup && g.NotifyPriorityChanges != nil {
-			sp.NotifyPriorityChanges = *g.NotifyPriorityChanges
-		}
-	}
+	// Resolved by config.Load (instance, sync group, global_defs).
+	sp.NotifyPriorityChanges = deref(ic.NotifyPriorityChanges)
 }

@@ -182,14 +182,11 @@ func (s Spec) Fingerprint() string {
 }
 
 func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
+	// config.Load resolves every default (version, GARP, advert and
+	// notify settings from global_defs and sync groups): this only
+	// translates.
 	v6 := ic.IPv6()
 	version := ic.Version
-	if version == 0 {
-		version = g.VRRPVersion
-	}
-	if v6 {
-		version = 3
-	}
 	s := InstanceSpec{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, IPv6: v6, Version: version,
 		Priority: ic.Priority, Interval: ic.AdvertInterval, Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
 		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != config.StateMaster,
@@ -221,14 +218,8 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		s.Peers = ic.UnicastPeers
 	} else if v6 {
 		s.Group = g.VRRPMcastGroup6
-		if !s.Group.IsValid() {
-			s.Group = netip.MustParseAddr("ff02::12")
-		}
 	} else {
 		s.Group = g.VRRPMcastGroup4
-		if !s.Group.IsValid() {
-			s.Group = netip.MustParseAddr("224.0.0.18")
-		}
 	}
 	if ic.AuthType == config.AuthPass && version == 2 {
 		s.AuthType, s.AuthData = AuthPass, PassData(ic.AuthPass)
@@ -237,42 +228,23 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		// AuthData is the HMAC key; adverts carry zeros there.
 		s.AuthType, s.AuthData = AuthAH, PassData(ic.AuthPass)
 	}
-	pick := func(own, global time.Duration) time.Duration {
-		if own >= 0 {
-			return own
-		}
-		return global
-	}
-	pickN := func(own, global int) int {
-		if own >= 0 {
-			return own
-		}
-		return global
-	}
 	s.GARP = GARPSchedule{
-		Repeat:        pickN(ic.GARPMasterRepeat, g.GARPMasterRepeat),
-		Delay:         pick(ic.GARPMasterDelay, g.GARPMasterDelay),
-		Refresh:       pick(ic.GARPMasterRefresh, g.GARPMasterRefresh),
-		RefreshRepeat: pickN(ic.GARPMasterRefreshRep, g.GARPMasterRefreshRep),
-		Interval:      g.GARPInterval,
+		Repeat:          ic.GARPMasterRepeat,
+		Delay:           ic.GARPMasterDelay,
+		Refresh:         ic.GARPMasterRefresh,
+		RefreshRepeat:   ic.GARPMasterRefreshRep,
+		Interval:        g.GARPInterval,
+		LowerPrioRepeat: ic.GARPLowerPrioRepeat,
+		LowerPrioDelay:  ic.GARPLowerPrioDelay,
 	}
-	// keepalived falls back to the master schedule when the lower
-	// priority one is not set at either level.
-	s.GARP.LowerPrioRepeat = pickN(ic.GARPLowerPrioRepeat, pickN(g.GARPLowerPrioRepeat, s.GARP.Repeat))
-	s.GARP.LowerPrioDelay = pick(ic.GARPLowerPrioDelay, pick(g.GARPLowerPrioDelay, s.GARP.Delay))
-	s.HigherPrioSendAdvert = true // lvsd's default; keepalived's is false
-	if g.HigherPrioSendAdvert != nil {
-		s.HigherPrioSendAdvert = *g.HigherPrioSendAdvert
-	}
-	if ic.HigherPrioSendAdvert != nil {
-		s.HigherPrioSendAdvert = *ic.HigherPrioSendAdvert
-	}
-	s.LowerPrioNoAdvert = g.LowerPrioNoAdvert
-	if ic.LowerPrioNoAdvert != nil {
-		s.LowerPrioNoAdvert = *ic.LowerPrioNoAdvert
-	}
+	s.HigherPrioSendAdvert = deref(ic.HigherPrioSendAdvert)
+	s.LowerPrioNoAdvert = deref(ic.LowerPrioNoAdvert)
 	return s
 }
+
+// deref reads a flag config.Load always sets (nil only in a hand-built
+// configuration: off).
+func deref(b *bool) bool { return b != nil && *b }
 
 func scriptSpec(s *config.Script) *ScriptSpec {
 	if s == nil {

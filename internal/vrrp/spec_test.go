@@ -55,16 +55,17 @@ vrrp_instance V6 {
 // with where it is dealt with; every other field must change the spec, or
 // a reload changing it would be logged as applied and ignored.
 var notRead = map[string]string{
-	"Instance.InitialState": "state: read by the spec only at priority 255 (OwnerWaits, TestOwnerWaitsWithStateBackup); otherwise applied at load (default priority, preemption, AH)",
-	"Instance.Accept":       "accept/no_accept: no firewall rules are installed; warned",
-	"Instance.StrictMode":   "strict_mode: applied at load (authentication off, preemption, accept, GARP and advert rules)",
-	"Instance.SyncGroup":    "derived from vrrp_sync_group, which the spec holds",
-	"Instance.SMTPAlert":    "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
-	"SyncGroup.SMTPAlert":   "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
-	"SyncGroup.MemberPos":   "a source position",
-	"VRRPScript.Pos":        "a source position",
-	"SyncGroup.Pos":         "a source position",
-	"Instance.Pos":          "a source position",
+	"Instance.InitialState":           "state: read by the spec only at priority 255 (OwnerWaits, TestOwnerWaitsWithStateBackup); otherwise applied at load (default priority, preemption, AH)",
+	"Instance.Accept":                 "accept/no_accept: no firewall rules are installed; warned",
+	"Instance.StrictMode":             "strict_mode: applied at load (authentication off, preemption, accept, GARP and advert rules)",
+	"Instance.SyncGroup":              "derived from vrrp_sync_group, which the spec holds",
+	"SyncGroup.NotifyPriorityChanges": "resolved at load into Instance.NotifyPriorityChanges (internal/config.TestLoadResolvesInstances), which the spec holds",
+	"Instance.SMTPAlert":              "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
+	"SyncGroup.SMTPAlert":             "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
+	"SyncGroup.MemberPos":             "a source position",
+	"VRRPScript.Pos":                  "a source position",
+	"SyncGroup.Pos":                   "a source position",
+	"Instance.Pos":                    "a source position",
 }
 
 // TestSpecCoversEveryField mutates each field of the VRRP configuration in
@@ -122,7 +123,7 @@ func TestSpecCoversEveryField(t *testing.T) {
 		"vrrp_garp_master_delay 7", "vrrp_garp_master_repeat 2", "vrrp_garp_master_refresh 30",
 		"vrrp_garp_master_refresh_repeat 3", "vrrp_garp_lower_prio_delay 3", "vrrp_garp_lower_prio_repeat 3",
 		"vrrp_garp_interval 0.1", "vrrp_higher_prio_send_advert false", "vrrp_lower_prio_no_advert",
-		"script_user nobody", "enable_script_security"} {
+		"script_user nobody", "enable_script_security", "vrrp_notify_priority_changes"} {
 		conf := specConf
 		if line == "vrrp_version 3" {
 			// VRRPv3 has no authentication: keepalived (and lvsd) drop it with an error.
@@ -185,4 +186,36 @@ func mutateField(v reflect.Value, variant int) bool {
 		return false
 	}
 	return true
+}
+
+// TestSpecOnlyTranslates: config.Load is the one place defaults are
+// resolved; ResolveSpec takes an instance's values as they are. A
+// hand-built configuration whose instance values differ from what
+// global_defs would give (even unresolved sentinels) comes through
+// unchanged: nothing is resolved a second time.
+func TestSpecOnlyTranslates(t *testing.T) {
+	yes, no := true, false
+	g := config.Global{VRRPVersion: 3, GARPMasterDelay: 5 * time.Second, GARPMasterRepeat: 5, GARPMasterRefreshRep: 1,
+		GARPLowerPrioDelay: 9 * time.Second, GARPLowerPrioRepeat: 9, HigherPrioSendAdvert: &no, LowerPrioNoAdvert: true,
+		VRRPNotifyPriorityChanges: true, VRRPMcastGroup4: netip.MustParseAddr("224.0.0.99")}
+	in := &config.Instance{Name: "VI", Interface: "eth0", VRID: 1, Priority: 100, AdvertInterval: time.Second,
+		InitialState: config.StateBackup, Version: 0, GARPMasterDelay: -1, GARPMasterRepeat: 0, GARPMasterRefresh: -1,
+		GARPMasterRefreshRep: -1, GARPLowerPrioDelay: -1, GARPLowerPrioRepeat: -1,
+		HigherPrioSendAdvert: &yes, LowerPrioNoAdvert: &no, NotifyPriorityChanges: &no,
+		VIPs: []config.VIP{{Prefix: netip.MustParsePrefix("10.0.0.1/32")}}}
+	sp := ResolveSpec(&config.Config{Global: g, Instances: []*config.Instance{in}}).Instances[0]
+	want := GARPSchedule{Repeat: 0, Delay: -1, Refresh: -1, RefreshRepeat: -1, LowerPrioRepeat: -1, LowerPrioDelay: -1}
+	if sp.Version != 0 || sp.GARP != want || !sp.HigherPrioSendAdvert || sp.LowerPrioNoAdvert || sp.NotifyPriorityChanges ||
+		sp.Group != g.VRRPMcastGroup4 {
+		t.Errorf("the spec re-resolved an instance value: version %d, GARP %+v, higher %v lower %v notify %v group %v",
+			sp.Version, sp.GARP, sp.HigherPrioSendAdvert, sp.LowerPrioNoAdvert, sp.NotifyPriorityChanges, sp.Group)
+	}
+	// Loaded, the same instance has every default resolved, and the spec
+	// carries them.
+	c := labtest.Config(t, "global_defs {\n vrrp_version 3\n vrrp_garp_master_repeat 7\n vrrp_higher_prio_send_advert false\n}\n"+
+		"vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1/32\n }\n}\n")
+	sp = ResolveSpec(c).Instances[0]
+	if sp.Version != 3 || sp.GARP.Repeat != 7 || sp.GARP.LowerPrioRepeat != 7 || sp.HigherPrioSendAdvert || sp.Group != netip.MustParseAddr("224.0.0.18") {
+		t.Errorf("loaded: %+v", sp)
+	}
 }

@@ -1,0 +1,83 @@
+package config
+
+import "testing"
+
+func init() {
+	// Resolved once, at load, into the instance (issue 15: one resolved
+	// spec per consumer); internal/vrrp reads the instance's field.
+	for f, into := range map[string]string{
+		"Global.VRRPVersion":               "Instance.Version",
+		"Global.GARPMasterDelay":           "Instance.GARPMasterDelay",
+		"Global.GARPMasterRepeat":          "Instance.GARPMasterRepeat",
+		"Global.GARPMasterRefresh":         "Instance.GARPMasterRefresh",
+		"Global.GARPMasterRefreshRep":      "Instance.GARPMasterRefreshRep",
+		"Global.GARPLowerPrioDelay":        "Instance.GARPLowerPrioDelay",
+		"Global.GARPLowerPrioRepeat":       "Instance.GARPLowerPrioRepeat",
+		"Global.HigherPrioSendAdvert":      "Instance.HigherPrioSendAdvert",
+		"Global.LowerPrioNoAdvert":         "Instance.LowerPrioNoAdvert",
+		"Global.VRRPNotifyPriorityChanges": "Instance.NotifyPriorityChanges",
+		"SyncGroup.NotifyPriorityChanges":  "Instance.NotifyPriorityChanges",
+		"Instance.SyncGroup":               "Instance.NotifyPriorityChanges (the sync group's setting)",
+	} {
+		unreadFieldsAllowed[f] = "resolved at load (build_resolve.go, applyDefaults) into " + into + ", which internal/vrrp reads"
+	}
+}
+
+// TestLoadResolvesInstances: config.Load leaves no unresolved sentinel
+// in an instance (version 0, GARP -1, nil advert/notify flags), whatever
+// global_defs and sync groups say, and resolves each from the instance,
+// then its sync group, then global_defs.
+func TestLoadResolvesInstances(t *testing.T) {
+	for _, tc := range []struct {
+		name, global, group, inst string
+		check                     func(t *testing.T, in *Instance)
+	}{
+		{name: "defaults", check: func(t *testing.T, in *Instance) {
+			if in.Version != 2 || !*in.HigherPrioSendAdvert || *in.LowerPrioNoAdvert || *in.NotifyPriorityChanges ||
+				in.GARPLowerPrioDelay != in.GARPMasterDelay || in.GARPLowerPrioRepeat != in.GARPMasterRepeat {
+				t.Errorf("%+v", in)
+			}
+		}},
+		{name: "global", global: "vrrp_version 3\nvrrp_higher_prio_send_advert false\nvrrp_lower_prio_no_advert\nvrrp_notify_priority_changes\nvrrp_garp_master_repeat 7\nvrrp_garp_lower_prio_repeat 2",
+			check: func(t *testing.T, in *Instance) {
+				if in.Version != 3 || *in.HigherPrioSendAdvert || !*in.LowerPrioNoAdvert || !*in.NotifyPriorityChanges ||
+					in.GARPMasterRepeat != 7 || in.GARPLowerPrioRepeat != 2 {
+					t.Errorf("%+v", in)
+				}
+			}},
+		{name: "sync group", global: "vrrp_notify_priority_changes", group: "notify_priority_changes false",
+			check: func(t *testing.T, in *Instance) {
+				if *in.NotifyPriorityChanges {
+					t.Error("the sync group's notify_priority_changes false did not win over global_defs")
+				}
+			}},
+		{name: "instance", global: "vrrp_version 3\nvrrp_higher_prio_send_advert false\nvrrp_notify_priority_changes", group: "notify_priority_changes",
+			inst: "version 2\nhigher_prio_send_advert true\nnotify_priority_changes false\ngarp_master_repeat 9",
+			check: func(t *testing.T, in *Instance) {
+				if in.Version != 2 || !*in.HigherPrioSendAdvert || *in.NotifyPriorityChanges || in.GARPMasterRepeat != 9 || in.GARPLowerPrioRepeat != 9 {
+					t.Errorf("%+v", in)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "global_defs {\n" + tc.global + "\n}\nvrrp_sync_group G {\ngroup {\nVI\nVJ\n}\n" + tc.group + "\n}\n" +
+				"vrrp_instance VI {\ninterface lo\nvirtual_router_id 1\nvirtual_ipaddress {\n10.9.9.9/32\n}\n" + tc.inst + "\n}\n" +
+				"vrrp_instance VJ {\ninterface lo\nvirtual_router_id 2\nvirtual_ipaddress {\n10.9.9.8/32\n}\n}\n"
+			cfg, diags := buildOne(t, src)
+			for _, d := range diags {
+				if d.Severity == SeverityError {
+					t.Fatalf("%s\n%v", src, diags)
+				}
+			}
+			for _, in := range cfg.Instances {
+				if in.Version != 2 && in.Version != 3 || in.GARPMasterDelay < 0 || in.GARPMasterRepeat < 0 || in.GARPMasterRefresh < 0 ||
+					in.GARPMasterRefreshRep < 0 || in.GARPLowerPrioDelay < 0 || in.GARPLowerPrioRepeat < 0 ||
+					in.HigherPrioSendAdvert == nil || in.LowerPrioNoAdvert == nil || in.NotifyPriorityChanges == nil ||
+					in.InitialState == StateUnset {
+					t.Errorf("%s: unresolved %+v", in.Name, in)
+				}
+			}
+			tc.check(t, cfg.Instances[0])
+		})
+	}
+}
