@@ -546,6 +546,31 @@ type lexer struct {
 	blockKeys []string
 	lineKey   string
 	lineArgs  []Token
+	// recent are the physical lines read lately, for interning.
+	recent lineCache
+}
+
+// lineCache gives a line read again, byte for byte, the string it had
+// before: a configuration repeats most of its lines ("}", "weight 1",
+// "connect_timeout 3" at the same indentation), and a string for each
+// was most of what the lexer allocated. Lines are immutable strings, so
+// sharing them changes nothing but the allocations.
+type lineCache [256]string
+
+func (c *lineCache) intern(b []byte) string {
+	if len(b) == 0 || len(b) > 64 {
+		return string(b)
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, x := range b {
+		h = (h ^ uint32(x)) * 16777619
+	}
+	e := &c[h%uint32(len(c))]
+	if *e == string(b) {
+		return *e
+	}
+	*e = string(b)
+	return *e
 }
 
 // tokenStore collects tokens in chunks that are never copied while lexing:
@@ -839,7 +864,7 @@ func (lx *lexer) readFile(path string, from Pos) {
 	var pendingName string
 	for sc.Scan() && !lx.aborted {
 		lineNo++
-		line := strings.TrimSuffix(sc.Text(), "\r")
+		line := lx.recent.intern(bytes.TrimSuffix(sc.Bytes(), []byte("\r")))
 		pos := Pos{File: path, Line: lineNo, Col: 1}
 		if len(line) > lx.b.LineBytes {
 			lx.errorf(pos, "line is %d bytes long; keepalived reads at most %d bytes per line", len(line), lx.b.LineBytes)
@@ -1458,11 +1483,11 @@ func (lx *lexer) tokenize(s string, pos Pos) int {
 			i += end
 		case c == '{' || c == '}':
 			flush(i)
-			kind := TokOpen
+			kind, text := TokOpen, "{"
 			if c == '}' {
-				kind = TokClose
+				kind, text = TokClose, "}"
 			}
-			if lx.emit(Token{Kind: kind, Text: string(c), Raw: string(c), Pos: Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}}) {
+			if lx.emit(Token{Kind: kind, Text: text, Raw: text, Pos: Pos{File: pos.File, Line: pos.Line, Col: pos.Col + i}}) {
 				n++
 			}
 		case c == '"' || c == '\'':

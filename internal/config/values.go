@@ -96,6 +96,11 @@ func (b *builder) addr(what string, t Token) (netip.Addr, bool) {
 }
 
 func (b *builder) port(what string, t Token) (uint16, bool) {
+	// The common case without building the name, which only a
+	// diagnostic uses (a port per real server).
+	if v, err := strconv.ParseUint(t.Text, 10, 16); err == nil {
+		return uint16(v), true
+	}
 	v, ok := b.parseInt(what+" port", t, 0, 65535)
 	return uint16(v), ok
 }
