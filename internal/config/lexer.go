@@ -27,19 +27,19 @@ import (
 //
 // keepalived has MAXBUF (1024 bytes) for a physical line and refuses
 // includes that are not regular files; it bounds nothing else. The other
-// limits are lvsd's own. The yardstick for "real" is
-// scripts/genconfig -n 10000: 300,000 lines, 5.6 MB, 910,000 tokens, 10,000
-// virtual servers with 40,000 checked real servers, far more than any
-// director runs (keepalived's own samples are under 200 lines). Every limit
-// is at least twice that; TestBudgetRealConfigs checks the margins.
+// limits are lvsd's own. The yardstick for "real" is scripts/genconfig -n
+// 10000 (10,000 virtual servers with 40,000 checked real servers, far more
+// than any director runs; its size is in docs/benchmarks.md): every limit
+// is at least twice what it or any of keepalived's samples uses, which
+// TestBudgetRealConfigs checks.
 //
-// Memory at the limits: a token is 72 bytes; Load streams them (each goes
-// to the parser, and each top-level statement to the builder, as it is
-// produced), so what a load holds is the statement being read and the
-// model; lex, which collects them for tests, keeps them in chunks that are
-// never copied while lexing, so 2,000,000 tokens are 137 MiB and the text
-// they point into is bounded by Bytes. A bomb stops with well under 256 MiB
-// allocated in total.
+// Memory at the limits: Load streams the tokens (each goes to the parser,
+// and each top-level statement to the builder, as it is produced), so what
+// a load holds is the statement being read and the model; lex, which
+// collects them for tests, keeps them in chunks that are never copied
+// while lexing, so the tokens Tokens allows are held once, and the text
+// they point into is bounded by Bytes. TestBudget's bombs each stop within
+// bombAlloc allocated in total.
 type budget struct {
 	// LineBytes is keepalived's MAXBUF: it reads at most 1024 bytes of a
 	// physical line. Longer lines are an error (not fatal: each is reported).
@@ -52,8 +52,7 @@ type budget struct {
 	// Bytes bounds the text the pre-processor handles in the whole load:
 	// every logical line (file lines, ~SEQ repetitions, multi-line
 	// parameter lines) plus every level of every expansion. This is the
-	// bound on time: 32 MiB is about 0.3 s of lexing. genconfig's 300k
-	// lines are 5.6 MB.
+	// bound on time: lexing is linear in it.
 	Bytes int64
 	// Lines bounds the logical lines, including those ~SEQ produces.
 	Lines int
@@ -62,8 +61,7 @@ type budget struct {
 	// it runs.
 	SeqIterations int64
 	// Tokens bounds the pre-processed token stream (words, braces, line
-	// ends): this is the bound on memory. genconfig's 300k lines are
-	// 910,000 tokens.
+	// ends): this is the bound on memory.
 	Tokens int
 	// BlockDepth bounds '{' nesting. keepalived's deepest real block is
 	// four levels (virtual_server, real_server, HTTP_GET, url); the tree
@@ -75,8 +73,8 @@ type budget struct {
 	// a file include itself under many names, which cycle detection (by
 	// path) does not see, so fan-out is bounded here.
 	Files int
-	// FileBytes bounds one file (16 MiB; genconfig's 300k lines are 5.6
-	// MB); TotalFileBytes bounds all of them together.
+	// FileBytes bounds one file; TotalFileBytes bounds all of them
+	// together.
 	FileBytes      int64
 	TotalFileBytes int64
 	// GlobEntries bounds the directory entries all include patterns of the
@@ -289,7 +287,7 @@ func openRegular(name string, max int64) (*os.File, int64, error) {
 }
 
 // streamFS is a file system whose files Load can read line by line as it
-// goes, rather than whole first (which kept a 5.6 MB file alive through
+// goes, rather than whole first (which kept the whole file alive through
 // the whole load). openBounded makes readRegular's checks; the caller
 // bounds the read.
 type streamFS interface {
@@ -585,7 +583,7 @@ type tokenStore struct {
 	max    int
 }
 
-// tokenChunk is 1.1 MiB of tokens: small enough that joining the chunks
+// tokenChunk is 16K tokens: small enough that joining the chunks
 // is many short copies, each a point where the collector can stop the
 // goroutine (one long copy of pointers made it spin for seconds).
 const tokenChunk = 16 << 10

@@ -72,7 +72,7 @@ func Load(path string, opts Options) *Result {
 	// goes to the hash and the parser as it is produced, and each
 	// top-level statement is built as soon as it is complete, so the
 	// whole token stream and statement tree are never held at once (they
-	// were 85% of what a load of 300,000 lines allocated). The parser and
+	// were most of what a large load allocated). The parser and
 	// the builder report into diagnostics of their own, joined after the
 	// lexer's: the same diagnostics in the same order as lexing, parsing
 	// and building one after the other.
