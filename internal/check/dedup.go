@@ -122,45 +122,13 @@ func probeKey(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 	if !sendsProbe(c) {
 		return "", false
 	}
-	k := *c
-	k.Pos = config.Pos{}
-	// The tracker's and the log's, not the probe's.
-	k.Retry, k.DelayBeforeRetry, k.Warmup, k.DelayLoop = 0, 0, 0, 0
-	k.Alpha, k.LogAllFailures, k.FastRecovery = false, false, false
-	// Where the probe goes is Target below (PING_CHECK's destination is
-	// its address too): connect_ip set to the real server's own address
-	// is the same probe.
-	k.ConnectIP, k.ConnectPort = netip.Addr{}, 0
-	if k.URLs != nil {
-		k.URLs = append([]config.URL(nil), c.URLs...)
-		for i := range k.URLs {
-			k.URLs[i].Pos = config.Pos{}
-		}
-	}
-	if k.MiscPath != nil {
-		s := *k.MiscPath
-		s.Pos = config.Pos{}
-		k.MiscPath = &s
-	}
-	host := ""
-	if c.Type == config.CheckHTTP || c.Type == config.CheckSSL {
-		// httpProbe's Host header.
-		host = c.Virtualhost
-		if host == "" {
-			host = rs.Virtualhost
-		}
-		if host == "" {
-			host = vs.Virtualhost
-		}
-	}
-	// MISC_CHECK's script is not told the target, but keeping the target
-	// in its key shares a script only among the checkers of one real
-	// server (or connect_ip/connect_port), as issue 15 asks.
-	b, err := json.Marshal(struct {
-		C      config.Checker
-		Target netip.AddrPort // connect_ip/connect_port or the real server
-		Host   string
-	}{k, target(c, rs), host})
+	// Spec holds every field of config.Checker (TestSpecHoldsEveryField)
+	// with where the probe goes (Target: connect_ip set to the real
+	// server's own address is the same probe) and the Host header it
+	// sends. MISC_CHECK's script is not told the target, but keeping the
+	// target in its key shares a script only among the checkers of one
+	// real server (or connect_ip/connect_port), as issue 15 asks.
+	b, err := json.Marshal(SpecOf(c, vs, rs).probeKey())
 	if err != nil {
 		return "", false
 	}

@@ -115,6 +115,7 @@ func retriesOnlyWhileUp(c *config.Checker) bool {
 type checkState struct {
 	key      Key
 	cfg      *config.Checker
+	spec     Spec // cfg resolved (spec.go): its reload identity and probe target
 	rs       *config.RealServer
 	probe    Probe    // HTTP_GET, SSL_GET, MISC_CHECK: run by a worker
 	dial     *tcpDial // TCP_CHECK: run by the connector
@@ -256,14 +257,24 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 			m.log.Warn("track_file", "err", err)
 		}
 	}
+	// The checkers each real server had, in their order: a reload matches
+	// the new ones to them by identity (startStates).
+	oldByRS := map[rsKey][]*checkState{}
+	for _, st := range old {
+		oldByRS[st.key.rs()] = append(oldByRS[st.key.rs()], st)
+	}
+	for _, l := range oldByRS {
+		sort.Slice(l, func(i, j int) bool { return l[i].key.Index < l[j].key.Index })
+	}
 	for _, vs := range cfg.VirtualServers {
 		m.vsCfg[vs.Key()] = vs
 		for _, rs := range vs.RealServers {
 			rk := rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}
 			m.rsCfg[rk] = rs
+			var sts []*checkState
 			for i, c := range rs.Checkers {
 				k := Key{VS: rk.VS, RS: rk.RS, Index: i, Type: c.Type}
-				st := &checkState{key: k, cfg: c, rs: rs, gen: m.gen}
+				st := &checkState{key: k, cfg: c, rs: rs, gen: m.gen, spec: SpecOf(c, vs, rs)}
 				if c.Type == config.CheckTCP {
 					st.dial = newTCPDial(c, rs)
 				} else {
@@ -277,39 +288,15 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 				if sendsProbe(c) {
 					// Grouped below, once every checker of the target is
 					// known.
-					tk := targetKey{c.Type, target(c, rs)}
+					tk := targetKey{st.spec.Kind, st.spec.Target}
 					byTarget[tk] = append(byTarget[tk], sharable{st, vs})
 				}
-				if prev, ok := old[k]; ok {
-					st.tr, st.last, st.lastDur, st.lastErr, st.checks, st.failures = prev.tr, prev.last, prev.lastDur, prev.lastErr, prev.checks, prev.failures
-					st.shared = prev.shared
-					if st.tr.failures > 0 && c.Retry > 0 && st.tr.failures >= c.Retry {
-						// keepalived's migrate_checkers: retries already
-						// spent under a larger retry leave one to go.
-						st.tr.failures = c.Retry - 1
-					}
-					st.next = prev.next
-					if prev.running || st.next.IsZero() {
-						st.next = now.Add(c.DelayLoop)
-					}
-				} else if c.Type == config.CheckFile {
-					// keepalived knows a file's state at once, at start and
-					// reload alike (set_track_file_checkers_down): the
-					// first verdict is taken now, before IPVS is built.
-					st.tr = tracker{up: true, weight: -1}
-					w, err := st.probe(context.Background())
-					st.tr.observe(err == nil, w, c)
-					st.next = now.Add(c.DelayLoop)
-				} else {
-					st.tr = m.startTracker(c, rs, rk, start, oldRS, old)
-					// The first check is drawn within warmup (else
-					// spread over up to a second so that thousands do
-					// not fire in the same instant), once per probe
-					// group: scheduleFresh below.
-					st.fresh = true
-					fresh = append(fresh, st)
-				}
-				m.checks[k] = st
+				sts = append(sts, st)
+			}
+			_, existed := oldRS[rk]
+			fresh = append(fresh, m.startStates(rk, rs, sts, oldByRS[rk], start, existed, now)...)
+			for _, st := range sts {
+				m.checks[st.key] = st
 				all = append(all, st)
 			}
 		}
@@ -351,43 +338,111 @@ func hasFileCheck(cfg *config.Config) bool {
 	return false
 }
 
-// startTracker is the state a checker new to this manager starts in, as
-// keepalived 2.2.7 sets it (check_data.c validate_check_config at start,
-// ipwrapper.c migrate_checkers at reload):
+// startStates gives the checkers of one real server (sts, in their
+// order) their state in this Update, as keepalived 2.2.7 does (check_data.c
+// validate_check_config at start, ipwrapper.c migrate_checkers at
+// reload), and returns those that start fresh (first check drawn within
+// warmup, scheduleFresh).
+//
+// At reload each checker takes the state of the first checker the real
+// server had with the same identity (Spec.Identity: the type and what
+// keepalived's compare function for it compares; the first match, even one
+// an earlier new checker matched too, as keepalived's loop does): its
+// verdict if it had reached one (has_run), has_run, its counters and
+// schedule, and its spent retries clamped to the new retry (old retry_it
+// and new retry both set: min(retry_it, retry-1)). Any other checker is
+// new; FILE_CHECK always is, and reads its file at once.
+//
+// Then keepalived's rules for the checkers that have not reached a verdict
+// (new ones, and those that took over one that had not):
 //   - at start-up every checker is taken down by its first failure
 //     (retry_it = retry), and an alpha checker starts down;
-//   - at reload, a new checker of a real server that has a failed checker,
-//     or is down with no checker that has run, likewise (alpha: down);
-//   - at reload, any other new checker (a new real server's, or a new one
-//     of a healthy real server) starts up, alpha or not, and needs retry+1
-//     failures, since keepalived sets neither on reload.
+//   - at reload, when a checker of the real server (after the takeover)
+//     has failed, or the real server is down and none has run, likewise
+//     (alpha: down);
+//   - otherwise (a new real server's, or one of a healthy real server) it
+//     starts up, alpha or not, and needs retry+1 failures.
 //
-// m.mu is held; old and oldRS are the states and real servers before
-// this Update.
-func (m *Manager) startTracker(c *config.Checker, rs *config.RealServer, rk rsKey, start bool, oldRS map[rsKey]*config.RealServer, old map[Key]*checkState) tracker {
-	alpha := c.Alpha || rs.Alpha
-	if start {
-		return tracker{up: !alpha, failures: c.Retry, weight: -1}
-	}
-	if _, existed := oldRS[rk]; !existed {
-		return tracker{up: true, weight: -1}
-	}
-	failed, anyRun := false, false
-	for k, st := range old {
-		if k.rs() != rk {
+// m.mu is held.
+func (m *Manager) startStates(rk rsKey, rs *config.RealServer, sts, olds []*checkState, start, existed bool, now time.Time) (fresh []*checkState) {
+	for _, st := range sts {
+		c := st.cfg
+		if c.Type == config.CheckFile {
+			// keepalived knows a file's state at once, at start and
+			// reload alike (set_track_file_checkers_down): the first
+			// verdict is taken now, before IPVS is built.
+			st.tr = tracker{up: true, weight: -1}
+			w, err := st.probe(context.Background())
+			st.tr.observe(err == nil, w, c)
+			st.next = now.Add(c.DelayLoop)
 			continue
 		}
-		if st.tr.hasRun {
-			anyRun = true
-			if !st.tr.up {
-				failed = true
+		var prev *checkState
+		if id, ok := st.spec.Identity(); ok {
+			for _, o := range olds {
+				if oid, ok := o.spec.Identity(); ok && oid == id {
+					prev = o
+					break
+				}
 			}
 		}
+		if prev == nil {
+			st.tr = tracker{up: true, weight: -1}
+			st.fresh = true
+			fresh = append(fresh, st)
+			continue
+		}
+		st.tr = migrateTracker(prev.tr, c.Retry)
+		st.last, st.lastDur, st.lastErr, st.checks, st.failures = prev.last, prev.lastDur, prev.lastErr, prev.checks, prev.failures
+		st.shared = prev.shared
+		st.next = prev.next
+		if prev.running || st.next.IsZero() {
+			st.next = now.Add(c.DelayLoop)
+		}
 	}
-	if failed || !m.rsUp[rk] && !anyRun {
-		return tracker{up: !alpha, failures: c.Retry, weight: -1}
+	failed, anyRun := false, false
+	for _, st := range sts {
+		if st.tr.hasRun {
+			anyRun = true
+			failed = failed || !st.tr.up
+		}
 	}
-	return tracker{up: true, weight: -1}
+	for _, st := range sts {
+		if st.tr.hasRun {
+			continue
+		}
+		alpha := st.cfg.Alpha || rs.Alpha
+		switch {
+		case start:
+			st.tr.up, st.tr.failures = !alpha, st.cfg.Retry
+		case !existed:
+			// A new real server's checker: up, retry+1 failures.
+		case failed || !m.rsUp[rk] && !anyRun:
+			if alpha {
+				st.tr.up = false
+			}
+			st.tr.failures = st.cfg.Retry
+		}
+	}
+	return fresh
+}
+
+// migrateTracker is the tracker a checker takes over from prev, the
+// state of the checker it replaces at reload (ipwrapper.c
+// migrate_checkers): the verdict if prev reached one, else up (a new
+// checker's is_up); has_run; spent retries clamped to the new retry; a
+// MISC_CHECK's dynamic weight (migrate_misc_check) and a FILE_CHECK's
+// delta. An HTTP_GET's pending slow recovery is not carried: keepalived
+// has no migrate function for it.
+func migrateTracker(prev tracker, retry int) tracker {
+	t := tracker{up: true, weight: prev.weight, delta: prev.delta, hasRun: prev.hasRun}
+	if prev.hasRun {
+		t.up = prev.up
+	}
+	if prev.failures > 0 && retry > 0 {
+		t.failures = min(prev.failures, retry-1)
+	}
+	return t
 }
 
 // omega runs, at shutdown, what keepalived 2.2.7 runs for a virtual

@@ -1,0 +1,186 @@
+package check
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/config"
+)
+
+// Spec is one checker as the manager runs it: a config.Checker resolved
+// with its real and virtual server (where the probe goes, the Host header
+// an HTTP probe sends), without source positions, comparable with ==.
+// The slices of config.Checker (urls, UDP payloads, the MISC_CHECK
+// command) are held in canonical strings so that Spec stays comparable.
+type Spec struct {
+	Kind config.CheckerType
+	// Target is connect_ip/connect_port, else the real server's address
+	// and port.
+	Target   netip.AddrPort
+	BindTo   netip.Addr
+	BindPort uint16
+	BindIf   string
+	FWMark   uint32
+	// ConnectTimeout is connect_timeout (keepalived's connection_to).
+	ConnectTimeout   time.Duration
+	Retry            int
+	DelayBeforeRetry time.Duration
+	Warmup           time.Duration
+	DelayLoop        time.Duration
+	Alpha            bool
+	LogAllFailures   bool
+	// HTTP_GET / SSL_GET: the checker's own virtualhost, the Host header
+	// the probe sends (the checker's, else the real server's, else the
+	// virtual server's virtualhost), and the url list (URLs, canonical).
+	Virtualhost  string
+	Host         string
+	URLs         string
+	HTTPProtocol string
+	EnableSNI    bool
+	FastRecovery bool
+	// DNS_CHECK
+	DNSType, DNSName string
+	// UDP_CHECK
+	Payload, ReplyData, ReplyMask string
+	RequireReply                  bool
+	MinReplyLen, MaxReplyLen      int
+	// SMTP_CHECK
+	HeloName string
+	// FILE_CHECK
+	TrackFile, TrackFilePath string
+	FileWeight               int
+	FileReverse              bool
+	// BFD_CHECK
+	BFD       string
+	BFDSilent bool
+	// MISC_CHECK: the command (argv, NUL-separated; MiscSet: misc_path
+	// given) and who runs it.
+	MiscSet             bool
+	MiscArgv            string
+	MiscUser, MiscGroup string
+	MiscTimeout         time.Duration
+	MiscDynamic         bool
+}
+
+// SpecOf resolves c, a checker of rs in vs (vs may be nil: no
+// virtualhost from it).
+func SpecOf(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) Spec {
+	s := Spec{Kind: c.Type, Target: target(c, rs), BindTo: c.BindTo, BindPort: c.BindPort, BindIf: c.BindIf, FWMark: c.FWMark,
+		ConnectTimeout: c.ConnectTimeout, Retry: c.Retry, DelayBeforeRetry: c.DelayBeforeRetry, Warmup: c.Warmup,
+		DelayLoop: c.DelayLoop, Alpha: c.Alpha, LogAllFailures: c.LogAllFailures,
+		Virtualhost: c.Virtualhost, HTTPProtocol: c.HTTPProtocol, EnableSNI: c.EnableSNI, FastRecovery: c.FastRecovery,
+		DNSType: c.DNSType, DNSName: c.DNSName,
+		Payload: bytesKey(c.Payload), ReplyData: bytesKey(c.ReplyData), ReplyMask: bytesKey(c.ReplyMask),
+		RequireReply: c.RequireReply, MinReplyLen: c.MinReplyLen, MaxReplyLen: c.MaxReplyLen,
+		HeloName: c.HeloName, TrackFile: c.TrackFile, TrackFilePath: c.TrackFilePath, FileWeight: c.FileWeight,
+		FileReverse: c.FileReverse, BFD: c.BFD, BFDSilent: c.BFDSilent,
+		MiscTimeout: c.MiscTimeout, MiscDynamic: c.MiscDynamic}
+	if c.Type == config.CheckHTTP || c.Type == config.CheckSSL {
+		// httpProbe's Host header.
+		s.Host = c.Virtualhost
+		if s.Host == "" {
+			s.Host = rs.Virtualhost
+		}
+		if s.Host == "" && vs != nil {
+			s.Host = vs.Virtualhost
+		}
+	}
+	if c.URLs != nil {
+		urls := append([]config.URL(nil), c.URLs...)
+		for i := range urls {
+			urls[i].Pos = config.Pos{}
+		}
+		b, _ := json.Marshal(urls)
+		s.URLs = string(b)
+	}
+	if c.MiscPath != nil {
+		s.MiscSet, s.MiscArgv = true, argvKey(c.MiscPath.Argv)
+		s.MiscUser, s.MiscGroup = c.MiscPath.User, c.MiscPath.Group
+	}
+	return s
+}
+
+// bytesKey keeps nil apart from empty.
+func bytesKey(b []byte) string {
+	if b == nil {
+		return ""
+	}
+	return "=" + string(b)
+}
+
+func argvKey(argv []string) string { return strings.Join(argv, "\x00") }
+
+// Identity is what keepalived 2.2.7 compares to decide that a checker of
+// a real server after a reload is one it had before (ipwrapper.c
+// migrate_checkers: same checker type and the type's compare function
+// says equal), and so keeps its state. Comparable with ==.
+type Identity struct {
+	// Family is the checker type as keepalived's checker_funcs know it:
+	// HTTP_GET and SSL_GET are both CHECKER_HTTP, so one may become the
+	// other and keep its state, as in keepalived.
+	Family config.CheckerType
+	// Conn is compare_conn_opts: destination, bindto (with its port),
+	// bind_if, connect_timeout and fwmark. Zero for MISC_CHECK and
+	// BFD_CHECK, which compare no connection options.
+	Conn connIdentity
+	// Params are the type's own compared parameters.
+	Params string
+}
+
+type connIdentity struct {
+	Dst            netip.AddrPort
+	BindTo         netip.Addr
+	BindPort       uint16
+	BindIf         string
+	ConnectTimeout time.Duration
+	FWMark         uint32
+}
+
+// Identity is s's reload identity; ok is false for a checker keepalived
+// never carries over (FILE_CHECK has no compare function: its state comes
+// from the file, read again at once).
+func (s Spec) Identity() (id Identity, ok bool) {
+	conn := connIdentity{Dst: s.Target, BindTo: s.BindTo, BindPort: s.BindPort, BindIf: s.BindIf,
+		ConnectTimeout: s.ConnectTimeout, FWMark: s.FWMark}
+	switch s.Kind {
+	case config.CheckTCP, config.CheckUDP, config.CheckPing:
+		// compare_tcp_check, compare_udp_check, compare_ping_check: the
+		// connection options alone (not UDP_CHECK's payload or reply).
+		return Identity{Family: s.Kind, Conn: conn}, true
+	case config.CheckHTTP, config.CheckSSL:
+		// compare_http_check: connection options, the checker's own
+		// virtualhost and each url's path, digest, status codes,
+		// virtualhost and regex settings (not http_protocol, enable_sni
+		// or fast_recovery).
+		return Identity{Family: config.CheckHTTP, Conn: conn, Params: s.Virtualhost + "\x00" + s.URLs}, true
+	case config.CheckSMTP:
+		// compare_smtp_check: helo_name and the connection options.
+		return Identity{Family: s.Kind, Conn: conn, Params: s.HeloName}, true
+	case config.CheckDNS:
+		// compare_dns_check: connection options, query type and name.
+		return Identity{Family: s.Kind, Conn: conn, Params: s.DNSType + "\x00" + s.DNSName}, true
+	case config.CheckMisc:
+		// compare_misc_check: misc_dynamic and the script's arguments
+		// (notify_script_compare: not its user, nor misc_timeout).
+		d := "0"
+		if s.MiscDynamic {
+			d = "1"
+		}
+		return Identity{Family: s.Kind, Params: d + "\x00" + s.MiscArgv}, true
+	case config.CheckBFD:
+		// compare_bfd_check: the bfd_instance's name.
+		return Identity{Family: s.Kind, Params: s.BFD}, true
+	}
+	return Identity{}, false
+}
+
+// probeKey is s less what only the checker's own tracker and logging read
+// (see tracker.observe): checkers whose probe keys are equal send the same
+// probe to the same place and reach the same verdict on the same answer.
+func (s Spec) probeKey() Spec {
+	s.Retry, s.DelayBeforeRetry, s.Warmup, s.DelayLoop = 0, 0, 0, 0
+	s.Alpha, s.LogAllFailures, s.FastRecovery = false, false, false
+	return s
+}
