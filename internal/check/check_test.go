@@ -389,10 +389,26 @@ func TestManyCheckersAreCheap(t *testing.T) {
 	}
 	b.WriteString("}\n")
 	cfg := labtest.Config(t, b.String())
-	m, _ := startManager(t, cfg)
+	// The 100 checkers of each server (and the 50 of the stuck one) are
+	// identical: with probe sharing they would send one probe per server
+	// and interval, and this would not measure 2,000 connects per
+	// interval. Each checker runs its own probes here, as in keepalived.
+	m := NewManager(nil, nil, 8, nil)
+	m.SetProbeSharing(false)
+	if err := m.Update(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	time.Sleep(2500 * time.Millisecond)
-	behind, stuckDown := 0, 0
+	behind, stuckDown, checks := 0, 0, uint64(0)
 	for _, st := range m.Status() {
+		checks += st.Checks
+		if st.Shared != 0 || st.GroupSize != 1 {
+			t.Fatalf("%v shares probes (%d shared, group of %d): the test must measure one probe per check", st.Key, st.Shared, st.GroupSize)
+		}
 		if st.Key.Type == config.CheckHTTP {
 			if !st.Up {
 				stuckDown++
@@ -403,6 +419,7 @@ func TestManyCheckersAreCheap(t *testing.T) {
 			behind++
 		}
 	}
+	t.Logf("%d checks in 2.5 s, each its own probe", checks)
 	if stuckDown != 50 {
 		t.Errorf("%d of 50 checkers of the stuck server are down, want all", stuckDown)
 	}
