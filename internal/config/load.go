@@ -72,33 +72,38 @@ func Load(path string, opts Options) *Result {
 	// goes to the hash and the parser as it is produced, and each
 	// top-level statement is built as soon as it is complete, so the
 	// whole token stream and statement tree are never held at once (they
-	// were most of what a large load allocated). The parser and
-	// the builder report into diagnostics of their own, joined after the
+	// were most of what a large load allocated). The parser and the
+	// builder report into diagnostics of their own, joined after the
 	// lexer's: the same diagnostics in the same order as lexing, parsing
 	// and building one after the other.
 	//
-	// The lexer runs on this goroutine and the parser and builder on
-	// another, fed batches of tokens: they share nothing but the batches
-	// (each reports into its own diagnostics), so on two cores a load
-	// takes the longer of the two rather than their sum.
+	// The lexer and the parser run on this goroutine and the builder on
+	// another, fed batches of complete top-level statements: they share
+	// nothing but the batches (each reports into its own diagnostics), so
+	// on two cores a load takes the longer of the two rather than their
+	// sum. The builder is the longer (it allocates the model), so the
+	// parsing is on the lexer's side.
 	treeDiags, buildDiags := &Diagnostics{}, &Diagnostics{}
 	b := newBuilder(buildDiags)
-	p := newStreamParser(treeDiags, b.topLevel)
+	sp := startStmtPipe(b.topLevel)
+	defer sp.abandon() // if the lexer or the parser panics
+	p := newStreamParser(treeDiags, nil)
+	sp.attach(p)
 	h := newTokenHash()
-	tp := startTokenPipe(p.feed)
-	defer tp.abandon() // if the lexer panics
 	files, aborted := lexStream(fsys, path, id, d, loadBudget, check, func(t Token) {
 		h.add(t)
-		tp.send(t)
+		p.feed(t)
 	})
-	tp.close()
+	if !aborted {
+		p.end()
+	}
+	sp.close()
 	var cfg *Config
 	if aborted {
 		// A limit was crossed: as if there were no tokens at all, so that
 		// nothing reports the truncated remainder.
 		cfg, h = build(nil, d), newTokenHash()
 	} else {
-		p.end()
 		b.applyDefaults()
 		d.appendFrom(treeDiags)
 		d.appendFrom(buildDiags)
@@ -112,81 +117,102 @@ func Load(path string, opts Options) *Result {
 	return &Result{Config: cfg, Diags: d, Hash: h.sum()}
 }
 
-// tokenPipe hands tokens to consume on a goroutine of its own, in
-// batches that go back and forth between two channels (a fixed number of
-// them, so the lexer never runs more than a few batches ahead).
-type tokenPipe struct {
-	cur        []Token
-	full, free chan []Token
+// stmtPipe builds top-level statements on a goroutine of its own. The
+// parser carves them from the arena of the batch being filled; once the
+// batch holds enough, it goes to the builder with its arena, and the
+// parser carves from the arena of a free batch, which the builder reset
+// after building what it held. A fixed number of batches go back and
+// forth between two channels, so the parser never runs more than a few
+// batches ahead and statements are never copied.
+type stmtPipe struct {
+	cur        *stmtBatch
+	full, free chan *stmtBatch
 	done       chan struct{}
-	panicked   any // what consume panicked with, panicked again by close
+	panicked   any // what build panicked with, panicked again by close
 	closed     bool
 }
 
+type stmtBatch struct {
+	tops  []*Node
+	arena parseArena
+}
+
 const (
-	pipeBatch   = 1024
-	pipeBatches = 4
+	// stmtBatchNodes: a batch goes to the builder once its statements
+	// come to this many nodes (a few slabs).
+	stmtBatchNodes = 2 * slabSize
+	stmtBatches    = 4
 )
 
-func startTokenPipe(consume func(Token)) *tokenPipe {
-	tp := &tokenPipe{full: make(chan []Token, pipeBatches), free: make(chan []Token, pipeBatches), done: make(chan struct{})}
-	for range pipeBatches - 1 {
-		tp.free <- make([]Token, 0, pipeBatch)
+func startStmtPipe(build func(*Node)) *stmtPipe {
+	sp := &stmtPipe{full: make(chan *stmtBatch, stmtBatches), free: make(chan *stmtBatch, stmtBatches), done: make(chan struct{})}
+	for range stmtBatches - 1 {
+		sp.free <- &stmtBatch{}
 	}
-	tp.cur = make([]Token, 0, pipeBatch)
+	sp.cur = &stmtBatch{}
 	go func() {
-		defer close(tp.done)
-		for batch := range tp.full {
-			if tp.panicked == nil {
-				tp.run(consume, batch)
+		defer close(sp.done)
+		for batch := range sp.full {
+			if sp.panicked == nil {
+				sp.run(build, batch)
 			}
-			clear(batch)
-			tp.free <- batch[:0]
+			clear(batch.tops)
+			batch.tops = batch.tops[:0]
+			batch.arena.reset()
+			sp.free <- batch
 		}
 	}()
-	return tp
+	return sp
 }
 
-// run consumes one batch; a panic is kept for close to raise where Load
+// run builds one batch; a panic is kept for close to raise where Load
 // was called, as it was raised there when all ran on one goroutine.
-func (tp *tokenPipe) run(consume func(Token), batch []Token) {
+func (sp *stmtPipe) run(build func(*Node), batch *stmtBatch) {
 	defer func() {
 		if r := recover(); r != nil {
-			tp.panicked = r
+			sp.panicked = r
 		}
 	}()
-	for _, t := range batch {
-		consume(t)
+	for _, n := range batch.tops {
+		build(n)
 	}
 }
 
-func (tp *tokenPipe) send(t Token) {
-	tp.cur = append(tp.cur, t)
-	if len(tp.cur) == pipeBatch {
-		tp.full <- tp.cur
-		tp.cur = <-tp.free
+// attach makes p carve from the pipe's batches and deliver into them.
+func (sp *stmtPipe) attach(p *streamParser) {
+	p.reuse = false
+	p.arena = &sp.cur.arena
+	p.deliver = func(n *Node) {
+		sp.cur.tops = append(sp.cur.tops, n)
+		if a := &sp.cur.arena.nodes; a.i*slabSize+a.j >= stmtBatchNodes {
+			// Between top-level statements nothing of the parser's is
+			// in the arena: it can change hands.
+			sp.full <- sp.cur
+			sp.cur = <-sp.free
+			p.arena = &sp.cur.arena
+		}
 	}
 }
 
-// close waits until every token sent has been consumed.
-func (tp *tokenPipe) close() {
-	if len(tp.cur) > 0 {
-		tp.full <- tp.cur
+// close waits until every statement delivered has been built.
+func (sp *stmtPipe) close() {
+	if len(sp.cur.tops) > 0 {
+		sp.full <- sp.cur
 	}
-	tp.cur = nil
-	tp.closed = true
-	close(tp.full)
-	<-tp.done
-	if tp.panicked != nil {
-		panic(tp.panicked)
+	sp.cur = nil
+	sp.closed = true
+	close(sp.full)
+	<-sp.done
+	if sp.panicked != nil {
+		panic(sp.panicked)
 	}
 }
 
-// abandon ends the consuming goroutine if close was never reached.
-func (tp *tokenPipe) abandon() {
-	if !tp.closed {
-		tp.closed = true
-		close(tp.full)
+// abandon ends the building goroutine if close was never reached.
+func (sp *stmtPipe) abandon() {
+	if !sp.closed {
+		sp.closed = true
+		close(sp.full)
 	}
 }
 

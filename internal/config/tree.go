@@ -44,7 +44,6 @@ func (n *Node) RawTail() string {
 func parseTree(tokens []Token, diags *Diagnostics) []*Node {
 	var nodes []*Node
 	p := newStreamParser(diags, func(n *Node) { nodes = append(nodes, n) })
-	p.reuse = false // the statements are kept
 	for _, t := range tokens {
 		p.feed(t)
 	}
@@ -74,21 +73,33 @@ type streamParser struct {
 	// slice would leave every smaller array behind (a line of 30,000
 	// words twice its size in garbage).
 	args []Token
-	// nodes, argv and children are where statements, their arguments and
-	// their blocks' statement lists are carved from: one allocation per
-	// hundreds of them instead of one each.
+	// arena is where statements, their arguments and their blocks'
+	// statement lists are carved from.
+	arena *parseArena
+	// reuse: once a top-level statement is delivered, its statements,
+	// arguments and lists are carved again for the next one. Only for a
+	// deliver that keeps nothing of the statement (no *Node, []Token or
+	// []*Node; the strings are the lexer's and stay) once it returns.
+	// parseTree keeps the statements; Load's statement pipe hands the
+	// arena over with them and installs another (stmtPipe).
+	reuse bool
+}
+
+// parseArena holds the slabs statements, their arguments and their
+// blocks' statement lists are carved from: one allocation per hundreds of
+// them instead of one each, and none at all once the slabs are reset and
+// carved again (a load allocated as much again in statements as the
+// model is, garbage for the collector, before they were).
+type parseArena struct {
 	nodes    slabs[Node]
 	argv     slabs[Token]
 	children slabs[*Node]
-	// reuse (the default; parseTree, which keeps the statements, turns it
-	// off): once a top-level statement is delivered, its statements,
-	// arguments and lists are carved again for the next one. Only for a
-	// deliver that keeps nothing of the statement (no *Node, []Token or
-	// []*Node; the strings are the lexer's and stay): the builder, which
-	// copies what it needs into the model (TestStreamedLoadMatchesBatch).
-	// Without it a load allocated as much again in statements as the
-	// model is, garbage for the collector.
-	reuse bool
+}
+
+func (a *parseArena) reset() {
+	a.nodes.reset()
+	a.argv.reset()
+	a.children.reset()
 }
 
 // slabs hands out runs of T from fixed-size slabs, which are kept and
@@ -133,7 +144,7 @@ func (s *slabs[T]) reset() {
 
 // newNode is a statement from the slab.
 func (p *streamParser) newNode(kw Token) *Node {
-	n := &p.nodes.take(1)[0]
+	n := &p.arena.nodes.take(1)[0]
 	n.Key, n.KeyTok = kw.Text, kw
 	return n
 }
@@ -145,7 +156,7 @@ type parseFrame struct {
 }
 
 func newStreamParser(diags *Diagnostics, deliver func(*Node)) *streamParser {
-	p := &streamParser{diags: diags, maxDepth: loadBudget.BlockDepth, deliver: deliver, reuse: true}
+	p := &streamParser{diags: diags, maxDepth: loadBudget.BlockDepth, deliver: deliver, arena: &parseArena{}}
 	p.frames = make([]parseFrame, 1, 8)
 	return p
 }
@@ -231,7 +242,7 @@ func (p *streamParser) closeBlock() {
 	f := &p.frames[len(p.frames)-1]
 	n, children := f.node, f.children
 	if n != nil && len(children) > 0 {
-		n.Children = p.children.take(len(children))
+		n.Children = p.arena.children.take(len(children))
 		copy(n.Children, children)
 	}
 	clear(children)
@@ -248,7 +259,7 @@ func (p *streamParser) takeArgs(n *Node) {
 	if k == 0 {
 		return
 	}
-	n.Args = p.argv.take(k)
+	n.Args = p.arena.argv.take(k)
 	copy(n.Args, p.args)
 	clear(p.args)
 	p.args = p.args[:0]
@@ -269,9 +280,7 @@ func (p *streamParser) complete(n *Node) {
 	if len(p.frames) == 1 {
 		p.deliver(n)
 		if p.reuse {
-			p.nodes.reset()
-			p.argv.reset()
-			p.children.reset()
+			p.arena.reset()
 		}
 		return
 	}
