@@ -21,7 +21,7 @@ func validateVirtualServers(c *Config, d *Diagnostics) {
 		keptGroups = append(keptGroups, g)
 	}
 	c.VSGroups = keptGroups
-	seen := map[string]Pos{}
+	seen := make(map[string]Pos, len(c.VirtualServers))
 	kept := c.VirtualServers[:0]
 	for _, vs := range c.VirtualServers {
 		if !validateVirtualServer(vs, groups, seen, d) {
