@@ -1,5 +1,7 @@
 package config
 
+import "net/netip"
+
 // resolveInstances is Load's last step for VRRP instances: what a
 // consumer would otherwise work out from global_defs or the instance's
 // sync group is resolved here, once, so that internal/vrrp only
@@ -34,5 +36,56 @@ func resolveInstances(c *Config) {
 			notify = *sg.NotifyPriorityChanges
 		}
 		in.HigherPrioSendAdvert, in.LowerPrioNoAdvert, in.NotifyPriorityChanges = &higher, &lower, &notify
+	}
+}
+
+// resolveFamilies gives every virtual server without an address (fwmark
+// or group) the address family keepalived 2.2.7 gives it when ip_family
+// is not written (check_parser.c): the first real server's that is not
+// tunnelled, else the sorry server's if not tunnelled; for a fwmark
+// virtual server whose servers are all tunnelled, the sorry server's,
+// else the real servers' if they are all of one family, else IPv4. A
+// group's may stay FamilyAny (its servers are all tunnelled): its fwmark
+// entries without a family are then IPv4. internal/ipvs reads IPFamily
+// as it is.
+func resolveFamilies(c *Config) {
+	fam := func(a netip.Addr) Family {
+		if a.Is6() {
+			return FamilyInet6
+		}
+		return FamilyInet
+	}
+	for _, vs := range c.VirtualServers {
+		if vs.IPFamily != FamilyAny || vs.Addr.IsValid() {
+			continue
+		}
+		af := FamilyAny
+		for _, rs := range vs.RealServers {
+			if rs.Method != MethodTUN {
+				af = fam(rs.Addr)
+				break
+			}
+		}
+		ss := vs.SorryServer
+		if af == FamilyAny && ss != nil && ss.Method != MethodTUN {
+			af = fam(ss.Addr)
+		}
+		if af == FamilyAny && vs.Group == "" {
+			if ss != nil {
+				af = fam(ss.Addr)
+			}
+			for _, rs := range vs.RealServers {
+				if af == FamilyAny {
+					af = fam(rs.Addr)
+				} else if af != fam(rs.Addr) {
+					af = FamilyInet // mixed: IPv4
+					break
+				}
+			}
+			if af == FamilyAny {
+				af = FamilyInet
+			}
+		}
+		vs.IPFamily = af
 	}
 }

@@ -81,3 +81,32 @@ func TestLoadResolvesInstances(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadResolvesFamilies: a fwmark or group virtual server without
+// ip_family leaves Load with keepalived 2.2.7's family (check_parser.c
+// rs_end_handler, vs_end_handler).
+func TestLoadResolvesFamilies(t *testing.T) {
+	for _, tc := range []struct {
+		name, vs, body string
+		want           Family
+	}{
+		{"ip_family written", "fwmark 1", "ip_family inet6\nreal_server 10.0.1.1 80 {\n}", FamilyInet6},
+		{"first real server", "fwmark 1", "real_server 2001:db8::1 80 {\n}", FamilyInet6},
+		{"first not tunnelled", "fwmark 1", "real_server 10.0.1.1 80 {\nlvs_method TUN\n}\nreal_server 2001:db8::1 80 {\n}", FamilyInet6},
+		{"all tunnelled, one family", "fwmark 1", "lvs_method TUN\nreal_server 2001:db8::1 80 {\n}\nreal_server 2001:db8::2 80 {\n}", FamilyInet6},
+		{"all tunnelled, mixed", "fwmark 1", "lvs_method TUN\nreal_server 2001:db8::1 80 {\n}\nreal_server 10.0.1.1 80 {\n}", FamilyInet},
+		{"tunnelled, sorry server not", "fwmark 1", "lvs_method TUN\nsorry_server 2001:db8::9 80\nsorry_server_lvs_method DR\nreal_server 10.0.1.1 80 {\n}", FamilyInet6},
+		{"address", "2001:db8::100 80", "real_server 2001:db8::1 80 {\n}", FamilyAny},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "virtual_server " + tc.vs + " {\nprotocol TCP\n" + tc.body + "\n}\n"
+			cfg, diags := buildOne(t, src)
+			if len(cfg.VirtualServers) != 1 {
+				t.Fatalf("%s\n%v", src, diags)
+			}
+			if got := cfg.VirtualServers[0].IPFamily; got != tc.want {
+				t.Errorf("family %q, want %q\n%v", got, tc.want, diags)
+			}
+		})
+	}
+}

@@ -52,12 +52,15 @@ type VirtualServer struct {
 	HASuspend         bool          `json:"ha_suspend"`
 	InhibitOnFailure  bool          `json:"inhibit_on_failure"`
 	Virtualhost       string        `json:"virtualhost,omitempty"`
-	IPFamily          Family        `json:"ip_family,omitempty"`
-	SorryServer       *RealServer   `json:"sorry_server,omitempty"`
-	SorryInhibit      bool          `json:"sorry_server_inhibit,omitempty"`
-	RealServers       []*RealServer `json:"real_servers"`
-	Announce          bool          `json:"lvsd_announce,omitempty"` // lvsd only: scaleout.go
-	Pos               Pos           `json:"pos"`
+	// IPFamily is ip_family; for a fwmark or group virtual server without
+	// it, Load resolves it as keepalived does (build_resolve.go
+	// resolveFamilies).
+	IPFamily     Family        `json:"ip_family,omitempty"`
+	SorryServer  *RealServer   `json:"sorry_server,omitempty"`
+	SorryInhibit bool          `json:"sorry_server_inhibit,omitempty"`
+	RealServers  []*RealServer `json:"real_servers"`
+	Announce     bool          `json:"lvsd_announce,omitempty"` // lvsd only: scaleout.go
+	Pos          Pos           `json:"pos"`
 	// Checker defaults set at virtual-server level, inherited by checkers.
 	checkDefaults                    checkDefaults
 	schedPos, methodPos, protocolPos Pos

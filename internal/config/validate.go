@@ -7,4 +7,5 @@ func validate(c *Config, d *Diagnostics) {
 	validateVirtualServers(c, d)
 	validateSyncDaemon(c, d)
 	resolveInstances(c)
+	resolveFamilies(c)
 }

@@ -210,18 +210,12 @@ func serviceKeys(vs *config.VirtualServer, groups map[string]*config.VSGroup) []
 	return []ServiceKey{{IPv6: vs.Addr.Is6(), Protocol: proto, Addr: vs.Addr, Port: vs.Port}}
 }
 
-// fwmarkIPv6: a fwmark service's family comes from ip_family, else from its
-// real servers (keepalived's rule), else IPv4.
+// fwmarkIPv6: a fwmark service's family is its virtual server's
+// ip_family, which config.Load resolves as keepalived does when it is not
+// written (from the real and sorry servers); FamilyAny (a group whose
+// servers are all tunnelled) is IPv4.
 func fwmarkIPv6(vs *config.VirtualServer) bool {
-	if vs.IPFamily != config.FamilyAny {
-		return vs.IPFamily == config.FamilyInet6
-	}
-	for _, rs := range vs.RealServers {
-		if rs.Method != config.MethodTUN {
-			return rs.Addr.Is6()
-		}
-	}
-	return false
+	return vs.IPFamily == config.FamilyInet6
 }
 
 func serviceFlags(vs *config.VirtualServer) uint32 {
