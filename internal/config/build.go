@@ -11,6 +11,9 @@ import (
 type builder struct {
 	d   *Diagnostics
 	cfg *Config
+	// ahead are model objects allocated ahead for the statements being
+	// built (load.go, modelAhead); nil: none.
+	ahead *modelAhead
 }
 
 // keyword describes how one keyword of a block is handled.

@@ -25,7 +25,8 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 		b.d.Errorf(n.Pos(), "virtual_server has no { ... } block")
 		return
 	}
-	vs := &VirtualServer{
+	vs := b.ahead.virtualServer()
+	*vs = VirtualServer{
 		Scheduler: "", Method: MethodNAT, DelayLoop: 60 * time.Second,
 		Quorum: 1, Pos: n.Pos(),
 	}
@@ -359,7 +360,8 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) {
 	}
 	// keepalived 2.2.7 alloc_rs/alloc_ssvr start from the virtual server's
 	// tunnel so far (kept when the server's own lvs_method options are bad).
-	rs := &RealServer{Addr: a, Weight: 1, Pos: n.Pos(), InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha, Tunnel: vs.tunnel}
+	rs := b.ahead.realServer()
+	*rs = RealServer{Addr: a, Weight: 1, Pos: n.Pos(), InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha, Tunnel: vs.tunnel}
 	if len(n.Args) == 2 {
 		var p uint16
 		ok := b.skipAs("the real server is left out", func() (ok bool) { p, ok = b.port("real_server", n.Args[1]); return })
@@ -464,7 +466,9 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		b.d.Errorf(n.Pos(), "%s needs a { ... } block", typ)
 		return
 	}
-	pc := &pendingChecker{Checker: &Checker{Type: typ, Pos: n.Pos()}}
+	ck := b.ahead.checker()
+	ck.Type, ck.Pos = typ, n.Pos()
+	pc := &pendingChecker{Checker: ck}
 	t := checkerTable
 	switch typ {
 	case CheckMisc:

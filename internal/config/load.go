@@ -85,7 +85,7 @@ func Load(path string, opts Options) *Result {
 	// parsing is on the lexer's side.
 	treeDiags, buildDiags := &Diagnostics{}, &Diagnostics{}
 	b := newBuilder(buildDiags)
-	sp := startStmtPipe(b.topLevel)
+	sp := startStmtPipe(b)
 	defer sp.abandon() // if the lexer or the parser panics
 	p := newStreamParser(treeDiags, nil)
 	sp.attach(p)
@@ -135,6 +135,7 @@ type stmtPipe struct {
 type stmtBatch struct {
 	tops  []*Node
 	arena parseArena
+	ahead modelAhead
 }
 
 const (
@@ -144,7 +145,13 @@ const (
 	stmtBatches    = 4
 )
 
-func startStmtPipe(build func(*Node)) *stmtPipe {
+// aheadQueue is how many batches must be waiting for the builder for the
+// parser to allocate the next one's model objects ahead (ship). With one
+// the parser took on so much that it became the longer side; with three
+// (of four) it never did. A variable for the tests, which set 0 (always).
+var aheadQueue = 2
+
+func startStmtPipe(b *builder) *stmtPipe {
 	sp := &stmtPipe{full: make(chan *stmtBatch, stmtBatches), free: make(chan *stmtBatch, stmtBatches), done: make(chan struct{})}
 	for range stmtBatches - 1 {
 		sp.free <- &stmtBatch{}
@@ -154,11 +161,14 @@ func startStmtPipe(build func(*Node)) *stmtPipe {
 		defer close(sp.done)
 		for batch := range sp.full {
 			if sp.panicked == nil {
-				sp.run(build, batch)
+				b.ahead = &batch.ahead
+				sp.run(b.topLevel, batch)
+				b.ahead = nil
 			}
 			clear(batch.tops)
 			batch.tops = batch.tops[:0]
 			batch.arena.reset()
+			batch.ahead.reset()
 			sp.free <- batch
 		}
 	}()
@@ -187,17 +197,29 @@ func (sp *stmtPipe) attach(p *streamParser) {
 		if a := &sp.cur.arena.nodes; a.i*slabSize+a.j >= stmtBatchNodes {
 			// Between top-level statements nothing of the parser's is
 			// in the arena: it can change hands.
-			sp.full <- sp.cur
+			sp.ship()
 			sp.cur = <-sp.free
 			p.arena = &sp.cur.arena
 		}
 	}
 }
 
+// ship hands the batch being filled to the builder, with the model
+// objects its statements will need when the builder is behind (batches
+// are waiting for it): the time the parser would wait for a free batch
+// goes into them instead, and the two sides stay balanced whichever is
+// the longer for the configuration at hand.
+func (sp *stmtPipe) ship() {
+	if len(sp.full) >= aheadQueue {
+		sp.cur.ahead.alloc(sp.cur.arena.model)
+	}
+	sp.full <- sp.cur
+}
+
 // close waits until every statement delivered has been built.
 func (sp *stmtPipe) close() {
 	if len(sp.cur.tops) > 0 {
-		sp.full <- sp.cur
+		sp.ship()
 	}
 	sp.cur = nil
 	sp.closed = true
@@ -206,6 +228,97 @@ func (sp *stmtPipe) close() {
 	if sp.panicked != nil {
 		panic(sp.panicked)
 	}
+}
+
+// modelAhead are model objects allocated, and their memory first
+// touched, on the parser's goroutine for the statements of a batch, before
+// the builder builds them. In a fresh process (check-config, a daemon's
+// first load) most of what building a large model costs is the kernel
+// handing out each page of it at its first touch; ahead, that happens on
+// the parser's side of the load, beside the building, not in it. As many
+// as the batch's statements make (the parser counts them), so none is
+// left over unless a statement is left out.
+type modelAhead struct {
+	virtualServers []*VirtualServer
+	realServers    []*RealServer
+	checkers       []*Checker
+	// the next of each to hand out
+	vs, rs, ck int
+}
+
+// modelCount counts the statements that make a VirtualServer, a
+// RealServer or a Checker (builder.checker's types).
+type modelCount struct{ virtualServers, realServers, checkers int }
+
+func (c *modelCount) count(key string) {
+	switch key {
+	case "virtual_server":
+		c.virtualServers++
+	case "real_server":
+		c.realServers++
+	case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK":
+		c.checkers++
+	}
+}
+
+// alloc allocates what c counts. Each object is written to once (a zero
+// over a zero), which is the first touch of its page.
+func (m *modelAhead) alloc(c modelCount) {
+	for range c.virtualServers {
+		v := new(VirtualServer)
+		touch(&v.Pos)
+		m.virtualServers = append(m.virtualServers, v)
+	}
+	for range c.realServers {
+		r := new(RealServer)
+		touch(&r.Pos)
+		m.realServers = append(m.realServers, r)
+	}
+	for range c.checkers {
+		k := new(Checker)
+		touch(&k.Pos)
+		m.checkers = append(m.checkers, k)
+	}
+}
+
+// touch writes a zero over p's zero line: not inlined, so that the
+// compiler, which knows a new object is zero, cannot drop the store.
+//
+//go:noinline
+func touch(p *Pos) { p.Line = 0 }
+
+func (m *modelAhead) reset() {
+	clear(m.virtualServers)
+	clear(m.realServers)
+	clear(m.checkers)
+	m.virtualServers, m.realServers, m.checkers = m.virtualServers[:0], m.realServers[:0], m.checkers[:0]
+	m.vs, m.rs, m.ck = 0, 0, 0
+}
+
+// virtualServer, realServer and checker are a zero object: the next one
+// allocated ahead, or a new one (m nil, or none left).
+func (m *modelAhead) virtualServer() *VirtualServer {
+	if m == nil || m.vs == len(m.virtualServers) {
+		return new(VirtualServer)
+	}
+	m.vs++
+	return m.virtualServers[m.vs-1]
+}
+
+func (m *modelAhead) realServer() *RealServer {
+	if m == nil || m.rs == len(m.realServers) {
+		return new(RealServer)
+	}
+	m.rs++
+	return m.realServers[m.rs-1]
+}
+
+func (m *modelAhead) checker() *Checker {
+	if m == nil || m.ck == len(m.checkers) {
+		return new(Checker)
+	}
+	m.ck++
+	return m.checkers[m.ck-1]
 }
 
 // abandon ends the building goroutine if close was never reached.

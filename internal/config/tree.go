@@ -94,12 +94,16 @@ type parseArena struct {
 	nodes    slabs[Node]
 	argv     slabs[Token]
 	children slabs[*Node]
+	// model counts the statements carved that make model objects the
+	// builder can have allocated ahead (modelAhead).
+	model modelCount
 }
 
 func (a *parseArena) reset() {
 	a.nodes.reset()
 	a.argv.reset()
 	a.children.reset()
+	a.model = modelCount{}
 }
 
 // slabs hands out runs of T from fixed-size slabs, which are kept and
@@ -146,6 +150,7 @@ func (s *slabs[T]) reset() {
 func (p *streamParser) newNode(kw Token) *Node {
 	n := &p.arena.nodes.take(1)[0]
 	n.Key, n.KeyTok = kw.Text, kw
+	p.arena.model.count(kw.Text)
 	return n
 }
 

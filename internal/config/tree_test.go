@@ -9,12 +9,23 @@ import (
 )
 
 // TestStreamedLoadMatchesBatch: Load (lexer, parser and builder in step,
-// the parser's statements carved again for each top-level statement) gives
+// the parser's statements carved again once built, the builder's virtual
+// servers, real servers and checkers maybe allocated ahead) gives
 // the model and diagnostics of lexing, parsing and building one after the
 // other, each statement its own. A builder that kept a *Node, []Token or
 // []*Node of a statement past its top-level statement would see it
 // overwritten by the next one, and differ here.
 func TestStreamedLoadMatchesBatch(t *testing.T) {
+	t.Run("as loaded", testStreamedLoadMatchesBatch)
+	// Every batch with its model objects allocated ahead (modelAhead),
+	// which a load does only while the builder is behind.
+	saved := aheadQueue
+	aheadQueue = 0
+	defer func() { aheadQueue = saved }()
+	t.Run("objects ahead", testStreamedLoadMatchesBatch)
+}
+
+func testStreamedLoadMatchesBatch(t *testing.T) {
 	var confs []string
 	for _, pattern := range []string{"testdata/golden/*.conf", "../../testdata/acceptance/*.conf", "../../configs/*.conf"} {
 		m, _ := filepath.Glob(pattern)
