@@ -15,7 +15,8 @@ import (
 )
 
 // TestLabDedup boots the lab VM once (keepalived's checker needs IPVS,
-// which the host has not) and runs TestVMDedup* inside it.
+// which the host has not) and runs TestVMDedup* and TestVMCheckReload*
+// inside it.
 func TestLabDedup(t *testing.T) {
 	if labtest.InVM() {
 		return
@@ -25,7 +26,7 @@ func TestLabDedup(t *testing.T) {
 	}
 	labtest.NeedRoot(t)
 	labtest.NeedBinary(t, "keepalived")
-	labtest.RunInVM(t, "^TestVMDedup")
+	labtest.RunInVM(t, "^TestVM(Dedup|CheckReload)")
 }
 
 // TestVMDedupProbeRateVsKeepalived: 40 virtual servers sharing one
