@@ -20,8 +20,9 @@ import (
 	"github.com/lvsd/lvsd/internal/track"
 )
 
-// Key names one checker across reloads: its virtual server, real server
-// and position.
+// Key names one checker in status and metrics: its virtual server, real
+// server and position. A reload does not match checkers by Key but by
+// their Spec's Identity (startStates), as keepalived does.
 type Key struct {
 	VS    string
 	RS    netip.AddrPort
