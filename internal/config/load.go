@@ -139,9 +139,12 @@ type stmtBatch struct {
 }
 
 const (
-	// stmtBatchNodes: a batch goes to the builder once its statements
-	// come to this many nodes (a few slabs).
+	// A batch goes to the builder once its statements come to
+	// stmtBatchNodes statements (a few slabs) or stmtBatchArgs arguments
+	// (a line of thousands of words is one statement: batches of hundreds
+	// of them held hundreds of MB).
 	stmtBatchNodes = 2 * slabSize
+	stmtBatchArgs  = 4 * slabSize
 	stmtBatches    = 4
 )
 
@@ -194,7 +197,7 @@ func (sp *stmtPipe) attach(p *streamParser) {
 	p.arena = &sp.cur.arena
 	p.deliver = func(n *Node) {
 		sp.cur.tops = append(sp.cur.tops, n)
-		if a := &sp.cur.arena.nodes; a.i*slabSize+a.j >= stmtBatchNodes {
+		if a := &sp.cur.arena; a.nodes.i*slabSize+a.nodes.j >= stmtBatchNodes || a.args >= stmtBatchArgs {
 			// Between top-level statements nothing of the parser's is
 			// in the arena: it can change hands.
 			sp.ship()

@@ -97,6 +97,8 @@ type parseArena struct {
 	// model counts the statements carved that make model objects the
 	// builder can have allocated ahead (modelAhead).
 	model modelCount
+	// args counts the arguments given to statements, in the slabs or not.
+	args int
 }
 
 func (a *parseArena) reset() {
@@ -104,6 +106,7 @@ func (a *parseArena) reset() {
 	a.argv.reset()
 	a.children.reset()
 	a.model = modelCount{}
+	a.args = 0
 }
 
 // slabs hands out runs of T from fixed-size slabs, which are kept and
@@ -135,6 +138,11 @@ func (s *slabs[T]) take(k int) []T {
 	return r
 }
 
+// slabsKept bounds the slabs reset keeps: a statement of thousands of
+// statements (hostile input, mostly) leaves the rest to the collector
+// rather than in each arena for the rest of the load.
+const slabsKept = 8
+
 // reset makes every element taken so far free again, zeroed.
 func (s *slabs[T]) reset() {
 	if s.i < len(s.all) {
@@ -142,6 +150,10 @@ func (s *slabs[T]) reset() {
 	}
 	for _, sl := range s.all[:min(s.i, len(s.all))] {
 		clear(sl)
+	}
+	if len(s.all) > slabsKept {
+		clear(s.all[slabsKept:])
+		s.all = s.all[:slabsKept]
 	}
 	s.i, s.j = 0, 0
 }
@@ -265,6 +277,7 @@ func (p *streamParser) takeArgs(n *Node) {
 		return
 	}
 	n.Args = p.arena.argv.take(k)
+	p.arena.args += k
 	copy(n.Args, p.args)
 	clear(p.args)
 	p.args = p.args[:0]
