@@ -412,7 +412,10 @@ func (m *Manager) startStates(rk rsKey, rs *config.RealServer, sts, olds []*chec
 		if st.tr.hasRun {
 			continue
 		}
-		alpha := st.cfg.Alpha || rs.Alpha
+		// The checker's alpha, which config.Load resolves (its own, else
+		// its real server's, else its virtual server's): keepalived's
+		// checker->alpha.
+		alpha := st.cfg.Alpha
 		switch {
 		case start:
 			st.tr.up, st.tr.failures = !alpha, st.cfg.Retry

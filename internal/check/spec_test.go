@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/internal/config"
+	"github.com/lvsd/lvsd/internal/labtest"
 )
 
 // TestSpecHoldsEveryField: every field of config.Checker but its source
@@ -406,5 +407,31 @@ func TestReloadNewCheckerRules(t *testing.T) {
 				t.Errorf("new checker %+v, want up %v with retry_it %d", tr, tc.wantUp, tc.wantFailed)
 			}
 		})
+	}
+}
+
+// TestCheckerAlphaIsTheCheckers: a checker starts by its own alpha as
+// config.Load resolves it (keepalived's checker->alpha: the checker's,
+// else the real server's), not the real server's: "alpha off" in the
+// checker of an alpha real server starts up, and the reverse starts down.
+func TestCheckerAlphaIsTheCheckers(t *testing.T) {
+	for _, tc := range []struct {
+		rs, ck string
+		up     bool
+	}{
+		{"alpha", "alpha off", true},
+		{"", "alpha", false},
+		{"alpha", "", false},
+		{"", "", true},
+	} {
+		cfg := labtest.Config(t, "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 127.0.0.1 80 {\n "+tc.rs+
+			"\n TCP_CHECK {\n connect_timeout 1\n "+tc.ck+"\n }\n }\n}\n")
+		m := NewManager(nil, nil, 1, nil)
+		if err := m.Update(cfg, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := rsUp(m, cfg); got != tc.up {
+			t.Errorf("real server %q, checker %q: starts up %v, want %v", tc.rs, tc.ck, got, tc.up)
+		}
 	}
 }
