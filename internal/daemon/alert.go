@@ -32,6 +32,9 @@ type alertHooks struct {
 	// servers' state last seen.
 	lastQuorum map[string]bool
 	lastSnap   *check.Snapshot
+	// reloadedFrom is the configuration a reload replaced, until
+	// checksStarted has written the real servers the reload turned.
+	reloadedFrom *config.Config
 	// events are the router's events (vrrp.Event) not yet written, in
 	// order; the watcher writes them after the states it reads.
 	events []vrrp.Event
@@ -77,7 +80,7 @@ func (h *alertHooks) update(cfg *config.Config) {
 	}
 	h.mu.Lock()
 	old, snap := h.cfg, h.lastSnap
-	h.cfg = cfg
+	h.cfg, h.reloadedFrom = cfg, old
 	h.mu.Unlock()
 	h.removedRealServers(old, cfg, snap)
 	h.sender.Update(alert.SpecFrom(cfg, h.host))
@@ -342,11 +345,14 @@ func (h *alertHooks) checksStarted(m *check.Manager) {
 	}
 	st, snap := m.Status(), m.Snapshot()
 	h.mu.Lock()
+	// Every checker's state as it starts: a reload matches checkers by
+	// identity, not position (check.Manager.Update), so the checker now
+	// at a key may not be the one whose state was recorded there, and a
+	// reload is no checker's turn (keepalived mails none).
 	for _, s := range st {
-		if _, ok := h.lastChk[s.Key]; !ok {
-			h.lastChk[s.Key] = s.Up
-		}
+		h.lastChk[s.Key] = s.Up
 	}
+	lines := h.reloadTurns(snap)
 	var qturns []quorumTurn
 	for _, vs := range h.cfg.VirtualServers {
 		if _, ok := h.lastQuorum[vs.Key()]; !ok {
@@ -359,7 +365,51 @@ func (h *alertHooks) checksStarted(m *check.Manager) {
 	}
 	h.lastSnap = snap
 	h.mu.Unlock()
+	for _, l := range lines {
+		h.lvsLine(l)
+	}
 	h.quorumTurns(qturns)
+}
+
+// reloadTurns are the LVS FIFO lines of the real servers a reload turned
+// although they stay: keepalived 2.2.7's migrate_checkers ends with
+// perform_svr_state for a kept real server whose failed checkers are all
+// gone (a new connect_timeout makes a new checker), which writes its
+// "RS ... UP" line (do_rs_notifies), and likewise the other way. h.mu is
+// held.
+func (h *alertHooks) reloadTurns(snap *check.Snapshot) []string {
+	old, prev := h.reloadedFrom, h.lastSnap
+	h.reloadedFrom = nil
+	if old == nil || prev == nil || !h.hasLVSFIFO() {
+		return nil
+	}
+	kept := map[rsID]bool{}
+	for _, vs := range old.VirtualServers {
+		for _, rs := range vs.RealServers {
+			kept[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = true
+		}
+	}
+	var lines []string
+	for _, vs := range h.cfg.VirtualServers {
+		name := h.sender.Spec().Names[vs.Key()]
+		for _, rs := range vs.RealServers {
+			ap := netip.AddrPortFrom(rs.Addr, rs.Port)
+			if !kept[rsID{vs.Key(), ap}] {
+				continue
+			}
+			if was, now := prev.RealServerUp(vs, rs), snap.RealServerUp(vs, rs); was != now {
+				lines = append(lines, alert.RSLine(ap, name, now))
+			}
+		}
+	}
+	return lines
+}
+
+// hasLVSFIFO: a notify FIFO takes LVS lines.
+func (h *alertHooks) hasLVSFIFO() bool {
+	h.fifoMu.Lock()
+	defer h.fifoMu.Unlock()
+	return h.fifoAll != nil || h.fifoLVS != nil
 }
 
 // quorumTurn is a virtual server whose quorum turned (init: its first
@@ -532,10 +582,7 @@ func (h *alertHooks) removedRealServers(old, cfg *config.Config, snap *check.Sna
 	if old == nil || snap == nil {
 		return
 	}
-	h.fifoMu.Lock()
-	fifos := h.fifoAll != nil || h.fifoLVS != nil
-	h.fifoMu.Unlock()
-	if !fifos && !h.sender.Spec().MailsRealServers() {
+	if !h.hasLVSFIFO() && !h.sender.Spec().MailsRealServers() {
 		return // nobody to tell: no walk over every real server on each reload
 	}
 	keep := map[rsID]bool{}

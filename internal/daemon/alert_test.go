@@ -84,10 +84,11 @@ func TestAlertHooksFIFOs(t *testing.T) {
 // as keepalived's clear_service_rs does; one that stays is not.
 func TestAlertHooksRemovedRealServer(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "lvs")
+	yes := true // smtp_alert as config.Load resolves it for a real server
 	mk := func(rss ...string) *config.Config {
 		vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP}
 		for _, a := range rss {
-			vs.RealServers = append(vs.RealServers, &config.RealServer{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1})
+			vs.RealServers = append(vs.RealServers, &config.RealServer{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1, SMTPAlert: &yes})
 		}
 		return &config.Config{Global: config.Global{LVSNotifyFIFO: &config.NotifyFIFO{Path: fifo}, SMTPServer: "127.0.0.1", SMTPPort: 1,
 			NotificationEmail: []string{"ops@example.com"}, RouterID: "R"}, VirtualServers: []*config.VirtualServer{vs}}
@@ -145,5 +146,50 @@ func TestCheckerBody(t *testing.T) {
 		if got := checkerBody(tc.typ, tc.up, tc.lastErr); got != tc.want {
 			t.Errorf("%s up=%v %q: %q, want %q", tc.typ, tc.up, tc.lastErr, got, tc.want)
 		}
+	}
+}
+
+// TestAlertHooksReloadTurn: a reload that gives a down real server a new
+// checker (another connect_timeout: keepalived's compare_conn_opts) turns
+// it up, and lvs_notify_fifo gets its RS line, as keepalived's
+// migrate_checkers → perform_svr_state writes it; a real server the
+// reload adds writes none.
+func TestAlertHooksReloadTurn(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "lvs")
+	mk := func(timeout time.Duration, alpha bool, rss ...string) *config.Config {
+		vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP}
+		for _, a := range rss {
+			ck := &config.Checker{Type: config.CheckTCP, ConnectIP: netip.MustParseAddr(a), ConnectPort: 80, ConnectTimeout: timeout,
+				DelayLoop: time.Hour, Retry: 1, Alpha: alpha}
+			vs.RealServers = append(vs.RealServers, &config.RealServer{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1, Checkers: []*config.Checker{ck}})
+		}
+		return &config.Config{Global: config.Global{LVSNotifyFIFO: &config.NotifyFIFO{Path: fifo}, RouterID: "R"}, VirtualServers: []*config.VirtualServer{vs}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := mk(time.Second, true, "10.0.1.1")
+	h := newAlertHooks(ctx, cfg, nil)
+	defer h.stop()
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	m := check.NewManager(nil, nil, 0, nil)
+	if err := m.Update(cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.checksStarted(m) // alpha: down from the start, no line
+	next := mk(2*time.Second, false, "10.0.1.1", "10.0.1.2")
+	h.update(next)
+	if err := m.Update(next, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.checksStarted(m)
+	b := make([]byte, 4096)
+	n, _ := unix.Read(fd, b)
+	// The start's first quorum (init_service_vs), then the reload's turn.
+	if got, want := string(b[:max(n, 0)]), "VS [10.0.0.1]:tcp:80 UP\nRS [10.0.1.1]:tcp:80 [10.0.0.1]:tcp:80 UP\n"; got != want {
+		t.Errorf("lvs_notify_fifo %q, want %q", got, want)
 	}
 }
