@@ -51,13 +51,8 @@ func newCheckConfigCommand(g *globalFlags) *cobra.Command {
 			if host {
 				opts.Host = config.LocalHost{}
 			}
-			// The load streams (lexer, parser and builder in step), so what
-			// it holds is little more than the model: collect as it goes.
-			// GOGC 50 rather than 100 is a last tuning: a lower peak RSS
-			// for the same CPU time (docs/benchmarks.md, "Configuration
-			// parsing"); with the collector off every byte allocated was a
-			// byte of RSS.
-			debug.SetGCPercent(50)
+			// See config.CheckConfigGCPercent.
+			debug.SetGCPercent(config.CheckConfigGCPercent)
 			res := config.Load(path, opts)
 			code := checkConfigReport(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, format, dump, strict)
 			if code != 0 {

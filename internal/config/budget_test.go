@@ -214,7 +214,7 @@ func TestBudgetChild(t *testing.T) {
 	}
 	if os.Getenv("BUDGET_CHILD_MODE") == "check-config" {
 		// As check-config (cmd/lvsd/checkconfig.go).
-		debug.SetGCPercent(50)
+		debug.SetGCPercent(CheckConfigGCPercent)
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -236,8 +236,8 @@ func TestBudgetChild(t *testing.T) {
 }
 
 func TestBudgetBombs(t *testing.T) {
-	// check-config runs with GOGC 50, the daemon's reload with the
-	// default.
+	// check-config runs with CheckConfigGCPercent, the daemon's reload
+	// with the default.
 	limit, modes := bombTime, []string{"check-config", "reload"}
 	if raceEnabled {
 		// The race detector multiplies time and memory several times

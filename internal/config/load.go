@@ -53,6 +53,16 @@ func DefaultConfigID() string {
 	return id
 }
 
+// CheckConfigGCPercent is the GOGC check-config loads with: Go's default.
+// The load streams (lexer, parser and builder in step) and reuses its
+// statements, so most of what it allocates is the model, which stays: a
+// lower target only marks the model built so far more often, for little
+// less peak RSS (the measured trade is in docs/benchmarks.md,
+// "Configuration parsing"); a higher one lets the heap grow, and a fresh
+// process pays for every page of it. Set explicitly, so that the budget
+// tests' child loads as check-config does.
+const CheckConfigGCPercent = 100
+
 // Load reads, pre-processes, parses and validates the configuration at path.
 func Load(path string, opts Options) *Result {
 	fsys := opts.FS
