@@ -307,7 +307,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 		case "alpha":
 			v, ok := b.boolArg(k)
 			if ok {
-				c.Alpha = v
+				c.own.alpha = &v
 			}
 		default:
 			b.unknown(k, func() []string { return []string{"alpha", "name"} }, "BFD_CHECK")
@@ -323,6 +323,9 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 	// keepalived acts on the bfd process's events at once; lvsd's checker
 	// reads the session's state every 50 ms (internal/check).
 	c.DelayLoop, c.DelayBeforeRetry, c.ConnectTimeout = BFDCheckPoll, BFDCheckPoll, BFDCheckPoll
+	// alpha: its own, else its real server's (applyDefaults), as
+	// keepalived's checker->alpha.
+	c.inherit = inheritAlpha
 	rs.Checkers = append(rs.Checkers, c)
 }
 

@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func init() {
 	// Resolved once, at load, into the instance (issue 15: one resolved
@@ -21,6 +24,7 @@ func init() {
 	} {
 		unreadFieldsAllowed[f] = "resolved at load (build_resolve.go, applyDefaults) into " + into + ", which internal/vrrp reads"
 	}
+	unreadFieldsAllowed["RealServer.Alpha"] = "inherited at load into Checker.Alpha (resolveRealServer), which the checkers read"
 }
 
 // TestLoadResolvesInstances: config.Load leaves no unresolved sentinel
@@ -106,6 +110,55 @@ func TestLoadResolvesFamilies(t *testing.T) {
 			}
 			if got := cfg.VirtualServers[0].IPFamily; got != tc.want {
 				t.Errorf("family %q, want %q\n%v", got, tc.want, diags)
+			}
+		})
+	}
+}
+
+// TestCheckerDefaultsAnyOrder: a checker's settings not given take its
+// real server's, then its virtual server's, wherever in their blocks they
+// are written (keepalived 2.2.7 resolves them in validate_check_config,
+// after reading the configuration); so do a real server's alpha and
+// inhibit_on_failure.
+func TestCheckerDefaultsAnyOrder(t *testing.T) {
+	for _, tc := range []struct{ name, src string }{
+		{"before", `virtual_server 10.0.0.1 80 {
+  protocol TCP
+  delay_loop 7
+  inhibit_on_failure
+  connect_timeout 4
+  real_server 10.0.1.1 80 {
+    retry 5
+    alpha
+    delay_before_retry 2
+    TCP_CHECK {
+      warmup 1
+    }
+  }
+}`},
+		{"after", `virtual_server 10.0.0.1 80 {
+  protocol TCP
+  real_server 10.0.1.1 80 {
+    TCP_CHECK {
+      warmup 1
+    }
+    retry 5
+    alpha
+    delay_before_retry 2
+  }
+  delay_loop 7
+  inhibit_on_failure
+  connect_timeout 4
+}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, diags := buildOne(t, tc.src)
+			rs := cfg.VirtualServers[0].RealServers[0]
+			c := rs.Checkers[0]
+			if c.Retry != 5 || !c.Alpha || c.DelayLoop != 7*time.Second || c.ConnectTimeout != 4*time.Second ||
+				c.DelayBeforeRetry != 2*time.Second || c.Warmup != time.Second || !rs.Alpha || !rs.InhibitOnFailure {
+				t.Errorf("checker retry %d alpha %v delay_loop %v connect_timeout %v delay_before_retry %v warmup %v; real server alpha %v inhibit %v\n%v",
+					c.Retry, c.Alpha, c.DelayLoop, c.ConnectTimeout, c.DelayBeforeRetry, c.Warmup, rs.Alpha, rs.InhibitOnFailure, diags)
 			}
 		})
 	}

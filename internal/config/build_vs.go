@@ -361,7 +361,10 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) {
 	// keepalived 2.2.7 alloc_rs/alloc_ssvr start from the virtual server's
 	// tunnel so far (kept when the server's own lvs_method options are bad).
 	rs := b.ahead.realServer()
-	*rs = RealServer{Addr: a, Weight: 1, Pos: n.Pos(), InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha, Tunnel: vs.tunnel}
+	// alpha, inhibit_on_failure and the checker settings not given take
+	// the virtual server's in applyDefaults (keepalived 2.2.7
+	// validate_check_config), wherever in the block they are written.
+	*rs = RealServer{Addr: a, Weight: 1, Pos: n.Pos(), Tunnel: vs.tunnel}
 	if len(n.Args) == 2 {
 		var p uint16
 		ok := b.skipAs("the real server is left out", func() (ok bool) { p, ok = b.port("real_server", n.Args[1]); return })
@@ -370,7 +373,6 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) {
 		}
 		rs.Port, rs.portGiven = p, true
 	}
-	rs.checkDefaults = vs.checkDefaults
 	walk(b, n.Children, rsTable, rs, "real_server "+a.String())
 	vs.RealServers = append(vs.RealServers, rs)
 }
@@ -390,7 +392,7 @@ func init() {
 		}},
 		"inhibit_on_failure": {handle: func(b *builder, n *Node, rs *RealServer) {
 			v, _ := b.boolArg(n)
-			rs.InhibitOnFailure = v
+			rs.InhibitOnFailure, rs.inhibitGiven = v, true
 		}},
 		"uthreshold": {handle: func(b *builder, n *Node, rs *RealServer) {
 			if v, ok := b.intArg(n, 0, 1<<31-1); ok {
@@ -523,49 +525,9 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		return
 	}
 	c := pc.Checker
-	d := rs.checkDefaults
-	pick := func(own, inherited *time.Duration, def time.Duration) time.Duration {
-		if own != nil {
-			return *own
-		}
-		if inherited != nil {
-			return *inherited
-		}
-		return def
-	}
-	c.DelayLoop = pick(pc.own.delayLoop, d.delayLoop, 60*time.Second)
-	c.ConnectTimeout = pick(pc.own.connectTimeout, d.connectTimeout, 5*time.Second)
-	dbr := time.Second
-	switch typ {
-	case CheckHTTP, CheckSSL:
-		dbr = 3 * time.Second
-	case CheckDNS:
-		// keepalived 2.2.7 (dns_check_handler): default_delay_before_retry
-		// 0, which takes delay_loop.
-		dbr = c.DelayLoop
-	}
-	c.DelayBeforeRetry = pick(pc.own.delayBeforeRetry, d.delayBeforeRetry, dbr)
-	c.Warmup = pick(pc.own.warmup, d.warmup, c.DelayLoop)
-	c.Retry = 1
-	switch typ {
-	case CheckMisc:
-		c.Retry = 0
-	case CheckDNS:
-		c.Retry = 3 // DNS_DEFAULT_RETRY
-	}
-	if d.retry != nil {
-		c.Retry = *d.retry
-	}
-	if pc.own.retry != nil {
-		c.Retry = *pc.own.retry
-	}
-	c.Alpha = rs.Alpha
-	if pc.own.alpha != nil {
-		c.Alpha = *pc.own.alpha
-	}
-	if c.MiscTimeout == 0 && typ == CheckMisc {
-		c.MiscTimeout = c.DelayLoop
-	}
+	// Timers, retry and alpha: resolved in applyDefaults (resolveChecker),
+	// once the real and virtual servers are complete.
+	c.own, c.inherit = pc.own, inheritAll
 	if typ == CheckSMTP && len(pc.hosts) > 0 {
 		b.d.Warnf(n.Pos(), "The SMTP_CHECK host block is deprecated. Please define additional checkers. (keepalived 2.2.7 logs this too)")
 		// keepalived 2.2.7 (smtp_check_end_handler): one checker per
@@ -574,7 +536,7 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		// A host without connect_timeout takes the real or virtual
 		// server's, not the block's.
 		base := *c
-		base.ConnectTimeout = pick(nil, d.connectTimeout, 5*time.Second)
+		base.own.connectTimeout = nil
 		hosts := pc.hosts
 		if !pc.connSet {
 			*c = base
@@ -946,6 +908,9 @@ func (b *builder) applyDefaults() {
 			if !rs.weightGiven && vs.defaultWeight > 0 {
 				rs.Weight = vs.defaultWeight
 			}
+		}
+		for _, rs := range vs.RealServers {
+			resolveRealServer(vs, rs)
 		}
 		for _, rs := range all {
 			if !rs.methodGiven {
@@ -1417,11 +1382,7 @@ func (b *builder) smtpHost(n *Node, c *pendingChecker) {
 		return
 	}
 	hc := h.Checker
-	if h.own.connectTimeout != nil {
-		hc.ConnectTimeout = *h.own.connectTimeout
-	} else {
-		hc.ConnectTimeout = -1 // the checker's
-	}
+	hc.own.connectTimeout = h.own.connectTimeout // nil: the real or virtual server's
 	c.hosts = append(c.hosts, hc)
 }
 
@@ -1444,8 +1405,75 @@ func connTableCommon() table[*pendingChecker] {
 // smtpFromHost gives c a host block's connection settings.
 func smtpFromHost(c *Checker, h *Checker) {
 	c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark = h.ConnectIP, h.ConnectPort, h.BindTo, h.BindPort, h.BindIf, h.FWMark
-	if h.ConnectTimeout >= 0 {
-		c.ConnectTimeout = h.ConnectTimeout
-	}
+	c.own.connectTimeout = h.own.connectTimeout
 	c.Pos = h.Pos
+}
+
+// resolveRealServer gives rs what it does not set itself from its virtual
+// server (alpha, inhibit_on_failure) and resolves each checker's timers,
+// retry and alpha: the checker's own, else the real server's, else the
+// virtual server's, else the type's default — keepalived 2.2.7's
+// validate_check_config, which runs once the configuration is read, so
+// the order of the keywords in the blocks does not matter.
+func resolveRealServer(vs *VirtualServer, rs *RealServer) {
+	if rs.checkDefaults.alpha == nil {
+		rs.Alpha = vs.Alpha
+	}
+	if !rs.inhibitGiven {
+		rs.InhibitOnFailure = vs.InhibitOnFailure
+	}
+	d, v := rs.checkDefaults, vs.checkDefaults
+	dur := func(own, r, vv *time.Duration, def time.Duration) time.Duration {
+		for _, p := range []*time.Duration{own, r, vv} {
+			if p != nil {
+				return *p
+			}
+		}
+		return def
+	}
+	for _, c := range rs.Checkers {
+		switch c.inherit {
+		case inheritAlpha:
+			c.Alpha = rs.Alpha
+			if c.own.alpha != nil {
+				c.Alpha = *c.own.alpha
+			}
+			continue
+		case inheritNone:
+			continue
+		}
+		o := c.own
+		c.DelayLoop = dur(o.delayLoop, d.delayLoop, v.delayLoop, 60*time.Second)
+		c.ConnectTimeout = dur(o.connectTimeout, d.connectTimeout, v.connectTimeout, 5*time.Second)
+		dbr := time.Second
+		switch c.Type {
+		case CheckHTTP, CheckSSL:
+			dbr = 3 * time.Second
+		case CheckDNS:
+			// keepalived 2.2.7 (dns_check_handler): default_delay_before_retry
+			// 0, which takes delay_loop.
+			dbr = c.DelayLoop
+		}
+		c.DelayBeforeRetry = dur(o.delayBeforeRetry, d.delayBeforeRetry, v.delayBeforeRetry, dbr)
+		c.Warmup = dur(o.warmup, d.warmup, v.warmup, c.DelayLoop)
+		c.Retry = 1
+		switch c.Type {
+		case CheckMisc:
+			c.Retry = 0
+		case CheckDNS:
+			c.Retry = 3 // DNS_DEFAULT_RETRY
+		}
+		for _, p := range []*int{v.retry, d.retry, o.retry} {
+			if p != nil {
+				c.Retry = *p
+			}
+		}
+		c.Alpha = rs.Alpha
+		if o.alpha != nil {
+			c.Alpha = *o.alpha
+		}
+		if c.MiscTimeout == 0 && c.Type == CheckMisc {
+			c.MiscTimeout = c.DelayLoop
+		}
+	}
 }

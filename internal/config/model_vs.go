@@ -106,7 +106,10 @@ type RealServer struct {
 	portGiven        bool
 	weightGiven      bool
 	methodGiven      bool // lvs_method given (else the virtual server's)
-	checkDefaults    checkDefaults
+	inhibitGiven     bool // inhibit_on_failure given (else the virtual server's)
+	// checkDefaults are the checker settings the real server sets itself
+	// (applyDefaults adds its virtual server's).
+	checkDefaults checkDefaults
 }
 
 // checkDefaults carries checker settings that may be given at virtual or
@@ -193,4 +196,19 @@ type Checker struct {
 	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
 	MiscDynamic bool          `json:"misc_dynamic,omitempty"`
 	Pos         Pos           `json:"pos"`
+	// own is what the checker block set itself; applyDefaults resolves
+	// the rest from its real server, then its virtual server, then the
+	// type's default (keepalived's validate_check_config), inherit says
+	// which fields it resolves.
+	own     checkDefaults
+	inherit checkInherit
 }
+
+// checkInherit: which of a checker's settings applyDefaults resolves.
+type checkInherit uint8
+
+const (
+	inheritNone  checkInherit = iota
+	inheritAll                // timers, retry, alpha (b.checker)
+	inheritAlpha              // alpha only (BFD_CHECK)
+)
