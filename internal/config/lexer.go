@@ -914,6 +914,16 @@ func (lx *lexer) readFile(path string, from Pos) {
 	}
 }
 
+// trimBlanks is strings.TrimLeft(s, " \t") without building the cutset
+// for every line.
+func trimBlanks(s string) string {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return s[i:]
+}
+
 // cutContinuation strips a trailing backslash that continues a definition.
 func cutContinuation(s string) (string, bool) {
 	t := strings.TrimRight(s, " \t")
@@ -926,7 +936,10 @@ func cutContinuation(s string) (string, bool) {
 // parseDefinition recognises "$NAME=value" (only whitespace may precede the
 // '$', and no space before '='), optionally behind an @conditional.
 func (lx *lexer) parseDefinition(line string, pos Pos) (string, *definition, bool, bool) {
-	s := strings.TrimLeft(line, " \t")
+	s := trimBlanks(line)
+	if s == "" || s[0] != '@' && s[0] != '$' {
+		return "", nil, false, false
+	}
 	if strings.HasPrefix(s, "@") {
 		rest, keep := lx.conditional(s)
 		if !keep {
@@ -1016,7 +1029,7 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 		return
 	}
 	stripped := stripComment(line)
-	s := strings.TrimLeft(stripped, " \t")
+	s := trimBlanks(stripped)
 	if s == "" {
 		return
 	}
@@ -1045,20 +1058,8 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 		lx.sequence(s, pos, depth)
 		return
 	}
-	// A multi-line parameter at the end of a line expands to its lines, the
-	// first one in its place (keepalived's replace_param with a multiline
-	// definition).
-	if prefix, name, ok := trailingParameter(s); ok {
-		if def, found := lx.defs[name]; found && def.multi && len(def.lines) > 0 {
-			first := prefix + def.lines[0]
-			if strings.TrimSpace(first) != "" {
-				lx.processLine(first, pos, depth+1)
-			}
-			for _, l := range def.lines[1:] {
-				lx.processLine(l, pos, depth+1)
-			}
-			return
-		}
+	if lx.multiLineParameter(s, pos, depth) {
+		return
 	}
 	expanded, ok := lx.expand(s, pos, 0)
 	if !ok {
@@ -1082,6 +1083,32 @@ func (lx *lexer) processLine(line string, pos Pos, depth int) {
 	if lx.tokenize(expanded, pos) > 0 {
 		lx.emit(Token{Kind: TokEOL, Pos: pos})
 	}
+}
+
+// multiLineParameter handles a line that ends in a multi-line parameter:
+// it expands to the parameter's lines, the first one in its place
+// (keepalived's replace_param with a multiline definition). It reports
+// whether s was such a line.
+func (lx *lexer) multiLineParameter(s string, pos Pos, depth int) bool {
+	if len(lx.defs) == 0 || strings.IndexByte(s, '$') < 0 {
+		return false // most lines, and most configurations
+	}
+	prefix, name, ok := trailingParameter(s)
+	if !ok {
+		return false
+	}
+	def, found := lx.defs[name]
+	if !found || !def.multi || len(def.lines) == 0 {
+		return false
+	}
+	first := prefix + def.lines[0]
+	if strings.TrimSpace(first) != "" {
+		lx.processLine(first, pos, depth+1)
+	}
+	for _, l := range def.lines[1:] {
+		lx.processLine(l, pos, depth+1)
+	}
+	return true
 }
 
 // trailingParameter finds a $NAME or ${NAME} that ends the line and
