@@ -138,37 +138,29 @@ func SpecFrom(cfg *config.Config, h Host) Spec {
 	if s.From == "" {
 		s.From = "(null)"
 	}
-	vrrpDefault := pick(false, g.SMTPAlertVRRP, g.SMTPAlert)
+	// config.Load resolves every smtp_alert (own, else smtp_alert_vrrp /
+	// smtp_alert_checker, else smtp_alert, else keepalived's default):
+	// this only reads it.
 	for _, in := range cfg.Instances {
-		s.Instances[in.Name] = pick(vrrpDefault, in.SMTPAlert)
+		s.Instances[in.Name] = on(in.SMTPAlert)
 	}
 	for _, sg := range cfg.SyncGroups {
-		s.Groups[sg.Name] = pick(vrrpDefault, sg.SMTPAlert)
+		s.Groups[sg.Name] = on(sg.SMTPAlert)
 	}
 	for _, vs := range cfg.VirtualServers {
 		key := vs.Key()
-		s.VirtualServers[key] = pick(pick(false, g.SMTPAlertChecker, g.SMTPAlert), vs.SMTPAlert)
+		s.VirtualServers[key] = on(vs.SMTPAlert)
 		s.Names[key] = VirtualServer{Group: vs.Group, FWMark: vs.FWMark, Addr: netip.AddrPortFrom(vs.Addr, vs.Port), Protocol: vs.Protocol}
 		for _, rs := range vs.RealServers {
-			// "This is inconsistent with the defaults for other
-			// smtp_alerts in order to maintain backwards compatibility":
-			// a real server mails by default.
-			s.RealServers[RealServerKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}] =
-				pick(pick(true, g.SMTPAlertChecker, g.SMTPAlert), rs.SMTPAlert)
+			s.RealServers[RealServerKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}] = on(rs.SMTPAlert)
 		}
 	}
 	return s
 }
 
-// pick is the first of vs that is set, else def.
-func pick(def bool, vs ...*bool) bool {
-	for _, v := range vs {
-		if v != nil {
-			return *v
-		}
-	}
-	return def
-}
+// on reads a flag config.Load always sets (nil only in a hand-built
+// configuration: off).
+func on(b *bool) bool { return b != nil && *b }
 
 // LocalHost finds keepalived's local_name and user for SpecFrom.
 func LocalHost() Host {

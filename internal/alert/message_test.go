@@ -124,15 +124,37 @@ func bp(v bool) *bool { return &v }
 // when smtp_alert (or smtp_alert_vrrp/_checker, or the global one) says
 // so; real servers mail by default.
 func TestSpecFrom(t *testing.T) {
-	mk := func(g config.Global) *config.Config {
-		g.SMTPServer, g.NotificationEmail = "127.0.0.1", []string{"ops@example.com"}
-		return &config.Config{Global: g,
-			Instances:  []*config.Instance{{Name: "plain"}, {Name: "on", SMTPAlert: bp(true)}, {Name: "off", SMTPAlert: bp(false)}},
-			SyncGroups: []*config.SyncGroup{{Name: "G", Members: []string{"plain"}}},
-			VirtualServers: []*config.VirtualServer{{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP,
-				RealServers: []*config.RealServer{{Addr: netip.MustParseAddr("10.0.1.1"), Port: 80}, {Addr: netip.MustParseAddr("10.0.1.2"), Port: 80, SMTPAlert: bp(false)}}},
-				{Addr: netip.MustParseAddr("10.0.0.2"), Port: 80, Protocol: config.ProtoTCP, SMTPAlert: bp(true)}},
+	// Resolved by config.Load, from the text (internal/config
+	// resolveSMTPAlerts), and read here.
+	load := func(global string) *config.Config {
+		src := "global_defs {\n smtp_server 127.0.0.1\n notification_email {\n  ops@example.com\n }\n" + global + "\n}\n" +
+			"vrrp_sync_group G {\n group {\n  plain\n }\n}\n"
+		for i, in := range []string{"plain", "on", "off"} {
+			opt := map[string]string{"on": "smtp_alert", "off": "smtp_alert off"}[in]
+			src += fmt.Sprintf("vrrp_instance %s {\n interface lo\n virtual_router_id %d\n virtual_ipaddress {\n  10.9.9.%d/32\n }\n %s\n}\n", in, i+1, i+1, opt)
 		}
+		src += "virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.1.1 80 {\n }\n real_server 10.0.1.2 80 {\n  smtp_alert off\n }\n}\n" +
+			"virtual_server 10.0.0.2 80 {\n protocol TCP\n smtp_alert\n real_server 10.0.1.3 80 {\n }\n}\n"
+		res := config.Load("t.conf", config.Options{ConfigID: "t", FS: config.MapFS{"t.conf": src}})
+		if !res.Runnable() {
+			t.Fatalf("%s\n%v", src, res.Diags.Sorted())
+		}
+		return res.Config
+	}
+	mk := func(g config.Global) *config.Config {
+		var lines []string
+		for _, f := range []struct {
+			kw string
+			v  *bool
+		}{{"smtp_alert", g.SMTPAlert}, {"smtp_alert_vrrp", g.SMTPAlertVRRP}, {"smtp_alert_checker", g.SMTPAlertChecker}} {
+			if f.v != nil {
+				lines = append(lines, f.kw+map[bool]string{true: "", false: " off"}[*f.v])
+			}
+		}
+		c := load(strings.Join(lines, "\n"))
+		g.SMTPServer, g.NotificationEmail = "127.0.0.1", []string{"ops@example.com"}
+		c.Global = g
+		return c
 	}
 	rs1 := RealServerKey{"10.0.0.1:80/TCP", netip.MustParseAddrPort("10.0.1.1:80")}
 	rs2 := RealServerKey{"10.0.0.1:80/TCP", netip.MustParseAddrPort("10.0.1.2:80")}

@@ -89,3 +89,39 @@ func resolveFamilies(c *Config) {
 		vs.IPFamily = af
 	}
 }
+
+// resolveSMTPAlerts gives every instance, sync group, virtual server and
+// real server its smtp_alert as keepalived 2.2.7 resolves it
+// (global_data.c, vrrp.c, check_data.c): its own, else
+// smtp_alert_vrrp / smtp_alert_checker, else smtp_alert, else off — but
+// on for a real server ("inconsistent with the defaults for other
+// smtp_alerts in order to maintain backwards compatibility"). After it
+// their SMTPAlert is never nil (a sorry server's stays as written: it
+// mails nothing); internal/alert only reads it.
+func resolveSMTPAlerts(c *Config) {
+	g := c.Global
+	pick := func(def bool, vs ...*bool) *bool {
+		for _, v := range vs {
+			if v != nil {
+				b := *v
+				return &b
+			}
+		}
+		return &def
+	}
+	vrrp := *pick(false, g.SMTPAlertVRRP, g.SMTPAlert)
+	for _, in := range c.Instances {
+		in.SMTPAlert = pick(vrrp, in.SMTPAlert)
+	}
+	for _, sg := range c.SyncGroups {
+		sg.SMTPAlert = pick(vrrp, sg.SMTPAlert)
+	}
+	vsDefault := *pick(false, g.SMTPAlertChecker, g.SMTPAlert)
+	rsDefault := *pick(true, g.SMTPAlertChecker, g.SMTPAlert)
+	for _, vs := range c.VirtualServers {
+		vs.SMTPAlert = pick(vsDefault, vs.SMTPAlert)
+		for _, rs := range vs.RealServers {
+			rs.SMTPAlert = pick(rsDefault, rs.SMTPAlert)
+		}
+	}
+}

@@ -21,8 +21,11 @@ func init() {
 		"Global.VRRPNotifyPriorityChanges": "Instance.NotifyPriorityChanges",
 		"SyncGroup.NotifyPriorityChanges":  "Instance.NotifyPriorityChanges",
 		"Instance.SyncGroup":               "Instance.NotifyPriorityChanges (the sync group's setting)",
+		"Global.SMTPAlert":                 "Instance/SyncGroup/VirtualServer/RealServer.SMTPAlert",
+		"Global.SMTPAlertVRRP":             "Instance/SyncGroup.SMTPAlert",
+		"Global.SMTPAlertChecker":          "VirtualServer/RealServer.SMTPAlert",
 	} {
-		unreadFieldsAllowed[f] = "resolved at load (build_resolve.go, applyDefaults) into " + into + ", which internal/vrrp reads"
+		unreadFieldsAllowed[f] = "resolved at load (build_resolve.go, applyDefaults) into " + into + ", which its consumer (internal/vrrp, internal/alert) reads"
 	}
 	unreadFieldsAllowed["RealServer.Alpha"] = "inherited at load into Checker.Alpha (resolveRealServer), which the checkers read"
 }
@@ -161,5 +164,36 @@ func TestCheckerDefaultsAnyOrder(t *testing.T) {
 					c.Retry, c.Alpha, c.DelayLoop, c.ConnectTimeout, c.DelayBeforeRetry, c.Warmup, rs.Alpha, rs.InhibitOnFailure, diags)
 			}
 		})
+	}
+}
+
+// TestLoadResolvesSMTPAlerts: every instance, sync group, virtual server
+// and real server leaves Load with its smtp_alert resolved as keepalived
+// 2.2.7 does (internal/alert.TestSpecFrom checks the mails follow).
+func TestLoadResolvesSMTPAlerts(t *testing.T) {
+	for _, tc := range []struct {
+		global                   string
+		inst, grp, vs, rs, rsOff bool
+	}{
+		{"", false, false, false, true, false},
+		{"smtp_alert", true, true, true, true, false},
+		{"smtp_alert off", false, false, false, false, false},
+		{"smtp_alert_vrrp\nsmtp_alert off", true, true, false, false, false},
+		{"smtp_alert_checker off\nsmtp_alert", true, true, false, false, false},
+	} {
+		src := "global_defs {\n" + tc.global + "\n}\nvrrp_sync_group G {\ngroup {\nVI\n}\n}\n" +
+			"vrrp_instance VI {\ninterface lo\nvirtual_router_id 1\nvirtual_ipaddress {\n10.9.9.9/32\n}\n}\n" +
+			"virtual_server 10.0.0.1 80 {\nprotocol TCP\nreal_server 10.0.1.1 80 {\n}\nreal_server 10.0.1.2 80 {\nsmtp_alert off\n}\n}\n"
+		cfg, _ := buildOne(t, src)
+		vs := cfg.VirtualServers[0]
+		for _, p := range []*bool{cfg.Instances[0].SMTPAlert, cfg.SyncGroups[0].SMTPAlert, vs.SMTPAlert, vs.RealServers[0].SMTPAlert, vs.RealServers[1].SMTPAlert} {
+			if p == nil {
+				t.Fatalf("%q: an smtp_alert is left unresolved", tc.global)
+			}
+		}
+		got := [5]bool{*cfg.Instances[0].SMTPAlert, *cfg.SyncGroups[0].SMTPAlert, *vs.SMTPAlert, *vs.RealServers[0].SMTPAlert, *vs.RealServers[1].SMTPAlert}
+		if want := [5]bool{tc.inst, tc.grp, tc.vs, tc.rs, tc.rsOff}; got != want {
+			t.Errorf("%q: instance, group, virtual server, real server, real server off = %v, want %v", tc.global, got, want)
+		}
 	}
 }

@@ -8,4 +8,5 @@ func validate(c *Config, d *Diagnostics) {
 	validateSyncDaemon(c, d)
 	resolveInstances(c)
 	resolveFamilies(c)
+	resolveSMTPAlerts(c)
 }
