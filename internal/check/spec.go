@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/json"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
@@ -91,6 +92,7 @@ func SpecOf(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) 
 		urls := append([]config.URL(nil), c.URLs...)
 		for i := range urls {
 			urls[i].Pos = config.Pos{}
+			urls[i].StatusCodes = canonicalRanges(urls[i].StatusCodes)
 		}
 		b, _ := json.Marshal(urls)
 		s.URLs = string(b)
@@ -183,4 +185,25 @@ func (s Spec) probeKey() Spec {
 	s.Retry, s.DelayBeforeRetry, s.Warmup, s.DelayLoop = 0, 0, 0, 0
 	s.Alpha, s.LogAllFailures, s.FastRecovery = false, false, false
 	return s
+}
+
+// canonicalRanges is the set of status codes rs names as sorted, merged
+// ranges: keepalived compares the set (a bitmap), not how it was written
+// ("200-299" is "200-250,251-299").
+func canonicalRanges(rs [][2]int) [][2]int {
+	if len(rs) == 0 {
+		return rs
+	}
+	out := append([][2]int(nil), rs...)
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	merged := out[:1]
+	for _, r := range out[1:] {
+		last := &merged[len(merged)-1]
+		if r[0] <= last[1]+1 {
+			last[1] = max(last[1], r[1])
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
 }

@@ -136,6 +136,9 @@ func identityCases() []struct {
 		{"type TCP_CHECK", func(c *config.Checker) { c.Type = config.CheckTCP }},
 	}, connMutations...)
 	httpKept := append([]mutation{
+		// The same set of status codes written otherwise (a bitmap in
+		// keepalived).
+		urlMut("url status_code split", func(u *config.URL) { u.StatusCodes = [][2]int{{250, 299}, {200, 249}} }),
 		{"http_protocol", func(c *config.Checker) { c.HTTPProtocol = "1.1" }},
 		{"enable_sni", func(c *config.Checker) { c.EnableSNI = true }},
 		{"fast_recovery", func(c *config.Checker) { c.FastRecovery = true }},
