@@ -203,7 +203,6 @@ func (sp *stmtPipe) run(build func(*Node), batch *stmtBatch) {
 
 // attach makes p carve from the pipe's batches and deliver into them.
 func (sp *stmtPipe) attach(p *streamParser) {
-	p.reuse = false
 	p.arena = &sp.cur.arena
 	p.deliver = func(n *Node) {
 		sp.cur.tops = append(sp.cur.tops, n)

@@ -74,15 +74,13 @@ type streamParser struct {
 	// words twice its size in garbage).
 	args []Token
 	// arena is where statements, their arguments and their blocks'
-	// statement lists are carved from.
+	// statement lists are carved from. parseTree keeps every statement
+	// in one; Load's statement pipe hands an arena to the builder with
+	// the statements carved from it and installs another, and the
+	// builder resets it once it has built them (stmtPipe): the builder
+	// keeps nothing of a statement (no *Node, []Token or []*Node; the
+	// strings are the lexer's and stay).
 	arena *parseArena
-	// reuse: once a top-level statement is delivered, its statements,
-	// arguments and lists are carved again for the next one. Only for a
-	// deliver that keeps nothing of the statement (no *Node, []Token or
-	// []*Node; the strings are the lexer's and stay) once it returns.
-	// parseTree keeps the statements; Load's statement pipe hands the
-	// arena over with them and installs another (stmtPipe).
-	reuse bool
 }
 
 // parseArena holds the slabs statements, their arguments and their
@@ -297,9 +295,6 @@ func (p *streamParser) finish() {
 func (p *streamParser) complete(n *Node) {
 	if len(p.frames) == 1 {
 		p.deliver(n)
-		if p.reuse {
-			p.arena.reset()
-		}
 		return
 	}
 	f := &p.frames[len(p.frames)-1]
