@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"testing"
 
@@ -9,6 +10,12 @@ import (
 
 // TestMain lets integration tests run this test binary as the lvsd CLI
 // (LVSD_TEST_MAIN=1), so they exercise the real command without a separate build.
+//
+// It starts the lab VM suite (TestLab's TestVM* tests) first, in the
+// background, so that it runs beside the host labs instead of after them:
+// this package's first pass is make test's longest. One VM, not several:
+// emulation is CPU-bound, so a second VM on the two cores only slows the
+// first (and the timing bounds of the tests inside it).
 func TestMain(m *testing.M) {
 	if labtest.RunHelper() {
 		os.Exit(0)
@@ -18,5 +25,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	flag.Parse()
+	labtest.StartVMTestsEarly()
+	code := m.Run()
+	labtest.StopVMTests()
+	os.Exit(code)
 }

@@ -111,39 +111,13 @@ func RunInVM(t *testing.T, pattern string, extraArgs ...string) {
 	for _, tool := range []string{"qemu-system-x86_64", "ipvsadm"} {
 		NeedBinary(t, tool)
 	}
-	self, err := os.Executable()
+	cmd, cleanup, err := vmCommand(root, t.Name(), pattern, extraArgs...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The VM mounts its own /tmp, so the binary must live in the repository.
-	binDir := root + "/.lab/bin"
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := fmt.Sprintf("%s/%s-%d.test", binDir, strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid())
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(bin)
-	args := append([]string{bin, "-test.run", pattern, "-test.v", "-test.count=1"}, extraArgs...)
-	cmd := exec.Command(root+"/scripts/lab.sh", args...)
-	wd, _ := os.Getwd()
-	cmd.Dir = wd
-	cmd.Env = append(os.Environ(), "CI=true")
+	defer cleanup()
 	out, err := cmd.CombinedOutput()
-	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		t.Log(line)
-	}
-	if err != nil {
-		t.Fatalf("tests inside the lab VM failed: %v", err)
-	}
-	if !strings.Contains(string(out), "\nPASS") && !strings.HasPrefix(string(out), "PASS") {
-		t.Fatalf("the lab VM did not report PASS")
-	}
+	reportVM(t, out, err)
 }
 
 // RequireVM is for tests that only make sense inside the lab VM; the host

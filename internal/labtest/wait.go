@@ -49,11 +49,19 @@ func Config(t testing.TB, src string) *config.Config {
 }
 
 // RunVMTests is a package's TestLab: it boots the IPVS lab VM once and
-// runs the package's TestVM* tests inside it. Inside the VM only TestVM*
-// tests run, so it never starts a VM from a VM.
+// runs the package's TestVM* tests inside it, or waits for the run that
+// StartVMTestsEarly began. Inside the VM only TestVM* tests run, so it
+// never starts a VM from a VM.
 func RunVMTests(t *testing.T) {
 	t.Helper()
 	if InVM() {
+		return
+	}
+	if early != nil {
+		// Parallel: the wait comes after the package's sequential tests,
+		// which run beside the VM instead of queueing behind TestLab.
+		t.Parallel()
+		early.wait(t)
 		return
 	}
 	NeedRoot(t)
