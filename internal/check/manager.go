@@ -236,10 +236,14 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	start := m.gen == 1
 	old := m.checks
 	oldRS := m.rsCfg
-	m.checks = map[Key]*checkState{}
+	nRS := 0
+	for _, vs := range cfg.VirtualServers {
+		nRS += len(vs.RealServers)
+	}
+	m.checks = make(map[Key]*checkState, len(old))
 	m.queue = m.queue[:0]
-	m.rsCfg = map[rsKey]*config.RealServer{}
-	m.vsCfg = map[string]*config.VirtualServer{}
+	m.rsCfg = make(map[rsKey]*config.RealServer, nRS)
+	m.vsCfg = make(map[string]*config.VirtualServer, len(cfg.VirtualServers))
 	m.groups = map[string]*probeGroup{}
 	var errs []error
 	var all, fresh []*checkState
@@ -260,7 +264,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	}
 	// The checkers each real server had, in their order: a reload matches
 	// the new ones to them by identity (startStates).
-	oldByRS := map[rsKey][]*checkState{}
+	oldByRS := make(map[rsKey][]*checkState, len(m.byRS))
 	for _, st := range old {
 		oldByRS[st.key.rs()] = append(oldByRS[st.key.rs()], st)
 	}
@@ -268,10 +272,16 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 		sort.Slice(l, func(i, j int) bool { return l[i].key.Index < l[j].key.Index })
 	}
 	for _, vs := range cfg.VirtualServers {
-		m.vsCfg[vs.Key()] = vs
+		vsKey := vs.Key() // once per virtual server: it builds a string
+		m.vsCfg[vsKey] = vs
 		for _, rs := range vs.RealServers {
-			rk := rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}
+			rk := rsKey{vsKey, netip.AddrPortFrom(rs.Addr, rs.Port)}
 			m.rsCfg[rk] = rs
+			if len(rs.Checkers) == 0 {
+				// Nothing to start (startStates of no checkers does
+				// nothing); recompute gives it its state.
+				continue
+			}
 			var sts []*checkState
 			for i, c := range rs.Checkers {
 				k := Key{VS: rk.VS, RS: rk.RS, Index: i, Type: c.Type}
@@ -312,10 +322,19 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	m.flushOnStop = cfg.Global.LVSFlushOnStop
 	m.haSuspend.update(cfg)
 	// keepalived (clear_service_rs on reload): a real server that leaves
-	// the configuration while up runs its notify_down.
-	for rk, rs := range oldRS {
-		if _, kept := m.rsCfg[rk]; !kept && m.rsUp[rk] && rs.NotifyDown != nil {
-			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
+	// the configuration while up runs its notify_down. Its state goes
+	// (recompute keeps the state of the configured real servers only: the
+	// real servers with a state are always those of the last Update).
+	if len(oldRS) > 0 {
+		for rk, rs := range oldRS {
+			if _, kept := m.rsCfg[rk]; kept {
+				continue
+			}
+			if m.rsUp[rk] && rs.NotifyDown != nil {
+				m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
+			}
+			delete(m.rsUp, rk)
+			delete(m.weight, rk)
 		}
 	}
 	m.recompute()
@@ -485,19 +504,17 @@ func (m *Manager) poke() {
 // recompute derives every real server's and quorum's state from the
 // checkers (after Update); it reports whether anything changed. m.mu is
 // held.
+//
+// The real servers with a state (rsUp, weight) are those of m.rsCfg:
+// Update drops the state of those that left before it calls recompute,
+// and apply recomputes configured real servers only.
 func (m *Manager) recompute() bool {
-	m.byRS = map[rsKey][]*checkState{}
+	m.byRS = make(map[rsKey][]*checkState, len(m.byRS))
 	for _, st := range m.checks {
-		m.byRS[st.key.rs()] = append(m.byRS[st.key.rs()], st)
+		rk := st.key.rs()
+		m.byRS[rk] = append(m.byRS[rk], st)
 	}
 	changed := false
-	for rk := range m.rsUp {
-		if _, ok := m.rsCfg[rk]; !ok {
-			delete(m.rsUp, rk)
-			delete(m.weight, rk)
-			changed = true
-		}
-	}
 	for rk := range m.rsCfg {
 		if m.recomputeRS(rk) {
 			changed = true
@@ -508,8 +525,8 @@ func (m *Manager) recompute() bool {
 			delete(m.quorum, key)
 		}
 	}
-	for key := range m.vsCfg {
-		if m.recomputeQuorum(key) {
+	for key, vs := range m.vsCfg {
+		if m.recomputeQuorumVS(key, vs) {
 			changed = true
 		}
 	}
@@ -546,7 +563,9 @@ func (m *Manager) recomputeRS(rk rsKey) bool {
 	}
 	prev, known := m.rsUp[rk]
 	changed := !known || prev != up
-	m.rsUp[rk] = up
+	if changed {
+		m.rsUp[rk] = up
+	}
 	if known && prev != up {
 		m.log.Info("real server", "virtual_server", rk.VS, "real_server", rk.RS.String(), "up", up)
 		if rs := m.rsCfg[rk]; rs != nil {
@@ -560,9 +579,11 @@ func (m *Manager) recomputeRS(rk rsKey) bool {
 			changed = true
 		}
 		m.weight[rk] = weight
-	} else if _, ok := m.weight[rk]; ok {
-		delete(m.weight, rk)
-		changed = true
+	} else if len(m.weight) > 0 {
+		if _, ok := m.weight[rk]; ok {
+			delete(m.weight, rk)
+			changed = true
+		}
 	}
 	return changed
 }
@@ -575,13 +596,20 @@ func (m *Manager) recomputeQuorum(key string) bool {
 	if vs == nil {
 		return false
 	}
+	return m.recomputeQuorumVS(key, vs)
+}
+
+// recomputeQuorumVS is recomputeQuorum of vs, whose key is key.
+func (m *Manager) recomputeQuorumVS(key string, vs *config.VirtualServer) bool {
 	alive := 0
 	for _, rs := range vs.RealServers {
 		rk := rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)}
 		if m.rsUp[rk] {
 			w := rs.Weight
-			if dw, ok := m.weight[rk]; ok {
-				w = dw
+			if len(m.weight) > 0 {
+				if dw, ok := m.weight[rk]; ok {
+					w = dw
+				}
 			}
 			alive += w
 		}
@@ -608,7 +636,9 @@ func (m *Manager) recomputeQuorum(key string) bool {
 	case !prev && alive >= vs.Quorum+vs.Hysteresis:
 		now = true
 	}
-	m.quorum[key] = now
+	if now != prev {
+		m.quorum[key] = now
+	}
 	if known && now != prev {
 		m.log.Info("quorum", "virtual_server", key, "up", now, "alive_weight", alive)
 		if s := map[bool]*config.Script{true: vs.QuorumUp, false: vs.QuorumDown}[now]; s != nil {
@@ -992,31 +1022,79 @@ func (h *checkHeap) pop() *checkState {
 
 // Snapshot is the checkers' verdicts at one moment, read without locks:
 // building a 30,000-real-server table must not contend with the checkers.
-// It is the ipvs.Health the desired table is built from.
+// It is the ipvs.Health the desired table is built from. It holds the
+// exceptions only (a real server or virtual server it does not name is
+// up): the real servers down, the quorums lost, the dynamic weights.
 type Snapshot struct {
-	up     map[rsKey]bool
-	weight map[rsKey]int
-	quorum map[string]bool
+	down       map[rsKey]struct{}
+	weight     map[rsKey]int
+	quorumDown map[string]struct{}
 }
 
 // Snapshot copies the current state.
 func (m *Manager) Snapshot() *Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &Snapshot{up: maps.Clone(m.rsUp), weight: maps.Clone(m.weight), quorum: maps.Clone(m.quorum)}
+	s := &Snapshot{weight: maps.Clone(m.weight)}
+	for rk, up := range m.rsUp {
+		if !up {
+			if s.down == nil {
+				s.down = map[rsKey]struct{}{}
+			}
+			s.down[rk] = struct{}{}
+		}
+	}
+	for key, up := range m.quorum {
+		if !up {
+			if s.quorumDown == nil {
+				s.quorumDown = map[string]struct{}{}
+			}
+			s.quorumDown[key] = struct{}{}
+		}
+	}
+	return s
 }
 
 func (s *Snapshot) RealServerUp(vs *config.VirtualServer, rs *config.RealServer) bool {
-	up, ok := s.up[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
-	return !ok || up
+	return s.RealServerUpKey(vs.Key(), rs)
 }
 
 func (s *Snapshot) RealServerWeight(vs *config.VirtualServer, rs *config.RealServer) (int, bool) {
-	w, ok := s.weight[rsKey{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}]
-	return w, ok
+	return s.RealServerWeightKey(vs.Key(), rs)
 }
 
 func (s *Snapshot) QuorumUp(vs *config.VirtualServer) bool {
-	up, ok := s.quorum[vs.Key()]
-	return !ok || up
+	return s.QuorumUpKey(vs.Key())
+}
+
+// RealServerUpKey is RealServerUp for the virtual server whose Key is
+// vsKey: a caller that asks for each real server of a virtual server
+// builds its key once (ipvs.DesiredTable).
+func (s *Snapshot) RealServerUpKey(vsKey string, rs *config.RealServer) bool {
+	if len(s.down) == 0 {
+		return true
+	}
+	_, down := s.down[rsKey{vsKey, netip.AddrPortFrom(rs.Addr, rs.Port)}]
+	return !down
+}
+
+// RealServerWeightKey is RealServerWeight by the virtual server's Key.
+func (s *Snapshot) RealServerWeightKey(vsKey string, rs *config.RealServer) (int, bool) {
+	if len(s.weight) == 0 {
+		return 0, false
+	}
+	w, ok := s.weight[rsKey{vsKey, netip.AddrPortFrom(rs.Addr, rs.Port)}]
+	return w, ok
+}
+
+// QuorumUpKey is QuorumUp by the virtual server's Key.
+func (s *Snapshot) QuorumUpKey(vsKey string) bool {
+	_, down := s.quorumDown[vsKey]
+	return !down
+}
+
+// Uniform says every real server is up at its configured weight and
+// every quorum holds: the answers do not depend on the server asked about.
+func (s *Snapshot) Uniform() bool {
+	return len(s.down) == 0 && len(s.weight) == 0 && len(s.quorumDown) == 0
 }

@@ -25,23 +25,60 @@ type quorumer interface {
 	QuorumUp(vs *config.VirtualServer) bool
 }
 
+// keyedHealth is a Health (with weights and quorum) that can be asked by
+// the virtual server's Key, built once per virtual server rather than
+// once per real server; Uniform says every real server is up at its
+// configured weight and every quorum holds (check.Snapshot).
+type keyedHealth interface {
+	RealServerUpKey(vsKey string, rs *config.RealServer) bool
+	RealServerWeightKey(vsKey string, rs *config.RealServer) (int, bool)
+	QuorumUpKey(vsKey string) bool
+	Uniform() bool
+}
+
+// healthView is a Health with its optional interfaces resolved once per
+// table.
+type healthView struct {
+	h       Health
+	w       weighter
+	q       quorumer
+	k       keyedHealth
+	uniform bool // k says every real server is up, unweighted, quorums held
+}
+
+func viewOf(h Health) healthView {
+	v := healthView{h: h}
+	if h == nil {
+		return v
+	}
+	v.w, _ = h.(weighter)
+	v.q, _ = h.(quorumer)
+	if k, ok := h.(keyedHealth); ok {
+		v.k, v.uniform = k, k.Uniform()
+	}
+	return v
+}
+
 // DesiredTable is the IPVS table the configuration asks for, given the
 // health of each real server. It is a pure function: same inputs, same table.
 func DesiredTable(cfg *config.Config, health Health) Table {
-	t := Table{}
+	t := make(Table, len(cfg.VirtualServers))
 	groups := map[string]*config.VSGroup{}
 	for _, g := range cfg.VSGroups {
 		groups[g.Name] = g
 	}
+	view := viewOf(health)
+	var live []Dest // reused: each service copies the dests into its map
 	for _, vs := range cfg.VirtualServers {
-		dests := desiredDests(vs, health)
+		var dests []Dest
+		dests, live = desiredDests(vs, view, live[:0])
 		for _, key := range serviceKeys(vs, groups) {
 			svc := &Service{
 				ServiceKey: key,
 				Scheduler:  vs.Scheduler,
 				Flags:      serviceFlags(vs),
 				Netmask:    serviceNetmask(vs, key),
-				Dests:      map[DestKey]Dest{},
+				Dests:      make(map[DestKey]Dest, len(dests)),
 			}
 			if vs.Persistent {
 				svc.Timeout = uint32(vs.Persistence.Seconds())
@@ -67,16 +104,32 @@ func DesiredTable(cfg *config.Config, health Health) Table {
 	return t
 }
 
-// desiredDests applies health, inhibit_on_failure, quorum and sorry_server.
-func desiredDests(vs *config.VirtualServer, health Health) []Dest {
-	var live []Dest
+// desiredDests applies health, inhibit_on_failure, quorum and
+// sorry_server. It appends the live real servers to live (a buffer the
+// caller reuses, returned as the second result) and returns the dests.
+func desiredDests(vs *config.VirtualServer, health healthView, live []Dest) (dests, buf []Dest) {
+	var vsKey string
+	if health.k != nil && !health.uniform {
+		vsKey = vs.Key() // once, not per real server
+	}
 	aliveWeight := 0
 	for _, rs := range vs.RealServers {
-		up := health == nil || health.RealServerUp(vs, rs)
 		d := dest(rs)
-		if w, ok := health.(weighter); ok {
-			if dw, ok := w.RealServerWeight(vs, rs); ok {
+		var up bool
+		switch {
+		case health.h == nil || health.uniform:
+			up = true
+		case health.k != nil:
+			up = health.k.RealServerUpKey(vsKey, rs)
+			if dw, ok := health.k.RealServerWeightKey(vsKey, rs); ok {
 				d.Weight = uint32(dw)
+			}
+		default:
+			up = health.h.RealServerUp(vs, rs)
+			if health.w != nil {
+				if dw, ok := health.w.RealServerWeight(vs, rs); ok {
+					d.Weight = uint32(dw)
+				}
 			}
 		}
 		switch {
@@ -89,8 +142,13 @@ func desiredDests(vs *config.VirtualServer, health Health) []Dest {
 		}
 	}
 	quorumLost := aliveWeight < vs.Quorum
-	if q, ok := health.(quorumer); ok {
-		quorumLost = !q.QuorumUp(vs)
+	switch {
+	case health.uniform:
+		quorumLost = false
+	case health.k != nil:
+		quorumLost = !health.k.QuorumUpKey(vsKey)
+	case health.q != nil:
+		quorumLost = !health.q.QuorumUp(vs)
 	}
 	if vs.SorryServer != nil {
 		sorry := dest(vs.SorryServer)
@@ -107,7 +165,7 @@ func desiredDests(vs *config.VirtualServer, health Health) []Dest {
 					out = append(out, d)
 				}
 			}
-			return append(out, sorry)
+			return append(out, sorry), live
 		}
 		if vs.SorryInhibit {
 			// init_service_vs: a sorry server with inhibit is in the
@@ -116,7 +174,7 @@ func desiredDests(vs *config.VirtualServer, health Health) []Dest {
 			live = append(live, sorry)
 		}
 	}
-	return live
+	return live, live
 }
 
 func dest(rs *config.RealServer) Dest {
