@@ -274,6 +274,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 		return
 	}
 	c := &Checker{Type: CheckBFD, Pos: n.Pos()}
+	var ownAlpha *bool
 	failed := false
 	for _, k := range n.Children {
 		switch k.Key {
@@ -307,7 +308,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 		case "alpha":
 			v, ok := b.boolArg(k)
 			if ok {
-				c.own.alpha = &v
+				ownAlpha = &v
 			}
 		default:
 			b.unknown(k, func() []string { return []string{"alpha", "name"} }, "BFD_CHECK")
@@ -323,10 +324,10 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 	// keepalived acts on the bfd process's events at once; lvsd's checker
 	// reads the session's state every 50 ms (internal/check).
 	c.DelayLoop, c.DelayBeforeRetry, c.ConnectTimeout = BFDCheckPoll, BFDCheckPoll, BFDCheckPoll
-	// alpha: its own, else its real server's (applyDefaults), as
+	// alpha: its own, else its real server's (resolveVirtualServer), as
 	// keepalived's checker->alpha.
-	c.inherit = inheritAlpha
 	rs.Checkers = append(rs.Checkers, c)
+	b.resolveLater(c, rs, checkDefaults{alpha: ownAlpha}, inheritAlpha)
 }
 
 func argText(n *Node) string {

@@ -14,6 +14,9 @@ type builder struct {
 	// ahead are model objects allocated ahead for the statements being
 	// built (load.go, modelAhead); nil: none.
 	ahead *modelAhead
+	// unresolved are the checkers of the virtual server being read, with
+	// what they set themselves (resolveVirtualServer).
+	unresolved []unresolvedChecker
 }
 
 // keyword describes how one keyword of a block is handled.

@@ -70,7 +70,9 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 			b.d.Errorf(args[2].Pos, "virtual_server: unexpected %q after the port", args[2].Text)
 		}
 	}
+	b.unresolved = b.unresolved[:0]
 	walk(b, n.Children, vsTable, vs, "virtual_server "+vs.Key())
+	b.resolveVirtualServer(vs)
 	if vs.Protocol == ProtoNone && vs.FWMark == 0 {
 		// keepalived 2.2 sets UDP explicitly (the kernel's default for
 		// protocol 0); lvsd programs the same table but says so (for a
@@ -460,7 +462,15 @@ type pendingChecker struct {
 	// SMTP_CHECK: a connection keyword was given at its top level, and
 	// its (deprecated) host blocks.
 	connSet bool
-	hosts   []*Checker
+	hosts   []smtpHostChecker
+}
+
+// smtpHostChecker is a deprecated SMTP_CHECK host block's connection
+// settings, and its own connect_timeout (nil: the real or virtual
+// server's).
+type smtpHostChecker struct {
+	*Checker
+	connectTimeout *time.Duration
 }
 
 func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
@@ -525,9 +535,9 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		return
 	}
 	c := pc.Checker
-	// Timers, retry and alpha: resolved in applyDefaults (resolveChecker),
-	// once the real and virtual servers are complete.
-	c.own, c.inherit = pc.own, inheritAll
+	// Timers, retry and alpha: resolved at the end of the virtual server
+	// (resolveVirtualServer), once the real and virtual servers are
+	// complete.
 	if typ == CheckSMTP && len(pc.hosts) > 0 {
 		b.d.Warnf(n.Pos(), "The SMTP_CHECK host block is deprecated. Please define additional checkers. (keepalived 2.2.7 logs this too)")
 		// keepalived 2.2.7 (smtp_check_end_handler): one checker per
@@ -535,23 +545,36 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		// else the first host's replace them.
 		// A host without connect_timeout takes the real or virtual
 		// server's, not the block's.
-		base := *c
-		base.own.connectTimeout = nil
+		base, baseOwn := *c, pc.own
+		baseOwn.connectTimeout = nil
 		hosts := pc.hosts
+		own := pc.own
 		if !pc.connSet {
-			*c = base
-			smtpFromHost(c, hosts[0])
+			*c, own = base, baseOwn
+			smtpFromHost(c, hosts[0].Checker)
+			own.connectTimeout = hosts[0].connectTimeout
 			hosts = hosts[1:]
 		}
 		rs.Checkers = append(rs.Checkers, c)
+		b.resolveLater(c, rs, own, inheritAll)
 		for _, h := range hosts {
 			hc := base
-			smtpFromHost(&hc, h)
+			smtpFromHost(&hc, h.Checker)
+			hOwn := baseOwn
+			hOwn.connectTimeout = h.connectTimeout
 			rs.Checkers = append(rs.Checkers, &hc)
+			b.resolveLater(&hc, rs, hOwn, inheritAll)
 		}
 		return
 	}
 	rs.Checkers = append(rs.Checkers, c)
+	b.resolveLater(c, rs, pc.own, inheritAll)
+}
+
+// resolveLater records a checker of the virtual server being read, with
+// what it set itself, for resolveVirtualServer at the end of its block.
+func (b *builder) resolveLater(c *Checker, rs *RealServer, own checkDefaults, inherit checkInherit) {
+	b.unresolved = append(b.unresolved, unresolvedChecker{c: c, rs: rs, own: own, inherit: inherit})
 }
 
 func checkerCommon() table[*pendingChecker] {
@@ -908,9 +931,6 @@ func (b *builder) applyDefaults() {
 			if !rs.weightGiven && vs.defaultWeight > 0 {
 				rs.Weight = vs.defaultWeight
 			}
-		}
-		for _, rs := range vs.RealServers {
-			resolveRealServer(vs, rs)
 		}
 		for _, rs := range all {
 			if !rs.methodGiven {
@@ -1381,9 +1401,7 @@ func (b *builder) smtpHost(n *Node, c *pendingChecker) {
 		b.d.Skipf(n.Pos(), "SMTP_CHECK host: checker link local address %s requires a bind_if - skipping the host (as keepalived 2.2.7 does)", h.ConnectIP)
 		return
 	}
-	hc := h.Checker
-	hc.own.connectTimeout = h.own.connectTimeout // nil: the real or virtual server's
-	c.hosts = append(c.hosts, hc)
+	c.hosts = append(c.hosts, smtpHostChecker{Checker: h.Checker, connectTimeout: h.own.connectTimeout})
 }
 
 // smtpHostKeywords is every keyword a host block takes (for keywords.go).
@@ -1405,24 +1423,29 @@ func connTableCommon() table[*pendingChecker] {
 // smtpFromHost gives c a host block's connection settings.
 func smtpFromHost(c *Checker, h *Checker) {
 	c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark = h.ConnectIP, h.ConnectPort, h.BindTo, h.BindPort, h.BindIf, h.FWMark
-	c.own.connectTimeout = h.own.connectTimeout
 	c.Pos = h.Pos
 }
 
-// resolveRealServer gives rs what it does not set itself from its virtual
-// server (alpha, inhibit_on_failure) and resolves each checker's timers,
-// retry and alpha: the checker's own, else the real server's, else the
-// virtual server's, else the type's default — keepalived 2.2.7's
-// validate_check_config, which runs once the configuration is read, so
-// the order of the keywords in the blocks does not matter.
-func resolveRealServer(vs *VirtualServer, rs *RealServer) {
-	if rs.checkDefaults.alpha == nil {
-		rs.Alpha = vs.Alpha
+// resolveVirtualServer gives each real server of vs what it does not set
+// itself from vs (alpha, inhibit_on_failure) and resolves the timers,
+// retry and alpha of the checkers read in its block (b.unresolved): the
+// checker's own, else the real server's, else the virtual server's, else
+// the type's default — keepalived 2.2.7's validate_check_config, which
+// runs once the configuration is read, so the order of the keywords in
+// the blocks does not matter. It runs at the end of the virtual server's
+// block: nothing after it changes what it reads. What the checkers set
+// themselves stays on the builder (b.unresolved, reused per virtual
+// server), out of the model.
+func (b *builder) resolveVirtualServer(vs *VirtualServer) {
+	for _, rs := range vs.RealServers {
+		if rs.checkDefaults.alpha == nil {
+			rs.Alpha = vs.Alpha
+		}
+		if !rs.inhibitGiven {
+			rs.InhibitOnFailure = vs.InhibitOnFailure
+		}
 	}
-	if !rs.inhibitGiven {
-		rs.InhibitOnFailure = vs.InhibitOnFailure
-	}
-	d, v := rs.checkDefaults, vs.checkDefaults
+	v := vs.checkDefaults
 	dur := func(own, r, vv *time.Duration, def time.Duration) time.Duration {
 		for _, p := range []*time.Duration{own, r, vv} {
 			if p != nil {
@@ -1431,18 +1454,17 @@ func resolveRealServer(vs *VirtualServer, rs *RealServer) {
 		}
 		return def
 	}
-	for _, c := range rs.Checkers {
-		switch c.inherit {
-		case inheritAlpha:
+	for i := range b.unresolved {
+		u := &b.unresolved[i]
+		c, rs, o := u.c, u.rs, &u.own
+		if u.inherit == inheritAlpha {
 			c.Alpha = rs.Alpha
-			if c.own.alpha != nil {
-				c.Alpha = *c.own.alpha
+			if o.alpha != nil {
+				c.Alpha = *o.alpha
 			}
 			continue
-		case inheritNone:
-			continue
 		}
-		o := c.own
+		d := &rs.checkDefaults
 		c.DelayLoop = dur(o.delayLoop, d.delayLoop, v.delayLoop, 60*time.Second)
 		c.ConnectTimeout = dur(o.connectTimeout, d.connectTimeout, v.connectTimeout, 5*time.Second)
 		dbr := time.Second
@@ -1476,4 +1498,24 @@ func resolveRealServer(vs *VirtualServer, rs *RealServer) {
 			c.MiscTimeout = c.DelayLoop
 		}
 	}
+	clear(b.unresolved)
+	b.unresolved = b.unresolved[:0]
 }
+
+// unresolvedChecker is a checker of the virtual server being read and what
+// it set itself (resolveVirtualServer).
+type unresolvedChecker struct {
+	c       *Checker
+	rs      *RealServer
+	own     checkDefaults
+	inherit checkInherit
+}
+
+// checkInherit: which of a checker's settings resolveVirtualServer
+// resolves.
+type checkInherit uint8
+
+const (
+	inheritAll   checkInherit = iota // timers, retry, alpha (b.checker)
+	inheritAlpha                     // alpha only (BFD_CHECK)
+)

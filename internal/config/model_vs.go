@@ -196,19 +196,4 @@ type Checker struct {
 	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
 	MiscDynamic bool          `json:"misc_dynamic,omitempty"`
 	Pos         Pos           `json:"pos"`
-	// own is what the checker block set itself; applyDefaults resolves
-	// the rest from its real server, then its virtual server, then the
-	// type's default (keepalived's validate_check_config), inherit says
-	// which fields it resolves.
-	own     checkDefaults
-	inherit checkInherit
 }
-
-// checkInherit: which of a checker's settings applyDefaults resolves.
-type checkInherit uint8
-
-const (
-	inheritNone  checkInherit = iota
-	inheritAll                // timers, retry, alpha (b.checker)
-	inheritAlpha              // alpha only (BFD_CHECK)
-)
