@@ -515,19 +515,42 @@ func (m *Manager) recompute() bool {
 		m.byRS[rk] = append(m.byRS[rk], st)
 	}
 	changed := false
-	for rk := range m.rsCfg {
-		if m.recomputeRS(rk) {
-			changed = true
-		}
-	}
 	for key := range m.quorum {
 		if _, ok := m.vsCfg[key]; !ok {
 			delete(m.quorum, key)
 		}
 	}
+	// One pass per virtual server: its real servers' states, then its
+	// quorum from them (as recomputeQuorumVS counts, without reading
+	// the states back).
+	visited := 0
 	for key, vs := range m.vsCfg {
-		if m.recomputeQuorumVS(key, vs) {
+		alive := 0
+		for _, rs := range vs.RealServers {
+			visited++
+			c, up, w, hasWeight := m.recomputeRSState(rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)})
+			if c {
+				changed = true
+			}
+			if up {
+				if !hasWeight {
+					w = rs.Weight
+				}
+				alive += w
+			}
+		}
+		if m.quorumFrom(key, vs, alive) {
 			changed = true
+		}
+	}
+	if visited != len(m.rsCfg) {
+		// Two virtual servers of the same key (or a real server twice):
+		// every configured real server gets its state (again: a state
+		// depends on its checkers only, so this changes nothing above).
+		for rk := range m.rsCfg {
+			if m.recomputeRS(rk) {
+				changed = true
+			}
 		}
 	}
 	return changed
@@ -537,7 +560,14 @@ func (m *Manager) recompute() bool {
 // all pass; misc_dynamic sets its weight. It runs notify_up/notify_down
 // on a change. m.mu is held.
 func (m *Manager) recomputeRS(rk rsKey) bool {
-	up, weight, hasWeight := true, 0, false
+	changed, _, _, _ := m.recomputeRSState(rk)
+	return changed
+}
+
+// recomputeRSState is recomputeRS, and says the real server's new state:
+// up, and its dynamic weight if it has one.
+func (m *Manager) recomputeRSState(rk rsKey) (changed, up bool, weight int, hasWeight bool) {
+	up, weight, hasWeight = true, 0, false
 	delta, hasDelta := 0, false
 	for _, st := range m.byRS[rk] {
 		if !st.tr.up {
@@ -562,7 +592,7 @@ func (m *Manager) recomputeRS(rk rsKey) bool {
 		weight, hasWeight = int(min(max(int64(weight)+int64(delta), 0), math.MaxInt32)), true
 	}
 	prev, known := m.rsUp[rk]
-	changed := !known || prev != up
+	changed = !known || prev != up
 	if changed {
 		m.rsUp[rk] = up
 	}
@@ -585,7 +615,7 @@ func (m *Manager) recomputeRS(rk rsKey) bool {
 			changed = true
 		}
 	}
-	return changed
+	return changed, up, weight, hasWeight
 }
 
 // recomputeQuorum applies quorum with hysteresis to one virtual server:
@@ -614,6 +644,12 @@ func (m *Manager) recomputeQuorumVS(key string, vs *config.VirtualServer) bool {
 			alive += w
 		}
 	}
+	return m.quorumFrom(key, vs, alive)
+}
+
+// quorumFrom is recomputeQuorumVS given the weight of vs's live real
+// servers.
+func (m *Manager) quorumFrom(key string, vs *config.VirtualServer, alive int) bool {
 	prev, known := m.quorum[key]
 	now := prev
 	switch {
