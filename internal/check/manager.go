@@ -180,8 +180,11 @@ type Manager struct {
 	quorum map[string]bool
 	vsCfg  map[string]*config.VirtualServer
 	byRS   map[rsKey][]*checkState
-	gen    int
-	loop   *connector // the running loop's, to wake it; nil when not running
+	// distinct: the last Update's virtual servers have distinct keys and
+	// each its distinct real servers (recompute).
+	distinct bool
+	gen      int
+	loop     *connector // the running loop's, to wake it; nil when not running
 	// A burst of attempts without a verdict is logged once, at its start,
 	// and summed up at the first verdict after localQuiet without one.
 	localBurst uint64
@@ -321,23 +324,32 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	}
 	m.flushOnStop = cfg.Global.LVSFlushOnStop
 	m.haSuspend.update(cfg)
+	// Each virtual server's key once, and each real server once in it:
+	// recompute can go through m.vsCfg alone.
+	m.distinct = len(m.vsCfg) == len(cfg.VirtualServers) && len(m.rsCfg) == nRS
 	// keepalived (clear_service_rs on reload): a real server that leaves
-	// the configuration while up runs its notify_down. Its state goes
-	// (recompute keeps the state of the configured real servers only: the
-	// real servers with a state are always those of the last Update).
-	if len(oldRS) > 0 {
-		for rk, rs := range oldRS {
-			if _, kept := m.rsCfg[rk]; kept {
-				continue
-			}
-			if m.rsUp[rk] && rs.NotifyDown != nil {
-				m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
-			}
-			delete(m.rsUp, rk)
-			delete(m.weight, rk)
+	// the configuration while up runs its notify_down, before the states
+	// are recomputed.
+	for rk, rs := range oldRS {
+		if rs.NotifyDown == nil {
+			continue // (looked up only for a real server with a script)
+		}
+		if _, kept := m.rsCfg[rk]; !kept && m.rsUp[rk] {
+			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
 		}
 	}
-	m.recompute()
+	// The state of a real server that left goes: the real servers with a
+	// state are those of the last Update (rsUp's keys are oldRS's), so
+	// when recompute found every one of them among the new ones, none
+	// left and the old ones need not be looked up.
+	if _, known := m.recomputeCounting(); known != len(oldRS) {
+		for rk := range oldRS {
+			if _, kept := m.rsCfg[rk]; !kept {
+				delete(m.rsUp, rk)
+				delete(m.weight, rk)
+			}
+		}
+	}
 	m.poke()
 	if len(errs) > 0 {
 		return fmt.Errorf("checkers not started: %v", errs)
@@ -504,17 +516,21 @@ func (m *Manager) poke() {
 // recompute derives every real server's and quorum's state from the
 // checkers (after Update); it reports whether anything changed. m.mu is
 // held.
-//
-// The real servers with a state (rsUp, weight) are those of m.rsCfg:
-// Update drops the state of those that left before it calls recompute,
-// and apply recomputes configured real servers only.
 func (m *Manager) recompute() bool {
+	changed, _ := m.recomputeCounting()
+	return changed
+}
+
+// recomputeCounting is recompute, and counts the configured real servers
+// that had a state before (-1 when it cannot tell). It leaves the state
+// of real servers no longer configured alone: Update drops it (apply
+// recomputes configured real servers only).
+func (m *Manager) recomputeCounting() (changed bool, known int) {
 	m.byRS = make(map[rsKey][]*checkState, len(m.byRS))
 	for _, st := range m.checks {
 		rk := st.key.rs()
 		m.byRS[rk] = append(m.byRS[rk], st)
 	}
-	changed := false
 	for key := range m.quorum {
 		if _, ok := m.vsCfg[key]; !ok {
 			delete(m.quorum, key)
@@ -528,9 +544,12 @@ func (m *Manager) recompute() bool {
 		alive := 0
 		for _, rs := range vs.RealServers {
 			visited++
-			c, up, w, hasWeight := m.recomputeRSState(rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)})
+			c, had, up, w, hasWeight := m.recomputeRSState(rsKey{key, netip.AddrPortFrom(rs.Addr, rs.Port)})
 			if c {
 				changed = true
+			}
+			if had {
+				known++
 			}
 			if up {
 				if !hasWeight {
@@ -543,7 +562,7 @@ func (m *Manager) recompute() bool {
 			changed = true
 		}
 	}
-	if visited != len(m.rsCfg) {
+	if !m.distinct || visited != len(m.rsCfg) {
 		// Two virtual servers of the same key (or a real server twice):
 		// every configured real server gets its state (again: a state
 		// depends on its checkers only, so this changes nothing above).
@@ -552,21 +571,23 @@ func (m *Manager) recompute() bool {
 				changed = true
 			}
 		}
+		known = -1
 	}
-	return changed
+	return changed, known
 }
 
 // recomputeRS derives one real server's state from its checkers: up when
 // all pass; misc_dynamic sets its weight. It runs notify_up/notify_down
 // on a change. m.mu is held.
 func (m *Manager) recomputeRS(rk rsKey) bool {
-	changed, _, _, _ := m.recomputeRSState(rk)
+	changed, _, _, _, _ := m.recomputeRSState(rk)
 	return changed
 }
 
-// recomputeRSState is recomputeRS, and says the real server's new state:
-// up, and its dynamic weight if it has one.
-func (m *Manager) recomputeRSState(rk rsKey) (changed, up bool, weight int, hasWeight bool) {
+// recomputeRSState is recomputeRS, and says whether the real server had
+// a state before and its new state: up, and its dynamic weight if it has
+// one.
+func (m *Manager) recomputeRSState(rk rsKey) (changed, known, up bool, weight int, hasWeight bool) {
 	up, weight, hasWeight = true, 0, false
 	delta, hasDelta := 0, false
 	for _, st := range m.byRS[rk] {
@@ -615,7 +636,7 @@ func (m *Manager) recomputeRSState(rk rsKey) (changed, up bool, weight int, hasW
 			changed = true
 		}
 	}
-	return changed, up, weight, hasWeight
+	return changed, known, up, weight, hasWeight
 }
 
 // recomputeQuorum applies quorum with hysteresis to one virtual server:
