@@ -36,8 +36,8 @@ func TestProbeKey(t *testing.T) {
 		rs := &config.RealServer{Addr: netip.MustParseAddr("192.0.2.1"), Port: 80}
 		c := &config.Checker{Type: config.CheckTCP, ConnectTimeout: 5 * time.Second, Retry: 1, DelayBeforeRetry: time.Second,
 			DelayLoop: 6 * time.Second, Pos: config.Pos{File: "a", Line: 1},
-			URLs:     []config.URL{{Path: "/", StatusCodes: [][2]int{{200, 299}}, Pos: config.Pos{Line: 3}}},
-			MiscPath: &config.Script{Argv: []string{"/bin/true"}, Pos: config.Pos{Line: 4}}}
+			Ext: &config.CheckerExtra{URLs: []config.URL{{Path: "/", StatusCodes: [][2]int{{200, 299}}, Pos: config.Pos{Line: 3}}},
+				MiscPath: &config.Script{Argv: []string{"/bin/true"}, Pos: config.Pos{Line: 4}}}}
 		mod(c, vs, rs)
 		k, ok := probeKey(c, vs, rs)
 		if !ok {
@@ -62,7 +62,7 @@ func TestProbeKey(t *testing.T) {
 		{"log_all_failures", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.LogAllFailures = true }, true},
 		{"fast_recovery", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.FastRecovery = true }, true},
 		{"positions", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
-			c.Pos.Line, c.URLs[0].Pos.Line, c.MiscPath.Pos.Line = 9, 9, 9
+			c.Pos.Line, c.Extra().URLs[0].Pos.Line, c.Extra().MiscPath.Pos.Line = 9, 9, 9
 		}, true},
 		{"real server weight", func(_ *config.Checker, _ *config.VirtualServer, rs *config.RealServer) { rs.Weight = 7 }, true},
 		{"connect_ip to itself", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
@@ -88,28 +88,38 @@ func TestProbeKey(t *testing.T) {
 		{"bind_if", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.BindIf = "eth1" }, false},
 		{"fwmark", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.FWMark = 3 }, false},
 		{"connect_timeout", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.ConnectTimeout = time.Second }, false},
-		{"url path", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.URLs[0].Path = "/x" }, false},
-		{"url digest", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.URLs[0].Digest = "00" }, false},
-		{"url status_code", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
-			c.URLs[0].StatusCodes = [][2]int{{200, 200}}
+		{"url path", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Extra().URLs[0].Path = "/x" }, false},
+		{"url digest", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
+			c.Extra().URLs[0].Digest = "00"
 		}, false},
-		{"url regex", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.URLs[0].Regex = "ok" }, false},
+		{"url status_code", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
+			c.Extra().URLs[0].StatusCodes = [][2]int{{200, 200}}
+		}, false},
+		{"url regex", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Extra().URLs[0].Regex = "ok" }, false},
 		{"second url", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
-			c.URLs = append(c.URLs, config.URL{Path: "/"})
+			c.MutExtra().URLs = append(c.MutExtra().URLs, config.URL{Path: "/"})
 		}, false},
 		{"http_protocol", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.HTTPProtocol = "1.1" }, false},
 		{"enable_sni", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.EnableSNI = true }, false},
 		{"checker virtualhost", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Virtualhost = "a" }, false},
 		{"misc_path", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
-			c.MiscPath.Argv = []string{"/bin/false"}
+			c.Extra().MiscPath.Argv = []string{"/bin/false"}
 		}, false},
-		{"misc user", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.MiscPath.User = "nobody" }, false},
+		{"misc user", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
+			c.Extra().MiscPath.User = "nobody"
+		}, false},
 		{"misc_timeout", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.MiscTimeout = time.Second }, false},
-		{"misc_dynamic", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.MiscDynamic = true }, false},
-		{"dns", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.DNSName = "x." }, false},
-		{"udp payload", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.Payload = []byte{1} }, false},
-		{"require_reply", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.RequireReply = true }, false},
-		{"helo_name", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.HeloName = "h" }, false},
+		{"misc_dynamic", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
+			c.MutExtra().MiscDynamic = true
+		}, false},
+		{"dns", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.MutExtra().DNSName = "x." }, false},
+		{"udp payload", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
+			c.MutExtra().Payload = []byte{1}
+		}, false},
+		{"require_reply", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) {
+			c.MutExtra().RequireReply = true
+		}, false},
+		{"helo_name", func(c *config.Checker, _ *config.VirtualServer, _ *config.RealServer) { c.MutExtra().HeloName = "h" }, false},
 	} {
 		got := base(tc.mod)
 		if (got == same) != tc.share {

@@ -103,11 +103,11 @@ func TestCheckerKeywordParameters(t *testing.T) {
 		{"%CK%", "enable_sni\n      delay_loop 60", func(c *config.Config) any { return ck(c).EnableSNI }, true},
 		// keepalived 1.x's name of retry, still in check_http.c's table
 		{"%CK%", "nb_get_retry 4\n      delay_loop 60", func(c *config.Config) any { return ck(c).Retry }, 4},
-		{"%URL%", "virtualhost app.example\n        path /", func(c *config.Config) any { return ck(c).URLs[0].Virtualhost }, "app.example"},
+		{"%URL%", "virtualhost app.example\n        path /", func(c *config.Config) any { return ck(c).Extra().URLs[0].Virtualhost }, "app.example"},
 		{"%RS%", "virtualhost app.example\n    weight 1", func(c *config.Config) any { return c.VirtualServers[0].RealServers[0].Virtualhost }, "app.example"},
 	}
 	misc := []tc{
-		{"%CK%", "user nobody\n      delay_loop 60", func(c *config.Config) any { return ck(c).MiscPath.User }, "nobody"},
+		{"%CK%", "user nobody\n      delay_loop 60", func(c *config.Config) any { return ck(c).Extra().MiscPath.User }, "nobody"},
 	}
 	cases := map[string][]tc{
 		"TCP_CHECK":  append(append([]tc{}, common...), conn...),

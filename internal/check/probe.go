@@ -104,15 +104,15 @@ func newProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 	case config.CheckSMTP:
 		return smtpProbe(c, rs), nil
 	case config.CheckMisc:
-		if c.MiscPath == nil || run == nil {
+		if c.Extra().MiscPath == nil || run == nil {
 			return nil, errors.New("MISC_CHECK without misc_path")
 		}
 		return func(ctx context.Context) (int, error) {
-			code, err := run(ctx, c.MiscPath)
+			code, err := run(ctx, c.Extra().MiscPath)
 			if err != nil {
 				return -1, err
 			}
-			if c.MiscDynamic {
+			if c.Extra().MiscDynamic {
 				// keepalived: 0 up, 1 down, 2..255 up with weight code-2.
 				switch {
 				case code == 0:
@@ -123,7 +123,7 @@ func newProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer
 			} else if code == 0 {
 				return -1, nil
 			}
-			return -1, fmt.Errorf("%s exited %d", c.MiscPath.Argv[0], code)
+			return -1, fmt.Errorf("%s exited %d", c.Extra().MiscPath.Argv[0], code)
 		}, nil
 	}
 	return nil, fmt.Errorf("checker %s is not supported", c.Type)
@@ -144,7 +144,7 @@ func httpProbe(c *config.Checker, vs *config.VirtualServer, rs *config.RealServe
 	// the SSL block's certificate when asked.
 	tlsConf := ssl.tlsConfig()
 	return func(ctx context.Context) (int, error) {
-		for _, u := range c.URLs {
+		for _, u := range c.Extra().URLs {
 			if err := fetch(ctx, d, tlsOn, tlsConf, c, addr, host, u); err != nil {
 				return -1, err
 			}

@@ -17,8 +17,8 @@ import (
 // retry. A session keepalived's bfd process does not run (a bfd_instance
 // it drops) never reports: the checker keeps its start state.
 func bfdProbe(c *config.Checker) Probe {
-	name := c.BFD
-	if c.BFDSilent {
+	name := c.Extra().BFD
+	if c.Extra().BFDSilent {
 		// keepalived's checker never hears of the session: it keeps
 		// its start state, up unless alpha.
 		return func(context.Context) (int, error) {

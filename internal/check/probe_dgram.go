@@ -229,7 +229,7 @@ func dnsVerdict(id uint16, b []byte) (done bool, err error) {
 
 func dnsProbe(c *config.Checker, rs *config.RealServer) Probe {
 	addr := target(c, rs)
-	qtype := config.DNSTypeCode(c.DNSType)
+	qtype := config.DNSTypeCode(c.Extra().DNSType)
 	if qtype == 0 {
 		qtype = 6 // SOA, keepalived's default
 	}
@@ -239,7 +239,7 @@ func dnsProbe(c *config.Checker, rs *config.RealServer) Probe {
 			return -1, err
 		}
 		id := uint16(rand.Uint32())
-		err = exchange(ctx, f, dnsQuery(id, qtype, c.DNSName), 768, nil, func(b []byte, err error) (bool, error) {
+		err = exchange(ctx, f, dnsQuery(id, qtype, c.Extra().DNSName), 768, nil, func(b []byte, err error) (bool, error) {
 			if err != nil {
 				return true, fmt.Errorf("failed to read socket: %w", err)
 			}
@@ -259,18 +259,19 @@ func dnsProbe(c *config.Checker, rs *config.RealServer) Probe {
 // its first bytes (as many as both have) must match the data outside the
 // wildcard nibbles. Without reply data any reply passes.
 func udpReplyVerdict(c *config.Checker, b []byte) error {
-	if c.ReplyData == nil {
+	x := c.Extra()
+	if x.ReplyData == nil {
 		return nil
 	}
-	if len(b) < c.MinReplyLen || len(b) > c.MaxReplyLen {
-		return fmt.Errorf("reply of %d bytes, outside %d-%d", len(b), c.MinReplyLen, c.MaxReplyLen)
+	if len(b) < x.MinReplyLen || len(b) > x.MaxReplyLen {
+		return fmt.Errorf("reply of %d bytes, outside %d-%d", len(b), x.MinReplyLen, x.MaxReplyLen)
 	}
-	for i := 0; i < len(b) && i < len(c.ReplyData); i++ {
+	for i := 0; i < len(b) && i < len(x.ReplyData); i++ {
 		mask := byte(0xff)
-		if c.ReplyMask != nil {
-			mask = ^c.ReplyMask[i]
+		if x.ReplyMask != nil {
+			mask = ^x.ReplyMask[i]
 		}
-		if (b[i]^c.ReplyData[i])&mask != 0 {
+		if (b[i]^x.ReplyData[i])&mask != 0 {
 			return fmt.Errorf("reply data mismatch at byte %d", i)
 		}
 	}
@@ -316,13 +317,14 @@ func sockErrVerdict(oob []byte) error {
 
 func udpProbe(c *config.Checker, rs *config.RealServer) Probe {
 	addr := target(c, rs)
-	payload := c.Payload
+	x := c.Extra()
+	payload := x.Payload
 	if payload == nil {
 		payload = fillerPayload(32) // layer4.c UDP_BUFSIZE
 	}
 	bufLen := 1
-	if c.RequireReply {
-		bufLen = c.MaxReplyLen + 1
+	if x.RequireReply {
+		bufLen = x.MaxReplyLen + 1
 	}
 	return func(ctx context.Context) (int, error) {
 		f, err := dgramSocket(c, addr, true)
@@ -337,7 +339,7 @@ func udpProbe(c *config.Checker, rs *config.RealServer) Probe {
 		})
 		if errors.Is(err, errNoAnswer) {
 			// keepalived: no reply is a pass unless one is required.
-			if !c.RequireReply {
+			if !x.RequireReply {
 				return -1, nil
 			}
 			err = fmt.Errorf("no reply from %s", addr)

@@ -43,7 +43,7 @@ func fileProbe(c *config.Checker) Probe {
 	var mu sync.Mutex
 	var last int64 // keepalived's last_status starts at 0
 	return func(context.Context) (int, error) {
-		v, ok := track.ReadValue(c.TrackFilePath)
+		v, ok := track.ReadValue(c.Extra().TrackFilePath)
 		mu.Lock()
 		if ok {
 			last = v
@@ -51,9 +51,9 @@ func fileProbe(c *config.Checker) Probe {
 			v = last
 		}
 		mu.Unlock()
-		d, err := fileVerdict(v, c.FileWeight, c.FileReverse)
+		d, err := fileVerdict(v, c.Extra().FileWeight, c.Extra().FileReverse)
 		if err != nil {
-			err = fmt.Errorf("track_file %s (%s): %w", c.TrackFile, c.TrackFilePath, err)
+			err = fmt.Errorf("track_file %s (%s): %w", c.Extra().TrackFile, c.Extra().TrackFilePath, err)
 		}
 		return d, err
 	}

@@ -66,7 +66,7 @@ func smtpProbe(c *config.Checker, rs *config.RealServer) Probe {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	helo := []byte("HELO " + c.HeloName + "\r\n")
+	helo := []byte("HELO " + c.Extra().HeloName + "\r\n")
 	return func(ctx context.Context) (int, error) {
 		conn, err := d.DialContext(ctx, "tcp", addr.String())
 		if err != nil {

@@ -68,16 +68,17 @@ type Spec struct {
 // SpecOf resolves c, a checker of rs in vs (vs may be nil: no
 // virtualhost from it).
 func SpecOf(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) Spec {
+	x := c.Extra()
 	s := Spec{Kind: c.Type, Target: target(c, rs), BindTo: c.BindTo, BindPort: c.BindPort, BindIf: c.BindIf, FWMark: c.FWMark,
 		ConnectTimeout: c.ConnectTimeout, Retry: c.Retry, DelayBeforeRetry: c.DelayBeforeRetry, Warmup: c.Warmup,
 		DelayLoop: c.DelayLoop, Alpha: c.Alpha, LogAllFailures: c.LogAllFailures,
 		Virtualhost: c.Virtualhost, HTTPProtocol: c.HTTPProtocol, EnableSNI: c.EnableSNI, FastRecovery: c.FastRecovery,
-		DNSType: c.DNSType, DNSName: c.DNSName,
-		Payload: bytesKey(c.Payload), ReplyData: bytesKey(c.ReplyData), ReplyMask: bytesKey(c.ReplyMask),
-		RequireReply: c.RequireReply, MinReplyLen: c.MinReplyLen, MaxReplyLen: c.MaxReplyLen,
-		HeloName: c.HeloName, TrackFile: c.TrackFile, TrackFilePath: c.TrackFilePath, FileWeight: c.FileWeight,
-		FileReverse: c.FileReverse, BFD: c.BFD, BFDSilent: c.BFDSilent,
-		MiscTimeout: c.MiscTimeout, MiscDynamic: c.MiscDynamic}
+		DNSType: x.DNSType, DNSName: x.DNSName,
+		Payload: bytesKey(x.Payload), ReplyData: bytesKey(x.ReplyData), ReplyMask: bytesKey(x.ReplyMask),
+		RequireReply: x.RequireReply, MinReplyLen: x.MinReplyLen, MaxReplyLen: x.MaxReplyLen,
+		HeloName: x.HeloName, TrackFile: x.TrackFile, TrackFilePath: x.TrackFilePath, FileWeight: x.FileWeight,
+		FileReverse: x.FileReverse, BFD: x.BFD, BFDSilent: x.BFDSilent,
+		MiscTimeout: c.MiscTimeout, MiscDynamic: x.MiscDynamic}
 	if c.Type == config.CheckHTTP || c.Type == config.CheckSSL {
 		// httpProbe's Host header.
 		s.Host = c.Virtualhost
@@ -88,8 +89,8 @@ func SpecOf(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) 
 			s.Host = vs.Virtualhost
 		}
 	}
-	if c.URLs != nil {
-		urls := append([]config.URL(nil), c.URLs...)
+	if x.URLs != nil {
+		urls := append([]config.URL(nil), x.URLs...)
 		for i := range urls {
 			urls[i].Pos = config.Pos{}
 			urls[i].StatusCodes = canonicalRanges(urls[i].StatusCodes)
@@ -97,9 +98,9 @@ func SpecOf(c *config.Checker, vs *config.VirtualServer, rs *config.RealServer) 
 		b, _ := json.Marshal(urls)
 		s.URLs = string(b)
 	}
-	if c.MiscPath != nil {
-		s.MiscSet, s.MiscArgv = true, argvKey(c.MiscPath.Argv)
-		s.MiscUser, s.MiscGroup = c.MiscPath.User, c.MiscPath.Group
+	if x.MiscPath != nil {
+		s.MiscSet, s.MiscArgv = true, argvKey(x.MiscPath.Argv)
+		s.MiscUser, s.MiscGroup = x.MiscPath.User, x.MiscPath.Group
 	}
 	return s
 }

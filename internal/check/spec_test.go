@@ -20,16 +20,32 @@ func TestSpecHoldsEveryField(t *testing.T) {
 	rs := &config.RealServer{Addr: netip.MustParseAddr("192.0.2.1"), Port: 80}
 	base := func() *config.Checker {
 		return &config.Checker{Type: config.CheckTCP, ConnectTimeout: 5 * time.Second, Retry: 1,
-			URLs:     []config.URL{{Path: "/", StatusCodes: [][2]int{{200, 299}}}},
-			MiscPath: &config.Script{Argv: []string{"/bin/true"}}}
+			Ext: &config.CheckerExtra{URLs: []config.URL{{Path: "/", StatusCodes: [][2]int{{200, 299}}}},
+				MiscPath: &config.Script{Argv: []string{"/bin/true"}}}}
 	}
 	want := SpecOf(base(), nil, rs)
+	// The fields of the checker and of its type-specific part (Ext).
+	type field struct {
+		reflect.StructField
+		ext bool
+	}
+	var fields []field
 	for _, f := range reflect.VisibleFields(reflect.TypeOf(config.Checker{})) {
-		if !f.IsExported() {
-			continue
+		if f.IsExported() && f.Name != "Ext" {
+			fields = append(fields, field{f, false})
 		}
+	}
+	for _, f := range reflect.VisibleFields(reflect.TypeOf(config.CheckerExtra{})) {
+		if f.IsExported() {
+			fields = append(fields, field{f, true})
+		}
+	}
+	for _, f := range fields {
 		c := base()
 		v := reflect.ValueOf(c).Elem().FieldByIndex(f.Index)
+		if f.ext {
+			v = reflect.ValueOf(c.Ext).Elem().FieldByIndex(f.Index)
+		}
 		switch x := v.Addr().Interface().(type) {
 		case *config.Pos:
 			x.Line = 99
@@ -115,19 +131,19 @@ func identityCases() []struct {
 	http := func(typ config.CheckerType) func() *config.Checker {
 		return func() *config.Checker {
 			c := conn(typ)()
-			c.URLs = []config.URL{{Path: "/", StatusCodes: [][2]int{{200, 299}}}}
+			c.MutExtra().URLs = []config.URL{{Path: "/", StatusCodes: [][2]int{{200, 299}}}}
 			return c
 		}
 	}
 	urlMut := func(name string, f func(u *config.URL)) mutation {
 		return mutation{name, func(c *config.Checker) {
-			c.URLs = append([]config.URL(nil), c.URLs...)
-			f(&c.URLs[0])
+			c.MutExtra().URLs = append([]config.URL(nil), c.MutExtra().URLs...)
+			f(&c.Extra().URLs[0])
 		}}
 	}
 	httpFresh := append([]mutation{
 		{"virtualhost", func(c *config.Checker) { c.Virtualhost = "www" }},
-		{"second url", func(c *config.Checker) { c.URLs = append(c.URLs, config.URL{Path: "/b"}) }},
+		{"second url", func(c *config.Checker) { c.MutExtra().URLs = append(c.MutExtra().URLs, config.URL{Path: "/b"}) }},
 		urlMut("url path", func(u *config.URL) { u.Path = "/x" }),
 		urlMut("url digest", func(u *config.URL) { u.Digest = "0123456789abcdef0123456789abcdef" }),
 		urlMut("url status_code", func(u *config.URL) { u.StatusCodes = [][2]int{{200, 200}} }),
@@ -144,11 +160,11 @@ func identityCases() []struct {
 		{"fast_recovery", func(c *config.Checker) { c.FastRecovery = true }},
 	}, commonKept...)
 	misc := func() *config.Checker {
-		return &config.Checker{Type: config.CheckMisc, MiscPath: &config.Script{Argv: []string{"/bin/check", "a"}},
+		return &config.Checker{Type: config.CheckMisc, Ext: &config.CheckerExtra{MiscPath: &config.Script{Argv: []string{"/bin/check", "a"}}},
 			MiscTimeout: time.Second, Retry: 0, DelayLoop: time.Hour, DelayBeforeRetry: time.Hour}
 	}
 	bfdc := func() *config.Checker {
-		return &config.Checker{Type: config.CheckBFD, BFD: "b1", DelayLoop: time.Hour, DelayBeforeRetry: time.Hour}
+		return &config.Checker{Type: config.CheckBFD, Ext: &config.CheckerExtra{BFD: "b1"}, DelayLoop: time.Hour, DelayBeforeRetry: time.Hour}
 	}
 	return []struct {
 		name      string
@@ -163,28 +179,30 @@ func identityCases() []struct {
 			// keepalived's CHECKER_HTTP is both.
 			{"type SSL_GET", func(c *config.Checker) { c.Type = config.CheckSSL }}}, httpKept...)},
 		{name: "SSL_GET", base: http(config.CheckSSL), fresh: httpFresh, kept: httpKept},
-		{name: "SMTP_CHECK", base: func() *config.Checker { c := conn(config.CheckSMTP)(); c.HeloName = "h"; return c },
-			fresh: append([]mutation{{"helo_name", func(c *config.Checker) { c.HeloName = "other" }}}, connMutations...), kept: commonKept},
-		{name: "DNS_CHECK", base: func() *config.Checker { c := conn(config.CheckDNS)(); c.DNSType = "SOA"; return c },
-			fresh: append([]mutation{{"type", func(c *config.Checker) { c.DNSType = "A" }}, {"name", func(c *config.Checker) { c.DNSName = "x." }}}, connMutations...),
+		{name: "SMTP_CHECK", base: func() *config.Checker { c := conn(config.CheckSMTP)(); c.MutExtra().HeloName = "h"; return c },
+			fresh: append([]mutation{{"helo_name", func(c *config.Checker) { c.MutExtra().HeloName = "other" }}}, connMutations...), kept: commonKept},
+		{name: "DNS_CHECK", base: func() *config.Checker { c := conn(config.CheckDNS)(); c.MutExtra().DNSType = "SOA"; return c },
+			fresh: append([]mutation{{"type", func(c *config.Checker) { c.MutExtra().DNSType = "A" }}, {"name", func(c *config.Checker) { c.MutExtra().DNSName = "x." }}}, connMutations...),
 			kept:  commonKept},
 		{name: "UDP_CHECK", base: conn(config.CheckUDP), fresh: connMutations, kept: append([]mutation{
-			{"payload", func(c *config.Checker) { c.Payload = []byte("hi") }},
-			{"require_reply", func(c *config.Checker) { c.RequireReply = true }},
-			{"min_reply_length", func(c *config.Checker) { c.MinReplyLen = 3 }},
+			{"payload", func(c *config.Checker) { c.MutExtra().Payload = []byte("hi") }},
+			{"require_reply", func(c *config.Checker) { c.MutExtra().RequireReply = true }},
+			{"min_reply_length", func(c *config.Checker) { c.MutExtra().MinReplyLen = 3 }},
 		}, commonKept...)},
 		{name: "PING_CHECK", base: conn(config.CheckPing), fresh: connMutations, kept: commonKept},
 		{name: "MISC_CHECK", base: misc, noConnOpt: true, fresh: []mutation{
-			{"misc_path", func(c *config.Checker) { c.MiscPath = &config.Script{Argv: []string{"/bin/check", "b"}} }},
-			{"misc_dynamic", func(c *config.Checker) { c.MiscDynamic = true }},
+			{"misc_path", func(c *config.Checker) { c.MutExtra().MiscPath = &config.Script{Argv: []string{"/bin/check", "b"}} }},
+			{"misc_dynamic", func(c *config.Checker) { c.MutExtra().MiscDynamic = true }},
 		}, kept: append([]mutation{
 			{"misc_timeout", func(c *config.Checker) { c.MiscTimeout = 2 * time.Second }},
-			{"user", func(c *config.Checker) { c.MiscPath = &config.Script{Argv: c.MiscPath.Argv, User: "nobody"} }},
+			{"user", func(c *config.Checker) {
+				c.MutExtra().MiscPath = &config.Script{Argv: c.MutExtra().MiscPath.Argv, User: "nobody"}
+			}},
 			// keepalived's MISC_CHECK has no connection options.
 			{"connect_port", func(c *config.Checker) { c.ConnectPort = 99 }},
 		}, commonKept...)},
 		{name: "BFD_CHECK", base: bfdc, noConnOpt: true, fresh: []mutation{
-			{"bfd_instance", func(c *config.Checker) { c.BFD = "b2" }},
+			{"bfd_instance", func(c *config.Checker) { c.MutExtra().BFD = "b2" }},
 		}, kept: append([]mutation{{"connect_timeout", func(c *config.Checker) { c.ConnectTimeout = time.Second }}}, commonKept...)},
 	}
 }

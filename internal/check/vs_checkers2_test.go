@@ -473,8 +473,8 @@ func TestDNSCheckDefaults(t *testing.T) {
     }
 }
 `)
-	if c.Retry != 3 || c.DelayBeforeRetry != 7*time.Second || c.DNSType != "SOA" || c.DNSName != "" {
-		t.Errorf("DNS_CHECK defaults: retry %d dbr %v type %q name %q", c.Retry, c.DelayBeforeRetry, c.DNSType, c.DNSName)
+	if c.Retry != 3 || c.DelayBeforeRetry != 7*time.Second || c.Extra().DNSType != "SOA" || c.Extra().DNSName != "" {
+		t.Errorf("DNS_CHECK defaults: retry %d dbr %v type %q name %q", c.Retry, c.DelayBeforeRetry, c.Extra().DNSType, c.Extra().DNSName)
 	}
 }
 
@@ -495,9 +495,9 @@ func FuzzDNSVerdict(f *testing.F) {
 func FuzzUDPReplyVerdict(f *testing.F) {
 	f.Add([]byte("pong"), []byte("po"), []byte{0, 0xf}, 0, 255)
 	f.Fuzz(func(t *testing.T, reply, data, mask []byte, lo, hi int) {
-		c := &config.Checker{ReplyData: data, MinReplyLen: lo, MaxReplyLen: hi}
+		c := &config.Checker{Ext: &config.CheckerExtra{ReplyData: data, MinReplyLen: lo, MaxReplyLen: hi}}
 		if len(mask) >= len(data) && mask != nil {
-			c.ReplyMask = mask[:len(data)]
+			c.MutExtra().ReplyMask = mask[:len(data)]
 		}
 		err := udpReplyVerdict(c, reply)
 		if data != nil && (len(reply) < lo || len(reply) > hi) && err == nil {

@@ -33,7 +33,7 @@ func TestHTTPProtocolRequest(t *testing.T) {
 			ap := labtest.HTTPHeadServer(t, tc.network, tc.listen, got)
 			rs := &config.RealServer{Addr: ap.Addr(), Port: ap.Port()}
 			c := &config.Checker{Type: config.CheckHTTP, HTTPProtocol: tc.proto, Virtualhost: tc.vhost, ConnectTimeout: 3 * time.Second,
-				URLs: []config.URL{{Path: "/h", StatusCodes: [][2]int{{200, 299}}}}}
+				Ext: &config.CheckerExtra{URLs: []config.URL{{Path: "/h", StatusCodes: [][2]int{{200, 299}}}}}}
 			probe, err := NewProbe(c, &config.VirtualServer{}, rs, nil)
 			if err != nil {
 				t.Fatal(err)

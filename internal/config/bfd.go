@@ -273,7 +273,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 		b.d.Errorf(n.Pos(), "BFD_CHECK needs a { ... } block")
 		return
 	}
-	c := &Checker{Type: CheckBFD, Pos: n.Pos()}
+	c := &Checker{Type: CheckBFD, Pos: n.Pos(), Ext: &CheckerExtra{}}
 	var ownAlpha *bool
 	failed := false
 	for _, k := range n.Children {
@@ -288,13 +288,13 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 				why = "No or too many names specified - skipping checker"
 			case bi == nil || !bi.Checker:
 				why = "BFD " + k.Args[0].Text + " not configured"
-			case c.BFD != "":
-				why = "BFD " + k.Args[0].Text + " already specified as " + c.BFD
+			case c.Ext.BFD != "":
+				why = "BFD " + k.Args[0].Text + " already specified as " + c.Ext.BFD
 			}
 			if why == "" {
 				for _, o := range rs.Checkers {
-					if o.Type == CheckBFD && o.BFD == k.Args[0].Text {
-						why = "RS already monitoring " + o.BFD
+					if o.Type == CheckBFD && o.Extra().BFD == k.Args[0].Text {
+						why = "RS already monitoring " + o.Extra().BFD
 					}
 				}
 			}
@@ -303,8 +303,8 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 				failed = true
 				continue
 			}
-			c.BFD = k.Args[0].Text
-			c.BFDSilent = b.cfg.BFDInstance(c.BFD).Disabled
+			c.Ext.BFD = k.Args[0].Text
+			c.Ext.BFDSilent = b.cfg.BFDInstance(c.Ext.BFD).Disabled
 		case "alpha":
 			v, ok := b.boolArg(k)
 			if ok {
@@ -317,7 +317,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 	if failed {
 		return
 	}
-	if c.BFD == "" {
+	if c.Ext.BFD == "" {
 		b.d.Skipf(n.Pos(), "No name has been specified for BFD_CHECKER - skipping, as keepalived does")
 		return
 	}

@@ -158,7 +158,7 @@ virtual_server 10.0.0.100 80 {
 		t.Errorf("sync group track_bfd %+v", ts)
 	}
 	rs := res.Config.VirtualServers[0].RealServers[0]
-	if len(rs.Checkers) != 1 || rs.Checkers[0].Type != CheckBFD || rs.Checkers[0].BFD != "frr" || !rs.Checkers[0].Alpha {
+	if len(rs.Checkers) != 1 || rs.Checkers[0].Type != CheckBFD || rs.Checkers[0].Extra().BFD != "frr" || !rs.Checkers[0].Alpha {
 		t.Errorf("checkers %+v (vonly does not send to the checker)", rs.Checkers)
 	}
 	var errs []string

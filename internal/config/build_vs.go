@@ -489,16 +489,16 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		t = tcpCheckerTable
 	case CheckDNS:
 		// keepalived 2.2.7 (check_dns.c): SOA for the root by default.
-		pc.DNSType = "SOA"
+		pc.MutExtra().DNSType = "SOA"
 		t = dnsTable
 	case CheckUDP:
 		// keepalived 2.2.7 (check_udp.c udp_check_handler).
-		pc.MaxReplyLen = 255
+		pc.MutExtra().MaxReplyLen = 255
 		t = udpTable
 	case CheckPing:
 		t = pingTable
 	case CheckSMTP:
-		pc.HeloName = "smtpchecker.keepalived.org"
+		pc.MutExtra().HeloName = "smtpchecker.keepalived.org"
 		t = smtpTable
 	}
 	walk(b, n.Children, t, pc, typ.String())
@@ -516,21 +516,21 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 			return
 		}
 	}
-	if typ == CheckUDP && pc.ReplyData != nil && pc.MinReplyLen > pc.MaxReplyLen {
-		b.d.Warnf(n.Pos(), "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as in keepalived 2.2.7)", pc.MinReplyLen, pc.MaxReplyLen)
+	if typ == CheckUDP && pc.MutExtra().ReplyData != nil && pc.MutExtra().MinReplyLen > pc.MutExtra().MaxReplyLen {
+		b.d.Warnf(n.Pos(), "UDP_CHECK min_reply_length %d > max_reply_length %d - will always fail (as in keepalived 2.2.7)", pc.MutExtra().MinReplyLen, pc.MutExtra().MaxReplyLen)
 	}
 
-	if typ == CheckMisc && pc.MiscPath != nil && pc.miscUser != nil {
-		pc.MiscPath.User = pc.miscUser[0]
+	if typ == CheckMisc && pc.MutExtra().MiscPath != nil && pc.miscUser != nil {
+		pc.MutExtra().MiscPath.User = pc.miscUser[0]
 		if len(pc.miscUser) > 1 {
-			pc.MiscPath.Group = pc.miscUser[1]
+			pc.MutExtra().MiscPath.Group = pc.miscUser[1]
 		}
 	}
-	if typ == CheckMisc && pc.MiscPath == nil {
+	if typ == CheckMisc && pc.MutExtra().MiscPath == nil {
 		b.d.Skipf(n.Pos(), "MISC_CHECK has no misc_path - skipping the checker (as keepalived 2.2.7 does)")
 		return
 	}
-	if (typ == CheckHTTP || typ == CheckSSL) && len(pc.URLs) == 0 {
+	if (typ == CheckHTTP || typ == CheckSSL) && len(pc.MutExtra().URLs) == 0 {
 		b.d.Skipf(n.Pos(), "%s has no url { ... } - ignoring the checker (as keepalived 2.2.7 does)", typ)
 		return
 	}
@@ -559,6 +559,10 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		b.resolveLater(c, rs, own, inheritAll)
 		for _, h := range hosts {
 			hc := base
+			if hc.Ext != nil {
+				x := *hc.Ext // each checker its own
+				hc.Ext = &x
+			}
 			smtpFromHost(&hc, h.Checker)
 			hOwn := baseOwn
 			hOwn.connectTimeout = h.connectTimeout
@@ -676,7 +680,7 @@ func init() {
 			b.d.Skipf(n.Pos(), "SMTP_CHECK helo name missing - ignoring (as keepalived 2.2.7 does)")
 			return
 		}
-		c.HeloName = n.Args[0].Text
+		c.MutExtra().HeloName = n.Args[0].Text
 	}}
 	smtpTable["host"] = keyword[*pendingChecker]{handle: (*builder).smtpHost}
 	// keepalived 2.2.7's PING_CHECK accepts the connection keywords and
@@ -719,13 +723,13 @@ func init() {
 	// (install_checker_common_keywords(false)): connect_timeout there is an
 	// unknown keyword, logged and run past.
 	delete(miscTable, "connect_timeout")
-	miscTable["misc_path"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MiscPath = b.scriptLine(n) }}
+	miscTable["misc_path"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MutExtra().MiscPath = b.scriptLine(n) }}
 	miscTable["misc_timeout"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
 		if v, ok := b.intArg(n, 1, 86400); ok {
 			c.MiscTimeout = time.Duration(v) * time.Second
 		}
 	}}
-	miscTable["misc_dynamic"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MiscDynamic = true }}
+	miscTable["misc_dynamic"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { c.MutExtra().MiscDynamic = true }}
 	miscTable["user"] = keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) {
 		if len(n.Args) == 0 {
 			b.d.Skipf(n.Pos(), "user needs a user name - ignoring it (as keepalived 2.2.7 does)")
@@ -869,7 +873,7 @@ func (b *builder) url(n *Node, c *pendingChecker) {
 		b.d.Skipf(n.Pos(), "url has no path - ignoring it (as keepalived 2.2.7 does)")
 		return
 	}
-	c.URLs = append(c.URLs, u)
+	c.MutExtra().URLs = append(c.MutExtra().URLs, u)
 }
 
 // applyDefaults fills values that depend on other blocks: instance version
@@ -1131,7 +1135,7 @@ var dnsOwnTable = table[*pendingChecker]{
 			b.d.Skipf(t.Pos, "Unknown DNS check type %s - ignoring (as keepalived 2.2.7 does; it knows A NS CNAME SOA MX TXT AAAA RRSIG DNSKEY)", t.Text)
 			return
 		}
-		c.DNSType = strings.ToUpper(t.Text)
+		c.MutExtra().DNSType = strings.ToUpper(t.Text)
 	}},
 	"name": {handle: func(b *builder, n *Node, c *pendingChecker) {
 		t, ok := b.arg(n)
@@ -1146,7 +1150,7 @@ var dnsOwnTable = table[*pendingChecker]{
 			b.d.Skipf(t.Pos, "DNS_CHECK name '%s' has empty label - ignoring (as keepalived 2.2.7 does)", t.Text)
 			return
 		}
-		c.DNSName, c.dnsNameSet = t.Text, true
+		c.MutExtra().DNSName, c.dnsNameSet = t.Text, true
 	}},
 }
 
@@ -1252,10 +1256,10 @@ var udpOwnTable = table[*pendingChecker]{
 			b.d.Skipf(n.Args[0].Pos, "Invalid hex string for UDP_CHECK payload - ignoring it: keepalived 2.2.7 then sends its 32-byte filler, and so does lvsd")
 			return
 		}
-		c.Payload = data
+		c.MutExtra().Payload = data
 	}},
 	"require_reply": {handle: func(b *builder, n *Node, c *pendingChecker) {
-		c.RequireReply = true
+		c.MutExtra().RequireReply = true
 		if len(n.Args) == 0 {
 			return
 		}
@@ -1264,16 +1268,16 @@ var udpOwnTable = table[*pendingChecker]{
 			b.d.Skipf(n.Args[0].Pos, "Invalid hex string for UDP_CHECK reply - ignoring the data: any reply passes (as in keepalived 2.2.7)")
 			return
 		}
-		c.ReplyData, c.ReplyMask = data, mask
+		c.MutExtra().ReplyData, c.MutExtra().ReplyMask = data, mask
 	}},
 	"min_reply_length": {handle: func(b *builder, n *Node, c *pendingChecker) {
 		if v, ok := udpLength(b, n, "min"); ok {
-			c.MinReplyLen = v
+			c.MutExtra().MinReplyLen = v
 		}
 	}},
 	"max_reply_length": {handle: func(b *builder, n *Node, c *pendingChecker) {
 		if v, ok := udpLength(b, n, "max"); ok {
-			c.MaxReplyLen = v
+			c.MutExtra().MaxReplyLen = v
 		}
 	}},
 }
@@ -1369,8 +1373,9 @@ func (b *builder) fileCheck(n *Node, rs *RealServer) {
 	// keepalived reads the file when it changes (inotify); lvsd reads it
 	// every 200 ms (internal/track.PollInterval), at once at start.
 	rs.Checkers = append(rs.Checkers, &Checker{
-		Type: CheckFile, Pos: n.Pos(), TrackFile: f.file.Name, TrackFilePath: f.file.Path,
-		FileWeight: f.weight, FileReverse: f.reverse, DelayLoop: 200 * time.Millisecond,
+		Type: CheckFile, Pos: n.Pos(),
+		Ext:              &CheckerExtra{TrackFile: f.file.Name, TrackFilePath: f.file.Path, FileWeight: f.weight, FileReverse: f.reverse},
+		DelayLoop:        200 * time.Millisecond,
 		DelayBeforeRetry: 200 * time.Millisecond, ConnectTimeout: 5 * time.Second,
 	})
 }

@@ -93,7 +93,7 @@ virtual_server 10.0.0.1 80 {
 	if tcp.Retry != 1 || tcp.ConnectTimeout.Seconds() != 5 || tcp.DelayBeforeRetry.Seconds() != 1 || tcp.ConnectPort != 80 || tcp.Warmup.Seconds() != 60 {
 		t.Errorf("TCP_CHECK defaults: %+v", tcp)
 	}
-	if http.DelayBeforeRetry.Seconds() != 3 || http.URLs[0].StatusCodes[0] != [2]int{200, 299} {
+	if http.DelayBeforeRetry.Seconds() != 3 || http.Extra().URLs[0].StatusCodes[0] != [2]int{200, 299} {
 		t.Errorf("HTTP_GET defaults: %+v", http)
 	}
 	if misc.Retry != 0 || misc.MiscTimeout.Seconds() != 60 {

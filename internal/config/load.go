@@ -476,7 +476,7 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 			checkScript(c, rs.NotifyUp, h, d)
 			checkScript(c, rs.NotifyDown, h, d)
 			for _, ch := range rs.Checkers {
-				checkScript(c, ch.MiscPath, h, d)
+				checkScript(c, ch.Extra().MiscPath, h, d)
 				iface(ch.BindIf, ch.Pos, ch.Type.String()+" bind_if")
 			}
 		}

@@ -118,7 +118,7 @@ func TestDatagramCheckerKeywords(t *testing.T) {
 		}
 		got := *c
 		got.Pos = Pos{}
-		got.DNSType, got.MaxReplyLen = "", 0
+		got.Ext = nil
 		if got.Type != want.Type || got.ConnectIP != want.ConnectIP || got.ConnectPort != want.ConnectPort || got.BindTo != want.BindTo ||
 			got.BindPort != want.BindPort || got.BindIf != want.BindIf || got.FWMark != want.FWMark || got.ConnectTimeout != want.ConnectTimeout ||
 			got.Retry != want.Retry || got.DelayBeforeRetry != want.DelayBeforeRetry || got.Warmup != want.Warmup || got.DelayLoop != want.DelayLoop ||
@@ -150,29 +150,29 @@ func TestDatagramCheckerConfig(t *testing.T) {
 		diag  string // a diagnostic containing this ("" none)
 	}{
 		{"dns-defaults", "DNS_CHECK {\n}", func(c *Checker) bool {
-			return c.DNSType == "SOA" && c.DNSName == "" && c.Retry == 3 && c.DelayBeforeRetry == 60*time.Second
+			return c.Extra().DNSType == "SOA" && c.Extra().DNSName == "" && c.Retry == 3 && c.DelayBeforeRetry == 60*time.Second
 		}, ""},
-		{"dns-type-case", "DNS_CHECK {\n type aaaa\n name www.example.com\n}", func(c *Checker) bool { return c.DNSType == "AAAA" && c.DNSName == "www.example.com" }, ""},
-		{"dns-type-unknown", "DNS_CHECK {\n type SRV\n}", func(c *Checker) bool { return c.DNSType == "SOA" }, "Unknown DNS check type SRV"},
-		{"dns-name-twice", "DNS_CHECK {\n name one.example\n name two.example\n}", func(c *Checker) bool { return c.DNSName == "one.example" }, "already specified"},
-		{"dns-name-empty-label", "DNS_CHECK {\n name bad..example\n}", func(c *Checker) bool { return c.DNSName == "" }, "empty label"},
-		{"dns-name-one-char-first-label", "DNS_CHECK {\n name a.example\n}", func(c *Checker) bool { return c.DNSName == "" }, "empty label"},
-		{"dns-name-root", "DNS_CHECK {\n name .\n}", func(c *Checker) bool { return c.DNSName == "." }, ""},
+		{"dns-type-case", "DNS_CHECK {\n type aaaa\n name www.example.com\n}", func(c *Checker) bool { return c.Extra().DNSType == "AAAA" && c.Extra().DNSName == "www.example.com" }, ""},
+		{"dns-type-unknown", "DNS_CHECK {\n type SRV\n}", func(c *Checker) bool { return c.Extra().DNSType == "SOA" }, "Unknown DNS check type SRV"},
+		{"dns-name-twice", "DNS_CHECK {\n name one.example\n name two.example\n}", func(c *Checker) bool { return c.Extra().DNSName == "one.example" }, "already specified"},
+		{"dns-name-empty-label", "DNS_CHECK {\n name bad..example\n}", func(c *Checker) bool { return c.Extra().DNSName == "" }, "empty label"},
+		{"dns-name-one-char-first-label", "DNS_CHECK {\n name a.example\n}", func(c *Checker) bool { return c.Extra().DNSName == "" }, "empty label"},
+		{"dns-name-root", "DNS_CHECK {\n name .\n}", func(c *Checker) bool { return c.Extra().DNSName == "." }, ""},
 		{"dns-rs-dbr", "delay_before_retry 2\nDNS_CHECK {\n}", func(c *Checker) bool { return c.DelayBeforeRetry == 2*time.Second }, ""},
 		{"udp-defaults", "UDP_CHECK {\n}", func(c *Checker) bool {
-			return c.Payload == nil && !c.RequireReply && c.MinReplyLen == 0 && c.MaxReplyLen == 255 && c.Retry == 1 && c.DelayBeforeRetry == time.Second
+			return c.Extra().Payload == nil && !c.Extra().RequireReply && c.Extra().MinReplyLen == 0 && c.Extra().MaxReplyLen == 255 && c.Retry == 1 && c.DelayBeforeRetry == time.Second
 		}, ""},
-		{"udp-payload", "UDP_CHECK {\n payload 01 2 0a0B\n}", func(c *Checker) bool { return bytes.Equal(c.Payload, []byte{1, 2, 0x0a, 0x0b}) }, ""},
-		{"udp-payload-bad", "UDP_CHECK {\n payload 01zz\n}", func(c *Checker) bool { return c.Payload == nil }, "Invalid hex string for UDP_CHECK payload"},
-		{"udp-payload-trailing-ff", "UDP_CHECK {\n payload 01 ff\n}", func(c *Checker) bool { return c.Payload == nil }, "Invalid hex string"},
-		{"udp-payload-no-wildcard", "UDP_CHECK {\n payload 0x\n}", func(c *Checker) bool { return c.Payload == nil }, "Invalid hex string"},
+		{"udp-payload", "UDP_CHECK {\n payload 01 2 0a0B\n}", func(c *Checker) bool { return bytes.Equal(c.Extra().Payload, []byte{1, 2, 0x0a, 0x0b}) }, ""},
+		{"udp-payload-bad", "UDP_CHECK {\n payload 01zz\n}", func(c *Checker) bool { return c.Extra().Payload == nil }, "Invalid hex string for UDP_CHECK payload"},
+		{"udp-payload-trailing-ff", "UDP_CHECK {\n payload 01 ff\n}", func(c *Checker) bool { return c.Extra().Payload == nil }, "Invalid hex string"},
+		{"udp-payload-no-wildcard", "UDP_CHECK {\n payload 0x\n}", func(c *Checker) bool { return c.Extra().Payload == nil }, "Invalid hex string"},
 		{"udp-reply-mask", "UDP_CHECK {\n require_reply 7x X0 12\n}", func(c *Checker) bool {
-			return c.RequireReply && bytes.Equal(c.ReplyData, []byte{0x70, 0x00, 0x12}) && bytes.Equal(c.ReplyMask, []byte{0x0f, 0xf0, 0})
+			return c.Extra().RequireReply && bytes.Equal(c.Extra().ReplyData, []byte{0x70, 0x00, 0x12}) && bytes.Equal(c.Extra().ReplyMask, []byte{0x0f, 0xf0, 0})
 		}, ""},
-		{"udp-reply-bad", "UDP_CHECK {\n require_reply zz\n}", func(c *Checker) bool { return c.RequireReply && c.ReplyData == nil }, "Invalid hex string for UDP_CHECK reply"},
-		{"udp-lengths", "UDP_CHECK {\n require_reply 01\n min_reply_length 3\n max_reply_length 9\n}", func(c *Checker) bool { return c.MinReplyLen == 3 && c.MaxReplyLen == 9 }, ""},
-		{"udp-length-bad", "UDP_CHECK {\n max_reply_length 70000\n}", func(c *Checker) bool { return c.MaxReplyLen == 255 }, "must be between 0 & 65535"},
-		{"udp-min-over-max", "UDP_CHECK {\n require_reply 01\n min_reply_length 30\n max_reply_length 9\n}", func(c *Checker) bool { return c.MinReplyLen == 30 }, "will always fail"},
+		{"udp-reply-bad", "UDP_CHECK {\n require_reply zz\n}", func(c *Checker) bool { return c.Extra().RequireReply && c.Extra().ReplyData == nil }, "Invalid hex string for UDP_CHECK reply"},
+		{"udp-lengths", "UDP_CHECK {\n require_reply 01\n min_reply_length 3\n max_reply_length 9\n}", func(c *Checker) bool { return c.Extra().MinReplyLen == 3 && c.Extra().MaxReplyLen == 9 }, ""},
+		{"udp-length-bad", "UDP_CHECK {\n max_reply_length 70000\n}", func(c *Checker) bool { return c.Extra().MaxReplyLen == 255 }, "must be between 0 & 65535"},
+		{"udp-min-over-max", "UDP_CHECK {\n require_reply 01\n min_reply_length 30\n max_reply_length 9\n}", func(c *Checker) bool { return c.Extra().MinReplyLen == 30 }, "will always fail"},
 		{"ping-retry", "PING_CHECK {\n retry 4\n}", func(c *Checker) bool { return c.Retry == 4 && c.DelayBeforeRetry == time.Second }, ""},
 	}
 	for _, tc := range cases {
@@ -334,7 +334,7 @@ func TestURLRegexConfig(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, diags := buildOne(t, tc.src)
-			u := cfg.VirtualServers[0].RealServers[0].Checkers[0].URLs[0]
+			u := cfg.VirtualServers[0].RealServers[0].Checkers[0].Extra().URLs[0]
 			if u.Regex != tc.want.Regex || u.RegexNoMatch != tc.want.RegexNoMatch || u.RegexFlags != tc.want.RegexFlags ||
 				u.RegexMinOffset != tc.want.RegexMinOffset || u.RegexMaxOffset != tc.want.RegexMaxOffset {
 				t.Errorf("url %+v, want %+v", u, tc.want)
@@ -387,7 +387,7 @@ func TestFileCheckConfig(t *testing.T) {
 				return
 			}
 			c := rs.Checkers[0]
-			if c.Type != CheckFile || c.TrackFile != "tf" || c.TrackFilePath != "/run/lvsd-tf" || c.FileWeight != tc.weight || c.FileReverse != tc.reverse {
+			if c.Type != CheckFile || c.Extra().TrackFile != "tf" || c.Extra().TrackFilePath != "/run/lvsd-tf" || c.Extra().FileWeight != tc.weight || c.Extra().FileReverse != tc.reverse {
 				t.Errorf("checker %+v", c)
 			}
 		})
@@ -457,7 +457,7 @@ func TestSMTPCheckConfig(t *testing.T) {
 	var got []string
 	for _, c := range rs.Checkers {
 		got = append(got, fmt.Sprintf("%s %v:%d bind %v:%d %s mark %d timeout %v retry %d dbr %v loop %v warmup %v alpha %v log %v helo %s",
-			c.Type, c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark, c.ConnectTimeout, c.Retry, c.DelayBeforeRetry, c.DelayLoop, c.Warmup, c.Alpha, c.LogAllFailures, c.HeloName))
+			c.Type, c.ConnectIP, c.ConnectPort, c.BindTo, c.BindPort, c.BindIf, c.FWMark, c.ConnectTimeout, c.Retry, c.DelayBeforeRetry, c.DelayLoop, c.Warmup, c.Alpha, c.LogAllFailures, c.Extra().HeloName))
 	}
 	want := []string{
 		"SMTP_CHECK 10.0.0.3:2525 bind 10.0.0.9:4025 lo mark 5 timeout 7s retry 6 dbr 1s loop 9s warmup 4s alpha true log true helo lb.example.com",

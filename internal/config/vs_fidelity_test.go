@@ -361,7 +361,7 @@ virtual_server 10.0.0.1 80 {
 			t.Fatalf("%d checkers, want 1", len(rs.Checkers))
 		}
 		ch := rs.Checkers[0]
-		if ch.HTTPProtocol != "" || len(ch.URLs) != 1 || ch.URLs[0].Digest != "" || len(ch.URLs[0].StatusCodes) != 1 {
+		if ch.HTTPProtocol != "" || len(ch.Extra().URLs) != 1 || ch.Extra().URLs[0].Digest != "" || len(ch.Extra().URLs[0].StatusCodes) != 1 {
 			t.Errorf("checker %+v", ch)
 		}
 	}},
