@@ -62,6 +62,15 @@ func viewOf(h Health) healthView {
 // DesiredTable is the IPVS table the configuration asks for, given the
 // health of each real server. It is a pure function: same inputs, same table.
 func DesiredTable(cfg *config.Config, health Health) Table {
+	return DesiredTableFrom(cfg, health, nil)
+}
+
+// DesiredTableFrom is DesiredTable, sharing with prev (a table an earlier
+// DesiredTable made, such as Syncer.Programmed) the services that are the
+// same in both: after a reload that changes one weight, one service is
+// new and the others are prev's. Tables are never modified once built, so
+// sharing their services is safe; the result is equal to DesiredTable's.
+func DesiredTableFrom(cfg *config.Config, health Health, prev Table) Table {
 	t := make(Table, len(cfg.VirtualServers))
 	groups := map[string]*config.VSGroup{}
 	for _, g := range cfg.VSGroups {
@@ -73,12 +82,11 @@ func DesiredTable(cfg *config.Config, health Health) Table {
 		var dests []Dest
 		dests, live = desiredDests(vs, view, live[:0])
 		for _, key := range serviceKeys(vs, groups) {
-			svc := &Service{
+			svc := Service{
 				ServiceKey: key,
 				Scheduler:  vs.Scheduler,
 				Flags:      serviceFlags(vs),
 				Netmask:    serviceNetmask(vs, key),
-				Dests:      make(map[DestKey]Dest, len(dests)),
 			}
 			if vs.Persistent {
 				svc.Timeout = uint32(vs.Persistence.Seconds())
@@ -86,22 +94,58 @@ func DesiredTable(cfg *config.Config, health Health) Table {
 				// persistent service.
 				svc.PEName = vs.PersistenceEngine
 			}
+			if p := prev[key]; p != nil && sameService(p, &svc, dests) {
+				t[key] = p
+				continue
+			}
+			svc.Dests = make(map[DestKey]Dest, len(dests))
 			for _, d := range dests {
-				if key.FWMark != 0 {
-					// The kernel matches fwmark services by mark only; real
-					// servers take port 0, as keepalived sends them.
-					d.Port = 0
-				} else if d.Method != NAT || d.Port == 0 {
-					// DR and TUN cannot remap ports: a group entry's port applies.
-					d.Port = key.Port
-				}
-				d.DestKey = DestKey{Addr: d.Addr, Port: d.Port}
+				d = destFor(key, d)
 				svc.Dests[d.DestKey] = d
 			}
-			t[key] = svc
+			n := new(Service)
+			*n = svc
+			t[key] = n
 		}
 	}
 	return t
+}
+
+// sameService says p (a service of an earlier table under the same key)
+// is what svc, with dests, would be.
+func sameService(p, svc *Service, dests []Dest) bool {
+	if p.ServiceKey != svc.ServiceKey || !sameAttrs(p, svc) || len(p.Dests) != len(dests) || len(dests) > 16 {
+		return false
+	}
+	for i, d := range dests {
+		d = destFor(svc.ServiceKey, d)
+		if cur, ok := p.Dests[d.DestKey]; !ok || cur != d {
+			return false
+		}
+		// Two dests of one key would make a smaller map: len(p.Dests)
+		// equal to len(dests) then means p has a dest svc has not.
+		for _, o := range dests[:i] {
+			if destFor(svc.ServiceKey, o).DestKey == d.DestKey {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// destFor is d as service key holds it: a fwmark service's real servers
+// take port 0, DR and TUN ones the service's port.
+func destFor(key ServiceKey, d Dest) Dest {
+	if key.FWMark != 0 {
+		// The kernel matches fwmark services by mark only; real
+		// servers take port 0, as keepalived sends them.
+		d.Port = 0
+	} else if d.Method != NAT || d.Port == 0 {
+		// DR and TUN cannot remap ports: a group entry's port applies.
+		d.Port = key.Port
+	}
+	d.DestKey = DestKey{Addr: d.Addr, Port: d.Port}
+	return d
 }
 
 // desiredDests applies health, inhibit_on_failure, quorum and

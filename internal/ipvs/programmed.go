@@ -2,6 +2,8 @@ package ipvs
 
 import (
 	"context"
+	"maps"
+	"slices"
 )
 
 // The syncer's policy: it remembers the table it last brought the kernel
@@ -37,7 +39,7 @@ func (s *Syncer) setProgrammed(ctx context.Context, desired Table, err error) {
 // read and reconciled.
 func (s *Syncer) Update(ctx context.Context, desired Table, incremental bool) (st Stats, noop bool, err error) {
 	if prev := s.Programmed(); incremental && prev != nil {
-		changed, removed := ChangedServices(prev, desired)
+		changed, removed := changedServices(prev, desired)
 		if len(changed)+len(removed) == 0 {
 			return s.Stats(), true, nil
 		}
@@ -87,4 +89,35 @@ func (s *Syncer) ForgetProgrammed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.programmed = nil
+}
+
+// changedServices is ChangedServices (the same lists, in the same order)
+// for a reload of 10,000 services of which one changed: a service that
+// desired shares with prev (DesiredTableFrom) is unchanged without
+// comparing its dests, only the changed keys are sorted, and prev is
+// scanned for removed services only when some of its keys are not in next.
+func changedServices(prev, next Table) (changed, removed []ServiceKey) {
+	kept := 0
+	for k, n := range next {
+		p, ok := prev[k]
+		if ok {
+			kept++
+			if p == n {
+				continue
+			}
+		}
+		if !ok || !sameAttrs(p, n) || !maps.Equal(p.Dests, n.Dests) {
+			changed = append(changed, k)
+		}
+	}
+	if kept != len(prev) {
+		for k := range prev {
+			if _, ok := next[k]; !ok {
+				removed = append(removed, k)
+			}
+		}
+	}
+	slices.SortFunc(changed, compareKeys)
+	slices.SortFunc(removed, compareKeys)
+	return changed, removed
 }
