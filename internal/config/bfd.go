@@ -274,7 +274,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 		return
 	}
 	c := &Checker{Type: CheckBFD, Pos: n.Pos(), Ext: &CheckerExtra{}}
-	var ownAlpha *bool
+	var own checkDefaults
 	failed := false
 	for _, k := range n.Children {
 		switch k.Key {
@@ -308,7 +308,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 		case "alpha":
 			v, ok := b.boolArg(k)
 			if ok {
-				ownAlpha = &v
+				own.putAlpha(v)
 			}
 		default:
 			b.unknown(k, func() []string { return []string{"alpha", "name"} }, "BFD_CHECK")
@@ -327,7 +327,7 @@ func (b *builder) bfdCheck(n *Node, rs *RealServer) {
 	// alpha: its own, else its real server's (resolveVirtualServer), as
 	// keepalived's checker->alpha.
 	rs.Checkers = append(rs.Checkers, c)
-	b.resolveLater(c, rs, checkDefaults{alpha: ownAlpha}, inheritAlpha)
+	b.resolveLater(c, rs, own, inheritAlpha)
 }
 
 func argText(n *Node) string {

@@ -253,7 +253,7 @@ func init() {
 		"alpha": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			v, _ := b.boolArg(n)
 			vs.Alpha = v
-			vs.checkDefaults.alpha = &v
+			vs.checkDefaults.putAlpha(v)
 		}},
 		"omega": {handle: func(b *builder, n *Node, vs *VirtualServer) { vs.Omega = true }},
 		"quorum": {handle: func(b *builder, n *Node, vs *VirtualServer) {
@@ -313,13 +313,13 @@ func init() {
 		"delay_loop": {handle: func(b *builder, n *Node, vs *VirtualServer) {
 			if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
 				vs.DelayLoop = v
-				vs.checkDefaults.delayLoop = &v
+				vs.checkDefaults.putTimer(delayLoopSet, v)
 			}
 		}},
-		"connect_timeout":    {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults.connectTimeout) }},
-		"delay_before_retry": {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults.delayBeforeRetry) }},
-		"warmup":             {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults.warmup) }},
-		"retry":              {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultInt(n, &vs.checkDefaults.retry) }},
+		"connect_timeout":    {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults, ctSet) }},
+		"delay_before_retry": {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults, dbrSet) }},
+		"warmup":             {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultTimer(n, &vs.checkDefaults, warmupSet) }},
+		"retry":              {handle: func(b *builder, n *Node, vs *VirtualServer) { b.defaultRetry(n, &vs.checkDefaults) }},
 		"real_server":        {handle: (*builder).realServer},
 		"smtp_alert":         {handle: func(b *builder, n *Node, vs *VirtualServer) { optBool(b, n, &vs.SMTPAlert) }},
 		"snmp_name":          {ignored: "lvsd has no SNMP agent"},
@@ -336,15 +336,15 @@ func prefixMask(bits int) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
-func (b *builder) defaultTimer(n *Node, dst **time.Duration) {
+func (b *builder) defaultTimer(n *Node, d *checkDefaults, bit checkSet) {
 	if v, ok := b.timerArg(n, 0, 24*time.Hour); ok {
-		*dst = &v
+		d.putTimer(bit, v)
 	}
 }
 
-func (b *builder) defaultInt(n *Node, dst **int) {
+func (b *builder) defaultRetry(n *Node, d *checkDefaults) {
 	if v, ok := b.intArg(n, 0, 1<<20); ok {
-		*dst = &v
+		d.retry, d.set = v, d.set|retrySet
 	}
 }
 
@@ -416,17 +416,17 @@ func init() {
 		"alpha": {handle: func(b *builder, n *Node, rs *RealServer) {
 			v, _ := b.boolArg(n)
 			rs.Alpha = v
-			rs.checkDefaults.alpha = &v
+			rs.checkDefaults.putAlpha(v)
 		}},
 		"delay_loop": {handle: func(b *builder, n *Node, rs *RealServer) {
 			if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
-				rs.checkDefaults.delayLoop = &v
+				rs.checkDefaults.putTimer(delayLoopSet, v)
 			}
 		}},
-		"connect_timeout":    {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.connectTimeout) }},
-		"delay_before_retry": {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.delayBeforeRetry) }},
-		"warmup":             {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults.warmup) }},
-		"retry":              {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultInt(n, &rs.checkDefaults.retry) }},
+		"connect_timeout":    {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults, ctSet) }},
+		"delay_before_retry": {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults, dbrSet) }},
+		"warmup":             {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultTimer(n, &rs.checkDefaults, warmupSet) }},
+		"retry":              {handle: func(b *builder, n *Node, rs *RealServer) { b.defaultRetry(n, &rs.checkDefaults) }},
 		"TCP_CHECK":          {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, CheckTCP) }},
 		"HTTP_GET":           {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, CheckHTTP) }},
 		"SSL_GET":            {handle: func(b *builder, n *Node, rs *RealServer) { b.checker(n, rs, CheckSSL) }},
@@ -466,11 +466,11 @@ type pendingChecker struct {
 }
 
 // smtpHostChecker is a deprecated SMTP_CHECK host block's connection
-// settings, and its own connect_timeout (nil: the real or virtual
+// settings, and its own connect_timeout (own; none: the real or virtual
 // server's).
 type smtpHostChecker struct {
 	*Checker
-	connectTimeout *time.Duration
+	own checkDefaults
 }
 
 func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
@@ -546,13 +546,13 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 		// A host without connect_timeout takes the real or virtual
 		// server's, not the block's.
 		base, baseOwn := *c, pc.own
-		baseOwn.connectTimeout = nil
+		baseOwn.set &^= ctSet
 		hosts := pc.hosts
 		own := pc.own
 		if !pc.connSet {
 			*c, own = base, baseOwn
 			smtpFromHost(c, hosts[0].Checker)
-			own.connectTimeout = hosts[0].connectTimeout
+			own.takeConnectTimeout(hosts[0].own)
 			hosts = hosts[1:]
 		}
 		rs.Checkers = append(rs.Checkers, c)
@@ -565,7 +565,7 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 			}
 			smtpFromHost(&hc, h.Checker)
 			hOwn := baseOwn
-			hOwn.connectTimeout = h.connectTimeout
+			hOwn.takeConnectTimeout(h.own)
 			rs.Checkers = append(rs.Checkers, &hc)
 			b.resolveLater(&hc, rs, hOwn, inheritAll)
 		}
@@ -582,22 +582,22 @@ func (b *builder) resolveLater(c *Checker, rs *RealServer, own checkDefaults, in
 }
 
 func checkerCommon() table[*pendingChecker] {
-	timer := func(get func(*pendingChecker) **time.Duration) keyword[*pendingChecker] {
-		return keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultTimer(n, get(c)) }}
+	timer := func(bit checkSet) keyword[*pendingChecker] {
+		return keyword[*pendingChecker]{handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultTimer(n, &c.own, bit) }}
 	}
 	return table[*pendingChecker]{
-		"connect_timeout":    timer(func(c *pendingChecker) **time.Duration { return &c.own.connectTimeout }),
-		"delay_before_retry": timer(func(c *pendingChecker) **time.Duration { return &c.own.delayBeforeRetry }),
-		"warmup":             timer(func(c *pendingChecker) **time.Duration { return &c.own.warmup }),
+		"connect_timeout":    timer(ctSet),
+		"delay_before_retry": timer(dbrSet),
+		"warmup":             timer(warmupSet),
 		"delay_loop": {handle: func(b *builder, n *Node, c *pendingChecker) {
 			if v, ok := b.timerArg(n, time.Microsecond, 24*time.Hour); ok {
-				c.own.delayLoop = &v
+				c.own.putTimer(delayLoopSet, v)
 			}
 		}},
-		"retry": {handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultInt(n, &c.own.retry) }},
+		"retry": {handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultRetry(n, &c.own) }},
 		"alpha": {handle: func(b *builder, n *Node, c *pendingChecker) {
 			v, _ := b.boolArg(n)
-			c.own.alpha = &v
+			c.own.putAlpha(v)
 		}},
 		"log_all_failures": {handle: func(b *builder, n *Node, c *pendingChecker) { c.LogAllFailures, _ = b.boolArg(n) }},
 	}
@@ -652,7 +652,7 @@ func init() {
 			}
 		}},
 		// keepalived 1.x spelling; 2.2.7 rejects it, lvsd keeps old configs working.
-		"nb_get_retry": {deprecated: "retry", handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultInt(n, &c.own.retry) }},
+		"nb_get_retry": {deprecated: "retry", handle: func(b *builder, n *Node, c *pendingChecker) { b.defaultRetry(n, &c.own) }},
 	}
 	for k, v := range more {
 		checkerTable[k] = v
@@ -1406,7 +1406,7 @@ func (b *builder) smtpHost(n *Node, c *pendingChecker) {
 		b.d.Skipf(n.Pos(), "SMTP_CHECK host: checker link local address %s requires a bind_if - skipping the host (as keepalived 2.2.7 does)", h.ConnectIP)
 		return
 	}
-	c.hosts = append(c.hosts, smtpHostChecker{Checker: h.Checker, connectTimeout: h.own.connectTimeout})
+	c.hosts = append(c.hosts, smtpHostChecker{Checker: h.Checker, own: h.own})
 }
 
 // smtpHostKeywords is every keyword a host block takes (for keywords.go).
@@ -1443,35 +1443,36 @@ func smtpFromHost(c *Checker, h *Checker) {
 // server), out of the model.
 func (b *builder) resolveVirtualServer(vs *VirtualServer) {
 	for _, rs := range vs.RealServers {
-		if rs.checkDefaults.alpha == nil {
+		if rs.checkDefaults.set&alphaSet == 0 {
 			rs.Alpha = vs.Alpha
 		}
 		if !rs.inhibitGiven {
 			rs.InhibitOnFailure = vs.InhibitOnFailure
 		}
 	}
-	v := vs.checkDefaults
-	dur := func(own, r, vv *time.Duration, def time.Duration) time.Duration {
-		for _, p := range []*time.Duration{own, r, vv} {
-			if p != nil {
-				return *p
+	v := &vs.checkDefaults
+	var o, d *checkDefaults
+	dur := func(bit checkSet, def time.Duration) time.Duration {
+		for _, p := range [...]*checkDefaults{o, d, v} {
+			if t, ok := p.timer(bit); ok {
+				return t
 			}
 		}
 		return def
 	}
 	for i := range b.unresolved {
 		u := &b.unresolved[i]
-		c, rs, o := u.c, u.rs, &u.own
+		c, rs := u.c, u.rs
+		o, d = &u.own, &rs.checkDefaults
 		if u.inherit == inheritAlpha {
 			c.Alpha = rs.Alpha
-			if o.alpha != nil {
-				c.Alpha = *o.alpha
+			if o.set&alphaSet != 0 {
+				c.Alpha = o.alpha
 			}
 			continue
 		}
-		d := &rs.checkDefaults
-		c.DelayLoop = dur(o.delayLoop, d.delayLoop, v.delayLoop, 60*time.Second)
-		c.ConnectTimeout = dur(o.connectTimeout, d.connectTimeout, v.connectTimeout, 5*time.Second)
+		c.DelayLoop = dur(delayLoopSet, 60*time.Second)
+		c.ConnectTimeout = dur(ctSet, 5*time.Second)
 		dbr := time.Second
 		switch c.Type {
 		case CheckHTTP, CheckSSL:
@@ -1481,8 +1482,8 @@ func (b *builder) resolveVirtualServer(vs *VirtualServer) {
 			// 0, which takes delay_loop.
 			dbr = c.DelayLoop
 		}
-		c.DelayBeforeRetry = dur(o.delayBeforeRetry, d.delayBeforeRetry, v.delayBeforeRetry, dbr)
-		c.Warmup = dur(o.warmup, d.warmup, v.warmup, c.DelayLoop)
+		c.DelayBeforeRetry = dur(dbrSet, dbr)
+		c.Warmup = dur(warmupSet, c.DelayLoop)
 		c.Retry = 1
 		switch c.Type {
 		case CheckMisc:
@@ -1490,14 +1491,14 @@ func (b *builder) resolveVirtualServer(vs *VirtualServer) {
 		case CheckDNS:
 			c.Retry = 3 // DNS_DEFAULT_RETRY
 		}
-		for _, p := range []*int{v.retry, d.retry, o.retry} {
-			if p != nil {
-				c.Retry = *p
+		for _, p := range [...]*checkDefaults{v, d, o} {
+			if p.set&retrySet != 0 {
+				c.Retry = p.retry
 			}
 		}
 		c.Alpha = rs.Alpha
-		if o.alpha != nil {
-			c.Alpha = *o.alpha
+		if o.set&alphaSet != 0 {
+			c.Alpha = o.alpha
 		}
 		if c.MiscTimeout == 0 && c.Type == CheckMisc {
 			c.MiscTimeout = c.DelayLoop

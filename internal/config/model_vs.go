@@ -113,11 +113,67 @@ type RealServer struct {
 }
 
 // checkDefaults carries checker settings that may be given at virtual or
-// real server level (keepalived 2.x inherits them downwards).
+// real server level (keepalived 2.x inherits them downwards), or by the
+// checker itself; set says which were given (values, not pointers: no
+// allocation per keyword).
 type checkDefaults struct {
-	connectTimeout, delayBeforeRetry, warmup, delayLoop *time.Duration
-	retry                                               *int
-	alpha                                               *bool
+	connectTimeout, delayBeforeRetry, warmup, delayLoop time.Duration
+	retry                                               int
+	alpha                                               bool
+	set                                                 checkSet
+}
+
+// checkSet: which of a checkDefaults' settings were given.
+type checkSet uint8
+
+const (
+	ctSet checkSet = 1 << iota
+	dbrSet
+	warmupSet
+	delayLoopSet
+	retrySet
+	alphaSet
+)
+
+// putTimer sets the timer bit names.
+func (d *checkDefaults) putTimer(bit checkSet, v time.Duration) {
+	switch bit {
+	case ctSet:
+		d.connectTimeout = v
+	case dbrSet:
+		d.delayBeforeRetry = v
+	case warmupSet:
+		d.warmup = v
+	case delayLoopSet:
+		d.delayLoop = v
+	default:
+		panic("checkDefaults.putTimer: not a timer")
+	}
+	d.set |= bit
+}
+
+// timer is the timer bit names, if given.
+func (d *checkDefaults) timer(bit checkSet) (time.Duration, bool) {
+	var v time.Duration
+	switch bit {
+	case ctSet:
+		v = d.connectTimeout
+	case dbrSet:
+		v = d.delayBeforeRetry
+	case warmupSet:
+		v = d.warmup
+	case delayLoopSet:
+		v = d.delayLoop
+	}
+	return v, d.set&bit != 0
+}
+
+func (d *checkDefaults) putAlpha(v bool) { d.alpha, d.set = v, d.set|alphaSet }
+
+// takeConnectTimeout gives d from's connect_timeout, or none when from
+// has none.
+func (d *checkDefaults) takeConnectTimeout(from checkDefaults) {
+	d.connectTimeout, d.set = from.connectTimeout, d.set&^ctSet|from.set&ctSet
 }
 
 type URL struct {
