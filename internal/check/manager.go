@@ -177,9 +177,11 @@ type Manager struct {
 	rsUp   map[rsKey]bool
 	weight map[rsKey]int
 	rsCfg  map[rsKey]*config.RealServer
-	quorum map[string]bool
-	vsCfg  map[string]*config.VirtualServer
-	byRS   map[rsKey][]*checkState
+	// rsSpare: an empty map for the next Update's rsCfg (Update).
+	rsSpare map[rsKey]*config.RealServer
+	quorum  map[string]bool
+	vsCfg   map[string]*config.VirtualServer
+	byRS    map[rsKey][]*checkState
 	// distinct: the last Update's virtual servers have distinct keys and
 	// each its distinct real servers (recompute).
 	distinct bool
@@ -245,7 +247,14 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	}
 	m.checks = make(map[Key]*checkState, len(old))
 	m.queue = m.queue[:0]
-	m.rsCfg = make(map[rsKey]*config.RealServer, nRS)
+	// The maps of the Update before last, emptied when it ended, hold
+	// the new configuration: no new 40,000-entry map per reload (its
+	// memory is the process's already, not pages to fault in again).
+	if m.rsSpare != nil && len(m.rsSpare) == 0 {
+		m.rsCfg, m.rsSpare = m.rsSpare, nil
+	} else {
+		m.rsCfg = make(map[rsKey]*config.RealServer, nRS)
+	}
 	m.vsCfg = make(map[string]*config.VirtualServer, len(cfg.VirtualServers))
 	m.groups = map[string]*probeGroup{}
 	var errs []error
@@ -350,6 +359,10 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 			}
 		}
 	}
+	// Emptied (it must not keep the old configuration alive), kept for
+	// the next Update.
+	clear(oldRS)
+	m.rsSpare = oldRS
 	m.poke()
 	if len(errs) > 0 {
 		return fmt.Errorf("checkers not started: %v", errs)
