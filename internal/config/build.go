@@ -44,14 +44,21 @@ func (t table[T]) names() []string {
 // keywords are errors and their whole block is skipped, so a stray '}' can
 // never close the enclosing block the way keepalived lets it.
 func walk[T any](b *builder, nodes []*Node, t table[T], x T, where string) {
+	walkAt(b, nodes, t, x, func() string { return where })
+}
+
+// walkAt is walk with the block's name built only for a diagnostic (a
+// virtual or real server's address is formatted per block otherwise:
+// 50,000 strings at 10k x 4).
+func walkAt[T any](b *builder, nodes []*Node, t table[T], x T, where func() string) {
 	for _, n := range nodes {
 		kw, ok := t[n.Key]
 		if !ok {
-			b.unknown(n, t.names, where)
+			b.unknown(n, t.names, where())
 			continue
 		}
 		if kw.ignored != "" {
-			b.d.Warnf(n.Pos(), "%s in %s is not supported by lvsd (%s); ignored", n.Key, where, kw.ignored)
+			b.d.Warnf(n.Pos(), "%s in %s is not supported by lvsd (%s); ignored", n.Key, where(), kw.ignored)
 			continue
 		}
 		if kw.deprecated != "" {

@@ -71,7 +71,12 @@ func (b *builder) virtualServer(n *Node, c *Config) {
 		}
 	}
 	b.unresolved = b.unresolved[:0]
-	walk(b, n.Children, vsTable, vs, "virtual_server "+vs.Key())
+	// Named as before its block is read (no protocol yet).
+	addr, port, fwmark, group := vs.Addr, vs.Port, vs.FWMark, vs.Group
+	walkAt(b, n.Children, vsTable, vs, func() string {
+		k := VirtualServer{Addr: addr, Port: port, FWMark: fwmark, Group: group}
+		return "virtual_server " + k.Key()
+	})
 	b.resolveVirtualServer(vs)
 	if vs.Protocol == ProtoNone && vs.FWMark == 0 {
 		// keepalived 2.2 sets UDP explicitly (the kernel's default for
@@ -375,7 +380,7 @@ func (b *builder) realServer(n *Node, vs *VirtualServer) {
 		}
 		rs.Port, rs.portGiven = p, true
 	}
-	walk(b, n.Children, rsTable, rs, "real_server "+a.String())
+	walkAt(b, n.Children, rsTable, rs, func() string { return "real_server " + a.String() })
 	vs.RealServers = append(vs.RealServers, rs)
 }
 
