@@ -17,6 +17,8 @@ type builder struct {
 	// unresolved are the checkers of the virtual server being read, with
 	// what they set themselves (resolveVirtualServer).
 	unresolved []unresolvedChecker
+	// pc is the checker block being read (b.checker).
+	pc pendingChecker
 }
 
 // keyword describes how one keyword of a block is handled.

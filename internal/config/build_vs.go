@@ -485,7 +485,10 @@ func (b *builder) checker(n *Node, rs *RealServer, typ CheckerType) {
 	}
 	ck := b.ahead.checker()
 	ck.Type, ck.Pos = typ, n.Pos()
-	pc := &pendingChecker{Checker: ck}
+	// The builder's scratch: checker blocks do not nest (SMTP_CHECK's
+	// host blocks have their own), and nothing keeps pc after the block.
+	pc := &b.pc
+	*pc = pendingChecker{Checker: ck}
 	t := checkerTable
 	switch typ {
 	case CheckMisc:
