@@ -179,9 +179,11 @@ type Manager struct {
 	rsCfg  map[rsKey]*config.RealServer
 	// rsSpare: an empty map for the next Update's rsCfg (Update).
 	rsSpare map[rsKey]*config.RealServer
-	quorum  map[string]bool
-	vsCfg   map[string]*config.VirtualServer
-	byRS    map[rsKey][]*checkState
+	// notifyDown: a real server of rsCfg has a notify_down.
+	notifyDown bool
+	quorum     map[string]bool
+	vsCfg      map[string]*config.VirtualServer
+	byRS       map[rsKey][]*checkState
 	// distinct: the last Update's virtual servers have distinct keys and
 	// each its distinct real servers (recompute).
 	distinct bool
@@ -259,6 +261,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	m.groups = map[string]*probeGroup{}
 	var errs []error
 	var all, fresh []*checkState
+	notifyDown := false // a real server has a notify_down
 	byTarget := map[targetKey][]sharable{}
 	ssl, err := LoadSSLClient(cfg)
 	if err != nil {
@@ -289,6 +292,9 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 		for _, rs := range vs.RealServers {
 			rk := rsKey{vsKey, netip.AddrPortFrom(rs.Addr, rs.Port)}
 			m.rsCfg[rk] = rs
+			if rs.NotifyDown != nil {
+				notifyDown = true
+			}
 			if len(rs.Checkers) == 0 {
 				// Nothing to start (startStates of no checkers does
 				// nothing); recompute gives it its state.
@@ -339,14 +345,20 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 	// keepalived (clear_service_rs on reload): a real server that leaves
 	// the configuration while up runs its notify_down, before the states
 	// are recomputed.
+	// (Gone through only when one of them has a notify_down; looked up
+	// only for those.)
 	for rk, rs := range oldRS {
+		if !m.notifyDown {
+			break
+		}
 		if rs.NotifyDown == nil {
-			continue // (looked up only for a real server with a script)
+			continue
 		}
 		if _, kept := m.rsCfg[rk]; !kept && m.rsUp[rk] {
 			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
 		}
 	}
+	m.notifyDown = notifyDown
 	// The state of a real server that left goes: the real servers with a
 	// state are those of the last Update (rsUp's keys are oldRS's), so
 	// when recompute found every one of them among the new ones, none
