@@ -491,7 +491,9 @@ func (d *Daemon) reconcileIPVS(why reconcileReason) {
 		if d.checks != nil {
 			health = d.checks.Snapshot()
 		}
-		return ipvs.DesiredTable(d.cfg, health)
+		// Shares the unchanged services of the table last programmed, so
+		// that the syncer compares only the ones that changed.
+		return ipvs.DesiredTableFrom(d.cfg, health, d.syncer.Programmed())
 	}
 	var st ipvs.Stats
 	var err error
