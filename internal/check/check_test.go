@@ -136,6 +136,13 @@ func startManager(t testing.TB, cfg *config.Config) (*Manager, *atomic.Int64) {
 	t.Helper()
 	var changes atomic.Int64
 	m := NewManager(nil, nil, 8, func() { changes.Add(1) })
+	runManager(t, m, cfg)
+	return m, &changes
+}
+
+// runManager installs cfg and runs m until the test ends.
+func runManager(t testing.TB, m *Manager, cfg *config.Config) {
+	t.Helper()
 	if err := m.Update(cfg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +150,6 @@ func startManager(t testing.TB, cfg *config.Config) (*Manager, *atomic.Int64) {
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return m, &changes
 }
 
 // TestTCPCheckFollowsRealServers: two real servers on loopback, one is
@@ -395,13 +401,7 @@ func TestManyCheckersAreCheap(t *testing.T) {
 	// interval. Each checker runs its own probes here, as in keepalived.
 	m := NewManager(nil, nil, 8, nil)
 	m.SetProbeSharing(false)
-	if err := m.Update(cfg, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runManager(t, m, cfg)
 	time.Sleep(2500 * time.Millisecond)
 	behind, stuckDown, checks := 0, 0, uint64(0)
 	for _, st := range m.Status() {

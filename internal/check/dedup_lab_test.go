@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,15 +89,7 @@ func TestVMDedupProbeRateVsKeepalived(t *testing.T) {
 			return
 		}
 		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		labtest.Terminate(cmd, 10*time.Second)
 		_ = exec.Command("ipvsadm", "-C").Run()
 	}
 	t.Cleanup(stop)

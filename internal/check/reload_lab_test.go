@@ -61,15 +61,7 @@ func TestVMCheckReloadIdentityVsKeepalived(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		labtest.Terminate(cmd, 10*time.Second)
 		_ = exec.Command("ipvsadm", "-C").Run()
 	}
 	stopped := false

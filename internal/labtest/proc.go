@@ -2,10 +2,12 @@ package labtest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // procStat reads /proc/PID/stat past the command name: state, ppid, pgrp.
@@ -60,4 +62,18 @@ func GroupMembers(pgid int) []int {
 		live = append(live, pid)
 	}
 	return live
+}
+
+// Terminate sends cmd's process SIGTERM and waits for it to exit, up to
+// grace; then it kills it. cmd must have been started and not waited for.
+func Terminate(cmd *exec.Cmd, grace time.Duration) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
