@@ -161,7 +161,7 @@ func TestVMDaemonEndToEnd(t *testing.T) {
 	// The held connections saw nothing.
 	_ = holder.Process.Signal(syscall.SIGTERM)
 	line, _ := holdOut.ReadString('\n')
-	var res struct{ Connections, Failed, Rounds int }
+	var res labtest.HoldResult
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		t.Fatalf("holder output %q: %v", line, err)
 	}

@@ -138,11 +138,11 @@ func TestVMConnectionsSurviveReloadAndRestart(t *testing.T) {
 			time.Sleep(time.Second)
 			_ = holder.Process.Signal(syscall.SIGTERM)
 			line, _ := holdOut.ReadString('\n')
-			var res struct{ Connections, Failed, Rounds int }
+			var res labtest.HoldResult
 			if err := json.Unmarshal([]byte(line), &res); err != nil {
 				t.Fatalf("holder output %q: %v", line, err)
 			}
-			t.Logf("%s: %d connections, %d failed, at least %d pings each across two reloads and a kill -9 restart", method, res.Connections, res.Failed, res.Rounds)
+			t.Logf("%s: %d connections, %d failed, at least %d pings each across two reloads and a kill -9 restart; slowest echo %d ms", method, res.Connections, res.Failed, res.Rounds, res.SlowestMs)
 			if res.Connections != 500 || res.Failed != 0 || res.Rounds < 3 {
 				t.Errorf("connections did not survive: %+v", res)
 			}

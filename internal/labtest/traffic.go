@@ -95,9 +95,12 @@ func Connect(addr string, n int) {
 	_ = json.NewEncoder(os.Stdout).Encode(counts)
 }
 
-// Hold opens n long-lived connections and pings each one every 100ms
+// Hold opens n long-lived connections and pings each one every 200ms
 // until it gets SIGTERM or the duration passes; it prints how many
-// connections failed (reset, timeout or wrong echo).
+// connections failed (reset, wrong echo, or no echo within holdStall),
+// the fewest pings a connection made and the slowest echo. A slow echo is
+// not a failure: under emulation, with other lab VMs on the same cores,
+// an echo can take seconds while the connection is intact.
 func Hold(addr string, n int, duration string) {
 	d, _ := time.ParseDuration(duration)
 	conns := make([]net.Conn, 0, n)
@@ -130,6 +133,7 @@ func Hold(addr string, n int, duration string) {
 	// connection a little instead of starving the last ones.
 	pings := make([]int, n)
 	failed := make([]bool, n)
+	slowest := make([]time.Duration, n)
 	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Add(1)
@@ -141,7 +145,8 @@ func Hold(addr string, n int, duration string) {
 					return
 				case <-time.After(200 * time.Millisecond):
 				}
-				_ = conns[i].SetDeadline(time.Now().Add(5 * time.Second))
+				sent := time.Now()
+				_ = conns[i].SetDeadline(sent.Add(holdStall))
 				if _, err := conns[i].Write([]byte("p\n")); err != nil {
 					failed[i] = true
 					return
@@ -150,12 +155,14 @@ func Hold(addr string, n int, duration string) {
 					failed[i] = true
 					return
 				}
+				slowest[i] = max(slowest[i], time.Since(sent))
 				pings[i]++
 			}
 		}()
 	}
 	wg.Wait()
 	bad, rounds := 0, -1
+	var slow time.Duration
 	for i := range conns {
 		if failed[i] {
 			bad++
@@ -163,6 +170,18 @@ func Hold(addr string, n int, duration string) {
 		if rounds < 0 || pings[i] < rounds {
 			rounds = pings[i]
 		}
+		slow = max(slow, slowest[i])
 	}
-	_ = json.NewEncoder(os.Stdout).Encode(map[string]int{"connections": n, "failed": bad, "rounds": rounds})
+	_ = json.NewEncoder(os.Stdout).Encode(map[string]int{"connections": n, "failed": bad, "rounds": rounds, "slowest_ms": int(slow.Milliseconds())})
 }
+
+// HoldResult is what Hold prints when it ends.
+type HoldResult struct {
+	Connections, Failed, Rounds int
+	SlowestMs                   int `json:"slowest_ms"`
+}
+
+// holdStall is how long Hold waits for an echo before it counts the
+// connection failed: far beyond any reload or restart's stall, so that
+// only a connection that is gone (or black-holed) fails.
+const holdStall = 30 * time.Second
