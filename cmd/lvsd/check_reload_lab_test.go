@@ -18,12 +18,11 @@ import (
 // new checker, and keepalived's rules for new checkers put the real
 // server back (no failed checker left: perform_svr_state, "Adding
 // service") until that checker's first failure takes it down again
-// (retry_it = retry). Read from lvsd's "real server" log lines (keepalived
-// also writes the reload's turn to lvs_notify_fifo; lvsd's daemon does
-// not yet, see /work/notes/req-spec.md). keepalived itself needs IPVS,
-// which only the lab VM has: it is not run here
-// (internal/check.TestReloadIdentity holds each type's compare against
-// keepalived's source).
+// (retry_it = retry). Read from lvsd's "real server" log lines (the
+// reload's turn also goes to lvs_notify_fifo, as keepalived writes it:
+// internal/daemon.TestAlertHooksReloadTurn). keepalived itself needs IPVS,
+// which only the lab VM has: it runs the same scenario there
+// (internal/check.TestVMCheckReloadIdentityVsKeepalived).
 func TestCheckerReloadIdentity(t *testing.T) {
 	l := newVRRPLab(t, "mx", "d1")
 	conf := func(checker string) string {
