@@ -383,12 +383,7 @@ func (h *alertHooks) reloadTurns(snap *check.Snapshot) []string {
 	if old == nil || prev == nil || !h.hasLVSFIFO() {
 		return nil
 	}
-	kept := map[rsID]bool{}
-	for _, vs := range old.VirtualServers {
-		for _, rs := range vs.RealServers {
-			kept[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = true
-		}
-	}
+	kept := realServerIDs(old)
 	var lines []string
 	for _, vs := range h.cfg.VirtualServers {
 		name := h.sender.Spec().Names[vs.Key()]
@@ -573,6 +568,17 @@ type rsID struct {
 	rs netip.AddrPort
 }
 
+// realServerIDs is the set of cfg's real servers.
+func realServerIDs(cfg *config.Config) map[rsID]bool {
+	ids := map[rsID]bool{}
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			ids[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = true
+		}
+	}
+	return ids
+}
+
 // removedRealServers: a real server in service that a reload removes (or
 // whose virtual server it removes) is written DOWN to the LVS FIFOs and
 // mailed "=> Removing <=" under the old configuration's smtp_alert, as
@@ -585,12 +591,7 @@ func (h *alertHooks) removedRealServers(old, cfg *config.Config, snap *check.Sna
 	if !h.hasLVSFIFO() && !h.sender.Spec().MailsRealServers() {
 		return // nobody to tell: no walk over every real server on each reload
 	}
-	keep := map[rsID]bool{}
-	for _, vs := range cfg.VirtualServers {
-		for _, rs := range vs.RealServers {
-			keep[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = true
-		}
-	}
+	keep := realServerIDs(cfg)
 	names := h.sender.Spec().Names
 	for _, vs := range old.VirtualServers {
 		for _, rs := range vs.RealServers {

@@ -89,17 +89,11 @@ func InVM() bool { return os.Getenv("LVSD_IN_LAB") == "1" }
 // RepoRoot finds the module root from the working directory.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(dir + "/go.mod"); err == nil {
-			return dir
-		}
-		parent := dir[:strings.LastIndex(dir, "/")]
-		if parent == "" || parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
+	root, err := findRepoRoot()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return root
 }
 
 // RunInVM boots the lab VM once and runs this test binary inside it with
