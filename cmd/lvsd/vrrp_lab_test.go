@@ -327,7 +327,11 @@ func TestVRRPLinkDownAndPartition(t *testing.T) {
 	healed := time.Now()
 	took = l.waitFor("one master after the heal", 3*time.Second, func() bool { m := l.masters("d1", "d2"); return len(m) == 1 && m[0] == "d1" })
 	t.Logf("partition healed: one master after %s", took.Round(time.Millisecond))
-	time.Sleep(500 * time.Millisecond)
+	// d1 answers d2's yielding advert (higher_prio_send_advert) with
+	// GARPs at once; the margin is for a loaded machine, and lvsd's log
+	// says whether d1 heard a lower priority ("vrrp advert with lower
+	// priority") if none came.
+	time.Sleep(2 * time.Second)
 	frames := cap.stop()
 	garps := 0
 	for _, f := range frames {

@@ -177,6 +177,24 @@ func (a *Announcer) GARP(dev string, ip netip.Addr) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// A packet socket bound to an interface keeps a pending ENETDOWN from
+	// the interface's last down and returns it from the next write only
+	// (packet_notifier), so the first GARP after a link comes back up would
+	// be lost; the interface may also have been recreated. Either way a
+	// failed write is retried once on a fresh socket. (keepalived sends
+	// through one unbound socket and never sees the pending error.)
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if err = a.sendGARP(dev, ip); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// sendGARP writes one gratuitous ARP through dev's socket, opening it if
+// needed; a socket whose write fails is closed and forgotten.
+func (a *Announcer) sendGARP(dev string, ip netip.Addr) error {
 	c, ok := a.clients[dev]
 	if !ok {
 		ifi, err := net.InterfaceByName(dev)
@@ -193,7 +211,6 @@ func (a *Announcer) GARP(dev string, ip netip.Addr) error {
 		return err
 	}
 	if err := c.WriteTo(p, ethernet.Broadcast); err != nil {
-		// The interface may have been recreated: reopen next time.
 		_ = c.Close()
 		delete(a.clients, dev)
 		return fmt.Errorf("garp %s on %s: %w", ip, dev, err)

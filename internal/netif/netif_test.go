@@ -457,3 +457,60 @@ func TestWatchLinks(t *testing.T) {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// TestGARPAfterLinkBounce: the announcer's socket on veth0 outlives a
+// link down and up, which leaves it a pending ENETDOWN; the first GARP
+// after the link is back must still succeed and reach the peer. Before
+// the retry it failed with "network is down" and a VRRP master coming
+// back after a link fault lost its first announcement.
+func TestGARPAfterLinkBounce(t *testing.T) {
+	a, b := vethLab(t)
+	var pc *arp.Client
+	inNetns(t, b, func() {
+		ifi, err := net.InterfaceByName("veth1")
+		if err == nil {
+			pc, err = arp.Dial(ifi)
+		}
+		if err != nil {
+			t.Errorf("peer arp socket: %v", err)
+		}
+	})
+	if pc == nil {
+		return
+	}
+	defer pc.Close()
+	ann := NewAnnouncer()
+	defer ann.Close()
+	vip := netip.MustParseAddr("10.9.0.100")
+	inNetns(t, a, func() {
+		if err := ann.GARP("veth0", vip); err != nil {
+			t.Errorf("first GARP: %v", err)
+		}
+	})
+	a.MustIP(t, "link", "set", "veth0", "down")
+	a.MustIP(t, "link", "set", "veth0", "up")
+	b.MustIP(t, "link", "set", "veth1", "up")
+	// Drain what the first GARP left on the peer, then expect exactly the
+	// one sent after the bounce.
+	_ = pc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	for {
+		if _, _, err := pc.Read(); err != nil {
+			break
+		}
+	}
+	inNetns(t, a, func() {
+		if err := ann.GARP("veth0", vip); err != nil {
+			t.Errorf("GARP after the link came back: %v", err)
+		}
+	})
+	_ = pc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for {
+		p, _, err := pc.Read()
+		if err != nil {
+			t.Fatalf("no gratuitous ARP on the peer after the bounce: %v", err)
+		}
+		if p.TargetIP == vip && p.SenderIP == vip {
+			return
+		}
+	}
+}

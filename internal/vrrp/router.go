@@ -713,8 +713,29 @@ func (r *Router) received(s *sock, pkt Received) {
 	if adv.Priority == 0 {
 		in.stats.PriorityZeroReceived++
 	}
+	r.logMasterRx(in, pkt.Src, adv)
 	now := r.now()
 	r.apply(in, now, in.m.Received(now, pkt.Src, adv))
+}
+
+// logMasterRx logs, as vrrp_state_master_rx does at LOG_INFO, a MASTER
+// hearing another master: of lower priority (it answers with an advert
+// unless lower_prio_no_advert, and with gratuitous ARPs) or of higher
+// priority (it yields). These lines tell after a healed partition which
+// director asserted itself and why the neighbours' ARP caches moved.
+func (r *Router) logMasterRx(in *instance, from netip.Addr, adv *Advert) {
+	if in.m.State() != StateMaster || adv.Priority == 0 {
+		return
+	}
+	ours := in.m.prio
+	// The machine's rule (Machine.Received): a tie goes to the higher address.
+	if int(adv.Priority) > ours || int(adv.Priority) == ours && from.Compare(in.src) > 0 {
+		r.log.Info("vrrp master heard higher priority", "instance", in.cfg.Name, "from", from,
+			"priority", adv.Priority, "ours", ours)
+		return
+	}
+	r.log.Info("vrrp advert with lower priority", "instance", in.cfg.Name, "from", from,
+		"priority", adv.Priority, "ours", ours, "forcing_new_election", !in.spec.LowerPrioNoAdvert)
 }
 
 // apply carries out a machine's actions, then moves its sync group along.

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -50,5 +51,35 @@ func TestRouterMasterAndPriorityZeroCounters(t *testing.T) {
 	if zeros == 0 || st.PriorityZeroSent != uint64(zeros) || st.ReleaseMaster != 2 {
 		t.Errorf("%d priority-0 adverts sent, pri_zero_sent %d, release_master %d; want them equal, non-zero, and 2 releases",
 			zeros, st.PriorityZeroSent, st.ReleaseMaster)
+	}
+}
+
+// A MASTER logs the other masters it hears, as vrrp_state_master_rx does:
+// a lower priority (it asserts itself and sends GARPs) and a higher one
+// (it yields). After a healed partition these lines say who answered.
+func TestRouterLogsMasterRx(t *testing.T) {
+	p := newFakePlatform()
+	var logs labtest.LogBuffer
+	r, err := NewRouter(labtest.Config(t, strings.Replace(slowNotifyConf, "priority 255", "priority 100", 1)), p, logs.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.Run(context.Background())
+	t.Cleanup(r.Stop)
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+	labtest.WaitFor(t, "sockets open", time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) == 1 })
+	peer, group := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("224.0.0.18")
+	send := func(prio uint8) {
+		adv := &Advert{Version: 3, VRID: 1, Priority: prio, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
+		b, _ := adv.Marshal(peer, group)
+		p.conns[0].in <- Received{Payload: b, Src: peer, Dst: group, TTL: 255}
+	}
+	send(90)
+	want := "msg=\"vrrp advert with lower priority\" instance=VI_A from=10.0.0.9 priority=90 ours=100 forcing_new_election=true"
+	labtest.WaitFor(t, "the lower priority logged", time.Second, func() bool { return strings.Contains(logs.String(), want) })
+	send(200)
+	labtest.WaitFor(t, "backup", time.Second, func() bool { return r.Status()[0].State == "BACKUP" })
+	if want := "msg=\"vrrp master heard higher priority\" instance=VI_A from=10.0.0.9 priority=200 ours=100"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
 	}
 }
