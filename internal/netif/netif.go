@@ -157,6 +157,33 @@ func WatchLinks(done <-chan struct{}, fn func(name string), onErr func(error)) e
 	return nil
 }
 
+// WatchAddrDeletions reports each address deleted from an interface, by
+// the interface's name, until done closes. A deletion from an interface
+// already gone is not reported (its addresses went with it).
+func WatchAddrDeletions(done <-chan struct{}, deleted func(dev string, addr netip.Addr), onErr func(error)) error {
+	ch := make(chan netlink.AddrUpdate, 64)
+	if err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
+		return fmt.Errorf("subscribe to address updates: %w", err)
+	}
+	go func() {
+		for u := range ch {
+			if u.NewAddr {
+				continue
+			}
+			a, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+			if !ok {
+				continue
+			}
+			ifi, err := net.InterfaceByIndex(u.LinkIndex)
+			if err != nil {
+				continue
+			}
+			deleted(ifi.Name, a.Unmap())
+		}
+	}()
+	return nil
+}
+
 // Announcer sends gratuitous ARPs and unsolicited neighbour
 // advertisements, keeping one socket per interface.
 type Announcer struct {

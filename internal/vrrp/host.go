@@ -41,6 +41,10 @@ func (h *hostPlatform) LinkUp(dev string) (bool, error) { return netif.LinkUp(de
 func (h *hostPlatform) WatchLinks(done <-chan struct{}, fn func(string)) error {
 	return netif.WatchLinks(done, fn, nil)
 }
+func (h *hostPlatform) WatchAddrDeletions(done <-chan struct{}, fn func(string, netip.Addr)) error {
+	return netif.WatchAddrDeletions(done, fn, nil)
+}
+func (h *hostPlatform) HasAddr(dev string, a netip.Addr) (bool, error) { return netif.HasAddr(dev, a) }
 
 // Run executes the script (see script.Runner.Run): directly, never
 // through a shell, as its user after keepalived's security rules, in its

@@ -413,6 +413,22 @@ func (m *Machine) leaveMaster(now time.Time, to State) []Action {
 	return append(acts, Action{Kind: Notify, State: StateFault})
 }
 
+// AddressLost is a MASTER finding one of its VIPs, virtual routes or
+// virtual rules deleted behind its back: keepalived's set_vrrp_backup. It
+// leaves MASTER as for a stop (a priority 0 advert, its VIPs removed,
+// BACKUP notified) but waits only its skew time, so that with no better
+// master it is MASTER again, every VIP added and announced anew, after
+// (256-priority)/256 of an interval; a peer hearing the priority 0 waits
+// its own, longer, skew.
+func (m *Machine) AddressLost(now time.Time) []Action {
+	if m.state != StateMaster {
+		return nil
+	}
+	acts := append([]Action{{Kind: SendAdvert, Priority: 0}}, m.leaveMaster(now, StateBackup)...)
+	m.timer = now.Add(m.skew())
+	return acts
+}
+
 func (m *Machine) enterBackup(now time.Time) []Action {
 	m.setState(now, StateBackup)
 	m.clearTimers()

@@ -74,6 +74,8 @@ func run(t *testing.T, m *Machine, steps []step) {
 			got = m.SetFault(now, false)
 		case s.event == "stop":
 			got = m.Stop(now)
+		case s.event == "addrlost":
+			got = m.AddressLost(now)
 		case strings.HasPrefix(s.event, "prio:"):
 			var p int
 			fmt.Sscanf(s.event, "prio:%d", &p)
@@ -118,6 +120,25 @@ func TestMachineScenarios(t *testing.T) {
 			{down100, "tick", becomeMaster, StateMaster},
 			{down100 + time.Second, "tick", "advert(100)", StateMaster},
 			{down100 + 5*time.Second, "tick", "advert(100) garp(5)", StateMaster},
+		}},
+		{"a VIP deleted by hand: BACKUP, priority 0, MASTER again after the skew time", params(100), nil, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{down100, "tick", becomeMaster, StateMaster},
+			{down100 + 500*time.Millisecond, "addrlost", "advert(0) remove notify(BACKUP)", StateBackup},
+			{down100 + 500*time.Millisecond + skew100 - time.Millisecond, "tick", "", StateBackup},
+			{down100 + 500*time.Millisecond + skew100, "tick", becomeMaster, StateMaster},
+		}},
+		{"a VIP deleted by hand: a better master heard meanwhile keeps it BACKUP", params(100), nil, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{down100, "tick", becomeMaster, StateMaster},
+			{down100 + 100*time.Millisecond, "addrlost", "advert(0) remove notify(BACKUP)", StateBackup},
+			{down100 + 300*time.Millisecond, "rx:150@upper", "", StateBackup},
+			{down100 + 300*time.Millisecond + skew100, "tick", "", StateBackup},
+		}},
+		{"an address lost outside MASTER changes nothing", params(100), nil, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{time.Second, "addrlost", "", StateBackup},
+			{down100, "tick", becomeMaster, StateMaster},
 		}},
 		{"address owner is master at once", params(255), nil, []step{
 			{0, "start", "advert(255) add garp(5) notify(MASTER)", StateMaster},

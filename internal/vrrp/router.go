@@ -448,6 +448,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}); err != nil {
 		r.log.Warn("link watch unavailable; tracked interfaces are polled", "err", err)
 	}
+	r.watchAddrs(ctx)
 	r.startFiles(ctx)
 	r.startProcesses(ctx)
 	for _, sc := range r.scripts {

@@ -32,6 +32,8 @@ type fakePlatform struct {
 	conns   []*fakeConn
 	index   map[string]int // interface index; absent = no such interface
 	garps   int
+	// addrDeleted is the router's address watch (WatchAddrDeletions).
+	addrDeleted func(dev string, addr netip.Addr)
 }
 
 type fakeConn struct {
@@ -127,6 +129,34 @@ func (p *fakePlatform) LinkUp(dev string) (bool, error) {
 	return up, nil
 }
 func (p *fakePlatform) WatchLinks(done <-chan struct{}, fn func(string)) error { return nil }
+func (p *fakePlatform) WatchAddrDeletions(done <-chan struct{}, fn func(string, netip.Addr)) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.addrDeleted = fn
+	return nil
+}
+func (p *fakePlatform) HasAddr(dev string, a netip.Addr) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.vips {
+		if netip.MustParsePrefix(k).Addr() == a {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// deleteByHand removes an address as `ip addr del` would, and reports it
+// to the router's address watch.
+func (p *fakePlatform) deleteByHand(dev, prefix string) {
+	p.mu.Lock()
+	delete(p.vips, prefix)
+	fn := p.addrDeleted
+	p.mu.Unlock()
+	if fn != nil {
+		fn(dev, netip.MustParsePrefix(prefix).Addr())
+	}
+}
 func (p *fakePlatform) Run(ctx context.Context, s *config.Script, args ...string) (int, error) {
 	p.mu.Lock()
 	p.ran = append(p.ran, strings.Join(append(slices.Clone(s.Argv), args...), " "))

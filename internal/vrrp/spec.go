@@ -53,6 +53,9 @@ type InstanceSpec struct {
 	// its device resolved; AdvAddrs those that go into adverts.
 	VIPs     []netif.VIP
 	AdvAddrs []netip.Addr
+	// TrackedVIPs are the VIPs whose deletion behind lvsd's back makes a
+	// MASTER leave and take them again: all but those written no_track.
+	TrackedVIPs []netif.VIP
 	// Src is the configured source address; invalid means the
 	// interface's primary address.
 	Src        netip.Addr
@@ -203,6 +206,9 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 			}
 			nv.Broadcast = vipBroadcast(v)
 			s.VIPs = append(s.VIPs, nv)
+			if !v.NoTrack {
+				s.TrackedVIPs = append(s.TrackedVIPs, nv)
+			}
 			if !v.Excluded && v.Prefix.Addr().Is6() == v6 {
 				s.AdvAddrs = append(s.AdvAddrs, v.Prefix.Addr())
 			}

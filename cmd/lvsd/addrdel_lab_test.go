@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/labtest"
+)
+
+// TestAddressDeletedMatchesKeepalived: addresses deleted by hand with `ip
+// addr del`, under keepalived 2.2.7 and lvsd in the same run and the same
+// namespace. A static address comes back (reinstate_static_address); the
+// MASTER's VIP makes it leave MASTER and take it again after its skew time
+// (set_vrrp_backup), so the notify FIFO reads MASTER, BACKUP, MASTER; a
+// no_track VIP stays deleted. Both daemons must write the same lines.
+func TestAddressDeletedMatchesKeepalived(t *testing.T) {
+	l := newVRRPLab(t, "d1")
+	ns := l.ns("d1")
+	const static, untracked = "10.66.0.1", "10.67.0.1"
+	dir := t.TempDir()
+	got := map[string][]string{}
+	for _, kind := range []string{"keepalived", "lvsd"} {
+		fifo := filepath.Join(dir, kind+".fifo")
+		conf := fmt.Sprintf(`global_defs {
+  router_id lab
+  notify_fifo %s
+}
+static_ipaddress {
+  %s/24 dev eth0
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  version 3
+  priority 150
+  advert_int 1
+  virtual_ipaddress {
+    %s/24
+    %s/24 no_track
+  }
+}
+`, fifo, static, labVIP, untracked)
+		tap := tapFIFO(fifo)
+		p := l.startRaw(kind, "d1", conf, "-P")
+		l.waitFor(kind+" master", masterDown(150)+5*time.Second, func() bool { return l.hasVIP("d1") && l.hasAddr("d1", untracked) })
+
+		l.sh("ip -n %s addr del %s/24 dev eth0", ns, static)
+		took := l.waitFor(kind+": static address restored", 5*time.Second, func() bool { return l.hasAddr("d1", static) })
+		t.Logf("%s: static address back after %s", kind, took.Round(time.Millisecond))
+
+		l.sh("ip -n %s addr del %s/24 dev eth0", ns, untracked)
+		l.holds(kind+": the no_track VIP stays deleted, no transition", 2*time.Second, func() bool {
+			return !l.hasAddr("d1", untracked) && strings.Count(strings.Join(tap.lines(), "\n"), " BACKUP ") == 1
+		})
+
+		l.sh("ip -n %s addr del %s/24 dev eth0", ns, labVIP)
+		took = l.waitFor(kind+": VIP back", 5*time.Second, func() bool { return l.hasVIP("d1") })
+		t.Logf("%s: VIP back after %s", kind, took.Round(time.Millisecond))
+		labtest.WaitFor(t, kind+": MASTER again", 5*time.Second, func() bool {
+			return strings.Count(strings.Join(tap.lines(), "\n"), " MASTER ") == 2
+		})
+		if !l.hasAddr("d1", untracked) {
+			t.Errorf("%s: the no_track VIP did not come back with the instance's other VIPs", kind)
+		}
+		p.signal(t, syscall.SIGTERM)
+		got[kind] = tap.close()
+		t.Logf("%s: notify_fifo:\n%s", kind, strings.Join(got[kind], "\n"))
+		if l.hasAddr("d1", static) {
+			t.Errorf("%s: the static address stayed after stop", kind)
+		}
+	}
+	k, v := strings.Join(got["keepalived"], "\n"), strings.Join(got["lvsd"], "\n")
+	if k != v {
+		t.Errorf("notify_fifo differs:\n--- keepalived\n%s\n--- lvsd\n%s", k, v)
+	}
+}
