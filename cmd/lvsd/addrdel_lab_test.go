@@ -16,7 +16,10 @@ import (
 // namespace. A static address comes back (reinstate_static_address); the
 // MASTER's VIP makes it leave MASTER and take it again after its skew time
 // (set_vrrp_backup), so the notify FIFO reads MASTER, BACKUP, MASTER; a
-// no_track VIP stays deleted. Both daemons must write the same lines.
+// no_track VIP stays deleted. Static routes and rules come back (keepalived
+// watches them here only because the instance has a virtual route and a
+// virtual rule); a virtual route or rule deleted makes the same
+// BACKUP-MASTER turn. Both daemons must write the same lines.
 func TestAddressDeletedMatchesKeepalived(t *testing.T) {
 	l := newVRRPLab(t, "d1")
 	ns := l.ns("d1")
@@ -32,6 +35,12 @@ func TestAddressDeletedMatchesKeepalived(t *testing.T) {
 static_ipaddress {
   %s/24 dev eth0
 }
+static_routes {
+  10.68.0.0/24 dev eth0
+}
+static_rules {
+  from 10.69.0.0/24 table 100 priority 100
+}
 vrrp_instance VI_1 {
   state BACKUP
   interface eth0
@@ -43,6 +52,12 @@ vrrp_instance VI_1 {
     %s/24
     %s/24 no_track
   }
+  virtual_routes {
+    10.70.0.0/24 dev eth0
+  }
+  virtual_rules {
+    from 10.71.0.0/24 table 101 priority 101
+  }
 }
 `, fifo, static, labVIP, untracked)
 		tap := tapFIFO(fifo)
@@ -52,6 +67,17 @@ vrrp_instance VI_1 {
 		l.sh("ip -n %s addr del %s/24 dev eth0", ns, static)
 		took := l.waitFor(kind+": static address restored", 5*time.Second, func() bool { return l.hasAddr("d1", static) })
 		t.Logf("%s: static address back after %s", kind, took.Round(time.Millisecond))
+
+		l.sh("ip -n %s route del 10.68.0.0/24 dev eth0", ns)
+		took = l.waitFor(kind+": static route restored", 5*time.Second, func() bool {
+			return strings.Contains(l.sh("ip -n %s route show 10.68.0.0/24", ns), "10.68.0.0/24 dev eth0")
+		})
+		t.Logf("%s: static route back after %s", kind, took.Round(time.Millisecond))
+		l.sh("ip -n %s rule del from 10.69.0.0/24 table 100 priority 100", ns)
+		took = l.waitFor(kind+": static rule restored", 5*time.Second, func() bool {
+			return strings.Contains(l.sh("ip -n %s rule show", ns), "from 10.69.0.0/24 lookup 100")
+		})
+		t.Logf("%s: static rule back after %s", kind, took.Round(time.Millisecond))
 
 		l.sh("ip -n %s addr del %s/24 dev eth0", ns, untracked)
 		l.holds(kind+": the no_track VIP stays deleted, no transition", 2*time.Second, func() bool {
@@ -67,6 +93,21 @@ vrrp_instance VI_1 {
 		if !l.hasAddr("d1", untracked) {
 			t.Errorf("%s: the no_track VIP did not come back with the instance's other VIPs", kind)
 		}
+		virtualRoute := func() bool {
+			return strings.Contains(l.sh("ip -n %s route show 10.70.0.0/24", ns), "10.70.0.0/24 dev eth0")
+		}
+		if !virtualRoute() {
+			t.Fatalf("%s: the virtual route is not there as MASTER", kind)
+		}
+		l.sh("ip -n %s route del 10.70.0.0/24 dev eth0", ns)
+		labtest.WaitFor(t, kind+": MASTER again after the virtual route's deletion", 5*time.Second, func() bool {
+			return strings.Count(strings.Join(tap.lines(), "\n"), " MASTER ") == 3 && virtualRoute()
+		})
+		virtualRule := func() bool { return strings.Contains(l.sh("ip -n %s rule show", ns), "from 10.71.0.0/24 lookup 101") }
+		l.sh("ip -n %s rule del from 10.71.0.0/24 table 101 priority 101", ns)
+		labtest.WaitFor(t, kind+": MASTER again after the virtual rule's deletion", 5*time.Second, func() bool {
+			return strings.Count(strings.Join(tap.lines(), "\n"), " MASTER ") == 4 && virtualRule()
+		})
 		p.signal(t, syscall.SIGTERM)
 		got[kind] = tap.close()
 		t.Logf("%s: notify_fifo:\n%s", kind, strings.Join(got[kind], "\n"))

@@ -514,3 +514,56 @@ func TestGARPAfterLinkBounce(t *testing.T) {
 		}
 	}
 }
+
+// HasRoute and HasRule find what AddRoute and AddRule installed, as the
+// kernel lists it, and nothing once it is deleted: the route watch acts
+// on a deletion only when they say it is gone.
+func TestHasRouteAndRule(t *testing.T) {
+	a, _ := vethLab(t)
+	routes := []config.Route{
+		{Family: 4, Dst: netip.MustParsePrefix("10.70.0.0/24"), Dev: "veth0", Table: 254, Protocol: 18, Scope: -1, Text: "10.70.0.0/24 dev veth0"},
+		{Family: 4, Dst: netip.MustParsePrefix("10.72.0.0/24"), Type: unix.RTN_BLACKHOLE, Table: 100, Protocol: 18, Scope: -1, Metric: 7, Text: "blackhole 10.72.0.0/24 table 100 metric 7"},
+		{Family: 6, Dst: netip.MustParsePrefix("2001:db8:70::/64"), Dev: "veth0", Protocol: 18, Scope: -1, Text: "2001:db8:70::/64 dev veth0"},
+	}
+	rules := []config.Rule{
+		{Family: 4, From: netip.MustParsePrefix("10.71.0.0/24"), Action: "table", Table: 101, Priority: 101, Protocol: 18, Mark: -1, Mask: -1, Text: "from 10.71.0.0/24 table 101"},
+		{Family: 6, To: netip.MustParsePrefix("2001:db8:71::/64"), Action: "table", Table: 102, Priority: 102, Protocol: 18, Mark: 5, Mask: -1, Text: "to 2001:db8:71::/64 fwmark 5 table 102"},
+	}
+	inNetns(t, a, func() {
+		check := func(when string, want bool) {
+			for _, r := range routes {
+				if got, err := HasRoute(r); got != want || err != nil {
+					t.Errorf("%s: HasRoute(%s) = %v, %v; want %v", when, r.Text, got, err, want)
+				}
+			}
+			for _, r := range rules {
+				if got, err := HasRule(r); got != want || err != nil {
+					t.Errorf("%s: HasRule(%s) = %v, %v; want %v", when, r.Text, got, err, want)
+				}
+			}
+		}
+		check("before", false)
+		for _, r := range routes {
+			if err := AddRoute(r); err != nil {
+				t.Errorf("AddRoute(%s): %v", r.Text, err)
+			}
+		}
+		for _, r := range rules {
+			if err := AddRule(r); err != nil {
+				t.Errorf("AddRule(%s): %v", r.Text, err)
+			}
+		}
+		check("added", true)
+		for _, r := range routes {
+			if err := DelRoute(r); err != nil {
+				t.Errorf("DelRoute(%s): %v", r.Text, err)
+			}
+		}
+		for _, r := range rules {
+			if err := DelRule(r); err != nil {
+				t.Errorf("DelRule(%s): %v", r.Text, err)
+			}
+		}
+		check("deleted", false)
+	})
+}

@@ -449,6 +449,7 @@ func (r *Router) Run(ctx context.Context) error {
 		r.log.Warn("link watch unavailable; tracked interfaces are polled", "err", err)
 	}
 	r.watchAddrs(ctx)
+	r.watchRoutes(ctx)
 	r.startFiles(ctx)
 	r.startProcesses(ctx)
 	for _, sc := range r.scripts {
