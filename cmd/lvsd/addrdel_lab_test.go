@@ -120,3 +120,68 @@ vrrp_instance VI_1 {
 		t.Errorf("notify_fifo differs:\n--- keepalived\n%s\n--- lvsd\n%s", k, v)
 	}
 }
+
+// TestStaticBackWithInterfaceMatchesKeepalived: an interface holding a
+// static IPv6 address and a static route goes down (the kernel flushes
+// both; the address is put back at once, as any static address deleted)
+// and up again. keepalived 2.2.7 adds them again (interface_up →
+// static_track_group_reinstate_config), and so must lvsd, in the same run;
+// the VRRP instance, on another interface, is left alone by both.
+func TestStaticBackWithInterfaceMatchesKeepalived(t *testing.T) {
+	l := newVRRPLab(t, "d1")
+	ns := l.ns("d1")
+	l.sh("ip -n %s link add eth1 type veth peer name eth1p && ip -n %s link set eth1 up && ip -n %s link set eth1p up && ip -n %s addr add 10.77.0.1/24 dev eth1", ns, ns, ns, ns)
+	dir := t.TempDir()
+	got := map[string][]string{}
+	route := func() bool {
+		return strings.Contains(l.sh("ip -n %s route show 10.79.0.0/24", ns), "10.79.0.0/24 dev eth1")
+	}
+	addr6 := func() bool { return strings.Contains(l.sh("ip -n %s -6 addr show dev eth1", ns), "2001:db8:5::1/64") }
+	for _, kind := range []string{"keepalived", "lvsd"} {
+		fifo := filepath.Join(dir, kind+".fifo")
+		conf := fmt.Sprintf(`global_defs {
+  router_id lab
+  notify_fifo %s
+}
+static_ipaddress {
+  2001:db8:5::1/64 dev eth1
+}
+static_routes {
+  10.79.0.0/24 dev eth1
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  version 3
+  priority 150
+  advert_int 1
+  virtual_ipaddress {
+    %s/24
+  }
+}
+`, fifo, labVIP)
+		tap := tapFIFO(fifo)
+		p := l.startRaw(kind, "d1", conf, "-P")
+		l.waitFor(kind+" master", masterDown(150)+5*time.Second, func() bool { return l.hasVIP("d1") && route() && addr6() })
+		l.sh("ip -n %s link set eth1 down", ns)
+		// The kernel flushes both; the address's deletion (RTM_DELADDR)
+		// has it put back at once, on the down interface.
+		l.waitFor(kind+": the kernel flushes the route", 3*time.Second, func() bool { return !route() })
+		t.Logf("%s: with eth1 down, the static IPv6 address is there: %v", kind, addr6())
+		l.sh("ip -n %s link set eth1 up", ns)
+		took := l.waitFor(kind+": static route and address back", 5*time.Second, func() bool { return route() && addr6() })
+		t.Logf("%s: static route and IPv6 address back %s after eth1 up", kind, took.Round(time.Millisecond))
+		time.Sleep(time.Second)
+		p.signal(t, syscall.SIGTERM)
+		got[kind] = tap.close()
+		t.Logf("%s: notify_fifo:\n%s", kind, strings.Join(got[kind], "\n"))
+		if route() || addr6() {
+			t.Errorf("%s: static route or address left after stop", kind)
+		}
+	}
+	k, v := strings.Join(got["keepalived"], "\n"), strings.Join(got["lvsd"], "\n")
+	if k != v {
+		t.Errorf("notify_fifo differs:\n--- keepalived\n%s\n--- lvsd\n%s", k, v)
+	}
+}

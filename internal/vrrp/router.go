@@ -552,6 +552,17 @@ func (r *Router) watchedLinks() map[string]bool {
 	for _, s := range r.socks {
 		watched[s.key.dev] = true
 	}
+	// A static address or route goes back on its interface when it
+	// comes up (reinstateStatic).
+	st := r.staticOf()
+	for _, v := range st.addrs {
+		watched[v.Dev] = true
+	}
+	for _, rt := range st.routes {
+		if rt.Dev != "" {
+			watched[rt.Dev] = true
+		}
+	}
 	return watched
 }
 
@@ -1003,6 +1014,9 @@ func (r *Router) linkChanged(ctx context.Context, dev string) {
 	}
 	if cur.index != 0 && cur.index != old.index {
 		r.restoreVIPs(dev)
+	}
+	if cur.up && !old.up {
+		r.reinstateStatic(dev)
 	}
 	if retrack {
 		r.retrack(r.now())

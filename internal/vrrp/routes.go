@@ -192,3 +192,34 @@ func (r *Router) removeStatic(s staticSet) {
 		}
 	}
 }
+
+// reinstateStatic adds again the static addresses and routes on dev (not
+// no_track) when dev comes up, as keepalived 2.2.7's interface_up →
+// static_track_group_reinstate_config: the kernel flushed the routes
+// through dev, and its IPv6 addresses, when it went down. Rules stay in
+// the kernel across a link down and are left alone, as keepalived leaves
+// them. What is still there is added again harmlessly.
+func (r *Router) reinstateStatic(dev string) {
+	for i, v := range r.staticOf().addrs {
+		if v.Dev != dev || r.cfg.StaticAddresses[i].NoTrack {
+			continue
+		}
+		r.log.Info("restoring static address, its interface is up", "address", v.String())
+		if err := r.plat.AddVIP(v); err != nil {
+			r.log.Error("restoring static address", "address", v.String(), "err", err)
+		}
+	}
+	rp := r.routes()
+	if rp == nil {
+		return
+	}
+	for _, rt := range r.cfg.StaticRoutes {
+		if rt.Dev != dev || rt.NoTrack {
+			continue
+		}
+		r.log.Info("restoring static route, its interface is up", "route", rt.Text)
+		if err := rp.AddRoute(rt); err != nil {
+			r.log.Error("restoring static route", "route", rt.Text, "err", err)
+		}
+	}
+}

@@ -128,3 +128,58 @@ vrrp_instance VI_A {
 			before.PriorityZeroSent, st.PriorityZeroSent)
 	}
 }
+
+// A static address and route go back on their interface when it comes
+// up (keepalived's interface_up → static_track_group_reinstate_config);
+// no_track ones and rules do not.
+func TestRouterStaticBackWithInterface(t *testing.T) {
+	const conf = `
+static_ipaddress {
+  10.77.0.1/24 dev eth1
+  10.77.0.2/24 dev eth1 no_track
+}
+static_routes {
+  10.78.0.0/24 dev eth1
+}
+static_rules {
+  from 10.9.0.0/24 table 100 priority 100 iif eth1
+}
+vrrp_instance VI_A {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  version 3
+  advert_int 0.05
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+}
+`
+	p := &routeFake{fakePlatform: newFakePlatform()}
+	r := mustNewRouter(t, conf, p)
+	go r.Run(t.Context())
+	t.Cleanup(r.Stop)
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+	p.take()
+	setLink := func(up bool) {
+		p.fakePlatform.mu.Lock()
+		p.links["eth1"] = up
+		p.fakePlatform.mu.Unlock()
+	}
+	setLink(false)
+	time.Sleep(1500 * time.Millisecond) // the router polls links every second
+	if got := p.take(); len(got) != 0 {
+		t.Errorf("eth1 down changed %q", got)
+	}
+	setLink(true)
+	want := []string{"+addr 10.77.0.1/24", "+route 10.78.0.0/24 dev eth1"}
+	var got []string
+	labtest.WaitFor(t, "static address and route back", 3*time.Second, func() bool { got = append(got, p.take()...); return len(got) >= 2 })
+	time.Sleep(100 * time.Millisecond)
+	if got = append(got, p.take()...); !slices.Equal(got, want) {
+		t.Errorf("eth1 up: %q, want %q", got, want)
+	}
+	if r.Status()[0].State != "MASTER" {
+		t.Errorf("the instance, which does not track eth1, is %s", r.Status()[0].State)
+	}
+}
