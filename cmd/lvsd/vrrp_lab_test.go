@@ -428,7 +428,8 @@ func TestVRRPReloadKeepsState(t *testing.T) {
 	if strings.Contains(after, "state=BACKUP") || strings.Contains(after, "state=STOP") {
 		t.Errorf("the instance changed state across the reload:\n%s", after)
 	}
-	// A reload that drops the instance stops it as a shutdown would.
+	// A reload that drops the instance lets it go with priority 0
+	// (clear_diff_vrrp; reported FAULT, TestReloadRemovedInstanceMatchesKeepalived).
 	if err := os.WriteFile(d1.conf, []byte("global_defs {\n  router_id lab\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

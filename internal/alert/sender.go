@@ -126,6 +126,26 @@ func (s *Sender) InstanceState(name, state string) {
 	}
 }
 
+// InstanceRemoved is an instance a reload removed, reported state
+// (DELETED, or FAULT without notify_deleted) as keepalived's
+// vrrp_smtp_notifier mails it: by the removed instance's own smtp_alert,
+// since the running configuration no longer has it. Its last mailed
+// state is forgotten, so an instance of that name added again is mailed
+// afresh.
+func (s *Sender) InstanceRemoved(name, state string, smtpAlert bool) {
+	sp := s.spec.Load()
+	s.mu.Lock()
+	last := s.lastInst[name]
+	delete(s.lastInst, name)
+	s.mu.Unlock()
+	if !smtpAlert || sp.NoEmailFaults && state == StateFault || last == state {
+		return
+	}
+	if m, ok := InstanceMessage(sp.RouterID, name, state); ok {
+		s.Enqueue(m)
+	}
+}
+
 // GroupState is a sync group's transition (send_group_notifies).
 func (s *Sender) GroupState(name, state string) {
 	sp := s.spec.Load()

@@ -245,6 +245,37 @@ func TestSenderRules(t *testing.T) {
 	}
 }
 
+// TestSenderInstanceRemoved: an instance a reload removed is mailed by
+// its own smtp_alert (the loaded spec no longer lists it), as keepalived's
+// vrrp_smtp_notifier: DELETED, or FAULT unless no_email_faults; its last
+// state is forgotten, so a new instance of that name is mailed afresh.
+func TestSenderInstanceRemoved(t *testing.T) {
+	sp := testSpec("127.0.0.1:1")
+	sp.Instances = map[string]bool{}
+	s := New(sp, nil)
+	var subjects []string
+	drain := func() {
+		for len(s.q) > 0 {
+			j := <-s.q
+			subjects = append(subjects, j.msg.Subject)
+		}
+	}
+	s.InstanceRemoved("VI_1", StateDeleted, true)
+	s.InstanceRemoved("VI_2", StateFault, true)
+	s.InstanceRemoved("VI_3", StateDeleted, false) // its smtp_alert was off
+	sp.NoEmailFaults = true
+	s.Update(sp)
+	s.InstanceRemoved("VI_4", StateFault, true) // no_email_faults
+	sp.Instances = map[string]bool{"VI_1": true}
+	s.Update(sp)
+	s.InstanceState("VI_1", StateDeleted) // the same name again, in a new configuration
+	drain()
+	want := []string{"[R] VRRP Instance VI_1 - Deleted", "[R] VRRP Instance VI_2 - Entering FAULT state", "[R] VRRP Instance VI_1 - Deleted"}
+	if strings.Join(subjects, "\n") != strings.Join(want, "\n") {
+		t.Errorf("mails:\n%s\nwant:\n%s", strings.Join(subjects, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestSenderQueueFullDrops: Enqueue never blocks; past QueueSize mails
 // are dropped and counted.
 func TestSenderQueueFullDrops(t *testing.T) {

@@ -401,13 +401,24 @@ func init() {
 		"track_interface": {handle: func(b *builder, n *Node, in *Instance) {
 			in.TrackInterfaces = append(in.TrackInterfaces, b.trackList(n)...)
 		}},
-		"track_script":               {handle: func(b *builder, n *Node, in *Instance) { in.TrackScripts = append(in.TrackScripts, b.trackList(n)...) }},
-		"dont_track_primary":         {handle: func(b *builder, n *Node, in *Instance) { in.DontTrackPrimary = true }},
-		"notify":                     {handle: func(b *builder, n *Node, in *Instance) { in.Notify = b.scriptWithUser(n) }},
-		"notify_master":              {handle: func(b *builder, n *Node, in *Instance) { in.NotifyMaster = b.scriptWithUser(n) }},
-		"notify_backup":              {handle: func(b *builder, n *Node, in *Instance) { in.NotifyBackup = b.scriptWithUser(n) }},
-		"notify_fault":               {handle: func(b *builder, n *Node, in *Instance) { in.NotifyFault = b.scriptWithUser(n) }},
-		"notify_stop":                {handle: func(b *builder, n *Node, in *Instance) { in.NotifyStop = b.scriptWithUser(n) }},
+		"track_script":       {handle: func(b *builder, n *Node, in *Instance) { in.TrackScripts = append(in.TrackScripts, b.trackList(n)...) }},
+		"dont_track_primary": {handle: func(b *builder, n *Node, in *Instance) { in.DontTrackPrimary = true }},
+		"notify":             {handle: func(b *builder, n *Node, in *Instance) { in.Notify = b.scriptWithUser(n) }},
+		"notify_master":      {handle: func(b *builder, n *Node, in *Instance) { in.NotifyMaster = b.scriptWithUser(n) }},
+		"notify_backup":      {handle: func(b *builder, n *Node, in *Instance) { in.NotifyBackup = b.scriptWithUser(n) }},
+		"notify_fault":       {handle: func(b *builder, n *Node, in *Instance) { in.NotifyFault = b.scriptWithUser(n) }},
+		"notify_stop":        {handle: func(b *builder, n *Node, in *Instance) { in.NotifyStop = b.scriptWithUser(n) }},
+		"notify_deleted": {handle: func(b *builder, n *Node, in *Instance) {
+			// vrrp_notify_deleted_handler: a second one is reported and skipped.
+			if in.NotifyDeleted {
+				b.d.Skipf(n.Pos(), "(%s) notify_deleted already specified - ignoring", in.Name)
+				return
+			}
+			in.NotifyDeleted = true
+			if len(n.Args) > 0 {
+				in.NotifyDeletedScript = b.scriptWithUser(n)
+			}
+		}},
 		"garp_master_delay":          instanceTimer(func(in *Instance, v time.Duration) { in.GARPMasterDelay = v }, 0, time.Hour),
 		"garp_master_repeat":         instanceInt(func(in *Instance, v int) { in.GARPMasterRepeat = v }, 1, 1<<20),
 		"garp_master_refresh":        instanceTimer(func(in *Instance, v time.Duration) { in.GARPMasterRefresh = v }, 0, 24*time.Hour),

@@ -6,6 +6,7 @@ func init() {
 		"global_defs vrrp_notify_priority_changes": "cmd/lvsd.TestNotifyFIFOEventsMatchKeepalived",
 		"vrrp_instance notify_master_rx_lower_pri": "cmd/lvsd.TestNotifyFIFOEventsMatchKeepalived",
 		"vrrp_instance notify_priority_changes":    "internal/vrrp.TestResolveEvents",
+		"vrrp_instance notify_deleted":             "cmd/lvsd.TestReloadRemovedInstanceMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {
 		keywordBehaviourTests[k] = v

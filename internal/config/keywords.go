@@ -104,5 +104,4 @@ func init() {
 	ignore(globalTable, "VMAC interfaces are not implemented yet", "vrrp_vmac_garp_intvl")
 
 	ignore(instanceTable, "VMAC interfaces are not implemented yet", "vmac_garp_intvl")
-	ignore(instanceTable, "notify_deleted is not implemented yet; its script is never run", "notify_deleted")
 }

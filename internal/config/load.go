@@ -457,7 +457,7 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 				d.Errorf(in.priorityPos, "vrrp_instance %s has priority 255 but %s does not own any of its virtual addresses", in.Name, in.Interface)
 			}
 		}
-		for _, s := range []*Script{in.Notify, in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop} {
+		for _, s := range []*Script{in.Notify, in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.NotifyDeletedScript} {
 			checkScript(c, s, h, d)
 		}
 	}

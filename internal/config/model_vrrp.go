@@ -131,6 +131,12 @@ type Instance struct {
 	NotifyBackup     *Script `json:"notify_backup,omitempty"`
 	NotifyFault      *Script `json:"notify_fault,omitempty"`
 	NotifyStop       *Script `json:"notify_stop,omitempty"`
+	// NotifyDeleted is notify_deleted: when a reload removes the instance
+	// it is reported DELETED, and NotifyDeletedScript (its optional
+	// argument) runs; without it keepalived 2.2.7 reports FAULT and runs
+	// notify_fault, as it always did (vrrp.c clear_diff_vrrp).
+	NotifyDeleted       bool    `json:"notify_deleted,omitempty"`
+	NotifyDeletedScript *Script `json:"notify_deleted_script,omitempty"`
 	// NotifyMasterRxLowerPri runs when this instance, MASTER, hears a
 	// lower priority master (keepalived's MASTER_RX_LOWER_PRI event).
 	NotifyMasterRxLowerPri *Script `json:"notify_master_rx_lower_pri,omitempty"`

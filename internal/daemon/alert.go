@@ -277,6 +277,12 @@ func (h *alertHooks) writeEvents() {
 	h.mu.Unlock()
 	for _, ev := range evs {
 		h.vrrpLine(alert.InstanceLine(ev.Instance, ev.FIFOState(), ev.Priority))
+		if ev.Kind == vrrp.EventRemoved {
+			h.mu.Lock()
+			delete(h.lastInst, ev.Instance)
+			h.mu.Unlock()
+			h.sender.InstanceRemoved(ev.Instance, ev.FIFOState(), ev.SMTPAlert)
+		}
 	}
 }
 
@@ -290,15 +296,13 @@ func (h *alertHooks) watchVRRP(ctx context.Context) {
 			return
 		case <-h.wake:
 		}
-		r := h.router.Load()
-		if r == nil {
-			continue
+		// A router stopped by a reload reports no status, but the
+		// instances it removed left events (EventRemoved) to write.
+		if r := h.router.Load(); r != nil {
+			if st := r.Status(); st != nil {
+				h.instances(st)
+			}
 		}
-		st := r.Status()
-		if st == nil {
-			continue
-		}
-		h.instances(st)
 		h.writeEvents()
 	}
 }

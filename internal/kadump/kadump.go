@@ -130,6 +130,9 @@ type Instance struct {
 
 	// Notify scripts as written (command line); empty when not set.
 	Notify, NotifyMaster, NotifyBackup, NotifyFault, NotifyStop string
+	// NotifyDeleted is notify_deleted, NotifyDeletedScript its script.
+	NotifyDeleted       bool
+	NotifyDeletedScript string
 
 	Stats Stats
 }
@@ -276,7 +279,8 @@ func WriteData(w io.Writer, insts []Instance, scripts []Script) error {
 		}
 		for _, n := range []struct{ label, cmd string }{{"Backup state transition script", in.NotifyBackup},
 			{"Master state transition script", in.NotifyMaster}, {"Fault state transition script", in.NotifyFault},
-			{"Stop state transition script", in.NotifyStop}, {"Generic state transition script", in.Notify}} {
+			{"Stop state transition script", in.NotifyStop}, {"Deleted state transition script", in.NotifyDeletedScript},
+			{"Generic state transition script", in.Notify}} {
 			if n.cmd != "" {
 				fmt.Fprintf(b, "   %s = '%s'\n", n.label, n.cmd)
 			}
@@ -435,9 +439,9 @@ func WriteJSON(w io.Writer, insts []Instance) error {
 		j.int("wantstate", int(in.WantState))
 		j.int("version", in.Version)
 		j.bool("smtp_alert", in.SMTPAlert)
-		j.bool("notify_deleted", false)
+		j.bool("notify_deleted", in.NotifyDeleted)
 		for _, s := range []struct{ n, cmd string }{{"script_backup", in.NotifyBackup}, {"script_master", in.NotifyMaster},
-			{"script_fault", in.NotifyFault}, {"script_stop", in.NotifyStop}, {"script", in.Notify}} {
+			{"script_fault", in.NotifyFault}, {"script_stop", in.NotifyStop}, {"script_deleted", in.NotifyDeletedScript}, {"script", in.Notify}} {
 			if s.cmd != "" {
 				j.string(s.n, s.cmd)
 			}

@@ -58,7 +58,7 @@ func (r *Router) dump() ([]kadump.Instance, []kadump.Script) {
 	for _, in := range r.insts {
 		sp := in.spec
 		st := kadump.StateOf(in.m.State().String())
-		k := kadump.Instance{
+		k := kadump.Instance{NotifyDeleted: in.cfg.NotifyDeleted,
 			Name: in.cfg.Name, Interface: in.cfg.Interface, VRID: in.cfg.VRID, Version: sp.Version,
 			State: st, WantState: st,
 			BasePriority: sp.Priority, EffectivePriority: in.m.prio, MasterPriority: in.m.MasterPriority,
@@ -114,7 +114,7 @@ func (r *Router) dump() ([]kadump.Instance, []kadump.Script) {
 			dst *string
 			s   *config.Script
 		}{{&k.Notify, in.cfg.Notify}, {&k.NotifyMaster, in.cfg.NotifyMaster}, {&k.NotifyBackup, in.cfg.NotifyBackup},
-			{&k.NotifyFault, in.cfg.NotifyFault}, {&k.NotifyStop, in.cfg.NotifyStop}} {
+			{&k.NotifyFault, in.cfg.NotifyFault}, {&k.NotifyStop, in.cfg.NotifyStop}, {&k.NotifyDeletedScript, in.cfg.NotifyDeletedScript}} {
 			if n.s != nil {
 				*n.dst = scriptText(n.s)
 			}

@@ -1,6 +1,8 @@
 package vrrp
 
 import (
+	"fmt"
+
 	"github.com/lvsd/lvsd/internal/config"
 )
 
@@ -16,6 +18,10 @@ const (
 	// EventPriorityChanged: tracking changed the effective priority,
 	// reported with notify_priority_changes.
 	EventPriorityChanged
+	// EventRemoved: a reload removed the instance; State is DELETED with
+	// notify_deleted, else FAULT (Machine.Delete). Its state lines and
+	// mail come with it, since the router that reports states is gone.
+	EventRemoved
 )
 
 // Event is an instance event, with the instance's state and effective
@@ -25,13 +31,18 @@ type Event struct {
 	Kind     EventKind
 	State    State
 	Priority int
+	// SMTPAlert is the removed instance's smtp_alert (EventRemoved): the
+	// configuration that had it is no longer loaded.
+	SMTPAlert bool
 }
 
-// FIFOState is the word keepalived writes in place of a state:
-// MASTER_RX_LOWER_PRI, or MASTER_PRIORITY in MASTER and BACKUP_PRIORITY
+// FIFOState is the word keepalived writes in place of a state: the
+// state a removed instance reports (FAULT or DELETED), MASTER_RX_LOWER_PRI, or MASTER_PRIORITY in MASTER and BACKUP_PRIORITY
 // in any other state (send_instance_priority_notifies).
 func (e Event) FIFOState() string {
 	switch {
+	case e.Kind == EventRemoved:
+		return e.State.String()
 	case e.Kind == EventMasterRxLowerPri:
 		return "MASTER_RX_LOWER_PRI"
 	case e.State == StateMaster:
@@ -80,4 +91,26 @@ func resolveWithConfig(cfg *config.Config, ic *config.Instance, sp *InstanceSpec
 	sp.NotifyMasterRxLowerPri = scriptSpec(ic.NotifyMasterRxLowerPri)
 	// Resolved by config.Load (instance, sync group, global_defs).
 	sp.NotifyPriorityChanges = deref(ic.NotifyPriorityChanges)
+}
+
+// notifyRemoved reports an instance a reload removed, as keepalived's
+// send_instance_notifies does for it: notify_deleted's script, if any,
+// then the generic notify script with the state reported, DELETED or
+// FAULT; no sync group notification. Reported FAULT (no notify_deleted),
+// notify_fault does not run: keepalived picks the state script while the
+// state is still DELETED, and there is none. The FIFO line and mail go
+// through EventRemoved.
+func (r *Router) notifyRemoved(in *instance, s State) {
+	c := in.cfg
+	r.log.Info("vrrp instance removed by reload", "instance", c.Name, "reported", s.String())
+	if sc := c.NotifyDeletedScript; sc != nil && s == StateDeleted {
+		r.notifier.Submit(c.Name, r.plat.Run, sc)
+	}
+	if c.Notify != nil {
+		r.notifier.Submit(c.Name, r.plat.Run, c.Notify, "INSTANCE", c.Name, s.String(), fmt.Sprint(in.m.prio))
+	}
+	if r.onEvent != nil {
+		r.onEvent(Event{Instance: c.Name, Kind: EventRemoved, State: s, Priority: in.m.prio,
+			SMTPAlert: c.SMTPAlert != nil && *c.SMTPAlert})
+	}
 }

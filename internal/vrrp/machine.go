@@ -14,6 +14,9 @@ const (
 	StateMaster
 	StateFault
 	StateStopped
+	// StateDeleted is only ever reported, never held: a reload removed
+	// the instance and it has notify_deleted (Machine.Delete).
+	StateDeleted
 )
 
 func (s State) String() string {
@@ -26,6 +29,8 @@ func (s State) String() string {
 		return "FAULT"
 	case StateStopped:
 		return "STOP"
+	case StateDeleted:
+		return "DELETED"
 	}
 	return "INIT"
 }
@@ -342,6 +347,32 @@ func (m *Machine) Stop(now time.Time) []Action {
 	m.setState(now, StateStopped)
 	m.clearTimers()
 	return append(acts, Action{Kind: Notify, State: StateStopped})
+}
+
+// Delete is a reload removing the instance, keepalived 2.2.7's
+// clear_diff_vrrp: a master lets go as at a stop (a priority 0 advert, its
+// VIPs removed); then the instance is reported DELETED with
+// notify_deleted, else FAULT (keepalived's old way, kept as its default),
+// except that an instance already in FAULT without notify_deleted reports
+// nothing. The machine ends stopped, without a STOP of its own.
+func (m *Machine) Delete(now time.Time, notifyDeleted bool) []Action {
+	if m.state == StateStopped {
+		return nil
+	}
+	var acts []Action
+	if m.state == StateMaster {
+		acts = append(acts, Action{Kind: SendAdvert, Priority: 0}, Action{Kind: RemoveVIPs})
+	}
+	report := StateFault
+	if notifyDeleted {
+		report = StateDeleted
+	}
+	if notifyDeleted || m.state != StateFault {
+		acts = append(acts, Action{Kind: Notify, State: report})
+	}
+	m.setState(now, StateStopped)
+	m.clearTimers()
+	return acts
 }
 
 // SyncTo moves a sync-group member to the state its group moved to.

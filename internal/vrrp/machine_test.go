@@ -76,6 +76,8 @@ func run(t *testing.T, m *Machine, steps []step) {
 			got = m.Stop(now)
 		case s.event == "addrlost":
 			got = m.AddressLost(now)
+		case s.event == "delete", s.event == "delete-notify":
+			got = m.Delete(now, s.event == "delete-notify")
 		case strings.HasPrefix(s.event, "prio:"):
 			var p int
 			fmt.Sscanf(s.event, "prio:%d", &p)
@@ -139,6 +141,27 @@ func TestMachineScenarios(t *testing.T) {
 			{0, "start", "notify(BACKUP)", StateBackup},
 			{time.Second, "addrlost", "", StateBackup},
 			{down100, "tick", becomeMaster, StateMaster},
+		}},
+		{"a reload removes a master: priority 0, VIPs removed, reported FAULT", params(100), nil, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{down100, "tick", becomeMaster, StateMaster},
+			{down100 + time.Second, "delete", "advert(0) remove notify(FAULT)", StateStopped},
+			{down100 + 5*time.Second, "tick", "", StateStopped},
+		}},
+		{"a reload removes a backup with notify_deleted: reported DELETED", params(100), nil, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{time.Second, "delete-notify", "notify(DELETED)", StateStopped},
+			{down100, "tick", "", StateStopped},
+		}},
+		{"a reload removes an instance in FAULT: nothing reported without notify_deleted", params(100), nil, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{time.Second, "fault", "notify(FAULT)", StateFault},
+			{2 * time.Second, "delete", "", StateStopped},
+		}},
+		{"a reload removes an instance in FAULT with notify_deleted: DELETED", params(100), nil, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{time.Second, "fault", "notify(FAULT)", StateFault},
+			{2 * time.Second, "delete-notify", "notify(DELETED)", StateStopped},
 		}},
 		{"address owner is master at once", params(255), nil, []step{
 			{0, "start", "advert(255) add garp(5) notify(MASTER)", StateMaster},

@@ -169,6 +169,9 @@ type instance struct {
 	// wasMaster: the last transition entered MASTER, so the next one
 	// releases it (Stats.ReleaseMaster).
 	wasMaster bool
+	// removed: a reload is deleting the instance (Machine.Delete); its
+	// report goes to notifyRemoved, not to the state notifications.
+	removed bool
 	// spec is what the instance was built from (keepalived's dumps show it).
 	spec InstanceSpec
 }
@@ -514,6 +517,12 @@ func (r *Router) shutdown() {
 				routes: in.cfg.VirtualRoutes, rules: in.cfg.VirtualRules}
 			continue
 		}
+		if r.handingOver {
+			// The reload removes it: keepalived's clear_diff_vrrp.
+			in.removed = true
+			r.apply(in, now, in.m.Delete(now, in.spec.Notify.NotifyDeleted))
+			continue
+		}
 		r.apply(in, now, in.m.Stop(now))
 	}
 	if st := r.staticOf(); r.handingOver {
@@ -776,6 +785,10 @@ func (r *Router) apply(in *instance, now time.Time, acts []Action) {
 		case HeardLowerPriority, PriorityChanged:
 			r.event(in, a)
 		case Notify:
+			if in.removed {
+				r.notifyRemoved(in, a.State)
+				continue
+			}
 			in.stats.Transitions++
 			if a.State == StateMaster {
 				in.stats.BecomeMaster++

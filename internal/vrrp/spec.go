@@ -111,6 +111,10 @@ type ScriptSpec struct {
 // NotifySpec holds an instance's or a group's notify scripts.
 type NotifySpec struct {
 	Any, Master, Backup, Fault, Stop *ScriptSpec
+	// Deleted is notify_deleted's script; NotifyDeleted that the keyword
+	// was given (an instance only).
+	Deleted       *ScriptSpec
+	NotifyDeleted bool
 }
 
 // SyncGroupSpec is a vrrp_sync_group.
@@ -198,6 +202,7 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses), TrackBFDs: trackSpecs(ic.TrackBFDs),
 		VirtualRoutes: routeSpecs(ic.VirtualRoutes), VirtualRules: ruleSpecs(ic.VirtualRules),
 		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
+	s.Notify.Deleted, s.Notify.NotifyDeleted = scriptSpec(ic.NotifyDeletedScript), ic.NotifyDeleted
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {
 			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope, DAD: v.NoDAD}
