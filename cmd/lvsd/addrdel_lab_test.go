@@ -28,11 +28,7 @@ func TestAddressDeletedMatchesKeepalived(t *testing.T) {
 	got := map[string][]string{}
 	for _, kind := range []string{"keepalived", "lvsd"} {
 		fifo := filepath.Join(dir, kind+".fifo")
-		conf := fmt.Sprintf(`global_defs {
-  router_id lab
-  notify_fifo %s
-}
-static_ipaddress {
+		conf := fifoLabConf(fifo, fmt.Sprintf(`static_ipaddress {
   %s/24 dev eth0
 }
 static_routes {
@@ -41,25 +37,13 @@ static_routes {
 static_rules {
   from 10.69.0.0/24 table 100 priority 100
 }
-vrrp_instance VI_1 {
-  state BACKUP
-  interface eth0
-  virtual_router_id 51
-  version 3
-  priority 150
-  advert_int 1
-  virtual_ipaddress {
-    %s/24
-    %s/24 no_track
-  }
-  virtual_routes {
+`, static), "    "+untracked+"/24 no_track\n", `  virtual_routes {
     10.70.0.0/24 dev eth0
   }
   virtual_rules {
     from 10.71.0.0/24 table 101 priority 101
   }
-}
-`, fifo, static, labVIP, untracked)
+`)
 		tap := tapFIFO(fifo)
 		p := l.startRaw(kind, "d1", conf, "-P")
 		l.waitFor(kind+" master", masterDown(150)+5*time.Second, func() bool { return l.hasVIP("d1") && l.hasAddr("d1", untracked) })
@@ -130,7 +114,7 @@ vrrp_instance VI_1 {
 func TestStaticBackWithInterfaceMatchesKeepalived(t *testing.T) {
 	l := newVRRPLab(t, "d1")
 	ns := l.ns("d1")
-	l.sh("ip -n %s link add eth1 type veth peer name eth1p && ip -n %s link set eth1 up && ip -n %s link set eth1p up && ip -n %s addr add 10.77.0.1/24 dev eth1", ns, ns, ns, ns)
+	l.addEth1("d1")
 	dir := t.TempDir()
 	got := map[string][]string{}
 	route := func() bool {
@@ -139,28 +123,13 @@ func TestStaticBackWithInterfaceMatchesKeepalived(t *testing.T) {
 	addr6 := func() bool { return strings.Contains(l.sh("ip -n %s -6 addr show dev eth1", ns), "2001:db8:5::1/64") }
 	for _, kind := range []string{"keepalived", "lvsd"} {
 		fifo := filepath.Join(dir, kind+".fifo")
-		conf := fmt.Sprintf(`global_defs {
-  router_id lab
-  notify_fifo %s
-}
-static_ipaddress {
+		conf := fifoLabConf(fifo, `static_ipaddress {
   2001:db8:5::1/64 dev eth1
 }
 static_routes {
   10.79.0.0/24 dev eth1
 }
-vrrp_instance VI_1 {
-  state BACKUP
-  interface eth0
-  virtual_router_id 51
-  version 3
-  priority 150
-  advert_int 1
-  virtual_ipaddress {
-    %s/24
-  }
-}
-`, fifo, labVIP)
+`, "", "")
 		tap := tapFIFO(fifo)
 		p := l.startRaw(kind, "d1", conf, "-P")
 		l.waitFor(kind+" master", masterDown(150)+5*time.Second, func() bool { return l.hasVIP("d1") && route() && addr6() })
@@ -184,4 +153,34 @@ vrrp_instance VI_1 {
 	if k != v {
 		t.Errorf("notify_fifo differs:\n--- keepalived\n%s\n--- lvsd\n%s", k, v)
 	}
+}
+
+// fifoLabConf is the configuration of the one-director labs compared with
+// keepalived: router_id lab, notify_fifo fifo, top (blocks before the
+// instance), and VI_1 (VRID 51, VRRPv3, priority 150, state BACKUP, the
+// lab VIP and vips, lines each ending in a newline), with extra lines.
+func fifoLabConf(fifo, top, vips, extra string) string {
+	return fmt.Sprintf(`global_defs {
+  router_id lab
+  notify_fifo %s
+}
+%svrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  version 3
+  priority 150
+  advert_int 1
+  virtual_ipaddress {
+    %s/24
+%s  }
+%s}
+`, fifo, top, labVIP, vips, extra)
+}
+
+// addEth1 gives host a second interface, eth1 (10.77.0.1/24), a veth
+// whose peer eth1p stays in the namespace, both up.
+func (l *vrrpLab) addEth1(host string) {
+	ns := l.ns(host)
+	l.sh("ip -n %s link add eth1 type veth peer name eth1p && ip -n %s link set eth1 up && ip -n %s link set eth1p up && ip -n %s addr add 10.77.0.1/24 dev eth1", ns, ns, ns, ns)
 }

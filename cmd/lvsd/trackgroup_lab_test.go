@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,16 +18,12 @@ import (
 func TestTrackGroupMatchesKeepalived(t *testing.T) {
 	l := newVRRPLab(t, "d1")
 	ns := l.ns("d1")
-	l.sh("ip -n %s link add eth1 type veth peer name eth1p && ip -n %s link set eth1 up && ip -n %s link set eth1p up && ip -n %s addr add 10.77.0.1/24 dev eth1", ns, ns, ns, ns)
+	l.addEth1("d1")
 	dir := t.TempDir()
 	got := map[string][]string{}
 	for _, kind := range []string{"keepalived", "lvsd"} {
 		fifo := filepath.Join(dir, kind+".fifo")
-		conf := fmt.Sprintf(`global_defs {
-  router_id lab
-  notify_fifo %s
-}
-track_group G {
+		conf := fifoLabConf(fifo, `track_group G {
   group {
     VI_1
   }
@@ -36,18 +31,7 @@ track_group G {
 static_routes {
   10.78.0.0/24 via 10.77.0.2 dev eth1 track_group G
 }
-vrrp_instance VI_1 {
-  state BACKUP
-  interface eth0
-  virtual_router_id 51
-  version 3
-  priority 150
-  advert_int 1
-  virtual_ipaddress {
-    %s/24
-  }
-}
-`, fifo, labVIP)
+`, "", "")
 		tap := tapFIFO(fifo)
 		p := l.startRaw(kind, "d1", conf, "-P")
 		l.waitFor(kind+" master", masterDown(150)+5*time.Second, func() bool { return l.hasVIP("d1") })

@@ -207,12 +207,7 @@ func TestSenderRules(t *testing.T) {
 	sp := testSpec("127.0.0.1:1")
 	s := New(sp, nil)
 	var subjects []string
-	drain := func() {
-		for len(s.q) > 0 {
-			j := <-s.q
-			subjects = append(subjects, j.msg.Subject)
-		}
-	}
+	drain := func() { subjects = append(subjects, queuedSubjects(s)...) }
 	s.InstanceState("VI_1", StateBackup)
 	s.InstanceState("VI_1", StateBackup) // same state: no mail
 	s.InstanceState("VI_1", StateMaster)
@@ -254,12 +249,7 @@ func TestSenderInstanceRemoved(t *testing.T) {
 	sp.Instances = map[string]bool{}
 	s := New(sp, nil)
 	var subjects []string
-	drain := func() {
-		for len(s.q) > 0 {
-			j := <-s.q
-			subjects = append(subjects, j.msg.Subject)
-		}
-	}
+	drain := func() { subjects = append(subjects, queuedSubjects(s)...) }
 	s.InstanceRemoved("VI_1", StateDeleted, true)
 	s.InstanceRemoved("VI_2", StateFault, true)
 	s.InstanceRemoved("VI_3", StateDeleted, false) // its smtp_alert was off
@@ -357,4 +347,14 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// queuedSubjects takes every mail off s's queue and returns their subjects.
+func queuedSubjects(s *Sender) []string {
+	var subjects []string
+	for len(s.q) > 0 {
+		j := <-s.q
+		subjects = append(subjects, j.msg.Subject)
+	}
+	return subjects
 }

@@ -289,20 +289,10 @@ func TestVIPsAndLinks(t *testing.T) {
 		}
 	})
 	// Gratuitous ARP: read on the peer.
-	var pc *arp.Client
-	inNetns(t, b, func() {
-		ifi, err := net.InterfaceByName("veth1")
-		if err == nil {
-			pc, err = arp.Dial(ifi)
-		}
-		if err != nil {
-			t.Errorf("peer arp socket: %v", err)
-		}
-	})
+	pc := peerARP(t, b)
 	if pc == nil {
 		return
 	}
-	defer pc.Close()
 	inNetns(t, a, func() {
 		ann := NewAnnouncer()
 		defer ann.Close()
@@ -465,20 +455,10 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // back after a link fault lost its first announcement.
 func TestGARPAfterLinkBounce(t *testing.T) {
 	a, b := vethLab(t)
-	var pc *arp.Client
-	inNetns(t, b, func() {
-		ifi, err := net.InterfaceByName("veth1")
-		if err == nil {
-			pc, err = arp.Dial(ifi)
-		}
-		if err != nil {
-			t.Errorf("peer arp socket: %v", err)
-		}
-	})
+	pc := peerARP(t, b)
 	if pc == nil {
 		return
 	}
-	defer pc.Close()
 	ann := NewAnnouncer()
 	defer ann.Close()
 	vip := netip.MustParseAddr("10.9.0.100")
@@ -566,4 +546,23 @@ func TestHasRouteAndRule(t *testing.T) {
 		}
 		check("deleted", false)
 	})
+}
+
+// peerARP is an ARP socket on the peer's veth1, closed at the test's end;
+// nil (the test marked failed) if it cannot be opened.
+func peerARP(t *testing.T, b *labtest.Netns) *arp.Client {
+	var pc *arp.Client
+	inNetns(t, b, func() {
+		ifi, err := net.InterfaceByName("veth1")
+		if err == nil {
+			pc, err = arp.Dial(ifi)
+		}
+		if err != nil {
+			t.Errorf("peer arp socket: %v", err)
+		}
+	})
+	if pc != nil {
+		t.Cleanup(func() { _ = pc.Close() })
+	}
+	return pc
 }

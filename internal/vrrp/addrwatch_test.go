@@ -8,7 +8,7 @@ import (
 	"github.com/lvsd/lvsd/internal/labtest"
 )
 
-const addrWatchConf = `
+var addrWatchConf = `
 static_ipaddress {
   10.5.0.1/24 dev eth1
   10.5.0.2/24 dev eth1 no_track
@@ -19,28 +19,7 @@ vrrp_sync_group G {
     VI_B
   }
 }
-vrrp_instance VI_A {
-  interface eth0
-  virtual_router_id 1
-  priority 100
-  version 3
-  advert_int 0.05
-  virtual_ipaddress {
-    10.0.0.100/24
-    10.0.0.101/24 no_track
-  }
-}
-vrrp_instance VI_B {
-  interface eth0
-  virtual_router_id 2
-  priority 100
-  version 3
-  advert_int 0.05
-  virtual_ipaddress {
-    10.0.0.200/24
-  }
-}
-`
+` + fastInstance("VI_A", 1, "10.0.0.100/24\n    10.0.0.101/24 no_track", "") + fastInstance("VI_B", 2, "10.0.0.200/24", "")
 
 // Addresses deleted behind the router's back, as keepalived 2.2.7's
 // netlink reflector handles them: a MASTER's VIP makes it and its sync
@@ -51,7 +30,7 @@ func TestRouterAddressDeletedByHand(t *testing.T) {
 	p := newFakePlatform()
 	r := startRouter(t, addrWatchConf, p)
 	both := func(s string) bool { st := r.Status(); return st[0].State == s && st[1].State == s }
-	labtest.WaitFor(t, "masters", 3*time.Second, func() bool { return both("MASTER") && p.hasVIP("10.0.0.200/24") })
+	waitAll(t, r, "MASTER")
 	labtest.WaitFor(t, "address watch", time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.addrDeleted != nil })
 	for _, a := range []string{"10.5.0.1/24", "10.5.0.2/24"} {
 		if !p.hasVIP(a) {

@@ -9,7 +9,7 @@ import (
 	"github.com/lvsd/lvsd/internal/labtest"
 )
 
-const removedConf = `
+var removedConf = `
 vrrp_sync_group G {
   group {
     VI_A
@@ -17,42 +17,9 @@ vrrp_sync_group G {
   }
   notify_fault /n/group-fault
 }
-vrrp_instance VI_A {
-  interface eth0
-  virtual_router_id 1
-  priority 100
-  version 3
-  advert_int 0.05
-  notify /n/any
-  notify_fault /n/fault
-  notify_stop /n/stop
-  virtual_ipaddress {
-    10.0.0.100/24
-  }
-}
-vrrp_instance VI_B {
-  interface eth0
-  virtual_router_id 2
-  priority 100
-  version 3
-  advert_int 0.05
-  notify /n/any
-  notify_deleted "/n/deleted B"
-  virtual_ipaddress {
-    10.0.0.101/24
-  }
-}
-vrrp_instance VI_C {
-  interface eth0
-  virtual_router_id 3
-  priority 100
-  version 3
-  advert_int 0.05
-  virtual_ipaddress {
-    10.0.0.102/24
-  }
-}
-`
+` + fastInstance("VI_A", 1, "10.0.0.100/24", "  notify /n/any\n  notify_fault /n/fault\n  notify_stop /n/stop\n") +
+	fastInstance("VI_B", 2, "10.0.0.101/24", "  notify /n/any\n  notify_deleted \"/n/deleted B\"\n") +
+	fastInstance("VI_C", 3, "10.0.0.102/24", "")
 
 // A reload that removes instances (StopHandingOver keeping only VI_C):
 // each MASTER lets go with priority 0, and is reported as keepalived
@@ -67,14 +34,7 @@ func TestRouterReloadRemovesInstances(t *testing.T) {
 	var events []Event
 	r.OnEvent(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
 	go r.Run(t.Context())
-	labtest.WaitFor(t, "three masters", 3*time.Second, func() bool {
-		for _, st := range r.Status() {
-			if st.State != "MASTER" {
-				return false
-			}
-		}
-		return true
-	})
+	waitAll(t, r, "MASTER")
 	p.mu.Lock()
 	p.ran, p.sent = nil, nil
 	p.mu.Unlock()

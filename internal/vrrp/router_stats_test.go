@@ -2,7 +2,6 @@ package vrrp
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -15,15 +14,8 @@ import (
 // pri_zero_sent (keepalived 2.2.7 vrrp.c counts each at the same event).
 func TestRouterMasterAndPriorityZeroCounters(t *testing.T) {
 	p := newFakePlatform()
-	r := startRouter(t, strings.Replace(slowNotifyConf, "priority 255", "priority 100", 1), p)
-	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
-	labtest.WaitFor(t, "sockets open", time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) == 1 })
-	peer, group := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("224.0.0.18")
-	send := func(prio uint8) {
-		adv := &Advert{Version: 3, VRID: 1, Priority: prio, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
-		b, _ := adv.Marshal(peer, group)
-		p.conns[0].in <- Received{Payload: b, Src: peer, Dst: group, TTL: 255}
-	}
+	r := startRouter(t, slowNotifyAt100, p)
+	send := masterWithSocket(t, r, p)
 	send(200)
 	labtest.WaitFor(t, "backup", time.Second, func() bool { return r.Status()[0].State == "BACKUP" })
 	send(0) // the peer lets go: this router takes over at once
@@ -60,20 +52,13 @@ func TestRouterMasterAndPriorityZeroCounters(t *testing.T) {
 func TestRouterLogsMasterRx(t *testing.T) {
 	p := newFakePlatform()
 	var logs labtest.LogBuffer
-	r, err := NewRouter(labtest.Config(t, strings.Replace(slowNotifyConf, "priority 255", "priority 100", 1)), p, logs.Logger())
+	r, err := NewRouter(labtest.Config(t, slowNotifyAt100), p, logs.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	go r.Run(context.Background())
 	t.Cleanup(r.Stop)
-	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
-	labtest.WaitFor(t, "sockets open", time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.conns) == 1 })
-	peer, group := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("224.0.0.18")
-	send := func(prio uint8) {
-		adv := &Advert{Version: 3, VRID: 1, Priority: prio, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
-		b, _ := adv.Marshal(peer, group)
-		p.conns[0].in <- Received{Payload: b, Src: peer, Dst: group, TTL: 255}
-	}
+	send := masterWithSocket(t, r, p)
 	send(90)
 	want := "msg=\"vrrp advert with lower priority\" instance=VI_A from=10.0.0.9 priority=90 ours=100 forcing_new_election=true"
 	labtest.WaitFor(t, "the lower priority logged", time.Second, func() bool { return strings.Contains(logs.String(), want) })

@@ -77,27 +77,14 @@ func (p *routeWatchFake) delRuleByHand(r config.Rule) {
 // and take it again; rules are not watched (no virtual rule, no static
 // rule with a track_group), so a static rule deleted stays deleted.
 func TestRouterRouteDeletedByHand(t *testing.T) {
-	const conf = `
+	conf := `
 static_routes {
   10.78.0.0/24 dev eth0
 }
 static_rules {
   from 10.9.0.0/24 table 100 priority 100
 }
-vrrp_instance VI_A {
-  interface eth0
-  virtual_router_id 1
-  priority 100
-  version 3
-  advert_int 0.05
-  virtual_ipaddress {
-    10.0.0.100/24
-  }
-  virtual_routes {
-    10.79.0.0/24 dev eth0
-  }
-}
-`
+` + fastInstance("VI_A", 1, "10.0.0.100/24", "  virtual_routes {\n    10.79.0.0/24 dev eth0\n  }\n")
 	p := &routeWatchFake{routeFake: &routeFake{fakePlatform: newFakePlatform()}, present: map[string]bool{}}
 	r := mustNewRouter(t, conf, p)
 	go r.Run(t.Context())
@@ -133,7 +120,7 @@ vrrp_instance VI_A {
 // up (keepalived's interface_up → static_track_group_reinstate_config);
 // no_track ones and rules do not.
 func TestRouterStaticBackWithInterface(t *testing.T) {
-	const conf = `
+	conf := `
 static_ipaddress {
   10.77.0.1/24 dev eth1
   10.77.0.2/24 dev eth1 no_track
@@ -144,17 +131,7 @@ static_routes {
 static_rules {
   from 10.9.0.0/24 table 100 priority 100 iif eth1
 }
-vrrp_instance VI_A {
-  interface eth0
-  virtual_router_id 1
-  priority 100
-  version 3
-  advert_int 0.05
-  virtual_ipaddress {
-    10.0.0.100/24
-  }
-}
-`
+` + fastInstance("VI_A", 1, "10.0.0.100/24", "")
 	p := &routeFake{fakePlatform: newFakePlatform()}
 	r := mustNewRouter(t, conf, p)
 	go r.Run(t.Context())
