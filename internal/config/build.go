@@ -331,6 +331,7 @@ var globalTable = table[*Global]{
 	"lvs_flush_onstop":  {handle: lvsFlushOnStop},
 	"lvs_flush_on_stop": {handle: lvsFlushOnStop},
 	"lvs_sync_daemon":   {handle: lvsSyncDaemon},
+	"lvs_timeouts":      {handle: lvsTimeouts},
 }
 
 func init() {
@@ -363,7 +364,7 @@ func init() {
 			"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier",
 		},
 		"not implemented yet": {
-			"lvs_timeouts", "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
+			"vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
 			"vrrp_gna_interval", "vrrp_min_garp",
 			"vrrp_garp_extra_if", "vrrp_down_timer_adverts", "vrrp_startup_delay",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",

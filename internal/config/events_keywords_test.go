@@ -7,6 +7,7 @@ func init() {
 		"vrrp_instance notify_master_rx_lower_pri": "cmd/lvsd.TestNotifyFIFOEventsMatchKeepalived",
 		"vrrp_instance notify_priority_changes":    "internal/vrrp.TestResolveEvents",
 		"vrrp_instance notify_deleted":             "cmd/lvsd.TestReloadRemovedInstanceMatchesKeepalived",
+		"global_defs lvs_timeouts":                 "cmd/lvsd.TestVMLVSTimeoutsMatchKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {
 		keywordBehaviourTests[k] = v

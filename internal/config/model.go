@@ -53,6 +53,7 @@ type Global struct {
 	EnableScriptSecurity  bool          `json:"enable_script_security"`
 	LVSFlush              bool          `json:"lvs_flush"`
 	LVSFlushOnStop        string        `json:"lvs_flush_onstop,omitempty"` // "", "VS" or "ALL"
+	LVSTimeouts           LVSTimeouts   `json:"lvs_timeouts,omitzero"`
 	VRRPVersion           int           `json:"vrrp_version"`
 	VRRPMcastGroup4       netip.Addr    `json:"vrrp_mcast_group4"`
 	VRRPMcastGroup6       netip.Addr    `json:"vrrp_mcast_group6"`

@@ -81,7 +81,10 @@ type Daemon struct {
 	routerDone chan error // of the router in routerRef
 	syncer     *ipvs.Syncer
 	kernel     ipvs.Kernel
-	checks     *check.Manager
+	// timeouts keeps the kernel's IPVS timeouts from before lvs_timeouts
+	// changed them (timeouts.go).
+	timeouts ipvs.TimeoutKeeper
+	checks   *check.Manager
 	// scripts runs every script, VRRP and checker alike; setConfig
 	// re-applies script_user and enable_script_security at each load.
 	scripts    *script.Runner
@@ -386,6 +389,7 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 			d.kernel = k
 			d.syncer = ipvs.NewSyncer(k, d.log, filepath.Join(d.opts.StateDir, "ipvs-owned.json"), d.cfg.Global.LVSFlush)
 			d.reconcileIPVSAnnounced(reconcileStart)
+			d.applyLVSTimeouts()
 		}
 	}
 	if d.opts.CheckOnly {
@@ -591,6 +595,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 	}
 	d.reconcileIPVSAnnounced(reconcileReload)
+	d.applyLVSTimeouts()
 	// The alerts after the kernel: a reload's mails and FIFO lines need
 	// not hold up its IPVS writes.
 	d.alerts.update(d.cfg)
@@ -649,6 +654,7 @@ func (d *Daemon) stop() error {
 			d.log.Error("ipvs stop", "err", err)
 		}
 	}
+	d.restoreLVSTimeouts()
 	d.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond), "vrrp", vrrpDone.Sub(start).Round(time.Millisecond),
 		"checks", checksDone.Sub(vrrpDone).Round(time.Millisecond), "ipvs", time.Since(checksDone).Round(time.Millisecond))
 	return nil

@@ -33,6 +33,10 @@ type Kernel interface {
 	StartSyncDaemon(SyncDaemon) error
 	StopSyncDaemon(SyncState) error
 	SyncDaemons() ([]SyncDaemon, error)
+
+	// The connection timeouts of the namespace (timeouts.go).
+	Timeouts() (Timeouts, error)
+	SetTimeouts(Timeouts) error
 }
 
 // ReadOptions selects what ReadTable reads.

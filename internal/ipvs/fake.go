@@ -38,6 +38,11 @@ type FakeKernel struct {
 	DaemonWrites   int
 	FailNextDaemon error
 	SyncInterfaces map[string]bool
+
+	// timeouts are the namespace's (nil: KernelDefaultTimeouts);
+	// TimeoutWrites counts SetTimeouts calls.
+	timeouts      *Timeouts
+	TimeoutWrites int
 }
 
 var _ Kernel = (*FakeKernel)(nil)
@@ -278,4 +283,36 @@ func (f *FakeKernel) SetSyncInterfaces(names ...string) {
 	for _, n := range names {
 		f.SyncInterfaces[n] = true
 	}
+}
+
+// Timeouts reads the timeouts, the kernel's defaults until set.
+func (f *FakeKernel) Timeouts() (Timeouts, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.timeouts == nil {
+		return KernelDefaultTimeouts, nil
+	}
+	return *f.timeouts, nil
+}
+
+// SetTimeouts sets the non-zero timeouts, as the kernel does.
+func (f *FakeKernel) SetTimeouts(t Timeouts) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur := KernelDefaultTimeouts
+	if f.timeouts != nil {
+		cur = *f.timeouts
+	}
+	if t.TCP != 0 {
+		cur.TCP = t.TCP
+	}
+	if t.TCPFin != 0 {
+		cur.TCPFin = t.TCPFin
+	}
+	if t.UDP != 0 {
+		cur.UDP = t.UDP
+	}
+	f.timeouts = &cur
+	f.TimeoutWrites++
+	return nil
 }
