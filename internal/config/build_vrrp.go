@@ -54,6 +54,11 @@ var vrrpGlobalTable = table[*Global]{
 			g.GARPMasterDelay = v
 		}
 	}},
+	"vrrp_down_timer_adverts": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.intArg(n, 1, 100); ok {
+			g.VRRPDownTimerAdverts = v
+		}
+	}},
 	"vrrp_garp_master_repeat": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.intArg(n, 1, 1<<20); ok {
 			g.GARPMasterRepeat = v
@@ -262,6 +267,9 @@ func (b *builder) instance(n *Node, c *Config) {
 		Accept: true, Pos: n.Pos(),
 		GARPMasterDelay: -1, GARPMasterRepeat: -1, GARPMasterRefresh: -1, GARPMasterRefreshRep: -1,
 		GARPLowerPrioDelay: -1, GARPLowerPrioRepeat: -1,
+		// keepalived takes the global value when it allocates the
+		// instance (vrrp_data.c alloc_vrrp), not at the end.
+		DownTimerAdverts: c.Global.VRRPDownTimerAdverts,
 	}
 	walk(b, n.Children, instanceTable, in, "vrrp_instance "+name)
 	c.Instances = append(c.Instances, in)
@@ -487,10 +495,14 @@ func init() {
 		}},
 		"notify_priority_changes": {handle: func(b *builder, n *Node, in *Instance) { optBool(b, n, &in.NotifyPriorityChanges) }},
 		"garp_extra_if":           {ignored: "not implemented yet"},
-		"down_timer_adverts":      {ignored: "not implemented yet"},
-		"kernel_rx_buf_size":      {ignored: "netlink buffer tuning is automatic in lvsd"},
-		"mcast_dst_ip":            {ignored: "not implemented yet"},
-		"vrf":                     {ignored: "not implemented yet"},
+		"down_timer_adverts": {handle: func(b *builder, n *Node, in *Instance) {
+			if v, ok := b.intArg(n, 1, 100); ok {
+				in.DownTimerAdverts, in.downTimerAdvertsPos = v, n.Pos()
+			}
+		}},
+		"kernel_rx_buf_size": {ignored: "netlink buffer tuning is automatic in lvsd"},
+		"mcast_dst_ip":       {ignored: "not implemented yet"},
+		"vrf":                {ignored: "not implemented yet"},
 	}
 }
 

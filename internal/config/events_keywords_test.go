@@ -8,6 +8,8 @@ func init() {
 		"vrrp_instance notify_priority_changes":    "internal/vrrp.TestResolveEvents",
 		"vrrp_instance notify_deleted":             "cmd/lvsd.TestReloadRemovedInstanceMatchesKeepalived",
 		"global_defs lvs_timeouts":                 "cmd/lvsd.TestVMLVSTimeoutsMatchKeepalived",
+		"global_defs vrrp_down_timer_adverts":      "internal/config.TestDownTimerAdverts",
+		"vrrp_instance down_timer_adverts":         "cmd/lvsd.TestDownTimerAdvertsMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {
 		keywordBehaviourTests[k] = v

@@ -1140,6 +1140,7 @@ var unreadFieldsAllowed = map[string]string{
 	"Global.NotificationEmailFrom":   "warned at load (notification_email_from: lvsd sends no e-mail yet, issue 16); the value is kept for when it does",
 	"Global.SMTPConnectTimeout":      "warned at load (smtp_connect_timeout: lvsd sends no e-mail yet, issue 16); the value is kept for when it does",
 	"Global.SMTPServer":              "warned at load (smtp_server: lvsd sends no e-mail yet, issue 16); the value is kept for when it does",
+	"Global.VRRPDownTimerAdverts":    "copied into each vrrp_instance's DownTimerAdverts when its block begins (keepalived's alloc_vrrp); internal/vrrp reads that",
 	"Global.VRRPStrict":              "unread: issue 13 open (vrrp_strict: applied at load into Instance.StrictMode, which nothing reads either)",
 	"RealServer.Pos":                 "source position for diagnostics (validation and check-config read it), not a keyword's value",
 	"Script.Pos":                     "source position for diagnostics (validation and check-config read it), not a keyword's value",

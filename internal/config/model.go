@@ -60,11 +60,13 @@ type Global struct {
 	VRRPStrict            bool          `json:"vrrp_strict"`
 	GARPMasterDelay       time.Duration `json:"vrrp_garp_master_delay"`
 	GARPMasterRepeat      int           `json:"vrrp_garp_master_repeat"`
-	GARPMasterRefresh     time.Duration `json:"vrrp_garp_master_refresh"`
-	GARPMasterRefreshRep  int           `json:"vrrp_garp_master_refresh_repeat"`
-	GARPLowerPrioDelay    time.Duration `json:"vrrp_garp_lower_prio_delay"`
-	GARPLowerPrioRepeat   int           `json:"vrrp_garp_lower_prio_repeat"`
-	GARPInterval          time.Duration `json:"vrrp_garp_interval"`
+	// VRRPDownTimerAdverts is vrrp_down_timer_adverts (0: not given, 3).
+	VRRPDownTimerAdverts int           `json:"vrrp_down_timer_adverts,omitempty"`
+	GARPMasterRefresh    time.Duration `json:"vrrp_garp_master_refresh"`
+	GARPMasterRefreshRep int           `json:"vrrp_garp_master_refresh_repeat"`
+	GARPLowerPrioDelay   time.Duration `json:"vrrp_garp_lower_prio_delay"`
+	GARPLowerPrioRepeat  int           `json:"vrrp_garp_lower_prio_repeat"`
+	GARPInterval         time.Duration `json:"vrrp_garp_interval"`
 	// HigherPrioSendAdvert is vrrp_higher_prio_send_advert; unset means
 	// lvsd's default, on (keepalived's is off; see docs/compatibility.md).
 	HigherPrioSendAdvert *bool `json:"vrrp_higher_prio_send_advert,omitempty"`

@@ -152,11 +152,15 @@ type Instance struct {
 	GARPMasterRefreshRep  int           `json:"garp_master_refresh_repeat"`
 	GARPLowerPrioDelay    time.Duration `json:"garp_lower_prio_delay"`
 	GARPLowerPrioRepeat   int           `json:"garp_lower_prio_repeat"`
-	HigherPrioSendAdvert  *bool         `json:"higher_prio_send_advert,omitempty"`
-	LowerPrioNoAdvert     *bool         `json:"lower_prio_no_advert,omitempty"`
-	Accept                bool          `json:"accept"`
-	StrictMode            bool          `json:"strict_mode,omitempty"`
-	SyncGroup             string        `json:"sync_group,omitempty"`
+	// DownTimerAdverts is down_timer_adverts: how many adverts a backup
+	// misses before it takes over (1-100; vrrp_down_timer_adverts as it
+	// stood when the block began, else 3; 3 in strict mode).
+	DownTimerAdverts     int    `json:"down_timer_adverts"`
+	HigherPrioSendAdvert *bool  `json:"higher_prio_send_advert,omitempty"`
+	LowerPrioNoAdvert    *bool  `json:"lower_prio_no_advert,omitempty"`
+	Accept               bool   `json:"accept"`
+	StrictMode           bool   `json:"strict_mode,omitempty"`
+	SyncGroup            string `json:"sync_group,omitempty"`
 	// VMAC is use_vmac/vmac_xmit_base, UseVMACAddr use_vmac_addr, and
 	// VMACs the macvlan interfaces the instance creates, its own first
 	// (vmac.go).
@@ -178,6 +182,7 @@ type Instance struct {
 	versionPos             Pos
 	nopreemptPos           Pos
 	preemptDelayPos        Pos
+	downTimerAdvertsPos    Pos
 	garpLowerPrioRepeatPos Pos
 	garpLowerPrioDelayPos  Pos
 }

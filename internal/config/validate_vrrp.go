@@ -311,6 +311,17 @@ func completeInstances(c *Config, scripts map[string]bool, d *Diagnostics) {
 			d.Skipf(in.preemptDelayPos, "vrrp_instance %s: preempt_delay is incompatible with strict mode; cleared, as keepalived does", in.Name)
 			in.PreemptDelay = 0
 		}
+		if in.DownTimerAdverts == 0 {
+			in.DownTimerAdverts = 3 // VRRP_DOWN_TIMER_ADVERTS, RFC 5798 6.1
+		}
+		if in.DownTimerAdverts != 3 && in.StrictMode {
+			pos := in.downTimerAdvertsPos
+			if pos.Line == 0 {
+				pos = in.Pos
+			}
+			d.Skipf(pos, "vrrp_instance %s: down_timer_adverts is incompatible with strict mode; 3 is used, as keepalived does", in.Name)
+			in.DownTimerAdverts = 3
+		}
 		if in.PreemptDelay > 0 && in.NoPreempt {
 			d.Skipf(in.preemptDelayPos, "vrrp_instance %s: preempt_delay is incompatible with nopreempt; cleared, as keepalived does", in.Name)
 			in.PreemptDelay = 0

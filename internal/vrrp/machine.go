@@ -46,6 +46,9 @@ type Params struct {
 	Interval     time.Duration
 	Preempt      bool
 	PreemptDelay time.Duration
+	// DownTimerAdverts is how many adverts a backup misses before it
+	// takes over (down_timer_adverts; 0 is RFC 5798's 3).
+	DownTimerAdverts int
 	// Addr is the address adverts are sent from; the higher one wins a tie.
 	Addr netip.Addr
 	GARP GARPSchedule
@@ -137,10 +140,16 @@ func New(p Params) *Machine {
 	return &Machine{p: p, prio: p.Priority, masterInterval: p.Interval}
 }
 
-func (m *Machine) State() State              { return m.state }
-func (m *Machine) Priority() int             { return m.prio }
-func (m *Machine) Params() Params            { return m.p }
-func (m *Machine) MasterDown() time.Duration { return 3*m.masterInterval + m.skew() }
+func (m *Machine) State() State   { return m.state }
+func (m *Machine) Priority() int  { return m.prio }
+func (m *Machine) Params() Params { return m.p }
+func (m *Machine) MasterDown() time.Duration {
+	n := m.p.DownTimerAdverts
+	if n == 0 {
+		n = 3
+	}
+	return time.Duration(n)*m.masterInterval + m.skew()
+}
 
 // Deadline is when Tick must next be called; zero when nothing is due.
 func (m *Machine) Deadline() time.Time {

@@ -163,6 +163,12 @@ func TestMachineScenarios(t *testing.T) {
 			{time.Second, "fault", "notify(FAULT)", StateFault},
 			{2 * time.Second, "delete-notify", "notify(DELETED)", StateStopped},
 		}},
+		{"down_timer_adverts 5: the backup waits five intervals and its skew", params(100), func(p *Params) { p.DownTimerAdverts = 5 }, []step{
+			{0, "start", "notify(BACKUP)", StateBackup},
+			{time.Second, "rx:150", "", StateBackup},
+			{time.Second + 5*time.Second + skew100 - time.Millisecond, "tick", "", StateBackup},
+			{time.Second + 5*time.Second + skew100, "tick", becomeMaster, StateMaster},
+		}},
 		{"address owner is master at once", params(255), nil, []step{
 			{0, "start", "advert(255) add garp(5) notify(MASTER)", StateMaster},
 		}},

@@ -402,7 +402,7 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 		in.acc.AuthData = [8]byte{}
 	}
 	in.m = New(Params{VRID: uint8(sp.VRID), Version: sp.Version, Priority: sp.Priority, Interval: sp.Interval,
-		Preempt: sp.Preempt, PreemptDelay: sp.PreemptDelay, Addr: in.src, GARP: sp.GARP,
+		Preempt: sp.Preempt, PreemptDelay: sp.PreemptDelay, DownTimerAdverts: sp.DownTimerAdverts, Addr: in.src, GARP: sp.GARP,
 		HigherPrioSendAdvert: sp.HigherPrioSendAdvert, LowerPrioNoAdvert: sp.LowerPrioNoAdvert, OwnerWaits: sp.OwnerWaits})
 	return in, nil
 }

@@ -42,6 +42,8 @@ type InstanceSpec struct {
 	Interval     time.Duration
 	Preempt      bool
 	PreemptDelay time.Duration
+	// DownTimerAdverts: adverts missed before taking over (down_timer_adverts).
+	DownTimerAdverts int
 	// SyncFailbackHold: PreemptDelay was raised to SyncFailbackHold for
 	// lvs_sync_daemon (the configured delay was shorter).
 	SyncFailbackHold bool
@@ -196,8 +198,9 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 	version := ic.Version
 	s := InstanceSpec{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, IPv6: v6, Version: version,
 		Priority: ic.Priority, Interval: ic.AdvertInterval, Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
-		OwnerWaits: ic.Priority == OwnerPriority && ic.InitialState != config.StateMaster,
-		UnicastTTL: ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
+		DownTimerAdverts: ic.DownTimerAdverts,
+		OwnerWaits:       ic.Priority == OwnerPriority && ic.InitialState != config.StateMaster,
+		UnicastTTL:       ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
 		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses), TrackBFDs: trackSpecs(ic.TrackBFDs),
 		VirtualRoutes: routeSpecs(ic.VirtualRoutes), VirtualRules: ruleSpecs(ic.VirtualRules),
