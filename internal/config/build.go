@@ -365,7 +365,7 @@ func init() {
 		},
 		"not implemented yet": {
 			"vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
-			"vrrp_gna_interval", "vrrp_min_garp",
+			"vrrp_gna_interval",
 			"vrrp_garp_extra_if", "vrrp_startup_delay",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
 			"linkbeat_use_polling", "log_unknown_vrids", "max_auto_priority", "min_auto_priority_delay",

@@ -54,6 +54,26 @@ var vrrpGlobalTable = table[*Global]{
 			g.GARPMasterDelay = v
 		}
 	}},
+	// vrrp_min_garp [BOOL]: one gratuitous ARP/NA on becoming master, no
+	// delayed second train, no refresh repeat; global_parser.c changes
+	// only what still has keepalived's default, so a setting written
+	// before it stays, and one written after it wins.
+	"vrrp_min_garp": {handle: func(b *builder, n *Node, g *Global) {
+		if len(n.Args) > 0 {
+			if on, ok := b.boolArg(n); !ok || !on {
+				return
+			}
+		}
+		if g.GARPMasterRepeat == 5 { // VRRP_GARP_REP
+			g.GARPMasterRepeat = 1
+		}
+		if g.GARPMasterRefreshRep == 1 { // VRRP_GARP_REFRESH_REP
+			g.GARPMasterRefreshRep = 0
+		}
+		if g.GARPMasterDelay == 5*time.Second { // VRRP_GARP_DELAY
+			g.GARPMasterDelay = 0
+		}
+	}},
 	"vrrp_down_timer_adverts": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.intArg(n, 1, 100); ok {
 			g.VRRPDownTimerAdverts = v
