@@ -366,7 +366,7 @@ func init() {
 		"not implemented yet": {
 			"vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
 			"vrrp_gna_interval",
-			"vrrp_garp_extra_if", "vrrp_startup_delay",
+			"vrrp_garp_extra_if",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
 			"linkbeat_use_polling", "log_unknown_vrids", "max_auto_priority", "min_auto_priority_delay",
 			"checker_log_all_failures", "rs_init_notifies", "startup_script", "startup_script_timeout",

@@ -74,6 +74,16 @@ var vrrpGlobalTable = table[*Global]{
 			g.GARPMasterDelay = 0
 		}
 	}},
+	// vrrp_startup_delay SECONDS (to the millisecond); keepalived logs a
+	// delay of a minute or more as very large and keeps it.
+	"vrrp_startup_delay": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.timerArg(n, time.Millisecond, math.MaxUint32*time.Microsecond); ok {
+			g.VRRPStartupDelay = v.Round(time.Millisecond)
+			if v >= time.Minute {
+				b.d.Warnf(n.Pos(), "The vrrp_startup_delay is very large - %s seconds", n.Args[0].Text)
+			}
+		}
+	}},
 	"vrrp_down_timer_adverts": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.intArg(n, 1, 100); ok {
 			g.VRRPDownTimerAdverts = v
@@ -709,11 +719,12 @@ func lenient[T any](k keyword[T]) keyword[T] {
 var (
 	lenientGlobal = []string{"vrrp_version", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_higher_prio_send_advert",
 		"vrrp_lower_prio_no_advert", "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
-		"vrrp_garp_master_refresh_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_interval"}
+		"vrrp_garp_master_refresh_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_interval",
+		"vrrp_down_timer_adverts", "vrrp_startup_delay", "vrrp_min_garp"}
 	lenientInstance = []string{"version", "preempt_delay", "mcast_src_ip", "unicast_src_ip", "unicast_peer", "unicast_ttl",
 		"track_interface", "track_script", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 		"garp_master_refresh_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat", "strict_mode",
-		"lower_prio_no_advert", "higher_prio_send_advert"}
+		"lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts"}
 	lenientScript    = []string{"interval", "timeout", "weight", "rise", "fall"}
 	lenientSyncGroup = []string{"track_script", "track_interface"}
 )

@@ -11,6 +11,7 @@ func init() {
 		"global_defs vrrp_down_timer_adverts":      "internal/config.TestDownTimerAdverts",
 		"vrrp_instance down_timer_adverts":         "cmd/lvsd.TestDownTimerAdvertsMatchesKeepalived",
 		"global_defs vrrp_min_garp":                "cmd/lvsd.TestMinGARPMatchesKeepalived",
+		"global_defs vrrp_startup_delay":           "cmd/lvsd.TestStartupDelayMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {
 		keywordBehaviourTests[k] = v

@@ -60,6 +60,10 @@ type Global struct {
 	VRRPStrict            bool          `json:"vrrp_strict"`
 	GARPMasterDelay       time.Duration `json:"vrrp_garp_master_delay"`
 	GARPMasterRepeat      int           `json:"vrrp_garp_master_repeat"`
+	// VRRPStartupDelay is vrrp_startup_delay: after lvsd starts, no VRRP
+	// instance takes over before it has passed plus the master-down
+	// interval (0: none).
+	VRRPStartupDelay time.Duration `json:"vrrp_startup_delay,omitempty"`
 	// VRRPDownTimerAdverts is vrrp_down_timer_adverts (0: not given, 3).
 	VRRPDownTimerAdverts int           `json:"vrrp_down_timer_adverts,omitempty"`
 	GARPMasterRefresh    time.Duration `json:"vrrp_garp_master_refresh"`

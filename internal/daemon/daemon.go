@@ -81,6 +81,8 @@ type Daemon struct {
 	routerDone chan error // of the router in routerRef
 	syncer     *ipvs.Syncer
 	kernel     ipvs.Kernel
+	// vrrpStartupEnd is when vrrp_startup_delay ends (zero: none).
+	vrrpStartupEnd time.Time
 	// timeouts keeps the kernel's IPVS timeouts from before lvs_timeouts
 	// changed them (timeouts.go).
 	timeouts ipvs.TimeoutKeeper
@@ -396,6 +398,12 @@ func (d *Daemon) start(ctx context.Context, res *config.Result) error {
 		d.initTrackFiles()
 	}
 	if !d.opts.CheckOnly {
+		// vrrp_startup_delay counts from lvsd's start, once (keepalived's
+		// vrrp_delayed_start_time, set only when not reloading).
+		if delay := d.cfg.Global.VRRPStartupDelay; delay > 0 {
+			d.vrrpStartupEnd = time.Now().Add(delay)
+			d.log.Info("delaying VRRP startup (vrrp_startup_delay)", "seconds", delay.Seconds())
+		}
 		if err := d.startRouter(ctx); err != nil {
 			return err
 		}
@@ -439,6 +447,7 @@ func (d *Daemon) newRouter(cfg *config.Config) (*vrrp.Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp: %w", err)
 	}
+	r.SetStartupDelayEnd(d.vrrpStartupEnd)
 	return r, nil
 }
 

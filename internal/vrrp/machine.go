@@ -128,6 +128,8 @@ type Machine struct {
 	trainAt        time.Time // next round of a GARP train
 	trainLeft      int       // rounds still to send in the train
 	preemptAt      time.Time
+	// startDelayEnd is when vrrp_startup_delay ends (DelayStart).
+	startDelayEnd time.Time
 
 	MasterAddr     netip.Addr // the current master, as last heard (or own)
 	MasterPriority int
@@ -172,6 +174,21 @@ func (m *Machine) skew() time.Duration {
 	return time.Duration(256-m.prio) * time.Second / 256
 }
 
+// DelayStart is vrrp_startup_delay: until t, a BACKUP's timers run from t,
+// not from now, so that no instance takes over before t plus its
+// master-down interval (vrrp_init_instance_sands with
+// vrrp_delayed_start_time). Call it before Start.
+func (m *Machine) DelayStart(t time.Time) { m.startDelayEnd = t }
+
+// backupDeadline is when a BACKUP's timer of length d, set at now, runs
+// out: from the end of the startup delay while that lasts.
+func (m *Machine) backupDeadline(now time.Time, d time.Duration) time.Time {
+	if now.Before(m.startDelayEnd) {
+		return m.startDelayEnd.Add(d)
+	}
+	return now.Add(d)
+}
+
 // Start enters BACKUP, or MASTER at once for the address owner, or FAULT
 // when tracking already says so.
 func (m *Machine) Start(now time.Time) []Action {
@@ -194,7 +211,7 @@ func (m *Machine) Received(now time.Time, from netip.Addr, a *Advert) []Action {
 	case StateBackup:
 		if a.Priority == 0 {
 			// The master is leaving: take over after the skew alone.
-			m.timer = now.Add(m.skew())
+			m.timer = m.backupDeadline(now, m.skew())
 			return nil
 		}
 		lower := int(a.Priority) < m.prio
@@ -211,7 +228,7 @@ func (m *Machine) Received(now time.Time, from netip.Addr, a *Advert) []Action {
 				}
 			}
 			m.MasterAddr, m.MasterPriority = from, int(a.Priority)
-			m.timer = now.Add(m.MasterDown())
+			m.timer = m.backupDeadline(now, m.MasterDown())
 		}
 		// A lower priority master with preemption on is ignored: the
 		// master-down timer runs out and this instance takes over.
@@ -415,6 +432,7 @@ func (m *Machine) adoptFrom(old *Machine) {
 	}
 	m.timer, m.garpAt, m.garpCount, m.refreshAt, m.preemptAt = old.timer, old.garpAt, old.garpCount, old.refreshAt, old.preemptAt
 	m.trainAt, m.trainLeft = old.trainAt, old.trainLeft
+	m.startDelayEnd = old.startDelayEnd
 	m.MasterAddr, m.MasterPriority = old.MasterAddr, old.MasterPriority
 	m.Transitions, m.LastTransition = old.Transitions, old.LastTransition
 	if m.state == StateMaster {
@@ -446,7 +464,7 @@ func (m *Machine) leaveMaster(now time.Time, to State) []Action {
 	m.clearTimers()
 	if to == StateBackup {
 		m.setState(now, StateBackup)
-		m.timer = now.Add(m.MasterDown())
+		m.timer = m.backupDeadline(now, m.MasterDown())
 		return append(acts, Action{Kind: Notify, State: StateBackup})
 	}
 	m.setState(now, StateFault)
@@ -465,7 +483,7 @@ func (m *Machine) AddressLost(now time.Time) []Action {
 		return nil
 	}
 	acts := append([]Action{{Kind: SendAdvert, Priority: 0}}, m.leaveMaster(now, StateBackup)...)
-	m.timer = now.Add(m.skew())
+	m.timer = m.backupDeadline(now, m.skew())
 	return acts
 }
 
@@ -474,7 +492,7 @@ func (m *Machine) enterBackup(now time.Time) []Action {
 	m.clearTimers()
 	m.masterInterval = m.p.Interval
 	m.MasterAddr, m.MasterPriority = netip.Addr{}, 0
-	m.timer = now.Add(m.MasterDown())
+	m.timer = m.backupDeadline(now, m.MasterDown())
 	return []Action{{Kind: Notify, State: StateBackup}}
 }
 

@@ -389,3 +389,26 @@ func TestAcceptance(t *testing.T) {
 		t.Error("Check changed the VIP list")
 	}
 }
+
+// vrrp_startup_delay: while it lasts a BACKUP's timers run from its end
+// (an advert heard meanwhile does not bring the takeover closer); after
+// it, from now again.
+func TestMachineStartupDelay(t *testing.T) {
+	m := New(params(100))
+	m.DelayStart(t0.Add(10 * time.Second))
+	run(t, m, []step{
+		{0, "start", "notify(BACKUP)", StateBackup},
+		{10*time.Second + down100 - time.Millisecond, "tick", "", StateBackup},
+		{10*time.Second + down100, "tick", "advert(100) add garp(5) notify(MASTER)", StateMaster},
+	})
+	m = New(params(100))
+	m.DelayStart(t0.Add(10 * time.Second))
+	run(t, m, []step{
+		{0, "start", "notify(BACKUP)", StateBackup},
+		{time.Second, "rx:150@upper", "", StateBackup},
+		{10*time.Second + down100 - time.Millisecond, "tick", "", StateBackup},
+		{11 * time.Second, "rx:150@upper", "", StateBackup}, // past the delay: from now
+		{11*time.Second + down100 - time.Millisecond, "tick", "", StateBackup},
+		{11*time.Second + down100, "tick", "advert(100) add garp(5) notify(MASTER)", StateMaster},
+	})
+}

@@ -110,6 +110,9 @@ type Router struct {
 	// onTransition, if set, is called on the router's goroutine after any
 	// instance changes state; it must not block.
 	onTransition func()
+	// startDelayEnd is when vrrp_startup_delay, counted from lvsd's start,
+	// ends (SetStartupDelayEnd); zero: none.
+	startDelayEnd time.Time
 	// onEvent, if set, is called on the router's goroutine for the events
 	// keepalived writes to its notify FIFOs besides states (events.go).
 	onEvent func(Event)
@@ -470,6 +473,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		in.m.prio = prio
 		in.m.fault = fault
+		in.m.DelayStart(r.startDelayEnd)
 		r.apply(in, now, in.m.Start(now))
 	}
 
@@ -614,6 +618,13 @@ func (r *Router) continueInstance(in *instance, old *handed, now time.Time, prio
 	r.apply(in, now, in.m.SetPriority(now, prio))
 	r.apply(in, now, in.m.SetFault(now, fault))
 }
+
+// SetStartupDelayEnd is vrrp_startup_delay: instances that start before t
+// (not those a reload carries on) wait t plus their master-down interval
+// before taking over (Machine.DelayStart). The daemon passes the same t,
+// from its own start, to every router, as keepalived keeps one
+// vrrp_delayed_start_time across reloads. Call it before Run.
+func (r *Router) SetStartupDelayEnd(t time.Time) { r.startDelayEnd = t }
 
 // OnTransition registers fn, called (and never waited on: it must not
 // block) whenever an instance changes state. Call it before Run.
