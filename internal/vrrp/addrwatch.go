@@ -32,31 +32,38 @@ func (r *Router) watchAddrs(ctx context.Context) {
 // RTM_DELADDR: a MASTER whose VIP (not no_track) was deleted leaves MASTER
 // and takes it again (set_vrrp_backup, Machine.AddressLost), with its sync
 // group; a static address (not no_track) is added again
-// (reinstate_static_address). An address present again by the time the
-// event is read was deleted by lvsd itself on the way (a quick
-// BACKUP-MASTER turn) or restored already: nothing is done.
+// (reinstate_static_address). Only an address of lvsd's is looked up in
+// the kernel: one present again by the time the event is read was deleted
+// by lvsd itself on the way (a quick BACKUP-MASTER turn) or restored
+// already, and nothing is done.
 func (r *Router) addrDeleted(ap AddrPlatform, dev string, addr netip.Addr) {
+	var master *instance
+	for _, in := range r.insts {
+		if in.m.State() == StateMaster && tracksVIP(in, dev, addr) {
+			master = in
+			break
+		}
+	}
+	statics, static := r.staticOf().addrs, -1
+	for i, v := range statics {
+		if v.Dev == dev && v.Prefix.Addr() == addr && !r.cfg.StaticAddresses[i].NoTrack {
+			static = i
+			break
+		}
+	}
+	if master == nil && static < 0 {
+		return
+	}
 	if back, err := ap.HasAddr(dev, addr); err == nil && back {
 		return
 	}
-	for _, in := range r.insts {
-		if in.m.State() != StateMaster || !tracksVIP(in, dev, addr) {
-			continue
-		}
-		r.log.Warn("vrrp master's VIP deleted behind its back; leaving MASTER to take it again", "instance", in.cfg.Name,
+	if master != nil {
+		r.log.Warn("vrrp master's VIP deleted behind its back; leaving MASTER to take it again", "instance", master.cfg.Name,
 			"interface", dev, "vip", addr)
-		r.addressLost(in)
-		break
+		r.addressLost(master)
 	}
-	for i, v := range r.staticOf().addrs {
-		if v.Dev != dev || v.Prefix.Addr() != addr || r.cfg.StaticAddresses[i].NoTrack {
-			continue
-		}
-		r.log.Info("restoring deleted static address", "address", v.String())
-		if err := r.plat.AddVIP(v); err != nil {
-			r.log.Error("restoring static address", "address", v.String(), "err", err)
-		}
-		break
+	if static >= 0 {
+		r.restoreStaticAddr(statics[static], "deleted")
 	}
 }
 

@@ -201,12 +201,8 @@ func (r *Router) removeStatic(s staticSet) {
 // them. What is still there is added again harmlessly.
 func (r *Router) reinstateStatic(dev string) {
 	for i, v := range r.staticOf().addrs {
-		if v.Dev != dev || r.cfg.StaticAddresses[i].NoTrack {
-			continue
-		}
-		r.log.Info("restoring static address, its interface is up", "address", v.String())
-		if err := r.plat.AddVIP(v); err != nil {
-			r.log.Error("restoring static address", "address", v.String(), "err", err)
+		if v.Dev == dev && !r.cfg.StaticAddresses[i].NoTrack {
+			r.restoreStaticAddr(v, "interface up")
 		}
 	}
 	rp := r.routes()
@@ -221,5 +217,14 @@ func (r *Router) reinstateStatic(dev string) {
 		if err := rp.AddRoute(rt); err != nil {
 			r.log.Error("restoring static route", "route", rt.Text, "err", err)
 		}
+	}
+}
+
+// restoreStaticAddr adds a static address again; why says what took it
+// away, for the log.
+func (r *Router) restoreStaticAddr(v netif.VIP, why string) {
+	r.log.Info("restoring static address", "address", v.String(), "after", why)
+	if err := r.plat.AddVIP(v); err != nil {
+		r.log.Error("restoring static address", "address", v.String(), "err", err)
 	}
 }
