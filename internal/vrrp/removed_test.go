@@ -35,6 +35,11 @@ func TestRouterReloadRemovesInstances(t *testing.T) {
 	r.OnEvent(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
 	go r.Run(t.Context())
 	waitAll(t, r, "MASTER")
+	// The notify scripts of the way to MASTER run on the notifier, after
+	// the transitions: wait for them before counting what the reload runs.
+	labtest.WaitFor(t, "the MASTER notifications", 3*time.Second, func() bool {
+		return p.ranScript("/n/any INSTANCE VI_A MASTER 100") && p.ranScript("/n/any INSTANCE VI_B MASTER 100")
+	})
 	p.mu.Lock()
 	p.ran, p.sent = nil, nil
 	p.mu.Unlock()
@@ -46,7 +51,8 @@ func TestRouterReloadRemovesInstances(t *testing.T) {
 	}
 	h := r.StopHandingOver(keep)
 	defer h.Close(time.Second, time.Second)
-	labtest.WaitFor(t, "the scripts ran", 3*time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.ran) == 3 })
+	labtest.WaitFor(t, "the scripts ran", 3*time.Second, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.ran) >= 3 })
+	time.Sleep(100 * time.Millisecond) // and no more
 	p.mu.Lock()
 	ran, sent := slices.Clone(p.ran), slices.Clone(p.sent)
 	p.mu.Unlock()
