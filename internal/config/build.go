@@ -368,7 +368,7 @@ func init() {
 			"vrrp_gna_interval",
 			"vrrp_garp_extra_if",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
-			"linkbeat_use_polling", "log_unknown_vrids", "max_auto_priority", "min_auto_priority_delay",
+			"linkbeat_use_polling", "max_auto_priority", "min_auto_priority_delay",
 			"checker_log_all_failures", "rs_init_notifies", "startup_script", "startup_script_timeout",
 			"shutdown_script", "shutdown_script_timeout", "reload_check_config", "reload_time_file", "reload_repeat",
 			"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance",

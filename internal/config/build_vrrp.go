@@ -84,6 +84,7 @@ var vrrpGlobalTable = table[*Global]{
 			}
 		}
 	}},
+	"log_unknown_vrids": {handle: func(b *builder, n *Node, g *Global) { g.LogUnknownVRIDs = true }},
 	"vrrp_down_timer_adverts": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.intArg(n, 1, 100); ok {
 			g.VRRPDownTimerAdverts = v

@@ -12,6 +12,7 @@ func init() {
 		"vrrp_instance down_timer_adverts":         "cmd/lvsd.TestDownTimerAdvertsMatchesKeepalived",
 		"global_defs vrrp_min_garp":                "cmd/lvsd.TestMinGARPMatchesKeepalived",
 		"global_defs vrrp_startup_delay":           "cmd/lvsd.TestStartupDelayMatchesKeepalived",
+		"global_defs log_unknown_vrids":            "cmd/lvsd.TestLogUnknownVRIDsMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {
 		keywordBehaviourTests[k] = v

@@ -60,6 +60,8 @@ type Global struct {
 	VRRPStrict            bool          `json:"vrrp_strict"`
 	GARPMasterDelay       time.Duration `json:"vrrp_garp_master_delay"`
 	GARPMasterRepeat      int           `json:"vrrp_garp_master_repeat"`
+	// LogUnknownVRIDs is log_unknown_vrids.
+	LogUnknownVRIDs bool `json:"log_unknown_vrids,omitempty"`
 	// VRRPStartupDelay is vrrp_startup_delay: after lvsd starts, no VRRP
 	// instance takes over before it has passed plus the master-down
 	// interval (0: none).

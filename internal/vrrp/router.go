@@ -719,6 +719,10 @@ func (r *Router) received(s *sock, pkt Received) {
 		return
 	}
 	if in == nil {
+		if r.cfg.Global.LogUnknownVRIDs {
+			// vrrp_scheduler.c's message, with log_unknown_vrids.
+			r.log.Info("unknown VRID received; ignoring", "vrid", pkt.Payload[1], "interface", s.key.dev, "from", pkt.Src)
+		}
 		// No instance owns it, so every instance on this interface and
 		// family counts it: a peer with a wrong virtual_router_id shows
 		// up where its operator looks.

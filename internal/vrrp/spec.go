@@ -29,6 +29,9 @@ type Spec struct {
 	// ScriptUser and ScriptSecurity decide how every script runs.
 	ScriptUser, ScriptGroup string
 	ScriptSecurity          bool
+	// LogUnknownVRIDs is log_unknown_vrids: an advert no instance owns is
+	// logged, not only counted.
+	LogUnknownVRIDs bool
 }
 
 // InstanceSpec is one vrrp_instance as the router runs it.
@@ -147,7 +150,7 @@ type TrackScriptSpec struct {
 // instances from and what a reload compares.
 func ResolveSpec(cfg *config.Config) Spec {
 	g := cfg.Global
-	s := Spec{ScriptUser: g.ScriptUser, ScriptGroup: g.ScriptGroup, ScriptSecurity: g.EnableScriptSecurity}
+	s := Spec{ScriptUser: g.ScriptUser, ScriptGroup: g.ScriptGroup, ScriptSecurity: g.EnableScriptSecurity, LogUnknownVRIDs: g.LogUnknownVRIDs}
 	for _, ic := range cfg.Instances {
 		is := resolveInstance(g, ic)
 		resolveWithConfig(cfg, ic, &is)
