@@ -20,7 +20,7 @@ import (
 // master, priorities 100/90, for lvsd pairs and keepalived pairs in the
 // same run. It measures kill -> VIP on the backup (rtnetlink address event
 // in its namespace) and kill -> first gratuitous ARP from the backup seen
-// by a client (tshark timestamps).
+// by a client (dumpcap timestamps).
 func BenchmarkVRRPFailover(b *testing.B) {
 	rounds := 20
 	type result struct{ vip, garp []time.Duration }

@@ -17,7 +17,7 @@ import (
 	"github.com/lvsd/lvsd/internal/labtest"
 )
 
-// capture is tshark writing a pcap file inside one lab namespace.
+// capture is dumpcap writing a pcap file inside one lab namespace.
 type capture struct {
 	t    testing.TB
 	cmd  *exec.Cmd
@@ -31,22 +31,26 @@ type frame struct {
 
 func startCapture(t testing.TB, l *vrrpLab, host, filter string) *capture {
 	t.Helper()
-	labtest.NeedBinary(t, "tshark")
+	labtest.NeedBinary(t, "dumpcap")
 	file := filepath.Join(l.dir, fmt.Sprintf("%s-%d.pcap", host, time.Now().UnixNano()))
-	cmd := exec.Command("ip", "netns", "exec", l.ns(host), "tshark", "-i", "eth0", "-f", filter, "-F", "pcap", "-w", file)
+	// dumpcap itself, not tshark: tshark prints "Capturing on" before it
+	// even starts dumpcap (100 ms before the socket exists on a quiet
+	// machine, seconds on a loaded one), and frames sent in that gap were
+	// lost. dumpcap prints "File: ..." once its socket is bound and its
+	// filter attached.
+	cmd := exec.Command("ip", "netns", "exec", l.ns(host), "dumpcap", "-q", "-i", "eth0", "-f", filter, "-P", "-w", file)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	c := &capture{t: t, cmd: cmd, file: file}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	// tshark says "Capturing on 'eth0'" once the socket is open.
 	ready := make(chan struct{})
 	go func() {
 		s := bufio.NewScanner(stderr)
 		closed := false
 		for s.Scan() {
-			if !closed && strings.Contains(s.Text(), "Capturing on") {
+			if !closed && strings.HasPrefix(s.Text(), "File: ") {
 				close(ready)
 				closed = true
 			}
@@ -55,7 +59,7 @@ func startCapture(t testing.TB, l *vrrpLab, host, filter string) *capture {
 	select {
 	case <-ready:
 	case <-time.After(15 * time.Second):
-		t.Fatal("tshark did not start capturing within 15 s")
+		t.Fatal("dumpcap did not start capturing within 15 s")
 	}
 	return c
 }
