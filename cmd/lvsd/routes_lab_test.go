@@ -23,6 +23,7 @@ static_ipaddress {
   10.77.0.1/24 dev eth0 scope link
   fd77::1/64 dev eth0
   fd77::2/64 dev eth0 -nodad
+  10.77.5.1/32
 }
 static_routes {
   10.78.0.0/24 via 10.9.0.254 dev eth0 table 100 metric 5
@@ -107,7 +108,8 @@ func diffLines(a, b string) string {
 
 // TestRoutesMatchKeepalived: keepalived 2.2.7 and lvsd, each in a
 // namespace of its own built alike, run the same configuration with
-// static_ipaddress, static_routes, static_rules, virtual_routes,
+// static_ipaddress (one without dev: the default interface, eth0),
+// static_routes, static_rules, virtual_routes,
 // virtual_rules and IPv6 addresses with and without -nodad. The routes
 // (all tables), rules and addresses are the same in both: before start,
 // as MASTER, in FAULT (virtual ones gone, static ones kept) and after

@@ -196,6 +196,11 @@ type Manager struct {
 	// flushOnStop is global_defs lvs_flush_onstop: with it keepalived
 	// runs only quorum_down (omega) at shutdown, not notify_down.
 	flushOnStop string
+	// logAllFailures is checker_log_all_failures (log_all_failures for
+	// every checker); rsInitNotifies is rs_init_notifies.
+	logAllFailures, rsInitNotifies bool
+	// rsNotifies wait for TakeRSNotifies (at most one per checker).
+	rsNotifies []RSNotify
 	// haSuspend: see SetLocalAddresses (vs_hasuspend.go).
 	haSuspend haSuspendState
 	// Probe sharing (dedup.go).
@@ -338,6 +343,7 @@ func (m *Manager) Update(cfg *config.Config, now time.Time) error {
 		m.queue.push(st)
 	}
 	m.flushOnStop = cfg.Global.LVSFlushOnStop
+	m.logAllFailures, m.rsInitNotifies = cfg.Global.CheckerLogAllFailures, cfg.Global.RSInitNotifies
 	m.haSuspend.update(cfg)
 	// Each virtual server's key once, and each real server once in it:
 	// recompute can go through m.vsCfg alone.
@@ -641,6 +647,14 @@ func (m *Manager) recomputeRSState(rk rsKey) (changed, known, up bool, weight in
 	changed = !known || prev != up
 	if changed {
 		m.rsUp[rk] = up
+	}
+	if !known && up && m.rsInitNotifies {
+		// rs_init_notifies: keepalived's init_service_rs runs notify_up
+		// for a real server it adds with no failed checker (at start, or
+		// new at a reload; one kept across a reload has a state).
+		if rs := m.rsCfg[rk]; rs != nil && rs.NotifyUp != nil {
+			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyUp)
+		}
 	}
 	if known && prev != up {
 		m.log.Info("real server", "virtual_server", rk.VS, "real_server", rk.RS.String(), "up", up)
@@ -960,20 +974,26 @@ func (m *Manager) apply(r result) bool {
 	if r.err != nil {
 		st.failures++
 		st.lastErr = r.err.Error()
-		if st.cfg.LogAllFailures {
+		if (st.cfg.LogAllFailures || m.logAllFailures) && logsFailureNow(st) {
 			m.log.Info("check failed", "checker", describe(st.cfg, st.rs), "err", r.err)
 		}
 	}
 	firstVerdict := !st.tr.hasRun
 	trChanged, next := st.tr.observe(r.ok, r.weight, st.cfg)
+	notified := false
 	if firstVerdict && st.tr.hasRun && !r.ok && !trChanged {
-		// keepalived (update_svr_checker_state): a checker that starts
-		// down (alpha) and fails its first check runs the real server's
-		// notify_down, though nothing changed.
+		// keepalived (update_svr_checker_state → do_rs_notifies): a
+		// checker that starts down (alpha) and fails its first check
+		// runs the real server's notify_down and writes its "RS ...
+		// DOWN" FIFO line, though nothing changed.
 		rk := st.key.rs()
 		if rs := m.rsCfg[rk]; rs != nil && rs.NotifyDown != nil && !m.rsUp[rk] {
 			m.script(rk.VS+" "+rk.RS.String(), rs.NotifyDown)
 		}
+		if len(m.rsNotifies) < len(m.checks) {
+			m.rsNotifies = append(m.rsNotifies, RSNotify{VS: rk.VS, RS: rk.RS, Up: m.rsUp[rk]})
+		}
+		notified = true // the daemon takes it (TakeRSNotifies)
 	}
 	st.alignable = st.steady(next)
 	if next <= 0 {
@@ -990,7 +1010,38 @@ func (m *Manager) apply(r result) bool {
 			changed = true // the sorry server comes or goes
 		}
 	}
-	return changed
+	return changed || notified
+}
+
+// RSNotify is a real server's notification that no state change carries
+// (keepalived's do_rs_notifies for a checker's first verdict that
+// confirms the state it started in): its FIFO line.
+type RSNotify struct {
+	VS string // the virtual server's Key
+	RS netip.AddrPort
+	Up bool
+}
+
+// TakeRSNotifies returns the notifications since the last call.
+func (m *Manager) TakeRSNotifies() []RSNotify {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.rsNotifies
+	m.rsNotifies = nil
+	return out
+}
+
+// logsFailureNow: with log_all_failures, keepalived 2.2.7 logs a failed
+// check only while the checker is up (check_tcp.c, check_udp.c,
+// check_ping.c), or, for HTTP_GET, SSL_GET, MISC_CHECK, SMTP_CHECK and
+// DNS_CHECK, also before its first verdict (checker->is_up ||
+// !checker->has_run): not every failure of a real server that is down.
+func logsFailureNow(st *checkState) bool {
+	switch st.cfg.Type {
+	case config.CheckTCP, config.CheckUDP, config.CheckPing:
+		return st.tr.up
+	}
+	return st.tr.up || !st.tr.hasRun
 }
 
 // noVerdict records an attempt that could not run for want of a local

@@ -19,6 +19,9 @@ type builder struct {
 	unresolved []unresolvedChecker
 	// pc is the checker block being read (b.checker).
 	pc pendingChecker
+	// defaultIf is the interface of static addresses without dev, fixed
+	// by the first of them (staticAddresses).
+	defaultIf string
 }
 
 // keyword describes how one keyword of a block is handled.
@@ -208,6 +211,23 @@ var globalTable = table[*Global]{
 			g.RouterID = t.Text
 		}
 	}},
+	"checker_log_all_failures": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.CheckerLogAllFailures = v
+		}
+	}},
+	"rs_init_notifies": {handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			g.RSInitNotifies = v
+		}
+	}},
+	"default_interface": {handle: func(b *builder, n *Node, g *Global) {
+		if len(n.Args) == 0 {
+			b.d.Skipf(n.Pos(), "default_interface requires interface name")
+			return
+		}
+		g.DefaultInterface = n.Args[0].Text
+	}},
 	"lvs_id": {deprecated: "router_id", handle: func(b *builder, n *Node, g *Global) {
 		if t, ok := b.arg(n); ok {
 			g.RouterID = t.Text
@@ -367,9 +387,9 @@ func init() {
 			"vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
 			"vrrp_gna_interval",
 			"vrrp_garp_extra_if",
-			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "default_interface", "disable_local_igmp",
+			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "disable_local_igmp",
 			"linkbeat_use_polling", "max_auto_priority", "min_auto_priority_delay",
-			"checker_log_all_failures", "rs_init_notifies", "startup_script", "startup_script_timeout",
+			"startup_script", "startup_script_timeout",
 			"shutdown_script", "shutdown_script_timeout", "reload_check_config", "reload_time_file", "reload_repeat",
 			"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance",
 			"script_security", "net_namespace", "net_namespace_ipvs", "instance",

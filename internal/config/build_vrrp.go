@@ -497,9 +497,11 @@ func init() {
 		"track_process": {handle: func(b *builder, n *Node, in *Instance) {
 			in.TrackProcesses = b.trackProcessList(n, "vrrp_instance "+in.Name, in.TrackProcesses)
 		}},
-		"track_bfd":                 {ignored: "BFD is not implemented"},
-		"track_src_ip":              {ignored: "not implemented yet"},
-		"promote_secondaries":       {ignored: "not implemented yet"},
+		"track_bfd":    {ignored: "BFD is not implemented"},
+		"track_src_ip": {ignored: "not implemented yet"},
+		"promote_secondaries": {handle: func(b *builder, n *Node, in *Instance) {
+			in.PromoteSecondaries, in.promotePos = true, n.Pos()
+		}},
 		"lvs_sync_daemon_interface": {handle: lvsSyncDaemonInterface},
 		"debug":                     {ignored: "use lvsd --log-detail"},
 		"linkbeat_use_polling":      {ignored: "lvsd uses netlink link events"},

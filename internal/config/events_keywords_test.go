@@ -12,6 +12,10 @@ func init() {
 		"vrrp_instance down_timer_adverts":         "cmd/lvsd.TestDownTimerAdvertsMatchesKeepalived",
 		"global_defs vrrp_min_garp":                "cmd/lvsd.TestMinGARPMatchesKeepalived",
 		"global_defs vrrp_startup_delay":           "cmd/lvsd.TestStartupDelayMatchesKeepalived",
+		"global_defs default_interface":            "internal/config.TestStaticAddressDefaultInterface",
+		"vrrp_instance promote_secondaries":        "cmd/lvsd.TestPromoteSecondariesMatchesKeepalived",
+		"global_defs checker_log_all_failures":     "cmd/lvsd.TestVMRSInitNotifiesAndLogAllFailuresMatchKeepalived",
+		"global_defs rs_init_notifies":             "cmd/lvsd.TestVMRSInitNotifiesAndLogAllFailuresMatchKeepalived",
 		"global_defs log_unknown_vrids":            "cmd/lvsd.TestLogUnknownVRIDsMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {

@@ -60,6 +60,18 @@ type Global struct {
 	VRRPStrict            bool          `json:"vrrp_strict"`
 	GARPMasterDelay       time.Duration `json:"vrrp_garp_master_delay"`
 	GARPMasterRepeat      int           `json:"vrrp_garp_master_repeat"`
+	// CheckerLogAllFailures is checker_log_all_failures: every checker
+	// logs each failure while its real server is up, as log_all_failures
+	// in the checker does.
+	CheckerLogAllFailures bool `json:"checker_log_all_failures,omitempty"`
+	// RSInitNotifies is rs_init_notifies: a real server that starts up
+	// (at start, or new at a reload) runs its notify_up and writes its
+	// "RS ... UP" FIFO line, as a later turn up would.
+	RSInitNotifies bool `json:"rs_init_notifies,omitempty"`
+	// DefaultInterface is default_interface: the dev of a static_ipaddress
+	// that names none ("": eth0, keepalived's DFLT_INT). Resolved while
+	// parsing into each such address, as keepalived's get_default_if.
+	DefaultInterface string `json:"default_interface,omitempty"`
 	// LogUnknownVRIDs is log_unknown_vrids.
 	LogUnknownVRIDs bool `json:"log_unknown_vrids,omitempty"`
 	// VRRPStartupDelay is vrrp_startup_delay: after lvsd starts, no VRRP

@@ -167,12 +167,16 @@ type Instance struct {
 	VMAC        *VMAC      `json:"use_vmac,omitempty"`
 	UseVMACAddr bool       `json:"use_vmac_addr,omitempty"`
 	VMACs       []VMACLink `json:"vmacs,omitempty"`
-	Pos         Pos        `json:"pos"`
-	priorityPos Pos
-	advertPos   Pos
-	authPassPos Pos
-	statePos    Pos
-	vridPos     Pos
+	// PromoteSecondaries is promote_secondaries: lvsd sets the interface's
+	// net.ipv4.conf.DEV.promote_secondaries to 1 if it is 0 (cleared with
+	// use_vmac, whose interfaces keepalived sets up so already).
+	PromoteSecondaries bool `json:"promote_secondaries,omitempty"`
+	Pos                Pos  `json:"pos"`
+	priorityPos        Pos
+	advertPos          Pos
+	authPassPos        Pos
+	statePos           Pos
+	vridPos            Pos
 	// Where keywords whose absence keepalived resolves later were given
 	// (Line 0: not given); vrrp_complete_instance's rules need them.
 	// strict_mode and accept/no_accept as written (applyDefaults
@@ -183,6 +187,7 @@ type Instance struct {
 	nopreemptPos           Pos
 	preemptDelayPos        Pos
 	downTimerAdvertsPos    Pos
+	promotePos             Pos
 	garpLowerPrioRepeatPos Pos
 	garpLowerPrioDelayPos  Pos
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -534,8 +535,11 @@ func (b *builder) nextRulePrio(i int) int {
 func (b *builder) nextRulePrio4() int { return b.nextRulePrio(0) }
 func (b *builder) nextRulePrio6() int { return b.nextRulePrio(1) }
 
-// staticAddresses reads static_ipaddress: virtual_ipaddress lines, each
-// with its dev (there is no instance interface to default to).
+// staticAddresses reads static_ipaddress: virtual_ipaddress lines; one
+// without dev goes on the default interface (default_interface, else
+// eth0), as keepalived's parse_ipaddress/get_default_if put it. Like
+// get_default_if, the first such address fixes the default interface: a
+// default_interface given after it changes nothing.
 func (b *builder) staticAddresses(n *Node, c *Config) {
 	for _, e := range n.Children {
 		// track_group is a static address's option only: taken out
@@ -558,8 +562,10 @@ func (b *builder) staticAddresses(n *Node, c *Config) {
 			b.staticTrackGroup(group[1], &v.TrackGroup)
 		}
 		if v.Dev == "" {
-			b.d.Skipf(e.Pos(), "static_ipaddress %s has no dev; it is left out, as keepalived leaves it out", e.Key)
-			continue
+			if b.defaultIf == "" {
+				b.defaultIf = cmp.Or(c.Global.DefaultInterface, "eth0")
+			}
+			v.Dev = b.defaultIf
 		}
 		c.StaticAddresses = append(c.StaticAddresses, v)
 	}

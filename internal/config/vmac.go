@@ -174,6 +174,10 @@ func completeVMAC(c *Config, in *Instance, d *Diagnostics) {
 			d.Skipf(v.basePos, "vrrp_instance %s: vmac_xmit_base is only valid with a vmac; ignored, as keepalived does", in.Name)
 			in.VMAC = nil
 		} else {
+			if in.PromoteSecondaries {
+				d.Skipf(in.promotePos, "(%s) promote_secondaries is automatically set for vmacs - ignoring", in.Name)
+				in.PromoteSecondaries = false
+			}
 			if in.StrictMode && v.MAC != "" {
 				d.Skipf(v.macPos, "vrrp_instance %s: a VMAC MAC address cannot be given in strict mode; the RFC 5798 address is used, as keepalived does", in.Name)
 				v.MAC = ""

@@ -356,7 +356,8 @@ func (h *alertHooks) checksStarted(m *check.Manager) {
 	for _, s := range st {
 		h.lastChk[s.Key] = s.Up
 	}
-	lines := h.reloadTurns(snap)
+	lines := h.initNotifies(snap)
+	lines = append(lines, h.reloadTurns(snap)...)
 	var qturns []quorumTurn
 	for _, vs := range h.cfg.VirtualServers {
 		if _, ok := h.lastQuorum[vs.Key()]; !ok {
@@ -373,6 +374,33 @@ func (h *alertHooks) checksStarted(m *check.Manager) {
 		h.lvsLine(l)
 	}
 	h.quorumTurns(qturns)
+}
+
+// initNotifies are the LVS FIFO lines of rs_init_notifies: keepalived
+// 2.2.7's init_service_rs writes "RS ... UP" (do_rs_notifies) for each
+// real server it adds up, that is with no failed checker: at start every
+// one, at a reload those new to the configuration (one kept keeps its
+// state and writes nothing). They come before the quorum lines, as
+// update_quorum_state runs after. h.mu is held.
+func (h *alertHooks) initNotifies(snap *check.Snapshot) []string {
+	if !h.cfg.Global.RSInitNotifies || !h.hasLVSFIFO() {
+		return nil
+	}
+	var kept map[rsID]bool
+	if h.reloadedFrom != nil {
+		kept = realServerIDs(h.reloadedFrom)
+	}
+	var lines []string
+	for _, vs := range h.cfg.VirtualServers {
+		name := h.sender.Spec().Names[vs.Key()]
+		for _, rs := range vs.RealServers {
+			ap := netip.AddrPortFrom(rs.Addr, rs.Port)
+			if !kept[rsID{vs.Key(), ap}] && snap.RealServerUp(vs, rs) {
+				lines = append(lines, alert.RSLine(ap, name, true))
+			}
+		}
+	}
+	return lines
 }
 
 // reloadTurns are the LVS FIFO lines of the real servers a reload turned
@@ -488,7 +516,7 @@ func (h *alertHooks) watchChecks(ctx context.Context) {
 
 // diffChecks mails each checker that turned since the last diff.
 func (h *alertHooks) diffChecks(m *check.Manager) {
-	st, snap := m.Status(), m.Snapshot()
+	st, snap, notifies := m.Status(), m.Snapshot(), m.TakeRSNotifies()
 	h.mu.Lock()
 	cfg, prev := h.cfg, h.lastSnap
 	h.lastSnap = snap
@@ -555,6 +583,11 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 					lines = append(lines, alert.RSLine(netip.AddrPortFrom(rs.Addr, rs.Port), spec, now))
 				}
 			}
+		}
+	}
+	for _, n := range notifies {
+		if r, ok := refs[rsID{n.VS, n.RS}]; ok {
+			lines = append(lines, alert.RSLine(n.RS, h.sender.Spec().Names[r.vs.Key()], n.Up))
 		}
 	}
 	h.mu.Unlock()

@@ -193,3 +193,53 @@ func TestAlertHooksReloadTurn(t *testing.T) {
 		t.Errorf("lvs_notify_fifo %q, want %q", got, want)
 	}
 }
+
+// TestAlertHooksRSInitNotifies: with rs_init_notifies each real server
+// that starts up writes "RS ... UP" before the quorum line (keepalived
+// 2.2.7's init_service_rs); an alpha one (down) does not; at a reload
+// only the new real server does; without the keyword none does.
+func TestAlertHooksRSInitNotifies(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		fifo := filepath.Join(t.TempDir(), "lvs")
+		mk := func(rss ...string) *config.Config {
+			vs := &config.VirtualServer{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Protocol: config.ProtoTCP}
+			for _, a := range rss {
+				ck := &config.Checker{Type: config.CheckTCP, ConnectIP: netip.MustParseAddr(a), ConnectPort: 80, ConnectTimeout: time.Second,
+					DelayLoop: time.Hour, Retry: 1, Alpha: a == "10.0.1.9"}
+				vs.RealServers = append(vs.RealServers, &config.RealServer{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1, Checkers: []*config.Checker{ck}})
+			}
+			return &config.Config{Global: config.Global{LVSNotifyFIFO: &config.NotifyFIFO{Path: fifo}, RouterID: "R", RSInitNotifies: on},
+				VirtualServers: []*config.VirtualServer{vs}}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cfg := mk("10.0.1.1", "10.0.1.9")
+		h := newAlertHooks(ctx, cfg, nil)
+		fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := check.NewManager(nil, nil, 0, nil)
+		if err := m.Update(cfg, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		h.checksStarted(m)
+		next := mk("10.0.1.1", "10.0.1.9", "10.0.1.2")
+		h.update(next)
+		if err := m.Update(next, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		h.checksStarted(m)
+		b := make([]byte, 4096)
+		n, _ := unix.Read(fd, b)
+		want := "VS [10.0.0.1]:tcp:80 UP\n"
+		if on {
+			want = "RS [10.0.1.1]:tcp:80 [10.0.0.1]:tcp:80 UP\nVS [10.0.0.1]:tcp:80 UP\nRS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 UP\n"
+		}
+		if got := string(b[:max(n, 0)]); got != want {
+			t.Errorf("rs_init_notifies %v: lvs_notify_fifo %q, want %q", on, got, want)
+		}
+		unix.Close(fd)
+		h.stop()
+		cancel()
+	}
+}

@@ -112,6 +112,7 @@ type Instance struct {
 	StrictMode           bool
 	Accept               bool
 	DontTrackPrimary     bool
+	PromoteSecondaries   bool
 	SMTPAlert            bool
 	VIPSet               bool
 
@@ -246,7 +247,7 @@ func WriteData(w io.Writer, insts []Instance, scripts []Script) error {
 		if in.PreemptDelay > 0 {
 			fmt.Fprintf(b, "   Preempt delay = %g secs\n", in.PreemptDelay.Seconds())
 		}
-		fmt.Fprintf(b, "   Promote_secondaries = disabled\n")
+		fmt.Fprintf(b, "   Promote_secondaries = %s\n", enabled(in.PromoteSecondaries))
 		switch in.AuthType {
 		case 1:
 			fmt.Fprintf(b, "   Authentication type = SIMPLE_PASSWORD\n   Password = %s\n", in.AuthData)
@@ -429,7 +430,7 @@ func WriteJSON(w io.Writer, insts []Instance) error {
 		j.int("base_priority", in.BasePriority)
 		j.int("effective_priority", in.EffectivePriority)
 		j.bool("vipset", in.VIPSet)
-		j.bool("promote_secondaries", false)
+		j.bool("promote_secondaries", in.PromoteSecondaries)
 		j.float("adver_int", in.AdvertInt.Seconds())
 		j.float("master_adver_int", in.MasterAdvertInt.Seconds())
 		j.flag("accept", in.Accept)

@@ -566,3 +566,41 @@ func peerARP(t *testing.T, b *labtest.Netns) *arp.Client {
 	}
 	return pc
 }
+
+// TestPromoteSecondaries: raised from 0 and put back at restore; an
+// interface already at 1 is left at 1 (keepalived's
+// set_promote_secondaries and reset_promote_secondaries).
+func TestPromoteSecondaries(t *testing.T) {
+	a, b := vethLab(t)
+	b.MustIP(t, "link", "add", "dum0", "type", "veth", "peer", "name", "dum0p")
+	inNetns(t, b, func() {
+		if err := SetSysctl("ipv4", "dum0", "promote_secondaries", 1); err != nil {
+			t.Error(err)
+		}
+	})
+	inNetns(t, a, func() {
+		sysctlIs(t, "ipv4", "veth0", "promote_secondaries", 0)
+		for i := 0; i < 2; i++ {
+			if err := PromoteSecondaries("veth0"); err != nil {
+				t.Error(err)
+			}
+			sysctlIs(t, "ipv4", "veth0", "promote_secondaries", 1)
+		}
+		if err := PromoteSecondaries("nosuch0"); err == nil {
+			t.Error("promote_secondaries on a missing interface: no error")
+		}
+		if err := RestorePromoteSecondaries(); err != nil {
+			t.Error(err)
+		}
+		sysctlIs(t, "ipv4", "veth0", "promote_secondaries", 0)
+	})
+	inNetns(t, b, func() {
+		if err := PromoteSecondaries("dum0"); err != nil {
+			t.Error(err)
+		}
+		if err := RestorePromoteSecondaries(); err != nil {
+			t.Error(err)
+		}
+		sysctlIs(t, "ipv4", "dum0", "promote_secondaries", 1)
+	})
+}

@@ -359,6 +359,13 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 		}
 		in.src = a
 	}
+	if pp, ok := r.plat.(promotePlatform); ok && sp.PromoteSecondaries {
+		// At every build, a reload's too, as keepalived's
+		// vrrp_complete_instance: a setting lowered by hand is raised again.
+		if err := pp.PromoteSecondaries(ic.Interface); err != nil {
+			r.log.Warn("promote_secondaries", "instance", ic.Name, "err", err)
+		}
+	}
 	unicast := len(sp.Peers) > 0
 	group := sp.Group
 	in.dsts = sp.Peers
@@ -543,6 +550,12 @@ func (r *Router) shutdown() {
 	r.closeSockets()
 	r.readers.Wait()
 	r.removeVMACs()
+	if pp, ok := r.plat.(promotePlatform); ok && !r.handingOver {
+		// Only at the final stop: keepalived never lowers it at a reload.
+		if err := pp.RestorePromoteSecondaries(); err != nil {
+			r.log.Warn("promote_secondaries", "err", err)
+		}
+	}
 }
 
 func (r *Router) startReader(ctx context.Context, s *sock) {

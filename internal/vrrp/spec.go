@@ -72,14 +72,17 @@ type InstanceSpec struct {
 	HigherPrioSendAdvert bool
 	LowerPrioNoAdvert    bool
 	DontTrackPrimary     bool
-	TrackInterfaces      []TrackSpec
-	TrackScripts         []TrackSpec
-	TrackFiles           []TrackSpec
-	TrackProcesses       []TrackSpec
-	TrackBFDs            []TrackSpec
-	VirtualRoutes        []config.Route
-	VirtualRules         []config.Rule
-	Notify               NotifySpec
+	// PromoteSecondaries: net.ipv4.conf.<Interface>.promote_secondaries is
+	// raised to 1 when the router is built, and put back at lvsd's stop.
+	PromoteSecondaries bool
+	TrackInterfaces    []TrackSpec
+	TrackScripts       []TrackSpec
+	TrackFiles         []TrackSpec
+	TrackProcesses     []TrackSpec
+	TrackBFDs          []TrackSpec
+	VirtualRoutes      []config.Route
+	VirtualRules       []config.Rule
+	Notify             NotifySpec
 	// NotifyPriorityChanges: notify_priority_changes resolved (instance,
 	// then sync group, then vrrp_notify_priority_changes).
 	NotifyPriorityChanges bool
@@ -203,7 +206,7 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		Priority: ic.Priority, Interval: ic.AdvertInterval, Preempt: !ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
 		DownTimerAdverts: ic.DownTimerAdverts,
 		OwnerWaits:       ic.Priority == OwnerPriority && ic.InitialState != config.StateMaster,
-		UnicastTTL:       ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary,
+		UnicastTTL:       ic.UnicastTTL, DontTrackPrimary: ic.DontTrackPrimary, PromoteSecondaries: ic.PromoteSecondaries,
 		TrackInterfaces: trackSpecs(ic.TrackInterfaces), TrackScripts: trackSpecs(ic.TrackScripts),
 		TrackFiles: trackSpecs(ic.TrackFiles), TrackProcesses: trackSpecs(ic.TrackProcesses), TrackBFDs: trackSpecs(ic.TrackBFDs),
 		VirtualRoutes: routeSpecs(ic.VirtualRoutes), VirtualRules: ruleSpecs(ic.VirtualRules),

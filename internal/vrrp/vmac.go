@@ -19,6 +19,16 @@ type vmacPlatform interface {
 	OwnsVMAC(name string) bool
 }
 
+// promotePlatform sets promote_secondaries (the host implements it; a
+// Platform without it leaves the interfaces' settings alone).
+type promotePlatform interface {
+	PromoteSecondaries(dev string) error
+	RestorePromoteSecondaries() error
+}
+
+func (h *hostPlatform) PromoteSecondaries(dev string) error { return netif.PromoteSecondaries(dev) }
+func (h *hostPlatform) RestorePromoteSecondaries() error    { return netif.RestorePromoteSecondaries() }
+
 func (h *hostPlatform) AddVMAC(v netif.VMAC) error { _, err := netif.AddVMAC(v); return err }
 func (h *hostPlatform) DelVMAC(v netif.VMAC) error { return netif.DelVMAC(v) }
 func (h *hostPlatform) OwnsVMAC(name string) bool  { return netif.OwnsVMAC(name) }
