@@ -725,6 +725,12 @@ func faultV3Checksum(src, dst netip.Addr, msg []byte) uint16 {
 // every 1/rate s for d; it returns how many went out.
 func faultFlood(t *testing.T, l *vrrpLab, host string, src netip.Addr, pkt []byte, rate int, d time.Duration) int {
 	t.Helper()
+	return floodTo(t, l, host, src, faultGroup4, pkt, rate, d)
+}
+
+// floodTo is faultFlood to dst (the group, or a unicast address).
+func floodTo(t *testing.T, l *vrrpLab, host string, src, dst netip.Addr, pkt []byte, rate int, d time.Duration) int {
+	t.Helper()
 	var fd int
 	err := labtest.InNetns(l.ns(host), func() error {
 		ifi, err := net.InterfaceByName("eth0")
@@ -740,6 +746,9 @@ func faultFlood(t *testing.T, l *vrrpLab, host string, src netip.Addr, pkt []byt
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, 255); err != nil {
 			return err
 		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, 255); err != nil {
+			return err
+		}
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
 			return err
 		}
@@ -753,7 +762,7 @@ func faultFlood(t *testing.T, l *vrrpLab, host string, src netip.Addr, pkt []byt
 	defer tick.Stop()
 	sent := 0
 	for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
-		if err := unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: faultGroup4.As4()}); err != nil {
+		if err := unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: dst.As4()}); err != nil {
 			t.Fatalf("flood: %v", err)
 		}
 		sent++

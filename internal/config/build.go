@@ -384,7 +384,6 @@ func init() {
 			"process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier",
 		},
 		"not implemented yet": {
-			"vrrp_check_unicast_src", "vrrp_skip_check_adv_addr",
 			"vrrp_gna_interval",
 			"vrrp_garp_extra_if",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "disable_local_igmp",

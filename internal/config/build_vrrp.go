@@ -85,6 +85,9 @@ var vrrpGlobalTable = table[*Global]{
 		}
 	}},
 	"log_unknown_vrids": {handle: func(b *builder, n *Node, g *Global) { g.LogUnknownVRIDs = true }},
+	// Neither takes an argument in keepalived 2.2.7 (one given is not read).
+	"vrrp_check_unicast_src":   {handle: func(b *builder, n *Node, g *Global) { g.VRRPCheckUnicastSrc = true }},
+	"vrrp_skip_check_adv_addr": {handle: func(b *builder, n *Node, g *Global) { g.VRRPSkipCheckAdvAddr = true }},
 	"vrrp_down_timer_adverts": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.intArg(n, 1, 100); ok {
 			g.VRRPDownTimerAdverts = v
@@ -301,6 +304,7 @@ func (b *builder) instance(n *Node, c *Config) {
 		// keepalived takes the global value when it allocates the
 		// instance (vrrp_data.c alloc_vrrp), not at the end.
 		DownTimerAdverts: c.Global.VRRPDownTimerAdverts,
+		SkipCheckAdvAddr: c.Global.VRRPSkipCheckAdvAddr,
 	}
 	walk(b, n.Children, instanceTable, in, "vrrp_instance "+name)
 	c.Instances = append(c.Instances, in)
@@ -420,6 +424,7 @@ func init() {
 			}
 		}},
 		"unicast_src_ip": {handle: func(b *builder, n *Node, in *Instance) {
+			in.unicastConfigured = true // before the address is read, as keepalived
 			if t, ok := b.arg(n); ok {
 				if a, ok := b.addr(n.Key, t); ok {
 					in.UnicastSrcIP = a
@@ -427,6 +432,7 @@ func init() {
 			}
 		}},
 		"unicast_peer": {handle: func(b *builder, n *Node, in *Instance) {
+			in.unicastConfigured = true // an empty block too
 			for _, p := range n.Children {
 				if a, ok := b.addr("unicast_peer", p.KeyTok); ok {
 					in.UnicastPeers = append(in.UnicastPeers, a)
@@ -505,10 +511,28 @@ func init() {
 		"lvs_sync_daemon_interface": {handle: lvsSyncDaemonInterface},
 		"debug":                     {ignored: "use lvsd --log-detail"},
 		"linkbeat_use_polling":      {ignored: "lvsd uses netlink link events"},
-		"skip_check_adv_addr":       {ignored: "not implemented yet"},
-		"check_unicast_src":         {ignored: "not implemented yet"},
-		"unicast_fault_no_peer":     {ignored: "not implemented yet"},
-		"old_unicast_checksum":      {ignored: "not implemented yet"},
+		"skip_check_adv_addr": {handle: func(b *builder, n *Node, in *Instance) {
+			// vrrp_skip_check_adv_addr_handler: any true/false word turns
+			// it on, "false" too (keepalived 2.2.7 through 2.3.x).
+			if len(n.Args) > 0 {
+				switch w := n.Args[0].Text; w {
+				case "true", "on", "yes":
+				case "false", "off", "no":
+					b.d.Warnf(n.Args[0].Pos, "(%s) skip_check_adv_addr %s: keepalived 2.2.7 turns it on whatever the word; so does lvsd (remove the line to keep checking)", in.Name, w)
+				default:
+					b.d.Skipf(n.Args[0].Pos, "(%s) invalid skip_check_adv_addr %s specified", in.Name, w)
+					return
+				}
+			}
+			in.SkipCheckAdvAddr = true
+		}},
+		"check_unicast_src": {handle: func(b *builder, n *Node, in *Instance) {
+			in.CheckUnicastSrc, in.unicastConfigured = true, true
+		}},
+		"unicast_fault_no_peer": {handle: func(b *builder, n *Node, in *Instance) {
+			in.UnicastFaultNoPeer, in.unicastConfigured = true, true
+		}},
+		"old_unicast_checksum": {ignored: "not implemented yet"},
 		"lower_prio_no_advert": {handle: func(b *builder, n *Node, in *Instance) {
 			if v, ok := b.boolArg(n); ok {
 				in.LowerPrioNoAdvert = &v

@@ -16,6 +16,11 @@ func init() {
 		"vrrp_instance promote_secondaries":        "cmd/lvsd.TestPromoteSecondariesMatchesKeepalived",
 		"global_defs checker_log_all_failures":     "cmd/lvsd.TestVMRSInitNotifiesAndLogAllFailuresMatchKeepalived",
 		"global_defs rs_init_notifies":             "cmd/lvsd.TestVMRSInitNotifiesAndLogAllFailuresMatchKeepalived",
+		"global_defs vrrp_check_unicast_src":       "internal/vrrp.TestRouterCheckUnicastSrc",
+		"global_defs vrrp_skip_check_adv_addr":     "internal/vrrp.TestRouterSkipCheckAdvAddr",
+		"vrrp_instance check_unicast_src":          "cmd/lvsd.TestUnicastChecksMatchKeepalived",
+		"vrrp_instance skip_check_adv_addr":        "cmd/lvsd.TestUnicastChecksMatchKeepalived",
+		"vrrp_instance unicast_fault_no_peer":      "cmd/lvsd.TestUnicastChecksMatchKeepalived",
 		"global_defs log_unknown_vrids":            "cmd/lvsd.TestLogUnknownVRIDsMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {

@@ -1141,6 +1141,8 @@ var unreadFieldsAllowed = map[string]string{
 	"Global.SMTPConnectTimeout":      "warned at load (smtp_connect_timeout: lvsd sends no e-mail yet, issue 16); the value is kept for when it does",
 	"Global.SMTPServer":              "warned at load (smtp_server: lvsd sends no e-mail yet, issue 16); the value is kept for when it does",
 	"Global.DefaultInterface":        "resolved at load into the dev of each static_ipaddress without one (staticAddresses), which internal/vrrp reads",
+	"Global.VRRPSkipCheckAdvAddr":    "copied into each vrrp_instance's SkipCheckAdvAddr when its block begins (keepalived's alloc_vrrp); internal/vrrp reads that",
+	"Instance.UnicastFaultNoPeer":    "resolved at load into Instance.ConfigFault (an instance with it and no unicast peer), which internal/vrrp reads",
 	"Global.VRRPDownTimerAdverts":    "copied into each vrrp_instance's DownTimerAdverts when its block begins (keepalived's alloc_vrrp); internal/vrrp reads that",
 	"Global.VRRPStrict":              "resolved at load into each instance's StrictMode (an instance's strict_mode overrides it), which the data dump reads and whose rules (authentication off, accept, GARP and advert settings) are applied at load into the fields internal/vrrp reads",
 	"RealServer.Pos":                 "source position for diagnostics (validation and check-config read it), not a keyword's value",

@@ -72,6 +72,12 @@ type Global struct {
 	// that names none ("": eth0, keepalived's DFLT_INT). Resolved while
 	// parsing into each such address, as keepalived's get_default_if.
 	DefaultInterface string `json:"default_interface,omitempty"`
+	// VRRPCheckUnicastSrc is vrrp_check_unicast_src: check_unicast_src
+	// for every unicast instance.
+	VRRPCheckUnicastSrc bool `json:"vrrp_check_unicast_src,omitempty"`
+	// VRRPSkipCheckAdvAddr is vrrp_skip_check_adv_addr, copied into the
+	// instances whose block comes after it (keepalived's alloc_vrrp).
+	VRRPSkipCheckAdvAddr bool `json:"vrrp_skip_check_adv_addr,omitempty"`
 	// LogUnknownVRIDs is log_unknown_vrids.
 	LogUnknownVRIDs bool `json:"log_unknown_vrids,omitempty"`
 	// VRRPStartupDelay is vrrp_startup_delay: after lvsd starts, no VRRP

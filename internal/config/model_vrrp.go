@@ -91,26 +91,38 @@ type VIP struct {
 
 type Instance struct {
 	// SMTPAlert is smtp_alert (nil: the global default; internal/alert).
-	SMTPAlert       *bool         `json:"smtp_alert,omitempty"`
-	Name            string        `json:"name"`
-	InitialState    VRRPState     `json:"state"` // MASTER or BACKUP
-	Interface       string        `json:"interface"`
-	VRID            int           `json:"virtual_router_id"`
-	Priority        int           `json:"priority"`
-	AdvertInterval  time.Duration `json:"advert_int"`
-	Version         int           `json:"version"`
-	AuthType        AuthType      `json:"auth_type,omitempty"` // "", "PASS" or "AH"
-	AuthPass        string        `json:"auth_pass,omitempty"`
-	VIPs            []VIP         `json:"virtual_ipaddress,omitempty"`
-	ExcludedVIPs    []VIP         `json:"virtual_ipaddress_excluded,omitempty"`
-	NoPreempt       bool          `json:"nopreempt"`
-	PreemptDelay    time.Duration `json:"preempt_delay"`
-	McastSrcIP      netip.Addr    `json:"mcast_src_ip,omitempty"`
-	UnicastSrcIP    netip.Addr    `json:"unicast_src_ip,omitempty"`
-	UnicastPeers    []netip.Addr  `json:"unicast_peer,omitempty"`
-	UnicastTTL      int           `json:"unicast_ttl,omitempty"`
-	TrackInterfaces []TrackItem   `json:"track_interface,omitempty"`
-	TrackScripts    []TrackItem   `json:"track_script,omitempty"`
+	SMTPAlert      *bool         `json:"smtp_alert,omitempty"`
+	Name           string        `json:"name"`
+	InitialState   VRRPState     `json:"state"` // MASTER or BACKUP
+	Interface      string        `json:"interface"`
+	VRID           int           `json:"virtual_router_id"`
+	Priority       int           `json:"priority"`
+	AdvertInterval time.Duration `json:"advert_int"`
+	Version        int           `json:"version"`
+	AuthType       AuthType      `json:"auth_type,omitempty"` // "", "PASS" or "AH"
+	AuthPass       string        `json:"auth_pass,omitempty"`
+	VIPs           []VIP         `json:"virtual_ipaddress,omitempty"`
+	ExcludedVIPs   []VIP         `json:"virtual_ipaddress_excluded,omitempty"`
+	NoPreempt      bool          `json:"nopreempt"`
+	PreemptDelay   time.Duration `json:"preempt_delay"`
+	McastSrcIP     netip.Addr    `json:"mcast_src_ip,omitempty"`
+	UnicastSrcIP   netip.Addr    `json:"unicast_src_ip,omitempty"`
+	UnicastPeers   []netip.Addr  `json:"unicast_peer,omitempty"`
+	// CheckUnicastSrc is check_unicast_src: a unicast instance drops
+	// adverts whose source is none of its peers.
+	CheckUnicastSrc bool `json:"check_unicast_src,omitempty"`
+	// SkipCheckAdvAddr is skip_check_adv_addr: a BACKUP does not check
+	// the addresses (nor the source) of adverts from the master it last
+	// heard.
+	SkipCheckAdvAddr bool `json:"skip_check_adv_addr,omitempty"`
+	// UnicastFaultNoPeer is unicast_fault_no_peer; ConfigFault, set at
+	// load, holds the instance in FAULT (a unicast instance without
+	// peers with it: keepalived's num_config_faults).
+	UnicastFaultNoPeer bool        `json:"unicast_fault_no_peer,omitempty"`
+	ConfigFault        bool        `json:"config_fault,omitempty"`
+	UnicastTTL         int         `json:"unicast_ttl,omitempty"`
+	TrackInterfaces    []TrackItem `json:"track_interface,omitempty"`
+	TrackScripts       []TrackItem `json:"track_script,omitempty"`
 	// TrackFiles are track_file entries naming top-level track_file
 	// blocks; Weight and WeightReverse are resolved (HasWeight says the
 	// entry gave its own).
@@ -181,13 +193,16 @@ type Instance struct {
 	// (Line 0: not given); vrrp_complete_instance's rules need them.
 	// strict_mode and accept/no_accept as written (applyDefaults
 	// overwrites StrictMode and Accept before completeInstances).
-	strictSet, acceptSet   bool
-	strictOwn, acceptOwn   bool
-	versionPos             Pos
-	nopreemptPos           Pos
-	preemptDelayPos        Pos
-	downTimerAdvertsPos    Pos
-	promotePos             Pos
+	strictSet, acceptSet bool
+	strictOwn, acceptOwn bool
+	versionPos           Pos
+	nopreemptPos         Pos
+	preemptDelayPos      Pos
+	downTimerAdvertsPos  Pos
+	promotePos           Pos
+	// unicastConfigured: a unicast keyword was given (keepalived's
+	// VRRP_FLAG_UNICAST_CONFIGURED), peers or not.
+	unicastConfigured      bool
 	garpLowerPrioRepeatPos Pos
 	garpLowerPrioDelayPos  Pos
 }

@@ -97,8 +97,16 @@ func validateInstances(c *Config, d *Diagnostics) {
 				checkFamily("unicast_peer", p, in.Pos)
 			}
 		}
-		if in.UnicastSrcIP.IsValid() && len(in.UnicastPeers) == 0 {
-			d.Warnf(in.Pos, "vrrp_instance %s sets unicast_src_ip but has no unicast_peer; adverts go to multicast", in.Name)
+		if in.unicastConfigured && len(in.UnicastPeers) == 0 {
+			// vrrp_complete_instance: with unicast_fault_no_peer a log
+			// line and a FAULT held until a reload; without, multicast
+			// and a deprecation error (keepalived -t fails, run goes on).
+			if in.UnicastFaultNoPeer {
+				d.Warnf(in.Pos, "(%s) Cannot use unicast without any peers - going to fault state", in.Name)
+				in.ConfigFault = true
+			} else {
+				d.Skipf(in.Pos, "(%s) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", in.Name)
+			}
 		}
 	}
 }

@@ -113,6 +113,7 @@ type Instance struct {
 	Accept               bool
 	DontTrackPrimary     bool
 	PromoteSecondaries   bool
+	SkipCheckAdvAddr     bool
 	SMTPAlert            bool
 	VIPSet               bool
 
@@ -215,6 +216,12 @@ func WriteData(w io.Writer, insts []Instance, scripts []Script) error {
 		fmt.Fprintf(b, "   Wantstate = %s\n", in.WantState)
 		fmt.Fprintf(b, "   Last transition = %s\n", timestamp(in.LastTransition))
 		fmt.Fprintf(b, "   Interface = %s\n", in.Interface)
+		if in.DontTrackPrimary {
+			fmt.Fprintf(b, "   VRRP interface tracking disabled\n")
+		}
+		if in.SkipCheckAdvAddr {
+			fmt.Fprintf(b, "   Skip checking advert IP addresses\n")
+		}
 		if in.SrcIP != "" {
 			fmt.Fprintf(b, "   Using src_ip = %s\n", in.SrcIP)
 		}
@@ -408,7 +415,7 @@ func WriteJSON(w io.Writer, insts []Instance) error {
 		j.open('{')
 		j.string("iname", in.Name)
 		j.flag("dont_track_primary", in.DontTrackPrimary)
-		j.flag("skip_check_adv_addr", false)
+		j.flag("skip_check_adv_addr", in.SkipCheckAdvAddr)
 		j.flag("strict_mode", in.StrictMode)
 		j.string("vmac_ifname", "")
 		j.string("ifp_ifname", in.Interface)

@@ -16,12 +16,18 @@ type Acceptance struct {
 	// VIPs are the instance's addresses of its family; an advert that
 	// lists others (or misses some) is dropped unless the list is empty.
 	VIPs []netip.Addr
+	// CheckSrc (check_unicast_src on a unicast instance): an advert whose
+	// source is none of Peers is dropped.
+	CheckSrc bool
+	Peers    []netip.Addr
 }
 
 // Check applies the acceptance rules. ttl is the received IP TTL (hop
 // limit); multicast says the packet came to the VRRP group, where RFC 3768
-// and 5798 demand TTL 255.
-func (acc *Acceptance) Check(a *Advert, ttl int, multicast bool) error {
+// and 5798 demand TTL 255. from is the sender; checkAddrs false skips the
+// address checks and the source check (skip_check_adv_addr: a BACKUP
+// hearing the master it last heard), as vrrp_check_packet's check_vip_addr.
+func (acc *Acceptance) Check(a *Advert, ttl int, multicast bool, from netip.Addr, checkAddrs bool) error {
 	if multicast && ttl != 255 {
 		return drop(DropTTL, "TTL %d, want 255", ttl)
 	}
@@ -48,6 +54,9 @@ func (acc *Acceptance) Check(a *Advert, ttl int, multicast bool) error {
 	}
 	// A priority 0 advert comes from a leaving master; keepalived accepts
 	// it whatever addresses it lists.
+	if !checkAddrs {
+		return nil
+	}
 	if a.Priority != 0 && len(a.Addrs) > 0 {
 		if len(a.Addrs) != len(acc.VIPs) {
 			return drop(DropAddrMismatch, "%d addresses, want %d", len(a.Addrs), len(acc.VIPs))
@@ -57,6 +66,9 @@ func (acc *Acceptance) Check(a *Advert, ttl int, multicast bool) error {
 				return drop(DropAddrMismatch, "%s is not a virtual address of this instance", ip)
 			}
 		}
+	}
+	if acc.CheckSrc && !slices.Contains(acc.Peers, from.WithZone("")) {
+		return drop(DropNotPeer, "unicast source address %s not a unicast peer", from.WithZone(""))
 	}
 	return nil
 }

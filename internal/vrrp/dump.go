@@ -70,9 +70,9 @@ func (r *Router) dump() ([]kadump.Instance, []kadump.Script) {
 			HigherPrioSendAdvert: sp.HigherPrioSendAdvert,
 			NoPreempt:            !sp.Preempt, PreemptDelay: sp.PreemptDelay,
 			StrictMode: in.cfg.StrictMode, Accept: in.cfg.Accept, DontTrackPrimary: sp.DontTrackPrimary,
-			PromoteSecondaries: sp.PromoteSecondaries,
-			VIPSet:             st == kadump.StateMaster,
-			AuthType:           int(sp.AuthType),
+			PromoteSecondaries: sp.PromoteSecondaries, SkipCheckAdvAddr: sp.SkipCheckAdvAddr,
+			VIPSet:   st == kadump.StateMaster,
+			AuthType: int(sp.AuthType),
 		}
 		if in.src.IsValid() {
 			k.SrcIP = in.src.String()

@@ -362,7 +362,7 @@ func TestAcceptance(t *testing.T) {
 		if c.mod != nil {
 			c.mod(a)
 		}
-		err := acc.Check(a, c.ttl, c.multicast)
+		err := acc.Check(a, c.ttl, c.multicast, netip.Addr{}, true)
 		var got DropReason
 		if err != nil {
 			got = ReasonOf(err)
@@ -378,7 +378,7 @@ func TestAcceptance(t *testing.T) {
 	}{{0, DropInterval}, {10 * time.Millisecond, ""}, {3 * time.Second, ""}} {
 		a := &Advert{Version: 3, VRID: 51, Priority: 200, Interval: c.interval, Addrs: []netip.Addr{vip}}
 		var got DropReason
-		if err := acc3.Check(a, 255, true); err != nil {
+		if err := acc3.Check(a, 255, true, netip.Addr{}, true); err != nil {
 			got = ReasonOf(err)
 		}
 		if got != c.want {

@@ -62,11 +62,14 @@ const (
 	// DropAHReplay: an AH-authenticated advert whose sequence number is
 	// not above the last one accepted (keepalived's anti-replay check).
 	DropAHReplay DropReason = "ah_replay"
+	// DropNotPeer: check_unicast_src, and the source is none of the
+	// instance's unicast peers.
+	DropNotPeer DropReason = "unicast_src_not_peer"
 )
 
 // AllDropReasons lists every reason, so counters can be exported at 0.
 var AllDropReasons = []DropReason{DropShort, DropVersion, DropType, DropChecksum, DropAddrCount, DropTTL,
-	DropAuthType, DropAuthPass, DropInterval, DropVRID, DropOwn, DropAddrMismatch, DropAHReplay}
+	DropAuthType, DropAuthPass, DropInterval, DropVRID, DropOwn, DropAddrMismatch, DropAHReplay, DropNotPeer}
 
 // DropError is returned by Parse for a packet that must be discarded.
 type DropError struct {

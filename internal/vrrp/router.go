@@ -169,6 +169,10 @@ type instance struct {
 	vips     []netif.VIP
 	advAddrs []netip.Addr
 	stats    Stats
+	// lastMasterSrc is the sender of the last advert (not priority 0)
+	// accepted in BACKUP: keepalived's master_saddr, which
+	// skip_check_adv_addr trusts.
+	lastMasterSrc netip.Addr
 	// wasMaster: the last transition entered MASTER, so the next one
 	// releases it (Stats.ReleaseMaster).
 	wasMaster bool
@@ -404,7 +408,8 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	}
 	s.insts[uint8(ic.VRID)] = append(s.insts[uint8(ic.VRID)], in)
 	in.sock = s
-	in.acc = Acceptance{Version: sp.Version, Interval: sp.Interval, VIPs: in.advAddrs, AuthType: sp.AuthType, AuthData: sp.AuthData}
+	in.acc = Acceptance{Version: sp.Version, Interval: sp.Interval, VIPs: in.advAddrs, AuthType: sp.AuthType, AuthData: sp.AuthData,
+		CheckSrc: sp.CheckUnicastSrc, Peers: sp.Peers}
 	if key.ah {
 		// The password keys the HMAC; the advert's own authentication
 		// data stays zero, as keepalived sends it.
@@ -751,13 +756,27 @@ func (r *Router) received(s *sock, pkt Received) {
 		return
 	}
 	adv, err := Parse(pkt.Payload, pkt.Src, pkt.Dst, s.key.v6)
+	backup := in.m.State() == StateBackup
 	if err == nil {
-		err = in.acc.Check(adv, pkt.TTL, pkt.Dst.IsMulticast())
+		// skip_check_adv_addr: a BACKUP does not check the addresses of
+		// the master it last heard (vrrp_state_backup's check_addr).
+		checkAddrs := !(in.spec.SkipCheckAdvAddr && backup && in.lastMasterSrc == pkt.Src)
+		err = in.acc.Check(adv, pkt.TTL, pkt.Dst.IsMulticast(), pkt.Src, checkAddrs)
 	}
 	if err != nil {
 		in.stats.Drops[ReasonOf(err)]++
+		if ReasonOf(err) == DropNotPeer {
+			// keepalived logs it at LOG_INFO.
+			r.log.Info("vrrp advert dropped: unicast source address not a unicast peer", "instance", in.cfg.Name, "from", pkt.Src)
+			return
+		}
 		r.log.Debug("vrrp advert dropped", "instance", in.cfg.Name, "from", pkt.Src, "err", err)
 		return
+	}
+	if backup && adv.Priority != 0 {
+		// keepalived's master_saddr: every advert a BACKUP accepts but a
+		// priority 0 one, never cleared (a reload makes a new instance).
+		in.lastMasterSrc = pkt.Src
 	}
 	in.stats.AdvertsReceived++
 	if adv.Priority == 0 {
@@ -954,6 +973,9 @@ func (r *Router) effective(in *instance) (int, bool) {
 	prio, fault := in.cfg.Priority, false
 	if !in.cfg.DontTrackPrimary && (!r.links[in.cfg.Interface].up || !r.ownVMACUp(in)) {
 		fault = true
+	}
+	if in.spec.ConfigFault {
+		fault = true // unicast_fault_no_peer: until a reload
 	}
 	if in.sock.dead {
 		// Whatever tracking says, adverts on this socket reach nobody:

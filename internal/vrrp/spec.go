@@ -75,14 +75,22 @@ type InstanceSpec struct {
 	// PromoteSecondaries: net.ipv4.conf.<Interface>.promote_secondaries is
 	// raised to 1 when the router is built, and put back at lvsd's stop.
 	PromoteSecondaries bool
-	TrackInterfaces    []TrackSpec
-	TrackScripts       []TrackSpec
-	TrackFiles         []TrackSpec
-	TrackProcesses     []TrackSpec
-	TrackBFDs          []TrackSpec
-	VirtualRoutes      []config.Route
-	VirtualRules       []config.Rule
-	Notify             NotifySpec
+	// CheckUnicastSrc: check_unicast_src (the instance's or global_defs')
+	// on an instance that runs unicast.
+	CheckUnicastSrc bool
+	// SkipCheckAdvAddr: skip_check_adv_addr.
+	SkipCheckAdvAddr bool
+	// ConfigFault: held in FAULT by its configuration (unicast_fault_no_peer
+	// without peers).
+	ConfigFault     bool
+	TrackInterfaces []TrackSpec
+	TrackScripts    []TrackSpec
+	TrackFiles      []TrackSpec
+	TrackProcesses  []TrackSpec
+	TrackBFDs       []TrackSpec
+	VirtualRoutes   []config.Route
+	VirtualRules    []config.Rule
+	Notify          NotifySpec
 	// NotifyPriorityChanges: notify_priority_changes resolved (instance,
 	// then sync group, then vrrp_notify_priority_changes).
 	NotifyPriorityChanges bool
@@ -212,6 +220,8 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		VirtualRoutes: routeSpecs(ic.VirtualRoutes), VirtualRules: ruleSpecs(ic.VirtualRules),
 		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
 	s.Notify.Deleted, s.Notify.NotifyDeleted = scriptSpec(ic.NotifyDeletedScript), ic.NotifyDeleted
+	s.CheckUnicastSrc = len(ic.UnicastPeers) > 0 && (g.VRRPCheckUnicastSrc || ic.CheckUnicastSrc)
+	s.SkipCheckAdvAddr, s.ConfigFault = ic.SkipCheckAdvAddr, ic.ConfigFault
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {
 			nv := netif.VIP{Prefix: v.Prefix, Dev: v.Dev, Label: v.Label, Scope: v.Scope, DAD: v.NoDAD}

@@ -59,6 +59,8 @@ var notRead = map[string]string{
 	"Instance.Accept":                 "accept/no_accept: no firewall rules are installed; warned",
 	"Instance.StrictMode":             "strict_mode: applied at load (authentication off, preemption, accept, GARP and advert rules)",
 	"Instance.SyncGroup":              "derived from vrrp_sync_group, which the spec holds",
+	"Instance.CheckUnicastSrc":        "check_unicast_src: in the spec only for an instance with unicast peers (keepalived ignores it otherwise; TestRouterCheckUnicastSrc)",
+	"Instance.UnicastFaultNoPeer":     "unicast_fault_no_peer: resolved at load into Instance.ConfigFault (no peers), which the spec holds",
 	"SyncGroup.NotifyPriorityChanges": "resolved at load into Instance.NotifyPriorityChanges (internal/config.TestLoadResolvesInstances), which the spec holds",
 	"Instance.SMTPAlert":              "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
 	"SyncGroup.SMTPAlert":             "read by the daemon's alerts (internal/alert) from the configuration at every reload, not by the router",
