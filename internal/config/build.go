@@ -211,6 +211,10 @@ var globalTable = table[*Global]{
 			g.RouterID = t.Text
 		}
 	}},
+	"startup_script":          {handle: func(b *builder, n *Node, g *Global) { lifecycleScript(b, n, "startup", &g.StartupScript) }},
+	"shutdown_script":         {handle: func(b *builder, n *Node, g *Global) { lifecycleScript(b, n, "shutdown", &g.ShutdownScript) }},
+	"startup_script_timeout":  {handle: func(b *builder, n *Node, g *Global) { lifecycleTimeout(b, n, "startup", &g.StartupScriptTimeout) }},
+	"shutdown_script_timeout": {handle: func(b *builder, n *Node, g *Global) { lifecycleTimeout(b, n, "shutdown", &g.ShutdownScriptTimeout) }},
 	"checker_log_all_failures": {handle: func(b *builder, n *Node, g *Global) {
 		if v, ok := b.boolArg(n); ok {
 			g.CheckerLogAllFailures = v
@@ -388,8 +392,7 @@ func init() {
 			"vrrp_garp_extra_if",
 			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "disable_local_igmp",
 			"linkbeat_use_polling", "max_auto_priority", "min_auto_priority_delay",
-			"startup_script", "startup_script_timeout",
-			"shutdown_script", "shutdown_script_timeout", "reload_check_config", "reload_time_file", "reload_repeat",
+			"reload_check_config", "reload_time_file", "reload_repeat",
 			"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance",
 			"script_security", "net_namespace", "net_namespace_ipvs", "instance",
 		},
@@ -470,4 +473,34 @@ func notifyFIFOScript(b *builder, n *Node, typ string, dst **NotifyFIFO) {
 		*dst = &NotifyFIFO{}
 	}
 	(*dst).Script = sc
+}
+
+// lifecycleScript reads startup_script or shutdown_script as keepalived
+// 2.2.7's startup_shutdown_script: the first one given counts, and its
+// timeout defaults to 10 s.
+func lifecycleScript(b *builder, n *Node, kind string, dst **Script) {
+	if *dst != nil {
+		b.d.Skipf(n.Pos(), "%s script already specified", kind)
+		return
+	}
+	if len(n.Args) == 0 {
+		b.d.Skipf(n.Pos(), "%s script missing", kind)
+		return
+	}
+	*dst = b.scriptWithUser(n)
+}
+
+// lifecycleTimeout reads startup_script_timeout or shutdown_script_timeout
+// (seconds, 1-1000).
+func lifecycleTimeout(b *builder, n *Node, kind string, dst *time.Duration) {
+	if len(n.Args) == 0 {
+		b.d.Skipf(n.Pos(), "%s_script_timeout requires value", kind)
+		return
+	}
+	v, err := strconv.Atoi(n.Args[0].Text)
+	if err != nil || v < 1 || v > 1000 {
+		b.d.Skipf(n.Args[0].Pos, "%s_script_timeout '%s' must be in [1, 1000] - ignoring", kind, n.Args[0].Text)
+		return
+	}
+	*dst = time.Duration(v) * time.Second
 }

@@ -889,6 +889,13 @@ func (b *builder) url(n *Node, c *pendingChecker) {
 // targets.
 func (b *builder) applyDefaults() {
 	c := b.cfg
+	// startup_shutdown_script: a script without its timeout waits 10 s.
+	if c.Global.StartupScript != nil && c.Global.StartupScriptTimeout == 0 {
+		c.Global.StartupScriptTimeout = 10 * time.Second
+	}
+	if c.Global.ShutdownScript != nil && c.Global.ShutdownScriptTimeout == 0 {
+		c.Global.ShutdownScriptTimeout = 10 * time.Second
+	}
 	g := c.Global
 	for _, in := range c.Instances {
 		if in.Version == 0 {

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStaticAddressDefaultInterface: a static_ipaddress without dev goes
@@ -67,5 +68,37 @@ func TestPromoteSecondaries(t *testing.T) {
 				t.Errorf("diagnostics %v, want one skipped error %q", diags, tc.skipped)
 			}
 		})
+	}
+}
+
+// TestLifecycleScriptKeywords: startup_script and shutdown_script as
+// keepalived 2.2.7's startup_shutdown_script reads them: the first one
+// given counts, the timeout defaults to 10 s, a timeout outside 1-1000 is
+// skipped.
+func TestLifecycleScriptKeywords(t *testing.T) {
+	res := Load("k.conf", Options{FS: MapFS{"k.conf": `global_defs {
+ startup_script "/bin/start now" root
+ startup_script /bin/other
+ shutdown_script /bin/stop
+ shutdown_script_timeout 1001
+ startup_script_timeout 30
+}
+`}})
+	g := res.Config.Global
+	if g.StartupScript == nil || strings.Join(g.StartupScript.Argv, " ") != "/bin/start now" || g.StartupScript.User != "root" || g.StartupScriptTimeout != 30*time.Second {
+		t.Errorf("startup %+v, timeout %s", g.StartupScript, g.StartupScriptTimeout)
+	}
+	if g.ShutdownScript == nil || g.ShutdownScript.Argv[0] != "/bin/stop" || g.ShutdownScriptTimeout != 10*time.Second {
+		t.Errorf("shutdown %+v, timeout %s", g.ShutdownScript, g.ShutdownScriptTimeout)
+	}
+	var msgs []string
+	for _, d := range res.Diags.Sorted() {
+		if !d.Skipped {
+			t.Errorf("not skipped: %v", d)
+		}
+		msgs = append(msgs, d.Message)
+	}
+	if want := "startup script already specified|shutdown_script_timeout '1001' must be in [1, 1000] - ignoring"; strings.Join(msgs, "|") != want {
+		t.Errorf("diagnostics %q, want %q", strings.Join(msgs, "|"), want)
 	}
 }

@@ -21,6 +21,10 @@ func init() {
 		"vrrp_instance check_unicast_src":          "cmd/lvsd.TestUnicastChecksMatchKeepalived",
 		"vrrp_instance skip_check_adv_addr":        "cmd/lvsd.TestUnicastChecksMatchKeepalived",
 		"vrrp_instance unicast_fault_no_peer":      "cmd/lvsd.TestUnicastChecksMatchKeepalived",
+		"global_defs startup_script":               "cmd/lvsd.TestLifecycleScriptsMatchKeepalived",
+		"global_defs shutdown_script":              "cmd/lvsd.TestLifecycleScriptsMatchKeepalived",
+		"global_defs startup_script_timeout":       "internal/daemon.TestStartupScriptTimeout",
+		"global_defs shutdown_script_timeout":      "internal/daemon.TestLifecycleScriptsThroughARun",
 		"global_defs log_unknown_vrids":            "cmd/lvsd.TestLogUnknownVRIDsMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {

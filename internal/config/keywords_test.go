@@ -261,7 +261,9 @@ func TestKeywordWarnings(t *testing.T) {
 		seen[k.path+" "+k.kw] = true
 		samples = append(samples, k)
 	}
-	if len(samples) < 100 {
+	// A floor that catches a classification gone wrong (none found), not
+	// a target: implementing warned keywords lowers the count.
+	if len(samples) < 50 {
 		t.Fatalf("only %d warned keywords", len(samples))
 	}
 	for _, k := range samples {

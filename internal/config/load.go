@@ -464,6 +464,8 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 	for _, s := range c.Scripts {
 		checkScript(c, s.Command(), h, d)
 	}
+	checkScript(c, c.Global.StartupScript, h, d)
+	checkScript(c, c.Global.ShutdownScript, h, d)
 	for _, g := range c.SyncGroups {
 		for _, s := range []*Script{g.Notify, g.NotifyMaster, g.NotifyBackup, g.NotifyFault, g.NotifyStop} {
 			checkScript(c, s, h, d)

@@ -60,6 +60,15 @@ type Global struct {
 	VRRPStrict            bool          `json:"vrrp_strict"`
 	GARPMasterDelay       time.Duration `json:"vrrp_garp_master_delay"`
 	GARPMasterRepeat      int           `json:"vrrp_garp_master_repeat"`
+	// StartupScript and ShutdownScript are startup_script and
+	// shutdown_script: run once before lvsd starts its work and once after
+	// it has undone it, waited for at most their timeouts
+	// (startup_script_timeout, shutdown_script_timeout; 10 s when a
+	// script is given, resolved at load).
+	StartupScript         *Script       `json:"startup_script,omitempty"`
+	StartupScriptTimeout  time.Duration `json:"startup_script_timeout,omitempty"`
+	ShutdownScript        *Script       `json:"shutdown_script,omitempty"`
+	ShutdownScriptTimeout time.Duration `json:"shutdown_script_timeout,omitempty"`
 	// CheckerLogAllFailures is checker_log_all_failures: every checker
 	// logs each failure while its real server is up, as log_all_failures
 	// in the checker does.

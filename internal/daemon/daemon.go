@@ -202,6 +202,10 @@ func Run(ctx context.Context, opts Options, signals <-chan os.Signal) error {
 		defer metricsLn.Close()
 	}
 	raiseFileLimit(fdNeed(res.Config), d.log)
+	// startup_script: before lvsd touches anything, waited for (never at
+	// a reload); its security settings are the configuration's.
+	d.scripts.Configure(&res.Config.Global)
+	d.runLifecycleScript(ctx, "startup", res.Config.Global.StartupScript, res.Config.Global.StartupScriptTimeout)
 	if err := d.start(ctx, res); err != nil {
 		d.stop()
 		return err
@@ -664,6 +668,11 @@ func (d *Daemon) stop() error {
 		}
 	}
 	d.restoreLVSTimeouts()
+	if d.cfg != nil {
+		// shutdown_script: once everything lvsd set is undone; the one
+		// of the configuration in force (a reload's).
+		d.runLifecycleScript(d.stopping, "shutdown", d.cfg.Global.ShutdownScript, d.cfg.Global.ShutdownScriptTimeout)
+	}
 	d.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond), "vrrp", vrrpDone.Sub(start).Round(time.Millisecond),
 		"checks", checksDone.Sub(vrrpDone).Round(time.Millisecond), "ipvs", time.Since(checksDone).Round(time.Millisecond))
 	return nil
