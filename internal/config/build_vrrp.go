@@ -504,7 +504,7 @@ func init() {
 			in.TrackProcesses = b.trackProcessList(n, "vrrp_instance "+in.Name, in.TrackProcesses)
 		}},
 		"track_bfd":    {ignored: "BFD is not implemented"},
-		"track_src_ip": {ignored: "not implemented yet"},
+		"track_src_ip": {ignored: "keepalived 2.2.7 accepts it and never acts on it (keepalived_netlink.c compares the configured source's sockaddr as if it were an address, which never matches); lvsd does not act on it either"},
 		"promote_secondaries": {handle: func(b *builder, n *Node, in *Instance) {
 			in.PromoteSecondaries, in.promotePos = true, n.Pos()
 		}},
@@ -558,8 +558,30 @@ func init() {
 			}
 		}},
 		"kernel_rx_buf_size": {ignored: "netlink buffer tuning is automatic in lvsd"},
-		"mcast_dst_ip":       {ignored: "not implemented yet"},
-		"vrf":                {ignored: "not implemented yet"},
+		"mcast_dst_ip": {handle: func(b *builder, n *Node, in *Instance) {
+			// vrrp_mcast_dstip_handler: a /mask or -range is dropped; the
+			// family is checked once the instance's is known (validate).
+			t, ok := b.arg(n)
+			if !ok {
+				return
+			}
+			text, _, _ := strings.Cut(t.Text, "/")
+			a, err := netip.ParseAddr(text)
+			if err != nil || a.Zone() != "" {
+				b.d.Skipf(t.Pos, "(%s) malformed mcast dest address %s. Skipping...", in.Name, t.Text)
+				return
+			}
+			if a.Is4() && !a.IsMulticast() || a.Is6() && !a.IsLinkLocalMulticast() {
+				ll := ""
+				if a.Is6() {
+					ll = " link-local"
+				}
+				b.d.Skipf(t.Pos, "(%s) mcast_dst_ip %s not%s multicast. Skipping...", in.Name, t.Text, ll)
+				return
+			}
+			in.McastDstIP, in.mcastDstPos = a, t.Pos
+		}},
+		"vrf": {ignored: "not implemented yet"},
 	}
 }
 

@@ -102,3 +102,39 @@ func TestLifecycleScriptKeywords(t *testing.T) {
 		t.Errorf("diagnostics %q, want %q", strings.Join(msgs, "|"), want)
 	}
 }
+
+// TestMcastDstIP: mcast_dst_ip as keepalived 2.2.7 checks it; each bad
+// value is skipped with its message and the instance keeps the default
+// group.
+func TestMcastDstIP(t *testing.T) {
+	for _, tc := range []struct {
+		value, extra, want, skipped string
+	}{
+		{"224.0.0.19", "", "224.0.0.19", ""},
+		{"224.0.0.19/24", "", "224.0.0.19", ""},
+		{"10.0.0.1", "", "", "(VI_1) mcast_dst_ip 10.0.0.1 not multicast. Skipping..."},
+		{"ff05::12", "", "", "(VI_1) mcast_dst_ip ff05::12 not link-local multicast. Skipping..."},
+		{"ff02::12", "", "", "(VI_1) mcast dest address ff02::12 MUST match VRRP instance family. Skipping..."},
+		{"bogus", "", "", "(VI_1) malformed mcast dest address bogus. Skipping..."},
+		{"224.0.0.19", " unicast_peer {\n 10.0.0.9\n }\n", "", "(VI_1) multicast destination specified with unicast - ignoring"},
+	} {
+		t.Run(tc.value+tc.extra, func(t *testing.T) {
+			src := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n mcast_dst_ip " + tc.value + "\n" + tc.extra + " virtual_ipaddress { 10.0.0.1 }\n}\n"
+			res := Load("k.conf", Options{FS: MapFS{"k.conf": src}})
+			got := ""
+			if a := res.Config.Instances[0].McastDstIP; a.IsValid() {
+				got = a.String()
+			}
+			if got != tc.want {
+				t.Errorf("mcast_dst_ip %q, want %q", got, tc.want)
+			}
+			var msgs []string
+			for _, d := range res.Diags.Sorted() {
+				msgs = append(msgs, d.Message)
+			}
+			if want := tc.skipped; strings.Join(msgs, "|") != want {
+				t.Errorf("diagnostics %q, want %q", msgs, want)
+			}
+		})
+	}
+}

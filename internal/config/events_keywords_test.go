@@ -25,6 +25,7 @@ func init() {
 		"global_defs shutdown_script":              "cmd/lvsd.TestLifecycleScriptsMatchKeepalived",
 		"global_defs startup_script_timeout":       "internal/daemon.TestStartupScriptTimeout",
 		"global_defs shutdown_script_timeout":      "internal/daemon.TestLifecycleScriptsThroughARun",
+		"vrrp_instance mcast_dst_ip":               "cmd/lvsd.TestMcastDstIPMatchesKeepalived",
 		"global_defs log_unknown_vrids":            "cmd/lvsd.TestLogUnknownVRIDsMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {

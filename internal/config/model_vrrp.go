@@ -108,6 +108,9 @@ type Instance struct {
 	McastSrcIP     netip.Addr    `json:"mcast_src_ip,omitempty"`
 	UnicastSrcIP   netip.Addr    `json:"unicast_src_ip,omitempty"`
 	UnicastPeers   []netip.Addr  `json:"unicast_peer,omitempty"`
+	// McastDstIP is mcast_dst_ip: the instance's multicast group instead of
+	// vrrp_mcast_group4/6 (unset with unicast peers).
+	McastDstIP netip.Addr `json:"mcast_dst_ip,omitempty"`
 	// CheckUnicastSrc is check_unicast_src: a unicast instance drops
 	// adverts whose source is none of its peers.
 	CheckUnicastSrc bool `json:"check_unicast_src,omitempty"`
@@ -200,6 +203,7 @@ type Instance struct {
 	preemptDelayPos      Pos
 	downTimerAdvertsPos  Pos
 	promotePos           Pos
+	mcastDstPos          Pos
 	// unicastConfigured: a unicast keyword was given (keepalived's
 	// VRRP_FLAG_UNICAST_CONFIGURED), peers or not.
 	unicastConfigured      bool

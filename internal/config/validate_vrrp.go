@@ -19,6 +19,7 @@ func validateInstances(c *Config, d *Diagnostics) {
 		vrid    int
 		v6      bool
 		unicast bool
+		group   netip.Addr // mcast_dst_ip: another group is another VRID space
 	}
 	vrids := map[vridKey]*Instance{}
 	names := map[string]bool{}
@@ -39,7 +40,7 @@ func validateInstances(c *Config, d *Diagnostics) {
 			// Unicast and multicast are separate VRID spaces; unicast
 			// instances sharing a VRID clash only through a common peer
 			// (keepalived's check_vrid_conflicts).
-			k := vridKey{in.Interface, in.VRID, in.IPv6(), len(in.UnicastPeers) > 0}
+			k := vridKey{in.Interface, in.VRID, in.IPv6(), len(in.UnicastPeers) > 0, in.McastDstIP}
 			if other, dup := vrids[k]; dup && (!k.unicast || sharePeer(other, in)) {
 				d.Errorf(in.vridPos, "virtual_router_id %d on %s is already used by vrrp_instance %s", in.VRID, in.Interface, other.Name)
 			} else if !dup {
@@ -92,10 +93,18 @@ func validateInstances(c *Config, d *Diagnostics) {
 				}
 			}
 			checkFamily("mcast_src_ip", in.McastSrcIP, in.Pos)
+			if a := in.McastDstIP; a.IsValid() && a.Is6() != (family == 6) {
+				d.Skipf(in.mcastDstPos, "(%s) mcast dest address %s MUST match VRRP instance family. Skipping...", in.Name, a)
+				in.McastDstIP = netip.Addr{}
+			}
 			checkFamily("unicast_src_ip", in.UnicastSrcIP, in.Pos)
 			for _, p := range in.UnicastPeers {
 				checkFamily("unicast_peer", p, in.Pos)
 			}
+		}
+		if in.McastDstIP.IsValid() && len(in.UnicastPeers) > 0 {
+			d.Skipf(in.mcastDstPos, "(%s) multicast destination specified with unicast - ignoring", in.Name)
+			in.McastDstIP = netip.Addr{}
 		}
 		if in.unicastConfigured && len(in.UnicastPeers) == 0 {
 			// vrrp_complete_instance: with unicast_fault_no_peer a log

@@ -131,6 +131,9 @@ type sockKey struct {
 	v6      bool
 	unicast bool
 	ah      bool // IPSEC-AH (IP protocol 51) rather than plain VRRP
+	// group: a multicast socket's group (mcast_dst_ip gives an instance
+	// its own); keepalived's socket pool is keyed on it too.
+	group netip.Addr
 }
 
 type sock struct {
@@ -378,6 +381,9 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	}
 	dev := r.setupVMACs(ic, sp.Src) // use_vmac: the socket is on the VMAC
 	key := sockKey{dev: dev, v6: v6, unicast: unicast, ah: sp.AuthType == AuthAH}
+	if !unicast {
+		key.group = group
+	}
 	s, ok := r.socks[key]
 	if !ok {
 		// The index is read first: if the interface is replaced between
@@ -728,6 +734,11 @@ func (r *Router) readLoop(ctx context.Context, s *sock, conn Conn) {
 
 func (r *Router) received(s *sock, pkt Received) {
 	if len(pkt.Payload) < 2 {
+		return
+	}
+	if !s.key.unicast && pkt.Dst.IsMulticast() && pkt.Dst.WithZone("") != s.group.WithZone("") {
+		// Another group's advert (mcast_dst_ip): keepalived binds its
+		// socket to the group, and the kernel never hands it over.
 		return
 	}
 	in := s.owner(pkt.Payload[1], pkt.Src)

@@ -40,6 +40,7 @@ type fakeConn struct {
 	p      *fakePlatform
 	dev    string
 	index  int // the interface it was opened on
+	group  netip.Addr
 	in     chan Received
 	closed chan struct{}
 	once   sync.Once
@@ -85,7 +86,7 @@ func (p *fakePlatform) Listen(dev string, v6 bool, group netip.Addr, ttl int) (C
 	if !ok {
 		return nil, errors.New("no such device")
 	}
-	c := &fakeConn{p: p, dev: dev, index: idx, in: make(chan Received, 16), closed: make(chan struct{})}
+	c := &fakeConn{p: p, dev: dev, index: idx, group: group, in: make(chan Received, 16), closed: make(chan struct{})}
 	p.conns = append(p.conns, c)
 	return c, nil
 }

@@ -246,6 +246,8 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 	}
 	if len(ic.UnicastPeers) > 0 {
 		s.Peers = ic.UnicastPeers
+	} else if ic.McastDstIP.IsValid() {
+		s.Group = ic.McastDstIP
 	} else if v6 {
 		s.Group = g.VRRPMcastGroup6
 	} else {

@@ -123,3 +123,24 @@ func TestRouterUnicastFaultNoPeer(t *testing.T) {
 		t.Errorf("state %s, %d adverts sent, VIP %v; want FAULT, none, none", st.State, st.Stats.AdvertsSent, p.hasVIP("10.0.0.100/32"))
 	}
 }
+
+// TestRouterMcastDstIP: with mcast_dst_ip the instance's socket is on
+// that group, its adverts go there, and an advert sent to another group
+// is ignored (keepalived binds its socket to the group) while one to its
+// own is obeyed.
+func TestRouterMcastDstIP(t *testing.T) {
+	r, p, _ := startLoggedRouter(t, fastInstance("VI_A", 1, "10.0.0.100", "  mcast_dst_ip 224.0.0.19\n"))
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+	feed(p, "10.0.0.9", "224.0.0.18", 200, "10.0.0.100")
+	time.Sleep(100 * time.Millisecond)
+	if st := r.Status()[0]; st.State != "MASTER" || st.Stats.AdvertsReceived != 0 {
+		t.Errorf("after an advert to 224.0.0.18: %s, %d received; want MASTER, none", st.State, st.Stats.AdvertsReceived)
+	}
+	feed(p, "10.0.0.9", "224.0.0.19", 200, "10.0.0.100")
+	labtest.WaitFor(t, "backup to an advert on its group", time.Second, func() bool { return r.Status()[0].State == "BACKUP" })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if g := p.conns[0].group; g != netip.MustParseAddr("224.0.0.19") {
+		t.Errorf("socket on group %s, want 224.0.0.19", g)
+	}
+}
