@@ -524,11 +524,21 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 		vs *config.VirtualServer
 		rs *config.RealServer
 	}
-	refs := map[rsID]rsRef{}
-	for _, vs := range cfg.VirtualServers {
-		for _, rs := range vs.RealServers {
-			refs[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = rsRef{vs, rs}
+	// Built at the first turn or notification only: with tens of
+	// thousands of real servers the map is most of a diff's work, and a
+	// stop waits for a diff in progress (h.mu).
+	var refs map[rsID]rsRef
+	ref := func(id rsID) (rsRef, bool) {
+		if refs == nil {
+			refs = map[rsID]rsRef{}
+			for _, vs := range cfg.VirtualServers {
+				for _, rs := range vs.RealServers {
+					refs[rsID{vs.Key(), netip.AddrPortFrom(rs.Addr, rs.Port)}] = rsRef{vs, rs}
+				}
+			}
 		}
+		r, ok := refs[id]
+		return r, ok
 	}
 	type turn struct {
 		key            check.Key
@@ -539,7 +549,7 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 	for _, s := range st {
 		if up, ok := h.lastChk[s.Key]; ok && up != s.Up {
 			t := turn{key: s.Key, up: s.Up, was: !s.Up, isNow: s.Up, lastErr: s.LastError}
-			if r, ok := refs[rsID{s.Key.VS, s.Key.RS}]; ok {
+			if r, ok := ref(rsID{s.Key.VS, s.Key.RS}); ok {
 				t.isNow = snap.RealServerUp(r.vs, r.rs)
 				if prev != nil {
 					t.was = prev.RealServerUp(r.vs, r.rs)
@@ -575,7 +585,7 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 	}
 	// The FIFO lines: each real server that turned, each quorum.
 	var lines []string
-	if prev != nil {
+	if prev != nil && h.hasLVSFIFO() {
 		for _, vs := range cfg.VirtualServers {
 			spec := h.sender.Spec().Names[vs.Key()]
 			for _, rs := range vs.RealServers {
@@ -586,7 +596,7 @@ func (h *alertHooks) diffChecks(m *check.Manager) {
 		}
 	}
 	for _, n := range notifies {
-		if r, ok := refs[rsID{n.VS, n.RS}]; ok {
+		if r, ok := ref(rsID{n.VS, n.RS}); ok {
 			lines = append(lines, alert.RSLine(n.RS, h.sender.Spec().Names[r.vs.Key()], n.Up))
 		}
 	}
