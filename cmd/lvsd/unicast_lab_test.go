@@ -15,6 +15,8 @@ import (
 // director d1 (10.9.0.1), a forger on the next host (10.9.0.2), VRRPv3:
 //   - check_unicast_src, peer 10.9.0.3: the forger's unicast advert of
 //     priority 200 is dropped and logged; d1 stays MASTER;
+//   - a peer (the forger) with max_ttl 200: its adverts at TTL 255 are
+//     dropped and logged; d1 stays MASTER;
 //   - skip_check_adv_addr, d1 BACKUP: once the forger has been heard as
 //     master, its adverts listing another address are still taken, so d1
 //     stays BACKUP;
@@ -44,6 +46,19 @@ func TestUnicastChecksMatchKeepalived(t *testing.T) {
 		want := map[string]string{"keepalived": "(VI_1) unicast source address 10.9.0.2 not a unicast peer",
 			"lvsd": `msg="vrrp advert dropped: unicast source address not a unicast peer" instance=VI_1 from=10.9.0.2`}[kind]
 		if !strings.Contains(p.log.String(), want) {
+			t.Errorf("%s did not log %q", kind, want)
+		}
+		p.signal(t, syscall.SIGTERM)
+
+		// A peer's max_ttl: the peer's own adverts (TTL 255) are dropped.
+		p = l.startRaw(kind, "d1", vrrpConf{priority: 150, version: 3,
+			extra: "  unicast_src_ip 10.9.0.1\n  unicast_peer {\n    10.9.0.2 max_ttl 200\n  }\n"}.render(), "-P")
+		l.waitFor(kind+" master", masterDown(150)+5*time.Second, func() bool { return l.hasVIP("d1") })
+		floodTo(t, l, "fl", forger, d1, advert(d1, labVIP), 2, 3*time.Second)
+		if !l.hasVIP("d1") {
+			t.Errorf("%s with max_ttl 200 yielded to its peer's advert at TTL 255", kind)
+		}
+		if want := "TTL/HL 255 not in range 0 - 200"; !strings.Contains(p.log.String(), want) {
 			t.Errorf("%s did not log %q", kind, want)
 		}
 		p.signal(t, syscall.SIGTERM)

@@ -225,6 +225,14 @@ var globalTable = table[*Global]{
 			g.RSInitNotifies = v
 		}
 	}},
+	"dynamic_interfaces": {handle: func(b *builder, n *Node, g *Global) {
+		// dynamic_interfaces_handler: allow_if_changes concerns macvlan
+		// changes keepalived tracks; lvsd remakes its VMACs either way.
+		g.DynamicInterfaces = true // an unknown option too, as keepalived
+		if len(n.Args) > 0 && n.Args[0].Text != "allow_if_changes" {
+			b.d.Skipf(n.Args[0].Pos, "Unknown dynamic_interfaces option '%s'", n.Args[0].Text)
+		}
+	}},
 	"default_interface": {handle: func(b *builder, n *Node, g *Global) {
 		if len(n.Args) == 0 {
 			b.d.Skipf(n.Pos(), "default_interface requires interface name")
@@ -390,7 +398,7 @@ func init() {
 		"not implemented yet": {
 			"vrrp_gna_interval",
 			"vrrp_garp_extra_if",
-			"vmac_prefix", "vmac_addr_prefix", "dynamic_interfaces", "disable_local_igmp",
+			"vmac_prefix", "vmac_addr_prefix", "disable_local_igmp",
 			"linkbeat_use_polling", "max_auto_priority", "min_auto_priority_delay",
 			"reload_check_config", "reload_time_file", "reload_repeat",
 			"reload_file", "config_save_dir", "tmp_config_directory", "data_use_instance",

@@ -434,11 +434,43 @@ func init() {
 		"unicast_peer": {handle: func(b *builder, n *Node, in *Instance) {
 			in.unicastConfigured = true // an empty block too
 			for _, p := range n.Children {
-				if a, ok := b.addr("unicast_peer", p.KeyTok); ok {
-					in.UnicastPeers = append(in.UnicastPeers, a)
+				a, ok := b.addr("unicast_peer", p.KeyTok)
+				if !ok {
+					continue
 				}
-				if len(p.Args) > 0 {
-					b.d.Warnf(p.Args[0].Pos, "unicast_peer options (%s) are not supported by lvsd; ignored", p.Args[0].Text)
+				in.UnicastPeers = append(in.UnicastPeers, a)
+				// alloc_vrrp_unicast_peer: "min_ttl N" and "max_ttl N"
+				// pairs; either turns check_unicast_src on. A value that
+				// is no number 0-255 is passed over silently.
+				ttl := PeerTTL{Peer: a, Min: 0, Max: 255}
+				given := false
+				for i := 0; i < len(p.Args); i += 2 {
+					if i+1 >= len(p.Args) {
+						b.d.Skipf(p.Args[i].Pos, "(%s) %s is missing a value", in.Name, p.Args[i].Text)
+						break
+					}
+					v, err := strconv.ParseUint(p.Args[i+1].Text, 10, 8)
+					if err != nil {
+						continue
+					}
+					switch p.Args[i].Text {
+					case "min_ttl":
+						ttl.Min = int(v)
+					case "max_ttl":
+						ttl.Max = int(v)
+					default:
+						b.d.Skipf(p.Args[i].Pos, "(%s) unknown unicast_peer option %s", in.Name, p.Args[i].Text)
+					}
+					if p.Args[i].Text != "min_ttl" && p.Args[i].Text != "max_ttl" {
+						break
+					}
+					given, in.CheckUnicastSrc = true, true
+				}
+				if ttl.Min > ttl.Max {
+					b.d.Skipf(p.Pos(), "(%s) min_ttl %d > max_ttl %d - all packets will be discarded", in.Name, ttl.Min, ttl.Max)
+				}
+				if given {
+					in.UnicastPeerTTLs = append(in.UnicastPeerTTLs, ttl)
 				}
 			}
 		}},

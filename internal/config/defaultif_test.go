@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,43 @@ func TestMcastDstIP(t *testing.T) {
 			}
 			if want := tc.skipped; strings.Join(msgs, "|") != want {
 				t.Errorf("diagnostics %q, want %q", msgs, want)
+			}
+		})
+	}
+}
+
+// TestUnicastPeerTTL: a unicast_peer's min_ttl/max_ttl as keepalived
+// 2.2.7's alloc_vrrp_unicast_peer reads them.
+func TestUnicastPeerTTL(t *testing.T) {
+	for _, tc := range []struct {
+		peer, ttls, skipped string
+		check               bool
+	}{
+		{"10.0.0.9", "", "", false},
+		{"10.0.0.9 min_ttl 200", "10.0.0.9 200-255", "", true},
+		{"10.0.0.9 max_ttl 100 min_ttl 50", "10.0.0.9 50-100", "", true},
+		{"10.0.0.9 min_ttl x", "", "", false},
+		{"10.0.0.9 min_ttl", "", "(VI_1) min_ttl is missing a value", false},
+		{"10.0.0.9 ttl 5", "", "(VI_1) unknown unicast_peer option ttl", false},
+		{"10.0.0.9 min_ttl 9 max_ttl 3", "10.0.0.9 9-3", "(VI_1) min_ttl 9 > max_ttl 3 - all packets will be discarded", true},
+	} {
+		t.Run(tc.peer, func(t *testing.T) {
+			src := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n unicast_peer {\n " + tc.peer + "\n }\n virtual_ipaddress { 10.0.0.1 }\n}\n"
+			res := Load("k.conf", Options{FS: MapFS{"k.conf": src}})
+			in := res.Config.Instances[0]
+			var ttls []string
+			for _, p := range in.UnicastPeerTTLs {
+				ttls = append(ttls, fmt.Sprintf("%s %d-%d", p.Peer, p.Min, p.Max))
+			}
+			if strings.Join(ttls, ",") != tc.ttls || in.CheckUnicastSrc != tc.check || len(in.UnicastPeers) != 1 {
+				t.Errorf("ttls %q check %v peers %v; want %q %v", ttls, in.CheckUnicastSrc, in.UnicastPeers, tc.ttls, tc.check)
+			}
+			var msgs []string
+			for _, d := range res.Diags.Sorted() {
+				msgs = append(msgs, d.Message)
+			}
+			if strings.Join(msgs, "|") != tc.skipped {
+				t.Errorf("diagnostics %q, want %q", msgs, tc.skipped)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ func init() {
 		"global_defs startup_script_timeout":       "internal/daemon.TestStartupScriptTimeout",
 		"global_defs shutdown_script_timeout":      "internal/daemon.TestLifecycleScriptsThroughARun",
 		"vrrp_instance mcast_dst_ip":               "cmd/lvsd.TestMcastDstIPMatchesKeepalived",
+		"global_defs dynamic_interfaces":           "cmd/lvsd.TestDynamicInterfacesMatchesKeepalived",
 		"global_defs log_unknown_vrids":            "cmd/lvsd.TestLogUnknownVRIDsMatchesKeepalived",
 		"vrrp_sync_group notify_priority_changes":  "internal/vrrp.TestResolveEvents",
 	} {

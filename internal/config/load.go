@@ -429,6 +429,11 @@ func validateHost(c *Config, h HostEnv, d *Diagnostics) {
 			return
 		}
 		if _, ok := h.InterfaceAddrs(name); !ok {
+			if c.Global.DynamicInterfaces {
+				// keepalived: "will use if created".
+				d.Warnf(pos, "%s: interface %s does not exist on this host yet; with dynamic_interfaces it is used once created", what, name)
+				return
+			}
 			d.Errorf(pos, "%s: interface %s does not exist on this host", what, name)
 		}
 	}

@@ -77,6 +77,10 @@ type Global struct {
 	// (at start, or new at a reload) runs its notify_up and writes its
 	// "RS ... UP" FIFO line, as a later turn up would.
 	RSInitNotifies bool `json:"rs_init_notifies,omitempty"`
+	// DynamicInterfaces is dynamic_interfaces: an instance whose interface
+	// does not exist yet is held in FAULT until it appears, instead of
+	// failing the start.
+	DynamicInterfaces bool `json:"dynamic_interfaces,omitempty"`
 	// DefaultInterface is default_interface: the dev of a static_ipaddress
 	// that names none ("": eth0, keepalived's DFLT_INT). Resolved while
 	// parsing into each such address, as keepalived's get_default_if.

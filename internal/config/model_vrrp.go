@@ -108,6 +108,9 @@ type Instance struct {
 	McastSrcIP     netip.Addr    `json:"mcast_src_ip,omitempty"`
 	UnicastSrcIP   netip.Addr    `json:"unicast_src_ip,omitempty"`
 	UnicastPeers   []netip.Addr  `json:"unicast_peer,omitempty"`
+	// UnicastPeerTTLs are the TTL (hop limit) ranges of the unicast peers
+	// that give min_ttl or max_ttl (checked with check_unicast_src).
+	UnicastPeerTTLs []PeerTTL `json:"unicast_peer_ttls,omitempty"`
 	// McastDstIP is mcast_dst_ip: the instance's multicast group instead of
 	// vrrp_mcast_group4/6 (unset with unicast peers).
 	McastDstIP netip.Addr `json:"mcast_dst_ip,omitempty"`
@@ -217,4 +220,12 @@ func (in *Instance) IPv6() bool {
 		return v.Prefix.Addr().Is6()
 	}
 	return false
+}
+
+// PeerTTL is a unicast peer's min_ttl and max_ttl: its adverts are taken
+// only with a received TTL (hop limit) in [Min, Max].
+type PeerTTL struct {
+	Peer netip.Addr `json:"peer"`
+	Min  int        `json:"min_ttl"`
+	Max  int        `json:"max_ttl"`
 }

@@ -20,6 +20,9 @@ type Acceptance struct {
 	// source is none of Peers is dropped.
 	CheckSrc bool
 	Peers    []netip.Addr
+	// PeerTTLs: with CheckSrc, a peer's adverts must arrive with a TTL
+	// (hop limit) in its [min_ttl, max_ttl].
+	PeerTTLs map[netip.Addr][2]int
 }
 
 // Check applies the acceptance rules. ttl is the received IP TTL (hop
@@ -69,6 +72,9 @@ func (acc *Acceptance) Check(a *Advert, ttl int, multicast bool, from netip.Addr
 	}
 	if acc.CheckSrc && !slices.Contains(acc.Peers, from.WithZone("")) {
 		return drop(DropNotPeer, "unicast source address %s not a unicast peer", from.WithZone(""))
+	}
+	if r, ok := acc.PeerTTLs[from.WithZone("")]; ok && acc.CheckSrc && (ttl < r[0] || ttl > r[1]) {
+		return drop(DropTTL, "TTL/HL %d not in range %d - %d", ttl, r[0], r[1])
 	}
 	return nil
 }

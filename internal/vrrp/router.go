@@ -359,12 +359,18 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	resolveWithConfig(r.cfg, ic, &sp)
 	v6 := sp.IPv6
 	in := &instance{cfg: ic, stats: Stats{Drops: map[DropReason]uint64{}}, vips: sp.VIPs, advAddrs: sp.AdvAddrs, src: sp.Src, spec: sp}
+	dynamic := r.cfg.Global.DynamicInterfaces
 	if !in.src.IsValid() {
 		a, err := r.plat.PrimaryAddr(ic.Interface, v6)
-		if err != nil {
+		switch {
+		case err == nil:
+			in.src = a
+		case dynamic && !r.linkExists(ic.Interface):
+			// dynamic_interfaces: the address is read when the interface
+			// comes (resolveSources); until then the instance is in FAULT.
+		default:
 			return nil, err
 		}
-		in.src = a
 	}
 	if pp, ok := r.plat.(promotePlatform); ok && sp.PromoteSecondaries {
 		// At every build, a reload's too, as keepalived's
@@ -390,18 +396,26 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 		// the two calls, the next link check sees a stale index and
 		// opens the socket again.
 		index, err := r.plat.LinkIndex(dev)
-		if err != nil {
+		if err != nil && !dynamic {
 			return nil, err
 		}
 		s = &sock{key: key, group: group, ttl: ic.UnicastTTL, index: index, insts: map[uint8][]*instance{}}
 		if key.ah {
 			s.keys = NewAHKeys()
 		}
-		conn, err := r.listen(s)
 		if err != nil {
-			return nil, err
+			// dynamic_interfaces (keepalived's IF_CREATE_IF_DYNAMIC): the
+			// socket opens when the interface appears (linkChanged ->
+			// rebind); its instances are in FAULT until then.
+			r.log.Info("configuration specifies an interface which doesn't currently exist - will use if created", "interface", dev)
+			s.index, s.dead = 0, true
+		} else {
+			conn, err := r.listen(s)
+			if err != nil {
+				return nil, err
+			}
+			s.conn = conn
 		}
-		s.conn = conn
 		r.socks[key] = s
 	}
 	// Unicast instances may share a VRID on one interface when their
@@ -415,7 +429,7 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 	s.insts[uint8(ic.VRID)] = append(s.insts[uint8(ic.VRID)], in)
 	in.sock = s
 	in.acc = Acceptance{Version: sp.Version, Interval: sp.Interval, VIPs: in.advAddrs, AuthType: sp.AuthType, AuthData: sp.AuthData,
-		CheckSrc: sp.CheckUnicastSrc, Peers: sp.Peers}
+		CheckSrc: sp.CheckUnicastSrc, Peers: sp.Peers, PeerTTLs: sp.PeerTTLs}
 	if key.ah {
 		// The password keys the HMAC; the advert's own authentication
 		// data stays zero, as keepalived sends it.
@@ -453,14 +467,16 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.startStatic()
 	for _, s := range r.socks {
-		r.startReader(ctx, s)
+		if s.conn != nil {
+			r.startReader(ctx, s)
+		}
 	}
 	watched := r.watchedLinks()
 	for n := range watched {
 		r.links[n] = r.readLink(n)
 	}
 	for _, s := range r.socks {
-		if s.index != r.links[s.key.dev].index {
+		if cur := r.links[s.key.dev].index; s.index != cur && (s.conn != nil || cur != 0) {
 			// The interface changed between NewRouter and now.
 			r.rebind(ctx, s)
 		}
@@ -781,6 +797,11 @@ func (r *Router) received(s *sock, pkt Received) {
 			r.log.Info("vrrp advert dropped: unicast source address not a unicast peer", "instance", in.cfg.Name, "from", pkt.Src)
 			return
 		}
+		if ReasonOf(err) == DropTTL && !pkt.Dst.IsMulticast() {
+			// A unicast peer's min_ttl/max_ttl; keepalived logs it too.
+			r.log.Info("vrrp advert dropped: TTL not in the peer's range", "instance", in.cfg.Name, "from", pkt.Src, "err", err)
+			return
+		}
 		r.log.Debug("vrrp advert dropped", "instance", in.cfg.Name, "from", pkt.Src, "err", err)
 		return
 	}
@@ -874,7 +895,11 @@ func (r *Router) sendAdvert(in *instance, prio uint8) {
 	for _, dst := range in.dsts {
 		b, err := adv.Marshal(in.src, dst)
 		if err == nil {
-			err = in.sock.conn.Write(b, in.src, dst)
+			if in.sock.conn == nil {
+				err = errors.New("no socket: the interface does not exist")
+			} else {
+				err = in.sock.conn.Write(b, in.src, dst)
+			}
 		}
 		if err != nil {
 			r.log.Warn("sending advert", "instance", in.cfg.Name, "to", dst, "err", err)
@@ -988,6 +1013,9 @@ func (r *Router) effective(in *instance) (int, bool) {
 	if in.spec.ConfigFault {
 		fault = true // unicast_fault_no_peer: until a reload
 	}
+	if !in.src.IsValid() {
+		fault = true // dynamic_interfaces: no interface (or address) yet
+	}
 	if in.sock.dead {
 		// Whatever tracking says, adverts on this socket reach nobody:
 		// a MASTER here would be a second, silent master.
@@ -1070,6 +1098,15 @@ func (r *Router) linkChanged(ctx context.Context, dev string) {
 	}
 	r.links[dev] = cur
 	retrack := old.up != cur.up
+	if cur.index != 0 {
+		for _, in := range r.insts {
+			if !in.src.IsValid() && in.cfg.Interface == dev {
+				r.resolveSources(dev)
+				retrack = true
+				break
+			}
+		}
+	}
 	if cur.up != old.up {
 		r.log.Info("interface", "interface", dev, "up", cur.up)
 	}
@@ -1109,10 +1146,36 @@ func (r *Router) rebind(ctx context.Context, s *sock) {
 		s.dead = true
 		return
 	}
-	_ = s.conn.Close()
+	if s.conn != nil {
+		_ = s.conn.Close()
+		r.log.Info("vrrp socket opened again on a new interface of the same name", "interface", s.key.dev, "ifindex", index)
+	} else {
+		r.log.Info("vrrp socket opened on an interface that has appeared", "interface", s.key.dev, "ifindex", index)
+	}
 	s.conn, s.index, s.dead = conn, index, false
-	r.log.Info("vrrp socket opened again on a new interface of the same name", "interface", s.key.dev, "ifindex", index)
 	r.startReader(ctx, s)
+}
+
+// linkExists reports whether dev exists (an index can be read).
+func (r *Router) linkExists(dev string) bool {
+	_, err := r.plat.LinkIndex(dev)
+	return err == nil
+}
+
+// resolveSources reads the source address of the instances on dev that
+// have none yet (dynamic_interfaces: their interface did not exist when
+// the router was built); one still without is held in FAULT (effective).
+func (r *Router) resolveSources(dev string) {
+	for _, in := range r.insts {
+		if in.src.IsValid() || in.cfg.Interface != dev {
+			continue
+		}
+		if a, err := r.plat.PrimaryAddr(dev, in.spec.IPv6); err == nil {
+			in.src = a
+			in.m.p.Addr = a
+			r.log.Info("vrrp source address found", "instance", in.cfg.Name, "interface", dev, "address", a)
+		}
+	}
 }
 
 // restoreVIPs adds again, and announces, the VIPs on dev of every MASTER:
@@ -1208,7 +1271,9 @@ func (r *Router) scriptResult(name string, ok bool) {
 
 func (r *Router) closeSockets() {
 	for _, s := range r.socks {
-		_ = s.conn.Close()
+		if s.conn != nil {
+			_ = s.conn.Close()
+		}
 	}
 }
 

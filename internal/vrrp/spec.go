@@ -78,6 +78,8 @@ type InstanceSpec struct {
 	// CheckUnicastSrc: check_unicast_src (the instance's or global_defs')
 	// on an instance that runs unicast.
 	CheckUnicastSrc bool
+	// PeerTTLs: the peers' min_ttl/max_ttl (with CheckUnicastSrc).
+	PeerTTLs map[netip.Addr][2]int
 	// SkipCheckAdvAddr: skip_check_adv_addr.
 	SkipCheckAdvAddr bool
 	// ConfigFault: held in FAULT by its configuration (unicast_fault_no_peer
@@ -221,6 +223,14 @@ func resolveInstance(g config.Global, ic *config.Instance) InstanceSpec {
 		Notify: notifySpec(ic.Notify, ic.NotifyMaster, ic.NotifyBackup, ic.NotifyFault, ic.NotifyStop)}
 	s.Notify.Deleted, s.Notify.NotifyDeleted = scriptSpec(ic.NotifyDeletedScript), ic.NotifyDeleted
 	s.CheckUnicastSrc = len(ic.UnicastPeers) > 0 && (g.VRRPCheckUnicastSrc || ic.CheckUnicastSrc)
+	for _, p := range ic.UnicastPeerTTLs {
+		if s.PeerTTLs == nil {
+			s.PeerTTLs = map[netip.Addr][2]int{}
+		}
+		if _, dup := s.PeerTTLs[p.Peer]; !dup { // the first entry of a peer, as keepalived's list walk
+			s.PeerTTLs[p.Peer] = [2]int{p.Min, p.Max}
+		}
+	}
 	s.SkipCheckAdvAddr, s.ConfigFault = ic.SkipCheckAdvAddr, ic.ConfigFault
 	for _, list := range [][]config.VIP{ic.VIPs, ic.ExcludedVIPs} {
 		for _, v := range list {

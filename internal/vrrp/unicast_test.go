@@ -144,3 +144,30 @@ func TestRouterMcastDstIP(t *testing.T) {
 		t.Errorf("socket on group %s, want 224.0.0.19", g)
 	}
 }
+
+// TestRouterPeerTTL: a unicast peer's min_ttl/max_ttl (which turn
+// check_unicast_src on) drop its adverts received with a TTL outside the
+// range, and log them, as keepalived 2.2.7's vrrp_check_packet.
+func TestRouterPeerTTL(t *testing.T) {
+	r, p, logs := startLoggedRouter(t, fastInstance("VI_A", 1, "10.0.0.100", "  unicast_peer {\n    10.0.0.9 min_ttl 200 max_ttl 254\n  }\n"))
+	labtest.WaitFor(t, "master", 3*time.Second, func() bool { return r.Status()[0].State == "MASTER" })
+	send := func(ttl int) {
+		adv := &Advert{Version: 3, VRID: 1, Priority: 200, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
+		s, d := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("10.0.0.2")
+		b, _ := adv.Marshal(s, d)
+		p.mu.Lock()
+		c := p.conns[0]
+		p.mu.Unlock()
+		c.in <- Received{Payload: b, Src: s, Dst: d, TTL: ttl}
+	}
+	send(255)
+	labtest.WaitFor(t, "the TTL 255 advert dropped", time.Second, func() bool { return r.Status()[0].Stats.Drops[DropTTL] == 1 })
+	if st := r.Status()[0].State; st != "MASTER" {
+		t.Errorf("state %s after an advert outside the TTL range, want MASTER", st)
+	}
+	if want := "TTL/HL 255 not in range 200 - 254"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
+	send(254)
+	labtest.WaitFor(t, "backup to the TTL 254 advert", time.Second, func() bool { return r.Status()[0].State == "BACKUP" })
+}

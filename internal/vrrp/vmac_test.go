@@ -84,7 +84,7 @@ func (p *vmacFake) GARP(dev string, ip netip.Addr) error {
 	return p.fakePlatform.GARP(dev, ip)
 }
 
-func (p *vmacFake) connDevs() []string {
+func (p *fakePlatform) connDevs() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
