@@ -211,20 +211,12 @@ var globalTable = table[*Global]{
 			g.RouterID = t.Text
 		}
 	}},
-	"startup_script":          {handle: func(b *builder, n *Node, g *Global) { lifecycleScript(b, n, "startup", &g.StartupScript) }},
-	"shutdown_script":         {handle: func(b *builder, n *Node, g *Global) { lifecycleScript(b, n, "shutdown", &g.ShutdownScript) }},
-	"startup_script_timeout":  {handle: func(b *builder, n *Node, g *Global) { lifecycleTimeout(b, n, "startup", &g.StartupScriptTimeout) }},
-	"shutdown_script_timeout": {handle: func(b *builder, n *Node, g *Global) { lifecycleTimeout(b, n, "shutdown", &g.ShutdownScriptTimeout) }},
-	"checker_log_all_failures": {handle: func(b *builder, n *Node, g *Global) {
-		if v, ok := b.boolArg(n); ok {
-			g.CheckerLogAllFailures = v
-		}
-	}},
-	"rs_init_notifies": {handle: func(b *builder, n *Node, g *Global) {
-		if v, ok := b.boolArg(n); ok {
-			g.RSInitNotifies = v
-		}
-	}},
+	"startup_script":           {handle: func(b *builder, n *Node, g *Global) { lifecycleScript(b, n, "startup", &g.StartupScript) }},
+	"shutdown_script":          {handle: func(b *builder, n *Node, g *Global) { lifecycleScript(b, n, "shutdown", &g.ShutdownScript) }},
+	"startup_script_timeout":   {handle: func(b *builder, n *Node, g *Global) { lifecycleTimeout(b, n, "startup", &g.StartupScriptTimeout) }},
+	"shutdown_script_timeout":  {handle: func(b *builder, n *Node, g *Global) { lifecycleTimeout(b, n, "shutdown", &g.ShutdownScriptTimeout) }},
+	"checker_log_all_failures": globalBool(func(g *Global) *bool { return &g.CheckerLogAllFailures }),
+	"rs_init_notifies":         globalBool(func(g *Global) *bool { return &g.RSInitNotifies }),
 	"dynamic_interfaces": {handle: func(b *builder, n *Node, g *Global) {
 		// dynamic_interfaces_handler: allow_if_changes concerns macvlan
 		// changes keepalived tracks; lvsd remakes its VMACs either way.
@@ -316,31 +308,19 @@ var globalTable = table[*Global]{
 		}
 		g.SMTPHeloName = n.Args[0].Text
 	}},
-	"smtp_alert":      {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlert) }},
-	"smtp_alert_vrrp": {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertVRRP) }},
-	"vrrp_notify_priority_changes": {handle: func(b *builder, n *Node, g *Global) {
-		if v, ok := b.boolArg(n); ok {
-			g.VRRPNotifyPriorityChanges = v
-		}
-	}},
-	"smtp_alert_checker":      {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertChecker) }},
-	"no_email_faults":         {handle: func(b *builder, n *Node, g *Global) { g.NoEmailFaults = true }},
-	"notify_fifo":             {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "", &g.NotifyFIFO) }},
-	"notify_fifo_script":      {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "", &g.NotifyFIFO) }},
-	"vrrp_notify_fifo":        {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "vrrp_", &g.VRRPNotifyFIFO) }},
-	"vrrp_notify_fifo_script": {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "vrrp_", &g.VRRPNotifyFIFO) }},
-	"lvs_notify_fifo":         {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "lvs_", &g.LVSNotifyFIFO) }},
-	"lvs_notify_fifo_script":  {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "lvs_", &g.LVSNotifyFIFO) }},
-	"fifo_write_vrrp_states_on_reload": {handle: func(b *builder, n *Node, g *Global) {
-		if v, ok := b.boolArg(n); ok {
-			g.FIFOWriteVRRPStatesOnReload = v
-		}
-	}},
-	"no_checker_emails": {handle: func(b *builder, n *Node, g *Global) {
-		if v, ok := b.boolArg(n); ok {
-			g.NoCheckerEmails = v
-		}
-	}},
+	"smtp_alert":                       {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlert) }},
+	"smtp_alert_vrrp":                  {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertVRRP) }},
+	"vrrp_notify_priority_changes":     globalBool(func(g *Global) *bool { return &g.VRRPNotifyPriorityChanges }),
+	"smtp_alert_checker":               {handle: func(b *builder, n *Node, g *Global) { optBool(b, n, &g.SMTPAlertChecker) }},
+	"no_email_faults":                  {handle: func(b *builder, n *Node, g *Global) { g.NoEmailFaults = true }},
+	"notify_fifo":                      {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "", &g.NotifyFIFO) }},
+	"notify_fifo_script":               {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "", &g.NotifyFIFO) }},
+	"vrrp_notify_fifo":                 {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "vrrp_", &g.VRRPNotifyFIFO) }},
+	"vrrp_notify_fifo_script":          {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "vrrp_", &g.VRRPNotifyFIFO) }},
+	"lvs_notify_fifo":                  {handle: func(b *builder, n *Node, g *Global) { notifyFIFO(b, n, "lvs_", &g.LVSNotifyFIFO) }},
+	"lvs_notify_fifo_script":           {handle: func(b *builder, n *Node, g *Global) { notifyFIFOScript(b, n, "lvs_", &g.LVSNotifyFIFO) }},
+	"fifo_write_vrrp_states_on_reload": globalBool(func(g *Global) *bool { return &g.FIFOWriteVRRPStatesOnReload }),
+	"no_checker_emails":                globalBool(func(g *Global) *bool { return &g.NoCheckerEmails }),
 	"script_user": {handle: func(b *builder, n *Node, g *Global) {
 		if len(n.Args) == 0 {
 			b.d.Skipf(n.Pos(), "script_user needs a user; ignored, as keepalived 2.2.7 ignores it")
@@ -511,4 +491,14 @@ func lifecycleTimeout(b *builder, n *Node, kind string, dst *time.Duration) {
 		return
 	}
 	*dst = time.Duration(v) * time.Second
+}
+
+// globalBool is a global_defs keyword that sets field from its one
+// optional word (keepalived's check_true_false; none: true).
+func globalBool(field func(*Global) *bool) keyword[*Global] {
+	return keyword[*Global]{handle: func(b *builder, n *Node, g *Global) {
+		if v, ok := b.boolArg(n); ok {
+			*field(g) = v
+		}
+	}}
 }
