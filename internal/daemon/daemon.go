@@ -668,13 +668,14 @@ func (d *Daemon) stop() error {
 		}
 	}
 	d.restoreLVSTimeouts()
-	if d.cfg != nil {
-		// shutdown_script: once everything lvsd set is undone; the one
-		// of the configuration in force (a reload's).
-		d.runLifecycleScript(d.stopping, "shutdown", d.cfg.Global.ShutdownScript, d.cfg.Global.ShutdownScriptTimeout)
-	}
 	d.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond), "vrrp", vrrpDone.Sub(start).Round(time.Millisecond),
 		"checks", checksDone.Sub(vrrpDone).Round(time.Millisecond), "ipvs", time.Since(checksDone).Round(time.Millisecond))
+	if d.cfg != nil {
+		// shutdown_script: once everything lvsd set is undone (so the
+		// stop's own time above leaves it out); the one of the
+		// configuration in force (a reload's).
+		d.runLifecycleScript(d.stopping, "shutdown", d.cfg.Global.ShutdownScript, d.cfg.Global.ShutdownScriptTimeout)
+	}
 	return nil
 }
 

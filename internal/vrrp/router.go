@@ -365,9 +365,10 @@ func (r *Router) newInstance(ic *config.Instance) (*instance, error) {
 		switch {
 		case err == nil:
 			in.src = a
-		case dynamic && !r.linkExists(ic.Interface):
+		case dynamic:
 			// dynamic_interfaces: the address is read when the interface
-			// comes (resolveSources); until then the instance is in FAULT.
+			// (or its address) comes (resolveSources); until then the
+			// instance is in FAULT.
 		default:
 			return nil, err
 		}
@@ -1098,14 +1099,8 @@ func (r *Router) linkChanged(ctx context.Context, dev string) {
 	}
 	r.links[dev] = cur
 	retrack := old.up != cur.up
-	if cur.index != 0 {
-		for _, in := range r.insts {
-			if !in.src.IsValid() && in.cfg.Interface == dev {
-				r.resolveSources(dev)
-				retrack = true
-				break
-			}
-		}
+	if cur.index != 0 && r.resolveSources(dev) {
+		retrack = true
 	}
 	if cur.up != old.up {
 		r.log.Info("interface", "interface", dev, "up", cur.up)
@@ -1156,26 +1151,22 @@ func (r *Router) rebind(ctx context.Context, s *sock) {
 	r.startReader(ctx, s)
 }
 
-// linkExists reports whether dev exists (an index can be read).
-func (r *Router) linkExists(dev string) bool {
-	_, err := r.plat.LinkIndex(dev)
-	return err == nil
-}
-
 // resolveSources reads the source address of the instances on dev that
-// have none yet (dynamic_interfaces: their interface did not exist when
-// the router was built); one still without is held in FAULT (effective).
-func (r *Router) resolveSources(dev string) {
+// have none yet (dynamic_interfaces: their interface, or its address, was
+// missing when the router was built), and reports whether it found one;
+// one still without is held in FAULT (effective).
+func (r *Router) resolveSources(dev string) bool {
+	found := false
 	for _, in := range r.insts {
 		if in.src.IsValid() || in.cfg.Interface != dev {
 			continue
 		}
 		if a, err := r.plat.PrimaryAddr(dev, in.spec.IPv6); err == nil {
-			in.src = a
-			in.m.p.Addr = a
+			in.src, in.m.p.Addr, found = a, a, true
 			r.log.Info("vrrp source address found", "instance", in.cfg.Name, "interface", dev, "address", a)
 		}
 	}
+	return found
 }
 
 // restoreVIPs adds again, and announces, the VIPs on dev of every MASTER:
